@@ -1,0 +1,123 @@
+//! Channels: the buffer between sources and sinks, and the two transactions that make Flume safe.
+//!
+//! * A **put transaction** ([`Channel::put`]) commits a whole batch or nothing. It takes the batch by
+//!   `&mut Vec` and empties it only on success, so a source that meets a full channel still owns
+//!   its events and simply retries (backpressure) — there is no path on which a rejected batch is
+//!   dropped.
+//! * A **take transaction** ([`TakeTransaction`]) removes up to N events from the head; the sink
+//!   commits it only after the downstream acknowledged every event. A rollback — explicit, or
+//!   implicit when the transaction is dropped (an error path or a panic) — puts the events back at
+//!   the head, in their original order. Taken-but-uncommitted events keep their capacity reserved,
+//!   so a rollback can never overflow the channel.
+//!
+//! The trait is object-safe so that the agent can hold `Arc<dyn Channel>` for memory and (later)
+//! file channels alike.
+
+pub mod memory;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::event::Event;
+use crate::metrics::ChannelCounter;
+
+/// Why a channel operation did not happen. The caller still owns its events in every case.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ChannelError {
+    /// Flume's ChannelFullException text, so operators' grep patterns keep working.
+    #[error("channel {channel}: Space for commit to queue couldn't be acquired. Sinks are likely not keeping up with sources, or the buffer size is too tight (capacity {capacity})")]
+    Full { channel: String, capacity: usize },
+    #[error("channel {channel}: Cannot commit transaction. Byte capacity allocated to store event body {byte_capacity} reached")]
+    ByteCapacity { channel: String, byte_capacity: u64 },
+    #[error("channel {channel}: Put queue for MemoryTransaction of capacity {transaction_capacity} full, batch of {batch} events is larger than transactionCapacity")]
+    TransactionCapacity {
+        channel: String,
+        transaction_capacity: usize,
+        batch: usize,
+    },
+}
+
+/// A channel as seen by sources (put) and sinks (take).
+pub trait Channel: Send + Sync {
+    fn name(&self) -> &str;
+    /// Flume type name for logs and `rflume check` (e.g. `memory`).
+    fn kind(&self) -> &'static str;
+    /// Put transaction: commits every event of `events` or none. On success `events` is left
+    /// empty; on error it is untouched. May wait up to the channel's keep-alive for space.
+    fn put(&self, events: &mut Vec<Event>) -> Result<(), ChannelError>;
+    /// Starts a take: removes up to `max` events from the head, waiting up to `wait` for the
+    /// first one. Prefer [`TakeTransaction::begin`], which guarantees commit or rollback.
+    fn take_raw(&self, max: usize, wait: Duration) -> Vec<Event>;
+    /// Ends a take successfully: the events are gone for good and their capacity is freed.
+    fn commit_take(&self, events: &[Event]);
+    /// Ends a take unsuccessfully: the events return to the head in their original order.
+    fn rollback_take(&self, events: Vec<Event>);
+    /// Events stored and not taken.
+    fn len(&self) -> usize;
+    /// Events stored plus events taken by an open take transaction.
+    fn len_including_in_flight(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn capacity(&self) -> usize;
+    fn transaction_capacity(&self) -> usize;
+    fn counter(&self) -> &Arc<ChannelCounter>;
+}
+
+/// An open take transaction. Dropping it without `commit` rolls it back.
+pub struct TakeTransaction {
+    channel: Arc<dyn Channel>,
+    events: Vec<Event>,
+    open: bool,
+}
+
+impl TakeTransaction {
+    /// Takes up to `max` events, waiting up to `wait` for the first one. The transaction may be
+    /// empty; an empty transaction commits and rolls back as no-ops.
+    pub fn begin(channel: &Arc<dyn Channel>, max: usize, wait: Duration) -> Self {
+        let events = channel.take_raw(max, wait);
+        TakeTransaction {
+            channel: channel.clone(),
+            open: !events.is_empty(),
+            events,
+        }
+    }
+
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    pub fn commit(mut self) {
+        if self.open {
+            self.channel.commit_take(&self.events);
+            self.open = false;
+        }
+    }
+
+    pub fn rollback(mut self) {
+        self.do_rollback();
+    }
+
+    fn do_rollback(&mut self) {
+        if self.open {
+            self.open = false;
+            self.channel.rollback_take(std::mem::take(&mut self.events));
+        }
+    }
+}
+
+impl Drop for TakeTransaction {
+    fn drop(&mut self) {
+        self.do_rollback();
+    }
+}

@@ -1,0 +1,125 @@
+//! The stop signal every runner listens to (mini-redis style: one broadcast, many listeners).
+//!
+//! Threads check it with [`Shutdown::is_stopping`] or sleep on it with [`Shutdown::sleep`];
+//! async code awaits [`Shutdown::stopped`]. It also carries the drain deadline, so a source
+//! flushing its last batch into a full channel knows when to give up (and report the count).
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+#[derive(Debug)]
+struct Inner {
+    state: Mutex<Option<Instant>>,
+    cv: Condvar,
+    tx: watch::Sender<bool>,
+}
+
+/// A cloneable stop signal with a deadline.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    inner: Arc<Inner>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shutdown {
+    pub fn new() -> Self {
+        let (tx, _) = watch::channel(false);
+        Shutdown {
+            inner: Arc::new(Inner {
+                state: Mutex::new(None),
+                cv: Condvar::new(),
+                tx,
+            }),
+        }
+    }
+
+    /// Requests a stop; work in progress may continue until `deadline`.
+    pub fn trigger(&self, deadline: Instant) {
+        let mut s = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.is_none() {
+            *s = Some(deadline);
+        }
+        self.inner.cv.notify_all();
+        self.inner.tx.send_replace(true);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// The drain deadline, once a stop was requested.
+    pub fn deadline(&self) -> Option<Instant> {
+        *self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True once stopping and the deadline has passed.
+    pub fn deadline_passed(&self) -> bool {
+        self.deadline().is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Sleeps for `d` or until a stop is requested; returns true if stopping.
+    pub fn sleep(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        let mut s = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if s.is_some() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return false;
+            }
+            s = self
+                .inner
+                .cv
+                .wait_timeout(s, end - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Completes once a stop is requested.
+    pub async fn stopped(&self) {
+        let mut rx = self.inner.tx.subscribe();
+        // An error means the sender is gone, which cannot happen while `self` holds it.
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_returns_early_on_trigger() {
+        let s = Shutdown::new();
+        let s2 = s.clone();
+        let t = std::thread::spawn(move || s2.sleep(Duration::from_secs(30)));
+        s.trigger(Instant::now());
+        assert!(t.join().expect("thread"));
+        assert!(s.is_stopping());
+        assert!(s.deadline_passed());
+    }
+
+    #[test]
+    fn stopped_future_completes() {
+        let s = Shutdown::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        s.trigger(Instant::now() + Duration::from_secs(1));
+        rt.block_on(s.stopped());
+    }
+}
