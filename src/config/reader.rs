@@ -1,0 +1,345 @@
+//! Typed access to one component's properties (Flume's `Context`), with diagnostics.
+//!
+//! A component's settings parser asks the reader for each key it understands. The reader records
+//! what was asked, so that afterwards every key in the file that nobody asked for can be reported
+//! as ignored — together with the list of keys the component does understand. This is how rflume
+//! catches `a1.sinks.k1.kafka.flumeBatchSize` (which Flume silently ignores) without a hand-kept
+//! list of typos.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+use super::diag::Diagnostics;
+
+/// The properties of one component: `a1.sinks.k1.kafka.topic = t` is stored as `kafka.topic`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ComponentProps {
+    pub name: String,
+    /// `a1.sinks.k1.` — used to print full keys in diagnostics.
+    pub prefix: String,
+    pub props: BTreeMap<String, (String, usize)>,
+}
+
+impl ComponentProps {
+    pub fn first_line(&self) -> Option<usize> {
+        self.props.values().map(|(_, l)| *l).min()
+    }
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.props.get(key).map(|(v, _)| v.as_str())
+    }
+    pub fn line(&self, key: &str) -> Option<usize> {
+        self.props.get(key).map(|(_, l)| *l)
+    }
+}
+
+pub struct PropReader<'a> {
+    comp: &'a ComponentProps,
+    diags: &'a mut Diagnostics,
+    asked: BTreeSet<String>,
+    asked_prefixes: BTreeSet<String>,
+    failed: bool,
+}
+
+impl<'a> PropReader<'a> {
+    pub fn new(comp: &'a ComponentProps, diags: &'a mut Diagnostics) -> Self {
+        PropReader {
+            comp,
+            diags,
+            asked: BTreeSet::new(),
+            asked_prefixes: BTreeSet::new(),
+            failed: false,
+        }
+    }
+
+    pub fn component(&self) -> &str {
+        &self.comp.name
+    }
+
+    pub fn full_key(&self, key: &str) -> String {
+        format!("{}{}", self.comp.prefix, key)
+    }
+
+    pub fn line(&self, key: &str) -> Option<usize> {
+        self.comp.line(key)
+    }
+
+    /// Whether an error was reported: the component cannot be built.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Marks `key` as understood without reading it (keys handled elsewhere, e.g. `type`).
+    pub fn known(&mut self, key: &str) {
+        self.asked.insert(key.to_string());
+    }
+
+    /// Marks every key under `prefix` as understood.
+    pub fn known_prefix(&mut self, prefix: &str) {
+        self.asked_prefixes.insert(prefix.to_string());
+    }
+
+    pub fn raw(&mut self, key: &str) -> Option<(&'a str, usize)> {
+        self.asked.insert(key.to_string());
+        self.comp.props.get(key).map(|(v, l)| (v.as_str(), *l))
+    }
+
+    pub fn opt_string(&mut self, key: &str) -> Option<String> {
+        self.raw(key).map(|(v, _)| v.to_string())
+    }
+
+    pub fn string(&mut self, key: &str, default: &str) -> String {
+        self.opt_string(key).unwrap_or_else(|| default.to_string())
+    }
+
+    /// A required key: reports "missing" with `hint` when absent.
+    pub fn required(&mut self, key: &str, hint: &str) -> Option<String> {
+        let v = self.opt_string(key);
+        if v.is_none() {
+            let line = self.comp.first_line();
+            let full = self.full_key(key);
+            self.failed = true;
+            self.diags.error(
+                line,
+                full,
+                "required property is missing",
+                Some(hint.to_string()),
+            );
+        }
+        v
+    }
+
+    /// A value parsed with `FromStr`; an unparsable value is an error naming what was expected.
+    pub fn parse<T: FromStr>(&mut self, key: &str, expected: &str) -> Option<T> {
+        let (v, line) = self.raw(key)?;
+        match v.parse::<T>() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                self.error(key, Some(line), format!("'{v}' is not {expected}"), None);
+                None
+            }
+        }
+    }
+
+    pub fn parse_or<T: FromStr>(&mut self, key: &str, expected: &str, default: T) -> T {
+        self.parse(key, expected).unwrap_or(default)
+    }
+
+    /// A positive integer (Flume's batch sizes, capacities, intervals).
+    pub fn positive(&mut self, key: &str, default: u64) -> u64 {
+        match self.parse::<i64>(key, "an integer") {
+            Some(v) if v > 0 => v as u64,
+            Some(v) => {
+                let line = self.line(key);
+                self.error(
+                    key,
+                    line,
+                    format!("must be greater than 0, got {v}"),
+                    Some(format!("Flume's default is {default}")),
+                );
+                default
+            }
+            None => default,
+        }
+    }
+
+    /// A non-negative integer.
+    pub fn non_negative(&mut self, key: &str, default: u64) -> u64 {
+        match self.parse::<i64>(key, "an integer") {
+            Some(v) if v >= 0 => v as u64,
+            Some(v) => {
+                let line = self.line(key);
+                self.error(
+                    key,
+                    line,
+                    format!("must not be negative, got {v}"),
+                    Some(format!("Flume's default is {default}")),
+                );
+                default
+            }
+            None => default,
+        }
+    }
+
+    /// `true`/`false`, any case. Java's `Boolean.valueOf("yes")` is silently `false`; rflume
+    /// reports anything else instead of guessing.
+    pub fn bool(&mut self, key: &str, default: bool) -> bool {
+        let Some((v, line)) = self.raw(key) else {
+            return default;
+        };
+        if v.eq_ignore_ascii_case("true") {
+            true
+        } else if v.eq_ignore_ascii_case("false") {
+            false
+        } else {
+            self.error(
+                key,
+                Some(line),
+                format!("'{v}' is not a boolean"),
+                Some("use true or false".to_string()),
+            );
+            default
+        }
+    }
+
+    /// A deprecated key: returns its value only when the new key is absent (Flume's
+    /// `translateOldProps`), and warns either way.
+    pub fn deprecated(&mut self, old: &str, new: &str) -> Option<String> {
+        let (v, line) = self.raw(old)?;
+        let new_present = self.comp.props.contains_key(new);
+        let full_new = self.full_key(new);
+        if new_present {
+            self.warn(
+                old,
+                Some(line),
+                format!("{old} is deprecated and ignored here because {full_new} is also set"),
+                Some(format!("delete this line; {full_new} wins")),
+            );
+            None
+        } else {
+            self.warn(
+                old,
+                Some(line),
+                format!("{old} is deprecated. Please use the parameter {new}"),
+                Some(format!("rename it to {full_new}")),
+            );
+            Some(v.to_string())
+        }
+    }
+
+    /// Every key under `prefix`, with the prefix stripped, marked as understood.
+    pub fn with_prefix(&mut self, prefix: &str) -> Vec<(String, String, usize)> {
+        self.asked_prefixes.insert(prefix.to_string());
+        self.comp
+            .props
+            .range(prefix.to_string()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, (v, l))| (k[prefix.len()..].to_string(), v.clone(), *l))
+            .collect()
+    }
+
+    pub fn error(
+        &mut self,
+        key: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.failed = true;
+        let full = self.full_key(key);
+        let line = line.or_else(|| self.comp.line(key));
+        self.diags.error(line, full, message, hint);
+    }
+
+    pub fn warn(
+        &mut self,
+        key: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        let full = self.full_key(key);
+        let line = line.or_else(|| self.comp.line(key));
+        self.diags.warn(line, full, message, hint);
+    }
+
+    /// Reports every key that no parser asked for, naming the keys this component understands.
+    pub fn finish(self, what: &str) {
+        let known: Vec<String> = self
+            .asked
+            .iter()
+            .cloned()
+            .chain(self.asked_prefixes.iter().map(|p| format!("{p}*")))
+            .collect();
+        for (key, (_, line)) in &self.comp.props {
+            if self.asked.contains(key) || self.asked_prefixes.iter().any(|p| key.starts_with(p)) {
+                continue;
+            }
+            let hint = match suggestion(key, &known) {
+                Some(s) => format!("did you mean {s}? {what} understands: {}", known.join(", ")),
+                None => format!("{what} understands: {}", known.join(", ")),
+            };
+            self.diags.warn(
+                Some(*line),
+                format!("{}{}", self.comp.prefix, key),
+                format!("unknown property for {what}; ignored"),
+                Some(hint),
+            );
+        }
+    }
+}
+
+/// A known key that differs from `key` only by case or by a prefix such as `kafka.`.
+fn suggestion(key: &str, known: &[String]) -> Option<String> {
+    let lower = key.to_ascii_lowercase();
+    known
+        .iter()
+        // Structural keys are too short to be a meaningful suggestion for `x.y.type`.
+        .filter(|k| !matches!(k.as_str(), "type" | "channel" | "channels"))
+        .find(|k| {
+            let kl = k.to_ascii_lowercase();
+            kl == lower || lower.ends_with(&format!(".{kl}")) || kl.ends_with(&format!(".{lower}"))
+        })
+        .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    fn comp(pairs: &[(&str, &str)]) -> ComponentProps {
+        ComponentProps {
+            name: "k1".into(),
+            prefix: "a1.sinks.k1.".into(),
+            props: pairs
+                .iter()
+                .enumerate()
+                .map(|(i, (k, v))| (k.to_string(), (v.to_string(), i + 1)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_a_suggestion() {
+        let c = comp(&[("flumeBatchSize", "5"), ("kafka.flumeBatchSize", "20")]);
+        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
+        let mut r = PropReader::new(&c, &mut d);
+        assert_eq!(r.positive("flumeBatchSize", 100), 5);
+        r.finish("the Kafka sink");
+        assert_eq!(d.items.len(), 1);
+        let s = d.items[0].to_string();
+        assert!(
+            s.starts_with("f.conf:2: a1.sinks.k1.kafka.flumeBatchSize: unknown property"),
+            "{s}"
+        );
+        assert!(s.contains("did you mean flumeBatchSize"), "{s}");
+    }
+
+    #[test]
+    fn deprecated_name_used_only_without_new_name() {
+        let c = comp(&[("brokerList", "a:1"), ("topic", "t"), ("kafka.topic", "u")]);
+        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
+        let mut r = PropReader::new(&c, &mut d);
+        assert_eq!(
+            r.deprecated("brokerList", "kafka.bootstrap.servers")
+                .as_deref(),
+            Some("a:1")
+        );
+        assert_eq!(r.deprecated("topic", "kafka.topic"), None);
+        assert!(!r.failed());
+        assert_eq!(d.items.len(), 2);
+    }
+
+    #[test]
+    fn bad_numbers_and_booleans_are_errors() {
+        let c = comp(&[("batchSize", "x"), ("restart", "yes"), ("capacity", "-1")]);
+        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
+        let mut r = PropReader::new(&c, &mut d);
+        assert_eq!(r.positive("batchSize", 20), 20);
+        assert!(!r.bool("restart", false));
+        assert_eq!(r.positive("capacity", 100), 100);
+        assert!(r.failed());
+        assert_eq!(d.error_count(), 3);
+    }
+}

@@ -1,0 +1,233 @@
+//! Flume's validation rules as specifications: each test is a configuration and what rflume says.
+
+use std::path::Path;
+
+use super::*;
+
+fn check(text: &str) -> Loaded {
+    load_str(text, Path::new("test.conf"), "a1").expect("parses")
+}
+
+fn messages(l: &Loaded) -> Vec<String> {
+    l.diagnostics
+        .sorted()
+        .iter()
+        .map(|d| d.to_string())
+        .collect()
+}
+
+fn has(l: &Loaded, needle: &str) -> bool {
+    messages(l).iter().any(|m| m.contains(needle))
+}
+
+const SEED: &str = "\
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = exec
+#tail -F 根据文件名进行追踪
+a1.sources.r1.command = tail -F /root/hadoop-3.2.1/testdata/testflume.log
+a1.sources.r1.channels = c1
+a1.channels.c1.type=memory
+a1.channels.c1.capacity=10000
+a1.channels.c1.transactionCapacity=100
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+";
+
+#[test]
+fn seed_shape_is_valid_and_resolved() {
+    let l = check(SEED);
+    assert!(!l.diagnostics.has_errors(), "{:?}", messages(&l));
+    let c = &l.config;
+    assert!(c.is_runnable());
+    assert_eq!(c.sources[0].channels, vec!["c1"]);
+    let SourceSettings::Exec(e) = &c.sources[0].settings else {
+        panic!("exec expected")
+    };
+    assert_eq!(
+        e.command,
+        "tail -F /root/hadoop-3.2.1/testdata/testflume.log"
+    );
+    assert_eq!(e.batch_size, 20);
+    let ChannelSettings::Memory(m) = &c.channels[0].settings;
+    assert_eq!((m.capacity, m.transaction_capacity), (10000, 100));
+    assert!(c.render().contains("source r1 [exec] -> channels: c1"));
+}
+
+#[test]
+fn missing_channels_list_invalidates_the_agent() {
+    let l = check("a1.sources = r1\na1.sources.r1.type = exec\na1.sources.r1.command = x\n");
+    assert!(!l.config.is_runnable());
+    assert!(has(
+        &l,
+        "a1.channels: agent 'a1' does not contain any channels"
+    ));
+}
+
+#[test]
+fn component_without_type_is_dropped_with_file_and_line() {
+    let l = check(&SEED.replace("a1.channels.c1.type=memory\n", ""));
+    assert!(
+        has(
+            &l,
+            "test.conf:8: a1.channels.c1.type: Component has no type"
+        ),
+        "{:?}",
+        messages(&l)
+    );
+    assert!(!l.config.is_runnable());
+}
+
+#[test]
+fn source_with_unknown_channel_is_reported_and_dropped() {
+    let l = check(&SEED.replace("a1.sources.r1.channels = c1", "a1.sources.r1.channels = c9"));
+    assert!(
+        has(
+            &l,
+            "test.conf:7: a1.sources.r1.channels: channel c9 is not a valid channel"
+        ),
+        "{:?}",
+        messages(&l)
+    );
+    assert!(l.config.sources.is_empty());
+}
+
+#[test]
+fn sink_channel_not_in_active_set() {
+    let l = check(&SEED.replace("a1.sinks.k1.channel = c1", "a1.sinks.k1.channel = c2"));
+    assert!(
+        has(
+            &l,
+            "test.conf:12: a1.sinks.k1.channel: Channel c2 not in active set"
+        ),
+        "{:?}",
+        messages(&l)
+    );
+    assert!(l.config.sinks.is_empty());
+}
+
+#[test]
+fn batch_size_over_transaction_capacity_drops_the_source() {
+    let l = check(&format!("{SEED}a1.sources.r1.batchSize = 500\n"));
+    assert!(has(
+        &l,
+        "source's batch size is greater than the channels transaction capacity"
+    ));
+    assert!(l.config.sources.is_empty());
+    assert!(l.diagnostics.has_errors());
+}
+
+#[test]
+fn transaction_capacity_over_capacity_drops_the_channel() {
+    let l = check(&SEED.replace("capacity=10000", "capacity=10"));
+    assert!(has(&l, "test.conf:10: a1.channels.c1.transactionCapacity: Transaction Capacity of Memory Channel cannot be higher than the capacity"), "{:?}", messages(&l));
+    assert!(l.config.channels.is_empty());
+}
+
+#[test]
+fn singular_section_typo_is_reported_with_the_fix() {
+    let l = check(&format!("{SEED}a1.sink.k1.batchSize = 5\n"));
+    assert!(has(&l, "test.conf:13: a1.sink.k1.batchSize: Invalid property specified; ignored (as in Flume) (did you mean a1.sinks.k1.batchSize?)"), "{:?}", messages(&l));
+}
+
+#[test]
+fn unknown_and_unsupported_types_are_errors() {
+    let l = check(&SEED.replace("type = exec", "type = com.example.TwitterSource"));
+    assert!(has(
+        &l,
+        "unknown or unsupported source type 'com.example.TwitterSource'"
+    ));
+    let l = check(&SEED.replace("type = exec", "type = TAILDIR"));
+    assert!(has(
+        &l,
+        "source type taildir (org.apache.flume.source.taildir.TaildirSource) is not supported"
+    ));
+    let l = check(&SEED.replace("type=memory", "type=file"));
+    assert!(has(&l, "channel type file"));
+}
+
+#[test]
+fn unknown_component_key_is_a_warning_naming_valid_keys() {
+    let l = check(&format!("{SEED}a1.sources.r1.batchsize = 5\n"));
+    let m = messages(&l);
+    assert!(
+        m.iter().any(|m| m.contains("a1.sources.r1.batchsize: unknown property for the exec source; ignored (did you mean batchSize?")),
+        "{m:?}"
+    );
+    assert!(!l.diagnostics.has_errors());
+}
+
+#[test]
+fn unlisted_component_is_reported() {
+    let l = check(&format!("{SEED}a1.sinks.sasl.jaas.config = x\n"));
+    assert!(has(
+        &l,
+        "a1.sinks.sasl: sasl has properties but is not listed in a1.sinks"
+    ));
+}
+
+#[test]
+fn unknown_agent_name_lists_defined_agents() {
+    let l = load_str(SEED, Path::new("test.conf"), "agent").expect("parses");
+    assert!(has(&l, "No configuration found for agent 'agent'"));
+    assert!(has(&l, "this file defines agent(s): a1"));
+}
+
+#[test]
+fn case_insensitive_aliases_and_class_names() {
+    let l = check(
+        &SEED
+            .replace("type = exec", "type = org.apache.flume.source.ExecSource")
+            .replace("type=memory", "type=MEMORY"),
+    );
+    assert!(!l.diagnostics.has_errors(), "{:?}", messages(&l));
+}
+
+#[test]
+fn interceptors_and_multiplexing_are_reported_not_ignored() {
+    let l = check(&format!(
+        "{SEED}a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = timestamp\n"
+    ));
+    assert!(has(&l, "interceptors (i1) are not supported yet"));
+    let l = check(&format!(
+        "{SEED}a1.sources.r1.selector.type = multiplexing\n"
+    ));
+    assert!(has(
+        &l,
+        "channel selector 'multiplexing' is not supported yet"
+    ));
+}
+
+#[test]
+fn unconnected_channel_is_removed_with_warning() {
+    let l = check(
+        &(SEED.replace("a1.channels = c1", "a1.channels = c1 c2")
+            + "a1.channels.c2.type = memory\n"),
+    );
+    assert!(has(
+        &l,
+        "Channel c2 has no components connected and has been removed"
+    ));
+    assert_eq!(l.config.channels.len(), 1);
+}
+
+#[test]
+fn exec_settings_errors_name_line_and_fix() {
+    let l = check(&SEED.replace(
+        "a1.sources.r1.command = tail -F /root/hadoop-3.2.1/testdata/testflume.log\n",
+        "a1.sources.r1.restart = yes\n",
+    ));
+    assert!(has(
+        &l,
+        "a1.sources.r1.command: required property is missing"
+    ));
+    assert!(
+        has(
+            &l,
+            "test.conf:6: a1.sources.r1.restart: 'yes' is not a boolean (use true or false)"
+        ),
+        "{:?}",
+        messages(&l)
+    );
+}
