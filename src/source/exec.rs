@@ -1,0 +1,426 @@
+//! Exec source — replaces Flume's `exec` (`org.apache.flume.source.ExecSource`).
+//!
+//! Runs a command (typically `tail -F app.log`) and turns each line of its standard output into an
+//! event, in batches of `batchSize` or after `batchTimeout` ms.
+//!
+//! Delivery guarantee — stronger than Flume's "absolutely zero guarantee": when the channel is
+//! full the source **stops reading the command's output** and retries the put (backpressure); the
+//! pipe fills and the command blocks. Flume instead kills the command and discards the batch. On
+//! stop, the command's process group is terminated, whatever it already wrote into the pipe is
+//! read to the end and stored with the current batch (bounded by the drain deadline). What is
+//! still lost: lines the command never wrote (for `tail -F`, lines appended while the agent is
+//! down) — use TAILDIR for restart safety.
+//!
+//! Bytes are passed through untouched (no charset decoding), so invalid UTF-8 survives; Flume
+//! would replace it by U+FFFD.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+use tracing::{error, info, warn};
+
+use super::framer::LineFramer;
+use super::{ChannelProcessor, PutOutcome, Source, SourceError};
+use crate::config::reader::PropReader;
+use crate::event::Event;
+use crate::shutdown::Shutdown;
+
+/// Flume's `batchSize` default for exec.
+pub const DEFAULT_BATCH_SIZE: u64 = 20;
+/// Flume's `batchTimeout` default, ms.
+pub const DEFAULT_BATCH_TIMEOUT_MS: u64 = 3000;
+/// Flume's `restartThrottle` default, ms.
+pub const DEFAULT_RESTART_THROTTLE_MS: u64 = 10_000;
+/// How long a stopped command gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecSettings {
+    pub command: String,
+    /// e.g. `/bin/sh -c`; split on whitespace, the command is appended as one argument.
+    pub shell: Option<String>,
+    pub restart: bool,
+    pub restart_throttle: Duration,
+    pub log_stderr: bool,
+    pub batch_size: usize,
+    pub batch_timeout: Duration,
+    pub charset: String,
+}
+
+impl ExecSettings {
+    pub fn parse(r: &mut PropReader) -> Option<Self> {
+        let command = r.required("command", "e.g. command = tail -F /var/log/app.log");
+        if command.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            r.error(
+                "command",
+                None,
+                "The parameter command must be specified",
+                None,
+            );
+        }
+        let shell = r.opt_string("shell");
+        let restart = r.bool("restart", false);
+        let restart_throttle = r.non_negative("restartThrottle", DEFAULT_RESTART_THROTTLE_MS);
+        let log_stderr = r.bool("logStdErr", false);
+        let batch_size = r.positive("batchSize", DEFAULT_BATCH_SIZE);
+        let batch_timeout = r.positive("batchTimeout", DEFAULT_BATCH_TIMEOUT_MS);
+        let charset = r.string("charset", "UTF-8");
+        match encoding_rs::Encoding::for_label(charset.as_bytes()) {
+            Some(enc) if enc.is_ascii_compatible() => {}
+            Some(_) => r.error(
+                "charset",
+                None,
+                format!("charset {charset} is not supported: lines are split on ASCII newlines, which this encoding does not use"),
+                Some("use UTF-8 or another ASCII-compatible charset (ISO-8859-1, GBK, …)".to_string()),
+            ),
+            None => r.error(
+                "charset",
+                None,
+                format!("unknown charset {charset}"),
+                Some("use a charset name Java knows, e.g. UTF-8".to_string()),
+            ),
+        }
+        if r.failed() {
+            return None;
+        }
+        Some(ExecSettings {
+            command: command?,
+            shell,
+            restart,
+            restart_throttle: Duration::from_millis(restart_throttle),
+            log_stderr,
+            batch_size: batch_size as usize,
+            batch_timeout: Duration::from_millis(batch_timeout),
+            charset,
+        })
+    }
+
+    pub fn describe(&self) -> Vec<(String, String)> {
+        vec![
+            ("command".into(), self.command.clone()),
+            (
+                "shell".into(),
+                self.shell.clone().unwrap_or_else(|| "(none)".into()),
+            ),
+            ("restart".into(), self.restart.to_string()),
+            (
+                "restartThrottle".into(),
+                self.restart_throttle.as_millis().to_string(),
+            ),
+            ("logStdErr".into(), self.log_stderr.to_string()),
+            ("batchSize".into(), self.batch_size.to_string()),
+            (
+                "batchTimeout".into(),
+                self.batch_timeout.as_millis().to_string(),
+            ),
+            ("charset".into(), self.charset.clone()),
+        ]
+    }
+
+    /// The argument vector, as Flume builds it: without `shell` the command is split on
+    /// whitespace (no quoting, no globbing); with it, the shell words plus the command as one.
+    pub fn argv(&self) -> Vec<String> {
+        match &self.shell {
+            Some(shell) => {
+                let mut v: Vec<String> = shell.split_whitespace().map(String::from).collect();
+                v.push(self.command.clone());
+                v
+            }
+            None => self.command.split_whitespace().map(String::from).collect(),
+        }
+    }
+}
+
+pub struct ExecSource {
+    name: String,
+    settings: ExecSettings,
+}
+
+impl ExecSource {
+    pub fn new(name: &str, settings: ExecSettings) -> Self {
+        ExecSource {
+            name: name.to_string(),
+            settings,
+        }
+    }
+
+    fn failed(&self, message: impl Into<String>) -> SourceError {
+        SourceError::Failed {
+            source_name: self.name.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why reading stopped.
+enum Ended {
+    /// The command closed its output (it exited).
+    Eof,
+    /// The agent is stopping.
+    Stopping,
+}
+
+impl Source for ExecSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut processor: ChannelProcessor,
+        shutdown: Shutdown,
+    ) -> Result<(), SourceError> {
+        // One small single-threaded runtime per exec source: the child's stdout, stderr and the
+        // batch timer are multiplexed without extra threads, and a blocking channel put simply
+        // pauses reading — which is the backpressure we want.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| self.failed(format!("cannot start runtime: {e}")))?;
+        rt.block_on(self.run_loop(&mut processor, &shutdown));
+        Ok(())
+    }
+}
+
+impl ExecSource {
+    async fn run_loop(&self, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
+        let argv = self.settings.argv();
+        let command = &self.settings.command;
+        loop {
+            let exit = match self.spawn(&argv) {
+                Ok(mut child) => {
+                    info!(source = %self.name, "Exec source starting with command: {command}");
+                    let ended = self.pump(&mut child, processor, shutdown).await;
+                    match ended {
+                        Ended::Stopping => return,
+                        Ended::Eof => match child.wait().await {
+                            Ok(status) => {
+                                info!(source = %self.name, "Command [{command}] exited with {}", describe_exit(status));
+                                Some(status)
+                            }
+                            Err(e) => {
+                                error!(source = %self.name, "Command [{command}]: cannot collect exit status: {e}");
+                                None
+                            }
+                        },
+                    }
+                }
+                Err(e) => {
+                    error!(source = %self.name, "Failed while running command: {command}: {e}");
+                    None
+                }
+            };
+            if shutdown.is_stopping() {
+                return;
+            }
+            if !self.settings.restart {
+                warn!(source = %self.name, "command [{command}] is no longer running and restart=false: this source produces no more events until the agent restarts");
+                shutdown.stopped().await;
+                return;
+            }
+            let code = exit.map_or("unknown".to_string(), describe_exit);
+            info!(source = %self.name, "Restarting in {}ms, exit code {code}", self.settings.restart_throttle.as_millis());
+            tokio::select! {
+                _ = shutdown.stopped() => return,
+                _ = tokio::time::sleep(self.settings.restart_throttle) => {}
+            }
+        }
+    }
+
+    fn spawn(&self, argv: &[String]) -> std::io::Result<Child> {
+        let (program, args) = argv.split_first().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command")
+        })?;
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so that stopping the source also stops what a shell started
+            // (Flume's destroy() kills only the shell and leaves `tail` orphaned).
+            .process_group(0)
+            .kill_on_drop(true);
+        // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of the
+        // parent; it makes the kernel terminate the command if the agent dies (kill -9), so
+        // no orphaned `tail -F` keeps running after a crash.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        if let Some(stderr) = child.stderr.take() {
+            let name = self.name.clone();
+            let log = self.settings.log_stderr;
+            // stderr must always be drained or a chatty command would block on it.
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).split(b'\n');
+                let mut n = 0u64;
+                while let Ok(Some(line)) = lines.next_segment().await {
+                    n += 1;
+                    if log {
+                        info!(source = %name, "StderrLogger[{n}] = '{}'", String::from_utf8_lossy(&line));
+                    }
+                }
+            });
+        }
+        Ok(child)
+    }
+
+    /// Reads the command's output into batches until it ends or the agent stops.
+    async fn pump(
+        &self,
+        child: &mut Child,
+        processor: &mut ChannelProcessor,
+        shutdown: &Shutdown,
+    ) -> Ended {
+        let Some(mut stdout) = child.stdout.take() else {
+            return Ended::Eof;
+        };
+        let mut lines = Lines::new(self.settings.batch_size);
+        let stopped = shutdown.stopped();
+        tokio::pin!(stopped);
+        loop {
+            let flush_at = lines.started.map(|t| t + self.settings.batch_timeout);
+            tokio::select! {
+                biased;
+                _ = &mut stopped => {
+                    self.stop_child(child, &mut stdout, &mut lines).await;
+                    self.flush(&mut lines, processor, shutdown);
+                    return Ended::Stopping;
+                }
+                read = stdout.read_buf(lines.framer.buf_mut()) => {
+                    match read {
+                        Ok(0) | Err(_) => {
+                            if let Err(e) = read {
+                                warn!(source = %self.name, "error reading command output: {e}");
+                            }
+                            lines.end_of_input();
+                            self.flush(&mut lines, processor, shutdown);
+                            return Ended::Eof;
+                        }
+                        Ok(_) => {
+                            lines.frame();
+                            while lines.batch.len() >= self.settings.batch_size {
+                                self.flush(&mut lines, processor, shutdown);
+                            }
+                        }
+                    }
+                }
+                _ = sleep_until_opt(flush_at) => self.flush(&mut lines, processor, shutdown),
+            }
+        }
+    }
+
+    /// Stores the complete lines read so far, in batches of at most `batchSize`. Blocks while
+    /// the channel is full (backpressure) and gives up only after the drain deadline of a stop.
+    fn flush(&self, lines: &mut Lines, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
+        while !lines.batch.is_empty() {
+            let n = lines.batch.len().min(self.settings.batch_size);
+            let rest = lines.batch.split_off(n);
+            let batch = std::mem::replace(&mut lines.batch, rest);
+            let counter = processor.counter().clone();
+            counter.event_received.add(n as u64);
+            counter.append_batch_received.inc();
+            if let PutOutcome::Abandoned { lost } = processor.put_blocking(batch, shutdown) {
+                let lost = lost + lines.batch.len();
+                lines.batch.clear();
+                error!(source = %self.name, "{lost} lines read from the command could not be stored before the drain deadline and are lost");
+            }
+        }
+        lines.started = None;
+    }
+
+    /// Terminates the command's process group and reads what it already wrote, so that lines
+    /// sitting in the pipe are stored rather than lost.
+    async fn stop_child(&self, child: &mut Child, stdout: &mut ChildStdout, lines: &mut Lines) {
+        let pid = child.id();
+        signal_group(pid, libc::SIGTERM);
+        let grace = tokio::time::Instant::now() + KILL_GRACE;
+        let mut killed = false;
+        loop {
+            let read =
+                tokio::time::timeout_at(grace, stdout.read_buf(lines.framer.buf_mut())).await;
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(_)) => lines.frame(),
+                Err(_) if !killed => {
+                    signal_group(pid, libc::SIGKILL);
+                    killed = true;
+                }
+                Err(_) => break,
+            }
+        }
+        lines.end_of_input();
+        if !killed {
+            let _ = tokio::time::timeout(KILL_GRACE, child.wait()).await;
+        }
+        // Whatever else the command started in its group goes too.
+        signal_group(pid, libc::SIGKILL);
+        let _ = child.wait().await;
+    }
+}
+
+/// Lines framed from the command's output, waiting to be stored.
+struct Lines {
+    framer: LineFramer,
+    batch: Vec<Event>,
+    /// When the oldest line of `batch` arrived (drives `batchTimeout`).
+    started: Option<Instant>,
+}
+
+impl Lines {
+    fn new(batch_size: usize) -> Self {
+        Lines {
+            framer: LineFramer::new(),
+            batch: Vec::with_capacity(batch_size),
+            started: None,
+        }
+    }
+
+    fn frame(&mut self) {
+        let batch = &mut self.batch;
+        self.framer.drain_lines(|line| batch.push(Event::new(line)));
+        if !self.batch.is_empty() && self.started.is_none() {
+            self.started = Some(Instant::now());
+        }
+    }
+
+    fn end_of_input(&mut self) {
+        self.frame();
+        if let Some(last) = self.framer.finish() {
+            self.batch.push(Event::new(last));
+        }
+    }
+}
+
+/// Sends `sig` to the command's process group (it leads its own group, see `spawn`).
+fn signal_group(pid: Option<u32>, sig: libc::c_int) {
+    if let Some(pid) = pid {
+        // SAFETY: kill(2) with a negative pid signals the process group; no memory is involved.
+        unsafe {
+            libc::kill(-(pid as libc::pid_t), sig);
+        }
+    }
+}
+
+fn describe_exit(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "unknown".to_string(),
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
