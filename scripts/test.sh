@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The one test command, for developers and CI alike (.ci/run execs it):
+#   format check → clippy (warnings are errors) → every test, integration tests against a real
+#   Kafka-protocol broker (tansu, installed on first use by scripts/install-tansu.sh).
+#
+# Integration tests run the test profile's rflume binary (cargo's CARGO_BIN_EXE_rflume), so no
+# separate release build is made here: it would cost minutes on 2 cores and test nothing extra.
+# Benchmarks build their own release binary.
+#
+# Environment:
+#   TANSU                  a tansu 0.6.0 binary to use instead of installing one
+#   RFLUME_TOOLS           where tools are cached (default ~/.cache/rflume)
+#   RFLUME_TEST_TIMEOUT    upper bound for the test run (default 60m), so a hung test fails the
+#                          run with a message well inside CI's 90 minutes instead of eating them
+#   RFLUME_TEST_RUNNER     nextest | cargo (default: nextest when installed)
+#   extra arguments are passed to the test runner (e.g. a test name filter)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=$SECONDS
+step() { printf '\n==> [%4ss] %s\n' "$((SECONDS - started))" "$*" >&2; }
+
+step "tansu broker for integration tests"
+TANSU="$(bash scripts/install-tansu.sh)"
+export TANSU
+echo "TANSU=$TANSU" >&2
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+timeout_for_tests="${RFLUME_TEST_TIMEOUT:-60m}"
+runner="${RFLUME_TEST_RUNNER:-}"
+if [[ -z "$runner" ]]; then
+    if cargo nextest --version >/dev/null 2>&1; then runner=nextest; else runner=cargo; fi
+fi
+
+# `timeout` normally moves itself into a new process group and signals the whole group on expiry,
+# so brokers and agents the tests started die with them; but then Ctrl-C from a terminal no longer
+# reaches the tests, so interactively it stays in the foreground (nextest still cleans up its tests).
+limit=(timeout --kill-after=30s)
+if [[ -t 0 ]]; then limit+=(--foreground); fi
+limit+=("$timeout_for_tests")
+explain_timeout() {
+    local rc=$?
+    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+        echo "error: tests still running after RFLUME_TEST_TIMEOUT=$timeout_for_tests; a test hangs" >&2
+    fi
+    exit "$rc"
+}
+
+# Doc tests exist only once the crate has a library target; nextest does not run them. They go
+# first so that the last line of the run is the main runner's summary.
+if [[ -f src/lib.rs ]]; then
+    step "cargo test --doc"
+    "${limit[@]}" cargo test --doc || explain_timeout
+fi
+
+case "$runner" in
+    nextest)
+        step "cargo nextest run --all-targets (timeout $timeout_for_tests)"
+        "${limit[@]}" cargo nextest run --all-targets --no-fail-fast "$@" || explain_timeout
+        ;;
+    cargo)
+        step "cargo test --all-targets (timeout $timeout_for_tests)"
+        out="$(mktemp)"
+        trap 'rm -f "$out"' EXIT
+        status=0
+        "${limit[@]}" cargo test --all-targets --no-fail-fast "$@" 2>&1 \
+            | tee "$out" || status=$?
+        # cargo test prints one "test result:" line per test binary, the last one often for a
+        # binary with no tests; close with the total so the summary is unambiguous.
+        awk '/^test result:/ { for (i = 1; i <= NF; i++) {
+                 if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i;
+                 if ($(i+1) ~ /^ignored/) s += $i } }
+             END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$out"
+        (exit "$status") || explain_timeout
+        ;;
+    *)
+        echo "RFLUME_TEST_RUNNER must be nextest or cargo, not '$runner'" >&2
+        exit 2
+        ;;
+esac

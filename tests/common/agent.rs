@@ -1,0 +1,236 @@
+//! The `rflume` binary as a black box: an agent process with its config in a temp dir, its output
+//! in a log file, and signals as an operator (or a crashing machine) would send them.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Output};
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use super::process::{descendants, ProcId, Supervised};
+use super::{poll_until, wait_until_or_explain};
+
+/// Name of the config file written into the agent's directory.
+pub const CONF_FILE: &str = "flume.conf";
+/// How long `run_rflume` lets a one-shot command (`check`, `version`) run before calling it hung.
+const ONE_SHOT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The rflume binary cargo built for this test run (the test profile's, i.e. debug).
+pub fn rflume_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_rflume"))
+}
+
+/// A running agent process, killed (with every process it started) on drop.
+pub struct Agent {
+    proc: Supervised,
+    dir: TempDir,
+    /// Descendants seen when the test signalled the agent: once the agent is gone, its orphans
+    /// can no longer be found through their parent, so they are remembered for cleanup.
+    seen_descendants: HashSet<ProcId>,
+}
+
+impl Agent {
+    /// `rflume agent --conf-file <tmp>/flume.conf --name NAME -Dflume.root.logger=INFO,console`,
+    /// the way Flume's own service scripts start `flume-ng agent`.
+    pub fn start(config: &str, name: &str) -> Agent {
+        Agent::start_with_args(config, name, &[])
+    }
+
+    /// Like [`Agent::start`], with `extra_args` appended (more `-D` properties, flags).
+    pub fn start_with_args(config: &str, name: &str, extra_args: &[&str]) -> Agent {
+        let dir = agent_dir();
+        let conf = dir.path().join(CONF_FILE);
+        fs::write(&conf, config).unwrap_or_else(|e| panic!("cannot write {}: {e}", conf.display()));
+        let mut cmd = Command::new(rflume_bin());
+        cmd.arg("agent")
+            .arg("--conf-file")
+            .arg(&conf)
+            .arg("--name")
+            .arg(name)
+            .arg("-Dflume.root.logger=INFO,console")
+            .args(extra_args);
+        Agent::spawn(dir, cmd)
+    }
+
+    /// Runs any command under the same guard, in `dir` (which the agent then owns): for rflume
+    /// started another way (e.g. through a `flume-ng` symlink) and for the harness's self-tests.
+    pub fn spawn(dir: TempDir, mut cmd: Command) -> Agent {
+        cmd.current_dir(dir.path());
+        let log = dir.path().join("agent.log");
+        let proc = Supervised::spawn("rflume agent", cmd, &log);
+        Agent {
+            proc,
+            dir,
+            seen_descendants: HashSet::new(),
+        }
+    }
+
+    /// The agent's directory (its working directory; holds the config and the log).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn conf_path(&self) -> PathBuf {
+        self.dir.path().join(CONF_FILE)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    /// Pids of the processes the agent started (e.g. an exec source's `tail -F`) that are alive now.
+    pub fn descendant_pids(&self) -> Vec<u32> {
+        descendants(self.pid()).iter().map(|p| p.pid).collect()
+    }
+
+    /// Graceful stop, as `systemctl stop` or Ctrl-C would ask.
+    pub fn sigterm(&mut self) {
+        self.remember_descendants();
+        self.proc.signal(libc::SIGTERM);
+    }
+
+    /// Sends any signal (SIGHUP, SIGSTOP, …) to the agent process only.
+    pub fn signal(&mut self, signal: libc::c_int) {
+        self.remember_descendants();
+        self.proc.signal(signal);
+    }
+
+    /// A crash: SIGKILL to the agent alone, which gets no chance to clean up. Its children are
+    /// left running, as they would be; they are killed when this guard drops.
+    pub fn kill9(&mut self) -> ExitStatus {
+        self.remember_descendants();
+        self.proc.kill()
+    }
+
+    /// The exit status once the agent has exited, or `None` if it still runs after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        self.proc.wait_exit(timeout)
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.proc.is_running()
+    }
+
+    /// Everything the agent wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        self.proc.log()
+    }
+
+    pub fn log_path(&self) -> &Path {
+        self.proc.log_path()
+    }
+
+    /// Waits until the log contains `needle`; on timeout panics with the log's tail (and says if
+    /// the agent died meanwhile, the usual reason).
+    #[track_caller]
+    pub fn wait_for_log(&mut self, deadline: Duration, needle: &str) {
+        let proc = &mut self.proc;
+        let mut exited = None;
+        let found = poll_until(deadline, || {
+            // Read the log *after* checking for exit, so lines written just before exiting count.
+            exited = exited.or_else(|| proc.try_wait());
+            proc.log().contains(needle) || exited.is_some()
+        });
+        if found && self.proc.log().contains(needle) {
+            return;
+        }
+        let why = match exited {
+            Some(status) => format!("the agent exited first ({status})"),
+            None => format!("timed out after {deadline:?}"),
+        };
+        panic!(
+            "agent log never showed {needle:?}: {why}\n{}",
+            self.proc.log_tail(60)
+        );
+    }
+
+    /// Waits until `cond` holds; a timeout panics with `what` and the agent's log.
+    #[track_caller]
+    pub fn wait_until(&self, deadline: Duration, what: &str, cond: impl FnMut() -> bool) {
+        wait_until_or_explain(deadline, what, cond, || self.proc.log_tail(60));
+    }
+
+    fn remember_descendants(&mut self) {
+        if self.proc.is_running() {
+            self.seen_descendants.extend(descendants(self.pid()));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.proc.log_tail(60));
+        }
+        // Freeze the agent first so it cannot start a child between our look and the kill; once
+        // it is dead its children are re-parented and can no longer be found through it.
+        self.proc.signal(libc::SIGSTOP);
+        self.remember_descendants();
+        self.proc.kill();
+        for p in &self.seen_descendants {
+            p.kill();
+        }
+        // SIGKILL is delivered asynchronously: wait, so that "nothing left running" holds when
+        // the guard is gone.
+        let gone = poll_until(Duration::from_secs(10), || {
+            self.seen_descendants.iter().all(|p| !p.alive())
+        });
+        if !gone && !std::thread::panicking() {
+            panic!(
+                "processes started by the agent survived SIGKILL: {:?}",
+                self.seen_descendants
+            );
+        }
+    }
+}
+
+fn agent_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("rflume-agent-")
+        .tempdir()
+        .expect("cannot create a temp dir for the agent")
+}
+
+/// Runs `rflume ARGS…` to completion (for `check`, `version`, `--help`) and returns its output.
+/// Panics if it runs longer than a minute: a one-shot command that hangs is a bug.
+pub fn run_rflume<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let dir = agent_dir();
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    let stdout = fs::File::create(&out_path).expect("cannot create a stdout file");
+    let stderr = fs::File::create(&err_path).expect("cannot create a stderr file");
+    let mut cmd = Command::new(rflume_bin());
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    // Files rather than pipes: no reader threads are needed to wait with a deadline.
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut status = None;
+    poll_until(ONE_SHOT_DEADLINE, || {
+        status = child.try_wait().expect("waitpid failed");
+        status.is_some()
+    });
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "{cmd:?} still running after {ONE_SHOT_DEADLINE:?}; stderr so far:\n{}",
+            fs::read_to_string(&err_path).unwrap_or_default()
+        );
+    };
+    Output {
+        status,
+        stdout: fs::read(&out_path).unwrap_or_default(),
+        stderr: fs::read(&err_path).unwrap_or_default(),
+    }
+}

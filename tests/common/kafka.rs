@@ -1,0 +1,317 @@
+//! Kafka client helpers for tests: create topics, read everything back, produce test data.
+//!
+//! All clients use the rdkafka crate's bundled librdkafka (2.12): older librdkafka cannot parse
+//! tansu's ApiVersions response.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{DeliveryResult, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::wait_until;
+
+/// Topic creation is a metadata change on an idle local broker: seconds at most.
+const TOPIC_DEADLINE: Duration = Duration::from_secs(30);
+
+/// One consumed record, owned, with everything a test may assert on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    /// Empty for a null value (Flume never sends one).
+    pub value: Vec<u8>,
+    /// In wire order; a header may repeat or have a null value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// Milliseconds since the epoch, if the record carries a timestamp.
+    pub timestamp: Option<i64>,
+}
+
+impl Record {
+    /// The value as UTF-8 (panics otherwise: test data is text unless a test says otherwise).
+    pub fn value_str(&self) -> &str {
+        std::str::from_utf8(&self.value).expect("record value is not UTF-8")
+    }
+
+    pub fn key_str(&self) -> Option<&str> {
+        self.key
+            .as_deref()
+            .map(|k| std::str::from_utf8(k).expect("record key is not UTF-8"))
+    }
+
+    /// The first header named `name` with a non-null value.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header(name)
+            .map(|v| std::str::from_utf8(v).expect("header value is not UTF-8"))
+    }
+}
+
+/// The values of `records` as strings, for `assert_eq!(values(&records), ["a", "b"])`.
+pub fn values(records: &[Record]) -> Vec<&str> {
+    records.iter().map(Record::value_str).collect()
+}
+
+/// Creates `name` with `partitions` partitions (replication 1) on the cluster at `bootstrap`,
+/// then waits until the topic's metadata lists every partition, so that a producer or agent
+/// started next finds it. Panics if it already exists: each test owns its topics.
+pub fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("cannot create an rdkafka admin client");
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let options = AdminOptions::new().operation_timeout(Some(TOPIC_DEADLINE));
+    // The admin API is async only; a throwaway current-thread runtime just polls the future
+    // (librdkafka's own threads do the work).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("cannot build a tokio runtime");
+    let results = runtime
+        .block_on(admin.create_topics([&topic], &options))
+        .unwrap_or_else(|e| panic!("creating topic {name} on {bootstrap} failed: {e}"));
+    for result in results {
+        if let Err((topic, code)) = result {
+            panic!("creating topic {topic} on {bootstrap} failed: {code:?}");
+        }
+    }
+    wait_until(
+        TOPIC_DEADLINE,
+        &format!("metadata on {bootstrap} shows topic {name} with {partitions} partitions"),
+        || topic_partition_count(bootstrap, name) == Some(partitions as usize),
+    );
+}
+
+/// The partition count of `topic` per the cluster's metadata, or `None` if it does not exist.
+pub fn topic_partition_count(bootstrap: &str, topic: &str) -> Option<usize> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .expect("cannot create an rdkafka consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .ok()?;
+    let t = metadata.topics().iter().find(|t| t.name() == topic)?;
+    if t.error().is_some() || t.partitions().is_empty() {
+        return None;
+    }
+    Some(t.partitions().len())
+}
+
+/// Reads `topic` (partitions `0..partitions`) from the beginning and returns its records sorted by
+/// (partition, offset).
+///
+/// Stops as soon as every partition has reported end-of-partition *and* at least `expected` records
+/// were read, or when `deadline` passes, whichever comes first; it never panics on a shortfall, so
+/// the test's own assertion says what was missing. Pass `expected = 0` to read what is there now.
+///
+/// This is the only reliable way to count on tansu (its high watermark is wrong). `assign`, not
+/// `subscribe`: a consumer-group join can take ~23 s on tansu. `fetch.wait.max.ms=10`: with the
+/// default 500 ms, tansu delays every fetch and reading is 10x slower.
+pub fn consume_all(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+    deadline: Duration,
+) -> Vec<Record> {
+    let end = Instant::now() + deadline;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("rflume-test-{}", std::process::id()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "10")
+        .set("allow.auto.create.topics", "false")
+        .create()
+        .expect("cannot create an rdkafka consumer");
+    // Offset 0 rather than Offset::Beginning: resolving "beginning" through ListOffsets costs a
+    // 500 ms round of backoff against tansu, per call. Offsets start at 0 on a fresh topic, and
+    // should that ever be out of range, `auto.offset.reset=earliest` still starts at the beginning.
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment
+            .add_partition_offset(topic, p, Offset::Offset(0))
+            .expect("cannot build a partition assignment");
+    }
+    consumer
+        .assign(&assignment)
+        .unwrap_or_else(|e| panic!("cannot assign {topic} on {bootstrap}: {e}"));
+
+    let mut records = Vec::new();
+    // EOF is reported each time a partition's end is reached; a record after it un-sets it.
+    let mut at_eof: HashMap<i32, bool> = (0..partitions).map(|p| (p, false)).collect();
+    loop {
+        let done = records.len() >= expected && at_eof.values().all(|&eof| eof);
+        let now = Instant::now();
+        if done || now >= end {
+            break;
+        }
+        match consumer.poll((end - now).min(Duration::from_millis(100))) {
+            None => {}
+            Some(Ok(m)) => {
+                at_eof.insert(m.partition(), false);
+                records.push(Record {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    value: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                    headers: m
+                        .headers()
+                        .map(|hs| {
+                            hs.iter()
+                                .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    timestamp: m.timestamp().to_millis(),
+                });
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_eof.insert(p, true);
+            }
+            // Transient errors (topic not yet known, broker briefly away during a fault test) are
+            // retried until the deadline; the caller's assertion reports the outcome.
+            Some(Err(_)) => {}
+        }
+    }
+    records.sort_by_key(|r| (r.partition, r.offset));
+    records
+}
+
+/// Counts delivery reports and keeps client-level errors, so tests can wait for events
+/// ("the producer saw the outage") instead of sleeping.
+#[derive(Default)]
+pub struct ProducerEvents {
+    delivered: AtomicUsize,
+    failed: Mutex<Vec<String>>,
+    errors: Mutex<Vec<String>>,
+}
+
+impl ClientContext for ProducerEvents {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.errors
+            .lock()
+            .unwrap()
+            .push(format!("{error}: {reason}"));
+    }
+}
+
+impl ProducerContext for ProducerEvents {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => {
+                self.delivered.fetch_add(1, Ordering::SeqCst);
+            }
+            Err((e, _)) => self.failed.lock().unwrap().push(e.to_string()),
+        }
+    }
+}
+
+/// An rdkafka producer for test data and harness self-tests (not how rflume produces).
+pub struct TestProducer {
+    producer: ThreadedProducer<ProducerEvents>,
+}
+
+impl TestProducer {
+    /// A producer on `bootstrap` with test-friendly defaults, then `overrides` (librdkafka names).
+    pub fn new(bootstrap: &str, overrides: &[(&str, &str)]) -> TestProducer {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", bootstrap)
+            // Small batches go out at once: tests send little and want it delivered promptly.
+            .set("linger.ms", "5");
+        for (k, v) in overrides {
+            config.set(*k, *v);
+        }
+        let producer = config
+            .create_with_context(ProducerEvents::default())
+            .expect("cannot create an rdkafka producer");
+        TestProducer { producer }
+    }
+
+    /// Queues one record; waits for room if librdkafka's queue is full.
+    pub fn send(&self, topic: &str, key: Option<&[u8]>, value: &[u8], headers: &[(&str, &[u8])]) {
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).payload(value);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        if !headers.is_empty() {
+            let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+            for (k, v) in headers {
+                owned = owned.insert(rdkafka::message::Header {
+                    key: k,
+                    value: Some(*v),
+                });
+            }
+            record = record.headers(owned);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    // The producer's own thread drains the queue; give it a moment.
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((e, _)) => panic!("producing to {topic} failed: {e}"),
+            }
+        }
+    }
+
+    /// Queues one value without key or headers.
+    pub fn send_value(&self, topic: &str, value: impl AsRef<[u8]>) {
+        self.send(topic, None, value.as_ref(), &[]);
+    }
+
+    /// Waits until every queued record was delivered or failed, at most `deadline`.
+    pub fn flush(&self, deadline: Duration) {
+        if let Err(e) = self.producer.flush(deadline) {
+            panic!(
+                "producer flush: {e}; delivered {}, failed {:?}, client errors {:?}",
+                self.delivered(),
+                self.failed(),
+                self.errors()
+            );
+        }
+    }
+
+    /// Records acknowledged by the broker so far.
+    pub fn delivered(&self) -> usize {
+        self.producer.context().delivered.load(Ordering::SeqCst)
+    }
+
+    /// Delivery errors so far (e.g. `MessageTimedOut`).
+    pub fn failed(&self) -> Vec<String> {
+        self.producer.context().failed.lock().unwrap().clone()
+    }
+
+    /// Client-level errors so far (e.g. connection refused, all brokers down).
+    pub fn errors(&self) -> Vec<String> {
+        self.producer.context().errors.lock().unwrap().clone()
+    }
+
+    /// Records queued or in flight, not yet reported.
+    pub fn in_flight(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+}

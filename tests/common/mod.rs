@@ -1,0 +1,129 @@
+//! The integration-test harness: a small DSL so that tests read like specifications.
+//!
+//! ```ignore
+//! let broker = Broker::start();
+//! broker.create_topic("events", 1);
+//! let input = tempfile::tempdir().unwrap();
+//! let log = input.path().join("app.log");
+//! let agent = Agent::start(&config_for(&log, &broker), "a1");
+//! append_lines(&log, ["one", "two"]);
+//! let records = consume_all(&broker.bootstrap(), "events", 1, 2, Duration::from_secs(30));
+//! assert_eq!(values(&records), ["one", "two"]);
+//! ```
+//!
+//! Rules every helper here keeps, so that tests do not have to:
+//! - **Nothing outlives its test.** Brokers, proxies and agents are RAII guards that stop their
+//!   processes (and an agent's children) on drop, also when the test panics. Do not put a guard in
+//!   a `static`: statics are never dropped, so its process would leak.
+//! - **No sleep-and-hope.** Waiting is always for a condition with a deadline ([`wait_until`]), and a
+//!   timeout panics with what was awaited plus the relevant process log.
+//! - **Isolation.** Every broker gets its own free loopback port; tests never share one.
+//! - **Count by consuming.** tansu's watermarks are wrong, so [`consume_all`] reads everything from
+//!   the beginning until end-of-partition instead of trusting offsets.
+//!
+//! Each `tests/*.rs` file compiles its own copy of this module and uses only part of it, hence the
+//! crate-wide `dead_code` allowance below.
+#![allow(dead_code)]
+
+pub mod agent;
+pub mod kafka;
+pub mod process;
+pub mod tansu;
+
+// The vocabulary tests import with `use common::*`; a given test file uses only some of it.
+#[allow(unused_imports)]
+pub use agent::{rflume_bin, run_rflume, Agent};
+#[allow(unused_imports)]
+pub use kafka::{consume_all, create_topic, values, Record, TestProducer};
+#[allow(unused_imports)]
+pub use process::pid_alive;
+#[allow(unused_imports)]
+pub use tansu::{tansu_bin, Broker, Proxy};
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How often conditions are re-checked: short enough that waiting adds no visible latency to a
+/// test, long enough not to steal a core from the processes under test on a 2-core machine.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Polls `cond` until it holds or `deadline` has passed; returns whether it held.
+///
+/// For assertions that something does *not* happen within a hold period
+/// (`assert!(!poll_until(..))`); everything else should use [`wait_until`].
+pub fn poll_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Waits until `cond` holds, panicking with `what` if it still does not after `deadline`.
+#[track_caller]
+pub fn wait_until(deadline: Duration, what: &str, cond: impl FnMut() -> bool) {
+    if !poll_until(deadline, cond) {
+        panic!("timed out after {deadline:?} waiting until {what}");
+    }
+}
+
+/// Like [`wait_until`], but a timeout also prints `context()` (typically a process log), because a
+/// bare "timed out" is useless when reading a CI log.
+#[track_caller]
+pub fn wait_until_or_explain(
+    deadline: Duration,
+    what: &str,
+    cond: impl FnMut() -> bool,
+    context: impl FnOnce() -> String,
+) {
+    if !poll_until(deadline, cond) {
+        panic!(
+            "timed out after {deadline:?} waiting until {what}\n{}",
+            context()
+        );
+    }
+}
+
+/// Appends `lines` (each followed by `\n`) to `path`, creating it if needed, and flushes before
+/// returning so that a tailing source can see every line as soon as this returns.
+pub fn append_lines<I, S>(path: impl AsRef<Path>, lines: I)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let path = path.as_ref();
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("cannot open {} for appending: {e}", path.display()));
+    let mut out = BufWriter::new(file);
+    for line in lines {
+        out.write_all(line.as_ref().as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+            .unwrap_or_else(|e| panic!("cannot append to {}: {e}", path.display()));
+    }
+    out.flush()
+        .unwrap_or_else(|e| panic!("cannot flush {}: {e}", path.display()));
+}
+
+/// A loopback port that was free a moment ago.
+///
+/// Another process can take it before ours binds it, so whoever starts a server on it must check
+/// that *its* process is the one listening (see [`process::wait_listening`]) and retry on another
+/// port otherwise, as [`Broker::start`] does.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot bind an ephemeral loopback port")
+}
