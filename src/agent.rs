@@ -170,7 +170,7 @@ impl Agent {
             counter.lifecycle.started();
             let processor = ChannelProcessor::new(
                 &s.name,
-                Vec::new(),
+                s.interceptors.iter().map(|(_, i)| i.build()).collect(),
                 ReplicatingSelector { required, optional },
                 counter,
             );

@@ -24,6 +24,7 @@ use reader::{ComponentProps, PropReader};
 use registry::{Support, TypeEntry};
 
 use crate::channel::memory::MemorySettings;
+use crate::interceptor::InterceptorSettings;
 use crate::sink::kafka::KafkaSettings;
 use crate::sink::logger::LoggerSettings;
 use crate::sink::null::NullSettings;
@@ -116,6 +117,8 @@ pub struct TypeRef {
 pub struct SourceConfig {
     pub name: String,
     pub kind: TypeRef,
+    /// (name, settings) in the order of `interceptors = …`.
+    pub interceptors: Vec<(String, InterceptorSettings)>,
     pub channels: Vec<String>,
     pub optional_channels: Vec<String>,
     pub settings: SourceSettings,
@@ -175,6 +178,10 @@ impl AgentConfig {
                 s.name, s.kind.entry.alias, chans
             ));
             fmt_settings(&mut out, s.settings.describe());
+            for (name, i) in &s.interceptors {
+                out.push_str(&format!("    interceptor {name} [{}]\n", i.alias()));
+                fmt_settings(&mut out, i.describe());
+            }
         }
         for c in &self.channels {
             let feeders: Vec<&str> = self
@@ -639,16 +646,7 @@ fn build_sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics)
         r.known("type");
         let channels = source_channels(&mut r, &valid_channels, &listed_channels);
         let optional = selector(&mut r, &channels);
-        let interceptors = r.opt_string("interceptors");
-        r.known_prefix("interceptors.");
-        if let Some(list) = interceptors {
-            r.error(
-                "interceptors",
-                None,
-                format!("interceptors ({list}) are not supported yet; the source is dropped rather than run without them"),
-                Some("remove the interceptors or keep this source on Flume until rflume supports them".to_string()),
-            );
-        }
+        let interceptors = interceptors(&mut r, comp);
         let settings = match kind.entry.alias {
             "exec" => ExecSettings::parse(&mut r).map(SourceSettings::Exec),
             "seq" => SeqSettings::parse(&mut r).map(SourceSettings::Seq),
@@ -657,11 +655,12 @@ fn build_sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics)
         };
         let failed = r.failed();
         r.finish(&format!("the {} source", kind.entry.alias));
-        match (settings, channels, optional) {
-            (Some(settings), Some(channels), Some(optional)) if !failed => {
+        match (settings, channels, optional, interceptors) {
+            (Some(settings), Some(channels), Some(optional), Some(interceptors)) if !failed => {
                 cfg.sources.push(SourceConfig {
                     name: comp.name.clone(),
                     kind,
+                    interceptors,
                     channels: channels
                         .into_iter()
                         .filter(|c| !optional.contains(c))
@@ -732,6 +731,58 @@ fn source_channels(r: &mut PropReader, valid: &[String], listed: &[String]) -> O
         return None;
     }
     Some(out)
+}
+
+/// The source's interceptor chain, in the listed order (Flume keeps this list's order).
+fn interceptors(
+    r: &mut PropReader,
+    comp: &ComponentProps,
+) -> Option<Vec<(String, InterceptorSettings)>> {
+    r.known_prefix("interceptors.");
+    let Some((list, line)) = r.raw("interceptors") else {
+        return Some(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for name in list.split_whitespace() {
+        let prefix = format!("interceptors.{name}.");
+        let sub = ComponentProps {
+            name: name.to_string(),
+            prefix: format!("{}{prefix}", comp.prefix),
+            props: r
+                .with_prefix(&prefix)
+                .into_iter()
+                .map(|(k, v, l)| (k, (v, l)))
+                .collect(),
+        };
+        if sub.props.is_empty() {
+            r.error(
+                "interceptors",
+                Some(line),
+                format!(
+                    "interceptor {name} is listed but has no properties; the source is dropped"
+                ),
+                Some(format!("add {}type = timestamp|host|static", sub.prefix)),
+            );
+            ok = false;
+            continue;
+        }
+        let mut sub_diags = Diagnostics::new(r.file());
+        let mut sr = PropReader::new(&sub, &mut sub_diags);
+        let parsed = InterceptorSettings::parse(&mut sr);
+        let what = parsed
+            .as_ref()
+            .map(|p| format!("the {} interceptor", p.alias()))
+            .unwrap_or_else(|| "this interceptor".to_string());
+        sr.finish(&what);
+        let failed = sub_diags.has_errors();
+        r.absorb(sub_diags);
+        match parsed {
+            Some(p) if !failed => out.push((name.to_string(), p)),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 /// `selector.type` and `selector.optional`: only the replicating selector runs yet.

@@ -242,6 +242,23 @@ impl<'a> PropReader<'a> {
         self.diags.warn(line, full, message, hint);
     }
 
+    /// The file the diagnostics are for.
+    pub fn file(&self) -> std::sync::Arc<std::path::Path> {
+        self.diags.file().clone()
+    }
+
+    /// Takes over diagnostics gathered by a nested reader (interceptors of a source); an error
+    /// there fails this component too.
+    pub fn absorb(&mut self, other: Diagnostics) {
+        if other.has_errors() {
+            self.failed = true;
+        }
+        for d in other.items {
+            self.diags
+                .push(d.severity, d.line, d.key, d.message, d.hint);
+        }
+    }
+
     /// Reports every key that no parser asked for, naming the keys this component understands.
     pub fn finish(self, what: &str) {
         let known: Vec<String> = self

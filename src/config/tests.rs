@@ -187,9 +187,17 @@ fn case_insensitive_aliases_and_class_names() {
 #[test]
 fn interceptors_and_multiplexing_are_reported_not_ignored() {
     let l = check(&format!(
-        "{SEED}a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = timestamp\n"
+        "{SEED}a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = regex_filter\n"
     ));
-    assert!(has(&l, "interceptors (i1) are not supported yet"));
+    assert!(
+        has(
+            &l,
+            "test.conf:14: a1.sources.r1.interceptors.i1.type: interceptor type regex_filter is not supported yet"
+        ),
+        "{:?}",
+        messages(&l)
+    );
+    assert!(l.config.sources.is_empty());
     let l = check(&format!(
         "{SEED}a1.sources.r1.selector.type = multiplexing\n"
     ));
@@ -226,6 +234,27 @@ fn exec_settings_errors_name_line_and_fix() {
         has(
             &l,
             "test.conf:6: a1.sources.r1.restart: 'yes' is not a boolean (use true or false)"
+        ),
+        "{:?}",
+        messages(&l)
+    );
+}
+
+#[test]
+fn interceptors_are_parsed_in_listed_order_with_their_keys() {
+    let l = check(&format!(
+        "{SEED}a1.sources.r1.interceptors = i2 i1\na1.sources.r1.interceptors.i1.type = timestamp\na1.sources.r1.interceptors.i2.type = org.apache.flume.interceptor.StaticInterceptor$Builder\na1.sources.r1.interceptors.i2.key = dc\na1.sources.r1.interceptors.i2.vaule = eu\n"
+    ));
+    let names: Vec<&str> = l.config.sources[0]
+        .interceptors
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(names, ["i2", "i1"]);
+    assert!(
+        has(
+            &l,
+            "test.conf:17: a1.sources.r1.interceptors.i2.vaule: unknown property for the static interceptor"
         ),
         "{:?}",
         messages(&l)
