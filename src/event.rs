@@ -6,6 +6,9 @@
 //! map: almost every event in a log pipeline has none, and an empty `Vec` does not allocate, so the
 //! hot path of `tail -F` → Kafka allocates nothing per event for headers.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use bytes::Bytes;
 
 /// Flume's event headers. Keys are unique; insertion order is kept (Flume's `HashMap` order is
@@ -63,18 +66,81 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Headers {
     }
 }
 
-/// A Flume event: headers plus body bytes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A delivery receipt shared by the events of one source batch: it fires its callback once
+/// every copy of every event carrying it was committed by a sink's take transaction, i.e. once the
+/// downstream acknowledged them.
+///
+/// This is how TAILDIR advances its persisted file positions only past lines that reached Kafka,
+/// so that even with a memory channel a `kill -9` loses nothing (the lines are read again). Events
+/// without a receipt (most sources) pay nothing but an `Option` check at commit.
+#[derive(Clone)]
+pub struct Receipt(Arc<ReceiptInner>);
+
+struct ReceiptInner {
+    remaining: AtomicUsize,
+    on_delivered: Box<dyn Fn() + Send + Sync>,
+}
+
+impl Receipt {
+    /// A receipt expecting no acknowledgements yet; see [`Receipt::expect`].
+    pub fn new(on_delivered: impl Fn() + Send + Sync + 'static) -> Self {
+        Receipt(Arc::new(ReceiptInner {
+            remaining: AtomicUsize::new(0),
+            on_delivered: Box::new(on_delivered),
+        }))
+    }
+
+    /// Announces `n` more acknowledgements to wait for (one per event copy put into a channel).
+    /// Must be called before the copies can be taken.
+    pub fn expect(&self, n: usize) {
+        self.0.remaining.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// One copy was delivered; the last one fires the callback.
+    pub fn ack(&self) {
+        if self.0.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            (self.0.on_delivered)();
+        }
+    }
+
+    pub fn ptr_eq(&self, other: &Receipt) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::fmt::Debug for Receipt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Receipt({} pending)",
+            self.0.remaining.load(Ordering::Relaxed)
+        )
+    }
+}
+
+/// A Flume event: headers plus body bytes, and an optional delivery receipt (not part of the
+/// event's content: two events with the same headers and body are equal).
+#[derive(Clone, Debug, Default)]
 pub struct Event {
     pub headers: Headers,
     pub body: Bytes,
+    pub receipt: Option<Receipt>,
 }
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.headers == other.headers && self.body == other.body
+    }
+}
+
+impl Eq for Event {}
 
 impl Event {
     pub fn new(body: impl Into<Bytes>) -> Self {
         Event {
             headers: Headers::new(),
             body: body.into(),
+            receipt: None,
         }
     }
 
@@ -82,6 +148,7 @@ impl Event {
         Event {
             headers,
             body: body.into(),
+            receipt: None,
         }
     }
 }
@@ -89,6 +156,20 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn receipt_fires_once_after_every_expected_ack() {
+        let fired = Arc::new(AtomicUsize::new(0));
+        let f = fired.clone();
+        let r = Receipt::new(move || {
+            f.fetch_add(1, Ordering::SeqCst);
+        });
+        r.expect(2);
+        r.ack();
+        assert_eq!(fired.load(Ordering::SeqCst), 0);
+        r.ack();
+        assert_eq!(fired.load(Ordering::SeqCst), 1);
+    }
 
     #[test]
     fn insert_replaces_existing_key_and_keeps_order() {

@@ -97,10 +97,17 @@ impl TakeTransaction {
         self.events.is_empty()
     }
 
+    /// Commits the take: the events are delivered. Delivery receipts of the events (TAILDIR
+    /// positions) are acknowledged here, so every sink reports delivery the same way.
     pub fn commit(mut self) {
         if self.open {
             self.channel.commit_take(&self.events);
             self.open = false;
+            for e in &self.events {
+                if let Some(r) = &e.receipt {
+                    r.ack();
+                }
+            }
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
 use crate::channel::{Channel, ChannelError};
-use crate::event::Event;
+use crate::event::{Event, Receipt};
 use crate::metrics::SourceCounter;
 use crate::shutdown::Shutdown;
 
@@ -83,7 +83,7 @@ impl ChannelProcessor {
     }
 
     /// Intercepts, selects and commits `events`, retrying a full channel until it accepts the
-    /// batch. Returns only when the batch is committed to every required channel, or when the
+    /// batch. Events may carry one shared delivery [`Receipt`] per batch. Returns only when the batch is committed to every required channel, or when the
     /// agent is stopping and its drain deadline has passed.
     pub fn put_blocking(&mut self, mut events: Vec<Event>, shutdown: &Shutdown) -> PutOutcome {
         if events.is_empty() {
@@ -96,8 +96,26 @@ impl ChannelProcessor {
         if n == 0 {
             return PutOutcome::Committed;
         }
+        // Delivery receipts: one acknowledgement per event copy that goes to a required channel.
+        // Optional copies carry none, since their loss is accepted by configuration.
+        let mut receipt: Option<Receipt> = None;
+        let mut with_receipt = 0usize;
+        for e in &events {
+            if let Some(r) = &e.receipt {
+                with_receipt += 1;
+                if receipt.is_none() {
+                    receipt = Some(r.clone());
+                }
+            }
+        }
+        if let Some(r) = &receipt {
+            r.expect(with_receipt * self.selector.required.len());
+        }
         for ch in &self.selector.optional {
             let mut copy = events.clone();
+            for e in &mut copy {
+                e.receipt = None;
+            }
             if let Err(e) = ch.put(&mut copy) {
                 warn!(source = %self.source, channel = ch.name(), "Unable to put batch on optional channel: {e}");
             }
