@@ -34,6 +34,7 @@ use crate::source::exec::ExecSource;
 use crate::source::netcat::NetcatSource;
 use crate::source::processor::{ChannelProcessor, ReplicatingSelector};
 use crate::source::seq::SeqSource;
+use crate::source::taildir::TaildirSource;
 use crate::source::Source;
 
 /// Default time sinks get to drain the channels on stop.
@@ -178,6 +179,7 @@ impl Agent {
                 SourceSettings::Exec(x) => Box::new(ExecSource::new(&s.name, x.clone())),
                 SourceSettings::Seq(x) => Box::new(SeqSource::new(&s.name, x.clone())),
                 SourceSettings::Netcat(x) => Box::new(NetcatSource::new(&s.name, x.clone())),
+                SourceSettings::Taildir(x) => Box::new(TaildirSource::new(&s.name, x.clone())),
             };
             info!(
                 "Starting Source {} (feeds {})",

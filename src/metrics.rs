@@ -77,6 +77,10 @@ pub struct SourceCounter {
     pub channel_write_fail: Counter,
     pub generic_processing_fail: Counter,
     pub open_connections: Gauge,
+    /// TAILDIR: files currently open.
+    pub open_files: Gauge,
+    /// TAILDIR: position file writes that failed.
+    pub position_write_fail: Counter,
 }
 
 /// Flume's `ChannelCounter`.

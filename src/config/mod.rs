@@ -31,12 +31,14 @@ use crate::sink::null::NullSettings;
 use crate::source::exec::ExecSettings;
 use crate::source::netcat::NetcatSettings;
 use crate::source::seq::SeqSettings;
+use crate::source::taildir::TaildirSettings;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceSettings {
     Exec(ExecSettings),
     Netcat(NetcatSettings),
     Seq(SeqSettings),
+    Taildir(TaildirSettings),
 }
 
 impl SourceSettings {
@@ -48,6 +50,7 @@ impl SourceSettings {
             SourceSettings::Exec(s) => s.batch_size,
             SourceSettings::Netcat(_) => 1,
             SourceSettings::Seq(s) => s.batch_size,
+            SourceSettings::Taildir(s) => s.batch_size,
         }
     }
     pub fn describe(&self) -> Vec<(String, String)> {
@@ -55,6 +58,7 @@ impl SourceSettings {
             SourceSettings::Exec(s) => s.describe(),
             SourceSettings::Netcat(s) => s.describe(),
             SourceSettings::Seq(s) => s.describe(),
+            SourceSettings::Taildir(s) => s.describe(),
         }
     }
 }
@@ -651,6 +655,7 @@ fn build_sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics)
             "exec" => ExecSettings::parse(&mut r).map(SourceSettings::Exec),
             "seq" => SeqSettings::parse(&mut r).map(SourceSettings::Seq),
             "netcat" => NetcatSettings::parse(&mut r).map(SourceSettings::Netcat),
+            "taildir" => TaildirSettings::parse(&mut r).map(SourceSettings::Taildir),
             other => unreachable_kind(&mut r, other),
         };
         let failed = r.failed();

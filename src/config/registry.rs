@@ -49,24 +49,40 @@ const NOT_PLANNED: &str =
 pub const SOURCES: &[TypeEntry] = &[
     yes("exec", "org.apache.flume.source.ExecSource"),
     yes("seq", "org.apache.flume.source.SequenceGeneratorSource"),
-    no(
-        "taildir",
-        "org.apache.flume.source.taildir.TaildirSource",
-        "TAILDIR is the next capability on rflume's roadmap; until then use an exec source with tail -F",
-    ),
+    yes("taildir", "org.apache.flume.source.taildir.TaildirSource"),
     yes("netcat", "org.apache.flume.source.NetcatSource"),
-    no("netcatudp", "org.apache.flume.source.NetcatUdpSource", PLANNED),
-    no("spooldir", "org.apache.flume.source.SpoolDirectorySource", PLANNED),
-    no("syslogtcp", "org.apache.flume.source.SyslogTcpSource", PLANNED),
+    no(
+        "netcatudp",
+        "org.apache.flume.source.NetcatUdpSource",
+        PLANNED,
+    ),
+    no(
+        "spooldir",
+        "org.apache.flume.source.SpoolDirectorySource",
+        PLANNED,
+    ),
+    no(
+        "syslogtcp",
+        "org.apache.flume.source.SyslogTcpSource",
+        PLANNED,
+    ),
     no(
         "multiport_syslogtcp",
         "org.apache.flume.source.MultiportSyslogTCPSource",
         PLANNED,
     ),
-    no("syslogudp", "org.apache.flume.source.SyslogUDPSource", PLANNED),
+    no(
+        "syslogudp",
+        "org.apache.flume.source.SyslogUDPSource",
+        PLANNED,
+    ),
     no("http", "org.apache.flume.source.http.HTTPSource", PLANNED),
     no("avro", "org.apache.flume.source.AvroSource", NOT_PLANNED),
-    no("thrift", "org.apache.flume.source.ThriftSource", NOT_PLANNED),
+    no(
+        "thrift",
+        "org.apache.flume.source.ThriftSource",
+        NOT_PLANNED,
+    ),
     no("jms", "org.apache.flume.source.jms.JMSSource", NOT_PLANNED),
     TypeEntry {
         alias: "kafka",

@@ -138,10 +138,10 @@ fn unknown_and_unsupported_types_are_errors() {
         &l,
         "unknown or unsupported source type 'com.example.TwitterSource'"
     ));
-    let l = check(&SEED.replace("type = exec", "type = TAILDIR"));
+    let l = check(&SEED.replace("type = exec", "type = SPOOLDIR"));
     assert!(has(
         &l,
-        "source type taildir (org.apache.flume.source.taildir.TaildirSource) is not supported"
+        "source type spooldir (org.apache.flume.source.SpoolDirectorySource) is not supported"
     ));
     let l = check(&SEED.replace("type=memory", "type=file"));
     assert!(has(&l, "channel type file"));
@@ -259,4 +259,37 @@ fn interceptors_are_parsed_in_listed_order_with_their_keys() {
         "{:?}",
         messages(&l)
     );
+}
+
+#[test]
+fn taildir_groups_headers_and_defaults() {
+    let l = check(&SEED.replace(
+        "a1.sources.r1.type = exec\n",
+        "a1.sources.r1.type = TAILDIR\na1.sources.r1.filegroups = f1 f2\na1.sources.r1.filegroups.f1 = /var/log/app/.*log\na1.sources.r1.filegroups.f2 = /var/log/other/x(\n a1.sources.r1.headers.f1.dc = eu\n",
+    ));
+    // f2's pattern is not a valid regex: the source is dropped with the reason.
+    assert!(
+        has(
+            &l,
+            "a1.sources.r1.filegroups.f2: 'x(' is not a supported regular expression"
+        ),
+        "{:?}",
+        messages(&l)
+    );
+    let l = check(&SEED.replace(
+        "a1.sources.r1.type = exec\n",
+        "a1.sources.r1.type = TAILDIR\na1.sources.r1.filegroups = f1\na1.sources.r1.filegroups.f1 = /var/log/app/.*log\na1.sources.r1.headers.f1.dc = eu\n",
+    ).replace("a1.sources.r1.command = tail -F /root/hadoop-3.2.1/testdata/testflume.log\n", ""));
+    assert!(!l.diagnostics.has_errors(), "{:?}", messages(&l));
+    let SourceSettings::Taildir(t) = &l.config.sources[0].settings else {
+        panic!("taildir expected")
+    };
+    assert_eq!(t.groups[0].dir, std::path::PathBuf::from("/var/log/app"));
+    assert!(t.groups[0].regex.is_match("a.log") && !t.groups[0].regex.is_match("a.log.1"));
+    assert_eq!(
+        t.groups[0].headers,
+        vec![("dc".to_string(), "eu".to_string())]
+    );
+    assert_eq!(t.batch_size, 100);
+    assert!(t.position_file.ends_with(".flume/taildir_position.json"));
 }

@@ -11,6 +11,7 @@ pub mod framer;
 pub mod netcat;
 pub mod processor;
 pub mod seq;
+pub mod taildir;
 
 pub use processor::{ChannelProcessor, PutOutcome};
 

@@ -1,0 +1,670 @@
+//! TAILDIR source — replaces Flume's `TAILDIR` (`org.apache.flume.source.taildir.TaildirSource`).
+//!
+//! Tails every file matching the file groups' patterns and survives what real logs go through:
+//! * **identity by device + inode**, never by name: a file renamed to another matching name
+//!   (`app.log` → `app.log.1` with `app.log.*`) is followed, not read again (Flume re-reads it
+//!   from 0); a file renamed out of the pattern or deleted is read until it goes idle;
+//! * **truncation** (copytruncate, `> file`) restarts the file at 0 with a warning, and a copy of
+//!   a known file (the `.1` of copytruncate) starts where the original had been delivered;
+//! * **inode reuse**: a new file that got a deleted file's inode fails the fingerprint check
+//!   (`position.rs`) and is read from its first line;
+//! * **restarts**: positions are kept in Flume's own position file (migration both ways) and
+//!   advance only past lines a sink committed (`acks.rs`), so `kill -9` loses nothing even with
+//!   a memory channel. What is shipped twice after a `kill -9` is bounded by the lines delivered
+//!   since the last position write (`writePosInterval`, 3 s by default).
+//!
+//! One thread for all files: inotify (`notify`) wakes it when a watched directory changes, a
+//! periodic rescan is the safety net where inotify is blind (NFS), and `maxBatchCount` keeps a
+//! busy file from starving quiet ones. No per-file threads, no rescans on plain appends.
+
+pub mod acks;
+pub mod position;
+pub mod settings;
+pub mod tailfile;
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use notify::{EventKind, RecursiveMode, Watcher};
+use tracing::{debug, error, info, warn};
+
+use self::position::{FpEntry, PosEntry};
+use self::tailfile::TailFile;
+use super::{ChannelProcessor, PutOutcome, Source, SourceError};
+use crate::event::{Event, Headers};
+use crate::metrics::SourceCounter;
+use crate::shutdown::Shutdown;
+
+pub use settings::TaildirSettings;
+
+/// A full rescan happens at least this often, whatever inotify says (NFS, overflow).
+const FORCED_RESCAN: Duration = Duration::from_secs(10);
+/// Flume checks for idle files every 5 s.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// A deleted file is closed this long after its last growth (its space is freed), instead of
+/// after `idleTimeout` (Flume keeps deleted files open: FLUME-3341).
+const DELETED_GRACE: Duration = Duration::from_secs(1);
+/// Longest uninterrupted wait, so that a stop is noticed promptly.
+const MAX_WAIT: Duration = Duration::from_millis(200);
+
+pub struct TaildirSource {
+    name: String,
+    settings: TaildirSettings,
+}
+
+impl TaildirSource {
+    pub fn new(name: &str, settings: TaildirSettings) -> Self {
+        TaildirSource {
+            name: name.to_string(),
+            settings,
+        }
+    }
+}
+
+impl Source for TaildirSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn run(
+        self: Box<Self>,
+        mut processor: ChannelProcessor,
+        shutdown: Shutdown,
+    ) -> Result<(), SourceError> {
+        let counter = processor.counter().clone();
+        let mut t = Tailer::new(self.name.clone(), self.settings, counter);
+        t.restore();
+        t.run(&mut processor, &shutdown);
+        Ok(())
+    }
+}
+
+/// What inotify told us since the last look.
+#[derive(Default)]
+struct Wakeup {
+    rescan: bool,
+    any: bool,
+}
+
+struct Tailer {
+    name: String,
+    s: TaildirSettings,
+    counter: std::sync::Arc<SourceCounter>,
+    files: HashMap<(u64, u64), TailFile>,
+    /// Files whose inode was taken by a new file while they were still being drained.
+    ghosts: Vec<TailFile>,
+    dir_mtimes: Vec<Option<(i64, i64)>>,
+    last_scan: Instant,
+    last_pos_write: Instant,
+    last_idle_check: Instant,
+    watcher: Option<notify::RecommendedWatcher>,
+    watched: Vec<bool>,
+    events: Receiver<notify::Result<notify::Event>>,
+    events_tx: crossbeam_channel::Sender<notify::Result<notify::Event>>,
+}
+
+impl Tailer {
+    fn new(name: String, s: TaildirSettings, counter: std::sync::Arc<SourceCounter>) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let groups = s.groups.len();
+        let mut t = Tailer {
+            name,
+            s,
+            counter,
+            files: HashMap::new(),
+            ghosts: Vec::new(),
+            dir_mtimes: vec![None; groups],
+            last_scan: Instant::now(),
+            last_pos_write: Instant::now(),
+            last_idle_check: Instant::now(),
+            watcher: None,
+            watched: vec![false; groups],
+            events: rx,
+            events_tx: tx,
+        };
+        let tx = t.events_tx.clone();
+        match notify::recommended_watcher(move |res| {
+            let _ = tx.send(res);
+        }) {
+            Ok(w) => t.watcher = Some(w),
+            Err(e) => {
+                warn!(source = %t.name, "inotify unavailable ({e}); polling every {} ms", t.s.max_backoff_sleep.as_millis())
+            }
+        }
+        t.watch_dirs();
+        t
+    }
+
+    fn watch_dirs(&mut self) {
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
+        for (i, g) in self.s.groups.iter().enumerate() {
+            if self.watched[i] {
+                continue;
+            }
+            match w.watch(&g.dir, RecursiveMode::NonRecursive) {
+                Ok(()) => self.watched[i] = true,
+                Err(e) => debug!("cannot watch {}: {e}", g.dir.display()),
+            }
+        }
+    }
+
+    /// Loads Flume's position file (and rflume's fingerprints) and tracks every file found.
+    fn restore(&mut self) {
+        let path = self.s.position_file.clone();
+        let entries = match position::load(&path) {
+            Ok(e) => e,
+            Err(e) => {
+                // Flume starts over on an unreadable file; so does rflume (duplicates rather
+                // than loss), but it keeps the bad file for inspection and says so.
+                let aside = path.with_extension(format!("corrupt-{}", std::process::id()));
+                let _ = std::fs::rename(&path, &aside);
+                error!(source = %self.name, "{e}; moved to {} and starting without positions (files are read from the start)", aside.display());
+                Vec::new()
+            }
+        };
+        let fps = position::load_sidecar(&path);
+        info!(source = %self.name, "position file {}: {} entr{}", path.display(), entries.len(), if entries.len() == 1 { "y" } else { "ies" });
+        let mut saved: HashMap<u64, PosEntry> = entries.into_iter().map(|e| (e.inode, e)).collect();
+        // Files that match the patterns now.
+        for (group, path, dev, ino, size, mtime) in self.list_all() {
+            let pos = match saved.remove(&ino) {
+                Some(entry) => self.verified_position(&entry, fps.get(&ino), &path, dev, size),
+                None if self.s.skip_to_end => size,
+                None => 0,
+            };
+            let mut t = TailFile::new(path, group, dev, ino, pos, mtime);
+            t.fingerprint = fps.get(&ino).filter(|f| f.pos == pos).cloned();
+            self.files.insert((dev, ino), t);
+        }
+        // Saved files that no longer match: rotated away while the agent was stopped. Find them
+        // by inode in their directory and drain them from their saved position.
+        for (ino, entry) in saved {
+            let dir = Path::new(&entry.file).parent().map(Path::to_path_buf);
+            let Some(found) = dir.and_then(|d| find_inode(&d, ino)) else {
+                continue;
+            };
+            let Ok(m) = std::fs::metadata(&found) else {
+                continue;
+            };
+            let group = self.group_of(&entry.file).unwrap_or(0);
+            let pos = self.verified_position(&entry, fps.get(&ino), &found, m.dev(), m.len());
+            if pos == 0 && m.len() > 0 && entry.pos > 0 {
+                // Not the same file after all: not ours to read.
+                continue;
+            }
+            info!(source = %self.name, "{} was rotated to {} while the agent was stopped; reading it from offset {pos}", entry.file, found.display());
+            let mut t = TailFile::new(found, group, m.dev(), ino, pos, m.mtime());
+            t.listed = false;
+            self.files.insert((m.dev(), ino), t);
+        }
+        self.counter.open_files.set(0);
+    }
+
+    /// The position to resume a saved file at: the saved one when the file is provably the same
+    /// (fingerprints, or Flume's inode + size rule when only Flume's file exists), else 0.
+    fn verified_position(
+        &self,
+        entry: &PosEntry,
+        fp: Option<&FpEntry>,
+        path: &Path,
+        dev: u64,
+        size: u64,
+    ) -> u64 {
+        match fp.filter(|f| f.dev == dev) {
+            Some(fp) => {
+                let same = std::fs::File::open(path)
+                    .and_then(|f| {
+                        position::matches(
+                            &f,
+                            size,
+                            &FpEntry {
+                                pos: entry.pos,
+                                ..fp.clone()
+                            },
+                        )
+                    })
+                    .unwrap_or(false);
+                if same {
+                    entry.pos
+                } else if fp.pos != entry.pos {
+                    // The sidecar describes another position (written by Flume since?): fall
+                    // back to Flume's rule.
+                    flume_rule(entry, size)
+                } else {
+                    warn!(source = %self.name, "{}: inode {} now belongs to a different file than the one saved in the position file; reading it from its first line", path.display(), entry.inode);
+                    0
+                }
+            }
+            None => flume_rule(entry, size),
+        }
+    }
+
+    fn group_of(&self, file: &str) -> Option<usize> {
+        let p = Path::new(file);
+        let (dir, name) = (p.parent()?, p.file_name()?.to_str()?);
+        self.s
+            .groups
+            .iter()
+            .position(|g| g.dir == dir && g.regex.is_match(name))
+    }
+
+    /// Every matching regular file: (group, path, dev, ino, size, mtime).
+    fn list_all(&mut self) -> Vec<(usize, PathBuf, u64, u64, u64, i64)> {
+        let mut out = Vec::new();
+        for g in 0..self.s.groups.len() {
+            out.extend(self.list_group(g));
+        }
+        out
+    }
+
+    fn list_group(&mut self, g: usize) -> Vec<(usize, PathBuf, u64, u64, u64, i64)> {
+        let group = &self.s.groups[g];
+        let mut out = Vec::new();
+        let entries = match std::fs::read_dir(&group.dir) {
+            Ok(e) => e,
+            Err(e) => {
+                debug!("cannot list {}: {e}", group.dir.display());
+                return out;
+            }
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !group.regex.is_match(name) {
+                continue;
+            }
+            let path = entry.path();
+            // Follow symlinks, as Flume does.
+            let Ok(m) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if !m.is_file() {
+                continue;
+            }
+            out.push((g, path, m.dev(), m.ino(), m.len(), m.mtime()));
+        }
+        out
+    }
+
+    fn dir_mtime(&self, g: usize) -> Option<(i64, i64)> {
+        std::fs::metadata(&self.s.groups[g].dir)
+            .ok()
+            .map(|m| (m.mtime(), m.mtime_nsec()))
+    }
+
+    /// Rescans the groups whose directory changed (or all, when forced).
+    fn scan(&mut self, force: bool) {
+        self.watch_dirs();
+        for g in 0..self.s.groups.len() {
+            let mtime = self.dir_mtime(g);
+            if !force
+                && self.s.cache_pattern_matching
+                && mtime.is_some()
+                && mtime == self.dir_mtimes[g]
+            {
+                continue;
+            }
+            self.dir_mtimes[g] = mtime;
+            let listed = self.list_group(g);
+            for t in self.files.values_mut().filter(|t| t.group == g) {
+                t.listed = false;
+            }
+            for (group, path, dev, ino, size, mtime) in listed {
+                self.track(group, path, dev, ino, size, mtime);
+            }
+        }
+        self.last_scan = Instant::now();
+    }
+
+    fn track(&mut self, group: usize, path: PathBuf, dev: u64, ino: u64, size: u64, mtime: i64) {
+        if let Some(t) = self.files.get_mut(&(dev, ino)) {
+            let ghost = t.stat().is_some_and(|(_, nlink)| nlink == 0);
+            if !ghost {
+                if t.path != path {
+                    info!(source = %self.name, "{} was renamed to {}; continuing at offset {} (not read again)", t.path.display(), path.display(), t.next_offset);
+                    t.path = path;
+                }
+                t.listed = true;
+                t.mtime = mtime;
+                t.group = group;
+                return;
+            }
+            // Our handle is to a deleted file and its inode now names a new one.
+            if let Some(old) = self.files.remove(&(dev, ino)) {
+                self.ghosts.push(old);
+            }
+        }
+        // A new file. A copy of a file we know (copytruncate's `.1`) starts where the original
+        // was delivered; anything else starts at its first line.
+        let mut pos = 0;
+        if let Ok(f) = std::fs::File::open(&path) {
+            for other in self.files.values() {
+                let Some(fp) = &other.fingerprint else {
+                    continue;
+                };
+                if fp.pos == 0 || fp.dev != dev {
+                    continue;
+                }
+                if position::matches(&f, size, fp).unwrap_or(false) {
+                    info!(source = %self.name, "{} is a copy of {} (copytruncate?); starting it at offset {} where the original was delivered", path.display(), other.path.display(), fp.pos);
+                    pos = fp.pos;
+                    break;
+                }
+            }
+        }
+        debug!(source = %self.name, "tracking new file {} (inode {ino}) from offset {pos}", path.display());
+        self.files
+            .insert((dev, ino), TailFile::new(path, group, dev, ino, pos, mtime));
+    }
+
+    fn run(&mut self, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
+        self.scan(true);
+        let mut backoff = Duration::ZERO;
+        while !shutdown.is_stopping() {
+            let wake = self.drain_events();
+            let force = self.last_scan.elapsed() >= FORCED_RESCAN;
+            self.scan(force || wake.rescan);
+            let read = match self.read_pass(processor, shutdown) {
+                Some(n) => n,
+                None => break,
+            };
+            self.housekeeping(processor, shutdown);
+            if read > 0 || wake.any {
+                backoff = Duration::ZERO;
+                continue;
+            }
+            // Nothing to read: wait for inotify, or poll with Flume's growing back-off.
+            backoff = (backoff + self.s.backoff_sleep_increment).min(self.s.max_backoff_sleep);
+            let until = Instant::now() + backoff;
+            while !shutdown.is_stopping() {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match self.events.recv_timeout(left.min(MAX_WAIT)) {
+                    Ok(ev) => {
+                        let _ = self.events_tx.send(ev);
+                        break;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
+        self.finish(shutdown);
+    }
+
+    fn drain_events(&mut self) -> Wakeup {
+        let mut w = Wakeup::default();
+        while let Ok(ev) = self.events.try_recv() {
+            w.any = true;
+            match ev {
+                Ok(ev) => match ev.kind {
+                    EventKind::Create(_) | EventKind::Remove(_) => w.rescan = true,
+                    EventKind::Modify(notify::event::ModifyKind::Name(_)) => w.rescan = true,
+                    _ if ev.need_rescan() => w.rescan = true,
+                    _ => {}
+                },
+                Err(_) => w.rescan = true,
+            }
+        }
+        w
+    }
+
+    /// Reads every file with new data, oldest first, at most `maxBatchCount` batches each.
+    /// Returns the number of lines stored, or None when stopping left a batch unstored.
+    fn read_pass(
+        &mut self,
+        processor: &mut ChannelProcessor,
+        shutdown: &Shutdown,
+    ) -> Option<usize> {
+        let mut order: Vec<(i64, (u64, u64))> =
+            self.files.iter().map(|(k, t)| (t.mtime, *k)).collect();
+        order.sort();
+        let mut total = 0;
+        for key in order.into_iter().map(|(_, k)| k) {
+            let Some(mut t) = self.files.remove(&key) else {
+                continue;
+            };
+            let r = self.read_file(&mut t, processor, shutdown);
+            self.files.insert(key, t);
+            total += r?;
+        }
+        let mut ghosts = std::mem::take(&mut self.ghosts);
+        for t in &mut ghosts {
+            total += self.read_file(t, processor, shutdown)?;
+        }
+        ghosts.retain(|t| t.is_open());
+        self.ghosts = ghosts;
+        Some(total)
+    }
+
+    fn read_file(
+        &mut self,
+        t: &mut TailFile,
+        processor: &mut ChannelProcessor,
+        shutdown: &Shutdown,
+    ) -> Option<usize> {
+        if !t.is_open() {
+            // Closed (idle or new): reopen only when it has grown.
+            let grown = tailfile::identity(&t.path)
+                .map(|(dev, ino, size, _)| {
+                    dev == t.dev && ino == t.ino && size > t.next_offset + t.partial_len() as u64
+                })
+                .unwrap_or(false);
+            if !grown {
+                return Some(0);
+            }
+            match t.open() {
+                Ok(true) => self.counter.open_files.add(1),
+                Ok(false) => return Some(0),
+                Err(e) => {
+                    self.counter.event_read_fail.inc();
+                    warn!(source = %self.name, "cannot open {}: {e}", t.path.display());
+                    return Some(0);
+                }
+            }
+        }
+        let Some((size, _)) = t.stat() else {
+            return Some(0);
+        };
+        if size < t.next_offset + t.partial_len() as u64 {
+            warn!(source = %self.name, "{}: file is shorter ({size} bytes) than the position {}: truncated, restarting from offset 0", t.path.display(), t.next_offset);
+            t.restart_from_zero();
+        }
+        let mut stored = 0;
+        for _ in 0..self.s.max_batch_count {
+            let read = match t.read_lines(self.s.batch_size, size) {
+                Ok(r) => r,
+                Err(e) => {
+                    self.counter.event_read_fail.inc();
+                    warn!(source = %self.name, "error reading {}: {e}", t.path.display());
+                    return Some(stored);
+                }
+            };
+            let n = read.lines.len();
+            if n > 0 {
+                let batch = self.events(t, read.lines);
+                if !self.store(batch, processor, shutdown) {
+                    return None;
+                }
+                stored += n;
+            }
+            if read.at_eof || n < self.s.batch_size {
+                break;
+            }
+        }
+        Some(stored)
+    }
+
+    /// Turns lines into events with the group's headers and one receipt for the batch.
+    fn events(&self, t: &TailFile, lines: Vec<(bytes::Bytes, u64)>) -> Vec<Event> {
+        let receipt = t.acks.register(t.next_offset);
+        let group_headers = &self.s.groups[t.group].headers;
+        let needs_headers =
+            !group_headers.is_empty() || self.s.file_header || self.s.byte_offset_header;
+        let path = needs_headers.then(|| t.path.display().to_string());
+        lines
+            .into_iter()
+            .map(|(body, offset)| {
+                let mut headers = Headers::new();
+                if needs_headers {
+                    for (k, v) in group_headers {
+                        headers.insert(k.clone(), v.clone());
+                    }
+                    if self.s.file_header {
+                        headers.insert(
+                            self.s.file_header_key.clone(),
+                            path.clone().unwrap_or_default(),
+                        );
+                    }
+                    if self.s.byte_offset_header {
+                        headers.insert(settings::BYTE_OFFSET_HEADER_KEY, offset.to_string());
+                    }
+                }
+                Event {
+                    headers,
+                    body,
+                    receipt: Some(receipt.clone()),
+                }
+            })
+            .collect()
+    }
+
+    fn store(
+        &self,
+        batch: Vec<Event>,
+        processor: &mut ChannelProcessor,
+        shutdown: &Shutdown,
+    ) -> bool {
+        let n = batch.len() as u64;
+        self.counter.event_received.add(n);
+        self.counter.append_batch_received.inc();
+        match processor.put_blocking(batch, shutdown) {
+            PutOutcome::Committed => true,
+            PutOutcome::Abandoned { lost } => {
+                // Not lost for good: the position did not move past these lines.
+                warn!(source = %self.name, "stopping with {lost} lines not stored; they will be read again after restart");
+                false
+            }
+        }
+    }
+
+    /// Idle files, deleted files, forgotten files and the periodic position write.
+    fn housekeeping(&mut self, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
+        if self.last_idle_check.elapsed() >= IDLE_CHECK.min(self.s.idle_timeout) {
+            self.last_idle_check = Instant::now();
+            let mut forget = Vec::new();
+            let keys: Vec<(u64, u64)> = self.files.keys().copied().collect();
+            for key in keys {
+                let Some(mut t) = self.files.remove(&key) else {
+                    continue;
+                };
+                let deleted = t.stat().is_some_and(|(_, nlink)| nlink == 0);
+                let idle_for = t.last_read.elapsed();
+                if t.is_open()
+                    && (idle_for >= self.s.idle_timeout || (deleted && idle_for >= DELETED_GRACE))
+                {
+                    if let Some((line, offset)) = t.take_partial() {
+                        // Flume emits an unterminated last line when the file goes idle.
+                        let batch = self.events(&t, vec![(line, offset)]);
+                        if !self.store(batch, processor, shutdown) {
+                            self.files.insert(key, t);
+                            return;
+                        }
+                    }
+                    t.close();
+                    self.counter.open_files.add(-1);
+                }
+                if (deleted || !t.listed) && !t.is_open() && t.acks.outstanding() == 0 {
+                    forget.push(key);
+                }
+                self.files.insert(key, t);
+            }
+            for key in forget {
+                if let Some(t) = self.files.remove(&key) {
+                    debug!(source = %self.name, "no longer tracking {} (deleted or renamed away, fully read)", t.path.display());
+                }
+            }
+            self.ghosts.retain(|t| t.is_open());
+        }
+        if self.last_pos_write.elapsed() >= self.s.write_pos_interval {
+            self.write_positions();
+        }
+    }
+
+    fn write_positions(&mut self) {
+        self.last_pos_write = Instant::now();
+        let mut entries = Vec::with_capacity(self.files.len());
+        let mut fps = Vec::with_capacity(self.files.len());
+        let mut keys: Vec<&(u64, u64)> = self.files.keys().collect();
+        keys.sort();
+        let keys: Vec<(u64, u64)> = keys.into_iter().copied().collect();
+        for key in keys {
+            let Some(t) = self.files.get_mut(&key) else {
+                continue;
+            };
+            let pos = t.acks.delivered();
+            entries.push(PosEntry {
+                inode: t.ino,
+                pos,
+                file: t.path.display().to_string(),
+            });
+            if let Some(fp) = t.refresh_fingerprint() {
+                fps.push(fp);
+            }
+        }
+        if let Err(e) = position::save(&self.s.position_file, &entries, &fps) {
+            self.counter.position_write_fail.inc();
+            error!(source = %self.name, "{e}");
+        }
+    }
+
+    /// On stop: wait (until the drain deadline) for the sinks to deliver what was read, so the
+    /// final positions are as far as possible, then write them.
+    fn finish(&mut self, shutdown: &Shutdown) {
+        loop {
+            let outstanding: usize = self.files.values().map(|t| t.acks.outstanding()).sum();
+            if outstanding == 0 || shutdown.deadline_passed() {
+                if outstanding > 0 {
+                    info!(source = %self.name, "{outstanding} batches were not delivered before the drain deadline; their lines will be read again after restart");
+                }
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.write_positions();
+        self.counter.open_files.set(0);
+    }
+}
+
+/// Flume's rule without fingerprints: the inode matched; resume unless the file is now shorter.
+fn flume_rule(entry: &PosEntry, size: u64) -> u64 {
+    if size >= entry.pos {
+        entry.pos
+    } else {
+        warn!(
+            "{}: file is shorter than its saved position {}; reading it from the start",
+            entry.file, entry.pos
+        );
+        0
+    }
+}
+
+/// The path in `dir` whose inode is `ino`.
+fn find_inode(dir: &Path, ino: u64) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .find(|e| {
+            e.metadata()
+                .map(|m| m.ino() == ino && m.is_file())
+                .unwrap_or(false)
+        })
+        .map(|e| e.path())
+}

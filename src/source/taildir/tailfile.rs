@@ -1,0 +1,266 @@
+//! One tailed file: identity (device + inode, never the name), an open handle, the offset of the
+//! next unread line, and the bytes read past it that do not yet form a complete line.
+//!
+//! Lines end at `\n`; a `\r` before it is removed (Flume's `TailFile.readLine`); bytes are never
+//! decoded. Lines are `Bytes` slices of the read buffer: no copy, one allocation per read, and a
+//! read is sized by what the file actually has, so a thousand quiet files hold almost no memory.
+
+use std::fs::File;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+use super::acks::FileAcks;
+use super::position::{self, FpEntry};
+
+/// Largest single read.
+const MAX_READ: u64 = 256 * 1024;
+
+pub struct TailFile {
+    pub dev: u64,
+    pub ino: u64,
+    pub path: PathBuf,
+    pub group: usize,
+    file: Option<File>,
+    /// File offset of `buf[0]`: everything before it was handed to the channel.
+    pub next_offset: u64,
+    buf: BytesMut,
+    pub acks: Arc<FileAcks>,
+    /// Last time new bytes were read (drives `idleTimeout`).
+    pub last_read: Instant,
+    /// Matched by the file groups in the last scan (false: renamed away or deleted; drained
+    /// until idle, then forgotten).
+    pub listed: bool,
+    /// Modification time at the last scan, for oldest-first ordering.
+    pub mtime: i64,
+    /// The fingerprint last persisted, and the delivered position it describes.
+    pub fingerprint: Option<FpEntry>,
+}
+
+/// The outcome of one read attempt.
+pub struct Read {
+    /// (line, offset of its first byte)
+    pub lines: Vec<(Bytes, u64)>,
+    /// Nothing more to read right now.
+    pub at_eof: bool,
+}
+
+impl TailFile {
+    pub fn new(path: PathBuf, group: usize, dev: u64, ino: u64, pos: u64, mtime: i64) -> Self {
+        TailFile {
+            dev,
+            ino,
+            path,
+            group,
+            file: None,
+            next_offset: pos,
+            buf: BytesMut::new(),
+            acks: FileAcks::new(pos),
+            last_read: Instant::now(),
+            listed: true,
+            mtime,
+            fingerprint: None,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Opens the file by path, verifying it is still this inode.
+    pub fn open(&mut self) -> std::io::Result<bool> {
+        if self.file.is_some() {
+            return Ok(true);
+        }
+        let f = File::open(&self.path)?;
+        let m = f.metadata()?;
+        if m.dev() != self.dev || m.ino() != self.ino {
+            return Ok(false);
+        }
+        self.file = Some(f);
+        self.last_read = Instant::now();
+        Ok(true)
+    }
+
+    /// Adopts an already open handle (the scan opened it to fingerprint it).
+    pub fn set_handle(&mut self, f: File) {
+        self.file = Some(f);
+        self.last_read = Instant::now();
+    }
+
+    pub fn close(&mut self) {
+        self.file = None;
+        self.buf = BytesMut::new();
+    }
+
+    pub fn handle(&self) -> Option<&File> {
+        self.file.as_ref()
+    }
+
+    /// Size and link count of the open handle.
+    pub fn stat(&self) -> Option<(u64, u64)> {
+        let m = self.file.as_ref()?.metadata().ok()?;
+        Some((m.len(), m.nlink()))
+    }
+
+    /// Bytes held past the last complete line.
+    pub fn partial_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The file shrank below what was read: restart from 0 (copytruncate, or `> file`).
+    pub fn restart_from_zero(&mut self) {
+        self.buf = BytesMut::new();
+        self.next_offset = 0;
+        self.acks.reset(0);
+        self.fingerprint = None;
+    }
+
+    /// Reads up to `max_lines` complete lines.
+    pub fn read_lines(&mut self, max_lines: usize, size: u64) -> std::io::Result<Read> {
+        let mut out = Read {
+            lines: Vec::new(),
+            at_eof: false,
+        };
+        let Some(file) = self.file.as_ref() else {
+            out.at_eof = true;
+            return Ok(out);
+        };
+        let mut scanned = 0usize;
+        loop {
+            while out.lines.len() < max_lines {
+                let Some(i) = memchr::memchr(b'\n', &self.buf[scanned..]) else {
+                    scanned = self.buf.len();
+                    break;
+                };
+                let line = self.buf.split_to(scanned + i + 1).freeze();
+                scanned = 0;
+                let offset = self.next_offset;
+                self.next_offset += line.len() as u64;
+                let mut end = line.len() - 1;
+                if end > 0 && line[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                out.lines.push((line.slice(..end), offset));
+            }
+            if out.lines.len() >= max_lines {
+                return Ok(out);
+            }
+            let end = self.next_offset + self.buf.len() as u64;
+            let want = size.saturating_sub(end).min(MAX_READ);
+            if want == 0 {
+                out.at_eof = true;
+                if self.buf.is_empty() {
+                    // Nothing held: give the allocation back (lines already framed keep theirs).
+                    self.buf = BytesMut::new();
+                }
+                return Ok(out);
+            }
+            let old = self.buf.len();
+            self.buf.reserve(want as usize);
+            self.buf.resize(old + want as usize, 0);
+            let n = file.read_at(&mut self.buf[old..], end)?;
+            self.buf.truncate(old + n);
+            if n > 0 {
+                self.last_read = Instant::now();
+            } else {
+                out.at_eof = true;
+                return Ok(out);
+            }
+        }
+    }
+
+    /// The unterminated last line, emitted when the file goes idle (Flume does the same).
+    pub fn take_partial(&mut self) -> Option<(Bytes, u64)> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        let offset = self.next_offset;
+        let line = self.buf.split().freeze();
+        self.next_offset += line.len() as u64;
+        let mut end = line.len();
+        if end > 0 && line[end - 1] == b'\r' {
+            end -= 1;
+        }
+        Some((line.slice(..end), offset))
+    }
+
+    /// The fingerprint of this file at its delivered position, recomputed only when the
+    /// position moved (one small read per file and position write).
+    pub fn refresh_fingerprint(&mut self) -> Option<FpEntry> {
+        let pos = self.acks.delivered();
+        if let Some(fp) = &self.fingerprint {
+            if fp.pos == pos && fp.head.len >= position::HEAD_LEN.min(pos) {
+                return Some(fp.clone());
+            }
+        }
+        let file = self.file.as_ref()?;
+        let size = file.metadata().ok()?.len();
+        let fp = FpEntry {
+            inode: self.ino,
+            dev: self.dev,
+            pos,
+            head: position::head_fingerprint(file, size).ok()?,
+            tail: position::tail_fingerprint(file, pos).ok()?,
+        };
+        self.fingerprint = Some(fp.clone());
+        Some(fp)
+    }
+}
+
+/// (dev, inode, size, mtime, nlink) of a path.
+pub fn identity(path: &Path) -> std::io::Result<(u64, u64, u64, i64)> {
+    let m = std::fs::metadata(path)?;
+    Ok((m.dev(), m.ino(), m.len(), m.mtime()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn lines_crlf_partial_and_offsets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("a.log");
+        std::fs::write(&p, b"one\r\ntwo\nthr").expect("write");
+        let (dev, ino, size, mtime) = identity(&p).expect("stat");
+        let mut t = TailFile::new(p.clone(), 0, dev, ino, 0, mtime);
+        assert!(t.open().expect("open"));
+        let r = t.read_lines(10, size).expect("read");
+        let got: Vec<(&[u8], u64)> = r.lines.iter().map(|(l, o)| (&l[..], *o)).collect();
+        assert_eq!(got, vec![(&b"one"[..], 0), (&b"two"[..], 5)]);
+        assert!(r.at_eof);
+        assert_eq!(t.partial_len(), 3, "the unterminated line is held");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .expect("append");
+        f.write_all(b"ee\n\xff\n").expect("write");
+        let size = std::fs::metadata(&p).expect("stat").len();
+        let r = t.read_lines(1, size).expect("read");
+        assert_eq!(&r.lines[0].0[..], b"three");
+        assert_eq!(r.lines[0].1, 9);
+        assert!(!r.at_eof, "stopped at max_lines");
+        let r = t.read_lines(10, size).expect("read");
+        assert_eq!(&r.lines[0].0[..], b"\xff");
+        assert_eq!(t.next_offset, size);
+    }
+
+    #[test]
+    fn partial_line_is_emitted_on_demand() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("a.log");
+        std::fs::write(&p, b"no newline").expect("write");
+        let (dev, ino, size, mtime) = identity(&p).expect("stat");
+        let mut t = TailFile::new(p, 0, dev, ino, 0, mtime);
+        t.open().expect("open");
+        assert!(t.read_lines(10, size).expect("read").lines.is_empty());
+        let (line, off) = t.take_partial().expect("partial");
+        assert_eq!((&line[..], off), (&b"no newline"[..], 0));
+        assert_eq!(t.next_offset, 10);
+    }
+}
