@@ -221,6 +221,7 @@ fn run_agent(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow::Res
         bail!("--drain-timeout must be a non-negative number of seconds");
     }
     let drain = Duration::from_secs_f64(a.drain_timeout);
+    raise_open_file_limit();
 
     info!(
         "rflume {} starting agent {} from {}",
@@ -258,6 +259,24 @@ fn run_agent(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow::Res
         info!("rflume agent {} stopped cleanly", a.name);
     }
     Ok(0)
+}
+
+/// TAILDIR keeps one descriptor per active file; the usual soft limit of 1024 is too low for a
+/// file group of a thousand files, so raise it to the hard limit (what the JVM does by default).
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                warn!("could not raise the open-file limit; TAILDIR with many files may run out of descriptors");
+            }
+        }
+    }
 }
 
 /// Blocks until SIGTERM or SIGINT. SIGHUP (which would kill the process by default) is logged.
