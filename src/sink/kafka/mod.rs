@@ -1,0 +1,37 @@
+//! Kafka sink: Flume's `org.apache.flume.sink.kafka.KafkaSink` (no short alias in Flume), on
+//! librdkafka instead of Java's `KafkaProducer`.
+//!
+//! **Delivery guarantee** (Flume's): at least once. A take transaction is committed only after
+//! librdkafka acknowledged every record of it (per `acks`, Flume's default `1`); any failure —
+//! a record that cannot be built or enqueued, a delivery error, `message.timeout.ms` passing while
+//! brokers are down — rolls the batch back to the head of the channel and returns
+//! `SinkError::Delivery`, so the runner backs off and retries. Records of a failed batch that were
+//! acknowledged are sent again (duplicates, as in Flume); nothing is counted as sent before its
+//! acknowledgement, and nothing is dropped.
+//!
+//! Where rflume differs from Flume, on purpose:
+//! * **Pipelining** (`rflume.maxInFlightBatches`, by default enough batches for 10,000 events and
+//!   at least 8): Flume sends one batch, flushes and waits; rflume keeps several take transactions
+//!   in flight and commits them in order as their acknowledgements arrive. After a failure it
+//!   takes nothing new, lets the others resolve, commits those fully acknowledged and rolls back
+//!   the failed ones last-first, so the channel head keeps their original order.
+//! * Producer defaults that keep Flume's observable behaviour on librdkafka: `acks = 1`,
+//!   `partitioner = murmur2_random` (Java's key hashing, so keyed records land on the same
+//!   partitions as with Flume), `message.timeout.ms = 120000` (Kafka's `delivery.timeout.ms`).
+//! * Settings Flume accepts and then ignores or misapplies (`kafka.flumeBatchSize`, a Java class
+//!   name librdkafka cannot load, a JKS trust store, a topic Kafka would refuse, `%Y` escapes in
+//!   `kafka.topic`) are reported by `rflume check` — see [`settings`] and [`producer_props`].
+//! * A negative or unparsable `timestampHeader` value is logged and the record gets the send time
+//!   (Java's `ProducerRecord` throws on a negative one, failing that batch on every retry).
+//!
+//! Layout: [`settings`] (properties), [`producer_props`] (`kafka.producer.*` → librdkafka),
+//! [`record`] (event → record), [`runtime`] (the sink and its delivery bookkeeping).
+
+pub mod producer_props;
+mod ratelimit;
+pub mod record;
+pub mod runtime;
+pub mod settings;
+
+pub use runtime::{KafkaSink, KafkaSinkError};
+pub use settings::KafkaSettings;

@@ -1,0 +1,1179 @@
+//! The Kafka sink at run time: take transactions in, librdkafka records out, commits after acks.
+//!
+//! One `BaseProducer` per sink, driven from the sink's own runner thread: `process` enqueues
+//! records and calls `poll`, which runs the delivery-report callback on this same thread. Each
+//! in-flight take transaction owns a *slot* in the producer context; a record's delivery opaque
+//! is a plain integer naming its slot (plus a generation, so a late report for an abandoned batch
+//! cannot touch the slot's next batch). The callback only decrements the slot's pending count and
+//! counts failures — atomics, no allocation per record, no lock held across I/O (the only lock is
+//! taken on the error path to keep the first error message).
+//!
+//! Batches are committed strictly in take order as they become fully acknowledged. The first
+//! failure stops new takes until every in-flight batch has resolved; then the acknowledged ones
+//! are committed and the failed ones rolled back last-first (see the module doc of `kafka`).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{
+    BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig,
+};
+use rdkafka::{ClientContext, Message};
+use thiserror::Error;
+use tracing::{debug, error, info, warn};
+
+use crate::channel::{Channel, TakeTransaction};
+use crate::metrics::SinkCounter;
+use crate::sink::{Sink, SinkError, Status, EMPTY_CHANNEL_WAIT};
+
+use super::ratelimit::KeyedRateLimit;
+use super::record::{RecordBuilder, Scratch};
+use super::settings::KafkaSettings;
+
+/// Longest `poll` while waiting for acknowledgements with nothing else to do. `BaseProducer::poll`
+/// always blocks for its whole timeout (serving events as they come), so this bounds how late a
+/// fully acknowledged batch is committed.
+const ACK_WAIT: Duration = Duration::from_millis(1);
+/// Poll step while failed batches wait for the others to resolve (up to `message.timeout.ms`).
+const FAILURE_WAIT: Duration = Duration::from_millis(10);
+/// Poll step when librdkafka's queue is full: lets delivery reports free space.
+const QUEUE_FULL_WAIT: Duration = Duration::from_millis(5);
+/// Longest a single `process` call keeps retrying a full queue before returning to the runner
+/// (which checks for shutdown between calls).
+const ENQUEUE_BUDGET: Duration = EMPTY_CHANNEL_WAIT;
+/// Poll step during `stop`.
+const STOP_WAIT: Duration = Duration::from_millis(10);
+/// After a purge at the stop deadline, how long to collect the resulting delivery reports.
+const PURGE_GRACE: Duration = Duration::from_millis(200);
+/// Repeated librdkafka errors/log lines of one kind are logged at most this often.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Delivery opaque layout: low 16 bits slot, next 16 bits generation.
+const SLOT_BITS: u32 = 16;
+const SLOT_MASK: usize = (1 << SLOT_BITS) - 1;
+const GENERATION_MASK: u32 = 0xffff;
+
+#[derive(Debug, Error)]
+pub enum KafkaSinkError {
+    #[error("sink {sink}: cannot create the Kafka producer: {source}")]
+    Producer {
+        sink: String,
+        #[source]
+        source: KafkaError,
+    },
+}
+
+/// Delivery bookkeeping of one in-flight batch, shared with the delivery callback.
+#[derive(Default)]
+struct Slot {
+    generation: AtomicU32,
+    /// Records enqueued and not yet reported.
+    pending: AtomicU32,
+    /// Records reported as failed.
+    failed: AtomicU32,
+    first_error: Mutex<Option<String>>,
+}
+
+/// The producer's context: delivery reports, errors and librdkafka's log lines.
+struct SinkContext {
+    sink: String,
+    slots: Box<[Slot]>,
+    /// Bumped on every callback: lets `pump` tell whether a `poll` served anything.
+    activity: AtomicU64,
+    /// Total delivery failures ever reported (current generations only).
+    failures: AtomicU64,
+    errors: KeyedRateLimit,
+    logs: KeyedRateLimit,
+}
+
+impl SinkContext {
+    fn new(sink: &str, slots: usize) -> Self {
+        SinkContext {
+            sink: sink.to_string(),
+            slots: (0..slots).map(|_| Slot::default()).collect(),
+            activity: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            errors: KeyedRateLimit::new(LOG_INTERVAL),
+            logs: KeyedRateLimit::new(LOG_INTERVAL),
+        }
+    }
+}
+
+impl ClientContext for SinkContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        let sink = self.sink.as_str();
+        if fac == "FAIL" {
+            // A broker connection failed: the same text reaches `error` below as a transport
+            // error, which is where it is logged (once, as a warning).
+            debug!(sink, "librdkafka {fac}: {message}");
+            return;
+        }
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                if let Some(suppressed) = self.logs.allow(fac) {
+                    error!(sink, suppressed, "librdkafka {fac}: {message}");
+                }
+            }
+            RDKafkaLogLevel::Warning => {
+                if let Some(suppressed) = self.logs.allow(fac) {
+                    warn!(sink, suppressed, "librdkafka {fac}: {message}");
+                }
+            }
+            RDKafkaLogLevel::Notice => info!(sink, "librdkafka {fac}: {message}"),
+            RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => {
+                debug!(sink, "librdkafka {fac}: {message}")
+            }
+        }
+    }
+
+    /// Client-wide errors (all brokers down, authentication, TLS). Records are not failed by
+    /// these — librdkafka keeps retrying other brokers until `message.timeout.ms` — so they are
+    /// logged, rate-limited per error code, and never fail a batch by themselves.
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        let code = error.rdkafka_error_code();
+        let key = format!("{code:?}");
+        let Some(suppressed) = self.errors.allow(&key) else {
+            return;
+        };
+        let sink = self.sink.as_str();
+        let transient = matches!(
+            code,
+            Some(
+                RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::Resolve
+                    | RDKafkaErrorCode::OperationTimedOut
+                    | RDKafkaErrorCode::RequestTimedOut
+            )
+        );
+        if transient {
+            warn!(sink, suppressed, "Kafka: {reason} ({error}); retrying");
+        } else {
+            error!(sink, suppressed, "Kafka: {reason} ({error})");
+        }
+    }
+}
+
+impl ProducerContext for SinkContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = self.slots.get(opaque & SLOT_MASK) else {
+            return;
+        };
+        let generation = (opaque >> SLOT_BITS) as u32 & GENERATION_MASK;
+        if slot.generation.load(Ordering::Relaxed) != generation {
+            // A report for a batch abandoned at a stop deadline; its slot has moved on.
+            return;
+        }
+        if let Err((err, message)) = result {
+            slot.failed.fetch_add(1, Ordering::Relaxed);
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            let mut first = slot.first_error.lock().unwrap_or_else(|e| e.into_inner());
+            if first.is_none() {
+                *first = Some(format!("{err} (topic {})", message.topic()));
+            }
+        }
+        // Saturating: a report can never outnumber the enqueued records of a generation, but an
+        // underflow here would wedge the batch forever.
+        let _ = slot
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| p.checked_sub(1));
+    }
+}
+
+/// One take transaction waiting for its acknowledgements.
+struct Batch {
+    slot: usize,
+    generation: u32,
+    txn: TakeTransaction,
+    /// Records handed to librdkafka so far (a full queue can interrupt a batch).
+    enqueued: usize,
+    /// Enqueueing stopped for good (a failure somewhere); the batch will be rolled back.
+    abandoned: bool,
+    /// A failure found before librdkafka had the record (bad partition header, enqueue error).
+    error: Option<String>,
+    started: Instant,
+}
+
+impl Batch {
+    fn opaque(&self) -> usize {
+        self.slot | ((self.generation as usize) << SLOT_BITS)
+    }
+}
+
+/// Flume's Kafka sink on librdkafka. See the `kafka` module doc for the guarantees.
+pub struct KafkaSink {
+    name: String,
+    channel: Arc<dyn Channel>,
+    counter: Arc<SinkCounter>,
+    batch_size: usize,
+    max_in_flight: usize,
+    description: String,
+    records: RecordBuilder,
+    scratch: Scratch,
+    in_flight: VecDeque<Batch>,
+    free_slots: Vec<usize>,
+    /// A failure was seen: take nothing new until the in-flight batches resolve.
+    failing: bool,
+    /// `SinkContext::failures` already accounted for.
+    failures_seen: u64,
+    producer: BaseProducer<SinkContext>,
+}
+
+impl KafkaSink {
+    /// Creates the producer (no connection is made until records are sent, so an unreachable
+    /// broker in the list never fails this).
+    pub fn new(
+        name: &str,
+        settings: &KafkaSettings,
+        channel: Arc<dyn Channel>,
+        counter: Arc<SinkCounter>,
+    ) -> Result<Self, KafkaSinkError> {
+        let mut config = settings.producer.client_config();
+        // librdkafka's debug contexts log at debug level; otherwise warnings and errors only.
+        config.set_log_level(if settings.producer.get("debug").is_some() {
+            RDKafkaLogLevel::Debug
+        } else {
+            RDKafkaLogLevel::Warning
+        });
+        let slots = settings.max_in_flight_batches.max(1);
+        let producer: BaseProducer<SinkContext> = config
+            .create_with_context(SinkContext::new(name, slots))
+            .map_err(|source| KafkaSinkError::Producer {
+                sink: name.to_string(),
+                source,
+            })?;
+        Ok(KafkaSink {
+            name: name.to_string(),
+            channel,
+            counter,
+            batch_size: settings.batch_size().max(1),
+            max_in_flight: slots,
+            description: format!(
+                "brokers {}, topic {}",
+                settings.bootstrap_servers.join(","),
+                settings.topic
+            ),
+            records: RecordBuilder::new(settings),
+            scratch: Scratch::default(),
+            in_flight: VecDeque::with_capacity(slots),
+            free_slots: (0..slots).rev().collect(),
+            failing: false,
+            failures_seen: 0,
+            producer,
+        })
+    }
+
+    fn context(&self) -> &SinkContext {
+        self.producer.context()
+    }
+
+    /// Serves every event librdkafka has ready, without blocking (`poll(0)` serves at most one).
+    fn pump(&self) {
+        for _ in 0..100_000 {
+            let before = self.context().activity.load(Ordering::Relaxed);
+            self.producer.poll(Duration::ZERO);
+            if self.context().activity.load(Ordering::Relaxed) == before {
+                break;
+            }
+        }
+    }
+
+    fn slot(&self, batch: &Batch) -> &Slot {
+        &self.context().slots[batch.slot]
+    }
+
+    /// All of the batch's records are enqueued and acknowledged, or it cannot succeed any more
+    /// and nothing of it is still pending.
+    fn resolved(&self, b: &Batch) -> bool {
+        self.slot(b).pending.load(Ordering::Relaxed) == 0
+            && (b.abandoned || b.enqueued == b.txn.len())
+    }
+
+    fn succeeded(&self, b: &Batch) -> bool {
+        self.resolved(b)
+            && !b.abandoned
+            && b.error.is_none()
+            && self.slot(b).failed.load(Ordering::Relaxed) == 0
+    }
+
+    /// Enters failure mode when any batch failed; a partly enqueued batch is then abandoned.
+    fn check_failures(&mut self) {
+        let reported = self.context().failures.load(Ordering::Relaxed);
+        if reported != self.failures_seen || self.in_flight.iter().any(|b| b.error.is_some()) {
+            self.failing = true;
+        }
+        if self.failing {
+            if let Some(tail) = self.in_flight.back_mut() {
+                if tail.enqueued < tail.txn.len() {
+                    tail.abandoned = true;
+                }
+            }
+        }
+    }
+
+    /// Commits fully acknowledged batches at the head, in take order.
+    fn commit_acknowledged(&mut self) {
+        while self.in_flight.front().is_some_and(|b| self.succeeded(b)) {
+            if let Some(b) = self.in_flight.pop_front() {
+                self.commit(b);
+            }
+        }
+    }
+
+    fn commit(&mut self, b: Batch) {
+        let events = b.txn.len() as u64;
+        let elapsed = b.started.elapsed().as_millis() as u64;
+        b.txn.commit();
+        self.counter.event_drain_success.add(events);
+        self.counter.kafka_event_send_timer_ms.add(elapsed);
+        self.free_slots.push(b.slot);
+    }
+
+    /// Commits the successful batches and rolls back the others, last first, so the channel head
+    /// keeps the failed events in their original order. Returns (committed, rolled back) event
+    /// counts and the first failure message.
+    fn settle_all(&mut self) -> (u64, u64, u64, Option<String>) {
+        let mut failed: Vec<Batch> = Vec::new();
+        let mut committed = 0u64;
+        let mut first_error: Option<String> = None;
+        while let Some(b) = self.in_flight.pop_front() {
+            if self.succeeded(&b) {
+                committed += b.txn.len() as u64;
+                self.commit(b);
+                continue;
+            }
+            if first_error.is_none() {
+                first_error = b.error.clone().or_else(|| {
+                    self.slot(&b)
+                        .first_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone()
+                });
+            }
+            failed.push(b);
+        }
+        let batches = failed.len() as u64;
+        let mut rolled_back = 0u64;
+        for b in failed.into_iter().rev() {
+            rolled_back += b.txn.len() as u64;
+            b.txn.rollback();
+            self.counter.rollback.inc();
+            self.counter.event_write_fail.inc();
+            self.free_slots.push(b.slot);
+        }
+        self.failures_seen = self.context().failures.load(Ordering::Relaxed);
+        self.failing = false;
+        (committed, batches, rolled_back, first_error)
+    }
+
+    /// Failure mode: once everything in flight resolved, settle and report the failure.
+    fn finish_failure(&mut self) -> Result<Status, SinkError> {
+        if !self.in_flight.iter().all(|b| self.resolved(b)) {
+            self.producer.poll(FAILURE_WAIT);
+            return Ok(Status::Ready);
+        }
+        let (committed, batches, rolled_back, first_error) = self.settle_all();
+        let mut message = first_error.unwrap_or_else(|| "delivery failed".to_string());
+        message.push_str(&format!(
+            "; {rolled_back} events of {batches} batch(es) rolled back to the channel"
+        ));
+        if committed > 0 {
+            message.push_str(&format!(
+                ", {committed} acknowledged events of other batches committed"
+            ));
+        }
+        Err(SinkError::Delivery {
+            sink: self.name.clone(),
+            message,
+        })
+    }
+
+    /// Takes a batch from the channel into a free slot. `None` when the channel had nothing.
+    fn take_batch(&mut self, wait: Duration) -> Option<()> {
+        let txn = TakeTransaction::begin(&self.channel, self.batch_size, wait);
+        if txn.is_empty() {
+            return None;
+        }
+        let n = txn.len();
+        self.counter.event_drain_attempt.add(n as u64);
+        if n == self.batch_size {
+            self.counter.batch_complete.inc();
+        } else {
+            self.counter.batch_underflow.inc();
+        }
+        let Some(slot_index) = self.free_slots.pop() else {
+            // Cannot happen (callers check the window); give the events back rather than lose them.
+            txn.rollback();
+            return None;
+        };
+        let slot = &self.context().slots[slot_index];
+        let generation = (slot.generation.load(Ordering::Relaxed) + 1) & GENERATION_MASK;
+        slot.generation.store(generation, Ordering::Relaxed);
+        slot.pending.store(0, Ordering::Relaxed);
+        slot.failed.store(0, Ordering::Relaxed);
+        *slot.first_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.in_flight.push_back(Batch {
+            slot: slot_index,
+            generation,
+            txn,
+            enqueued: 0,
+            abandoned: false,
+            error: None,
+            started: Instant::now(),
+        });
+        Some(())
+    }
+
+    /// Hands the newest batch's remaining records to librdkafka. A full librdkafka queue is
+    /// waited out (serving delivery reports) for at most [`ENQUEUE_BUDGET`]; the rest of the batch
+    /// is then enqueued by the next `process` call. Records are never dropped.
+    fn enqueue_tail(&mut self) {
+        let deadline = Instant::now() + ENQUEUE_BUDGET;
+        let Some(batch) = self.in_flight.back_mut() else {
+            return;
+        };
+        if batch.abandoned {
+            return;
+        }
+        let opaque = batch.opaque();
+        let context = self.producer.context();
+        let slot = &context.slots[batch.slot];
+        while batch.enqueued < batch.txn.len() {
+            let event = &batch.txn.events()[batch.enqueued];
+            let record = match self.records.build(&self.name, event, &mut self.scratch) {
+                Ok(r) => r,
+                Err(e) => {
+                    batch.error = Some(e.to_string());
+                    batch.abandoned = true;
+                    return;
+                }
+            };
+            let mut headers = record.headers;
+            loop {
+                let mut r = BaseRecord::<[u8], [u8], usize>::with_opaque_to(record.topic, opaque)
+                    .payload(record.payload);
+                if let Some(k) = record.key {
+                    r = r.key(k);
+                }
+                if let Some(p) = record.partition {
+                    r = r.partition(p);
+                }
+                if let Some(ts) = record.timestamp {
+                    r = r.timestamp(ts);
+                }
+                if let Some(h) = headers.take() {
+                    r = r.headers(h);
+                }
+                // Counted before the send: the report can only arrive in a later poll, but the
+                // count must never be behind it.
+                slot.pending.fetch_add(1, Ordering::Relaxed);
+                match self.producer.send(r) {
+                    Ok(()) => break,
+                    Err((e, returned)) => {
+                        slot.pending.fetch_sub(1, Ordering::Relaxed);
+                        headers = returned.headers;
+                        let queue_full = matches!(
+                            e,
+                            KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
+                        );
+                        if !queue_full {
+                            batch.error = Some(format!("{e} (topic {})", record.topic));
+                            batch.abandoned = true;
+                            return;
+                        }
+                        if Instant::now() >= deadline {
+                            return;
+                        }
+                        self.producer.poll(QUEUE_FULL_WAIT);
+                        if context.failures.load(Ordering::Relaxed) != self.failures_seen {
+                            // Another batch failed: this one will be rolled back anyway.
+                            batch.abandoned = true;
+                            return;
+                        }
+                    }
+                }
+            }
+            batch.enqueued += 1;
+        }
+    }
+
+    fn tail_partial(&self) -> bool {
+        self.in_flight
+            .back()
+            .is_some_and(|b| !b.abandoned && b.enqueued < b.txn.len())
+    }
+
+    /// Events of the in-flight batches (for logs).
+    fn in_flight_events(&self) -> usize {
+        self.in_flight.iter().map(|b| b.txn.len()).sum()
+    }
+}
+
+impl Sink for KafkaSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn channel(&self) -> &Arc<dyn Channel> {
+        &self.channel
+    }
+
+    fn start(&mut self) -> Result<(), SinkError> {
+        self.counter.lifecycle.started();
+        info!(
+            sink = self.name.as_str(),
+            "Kafka sink started ({}, {} events per batch, up to {} batches in flight)",
+            self.description,
+            self.batch_size,
+            self.max_in_flight
+        );
+        Ok(())
+    }
+
+    fn process(&mut self) -> Result<Status, SinkError> {
+        self.pump();
+        self.check_failures();
+        if !self.failing {
+            self.enqueue_tail();
+            self.check_failures();
+        }
+        self.commit_acknowledged();
+        if self.failing {
+            return self.finish_failure();
+        }
+        if self.tail_partial() {
+            // The queue was full for the whole budget; resume on the next call.
+            return Ok(Status::Ready);
+        }
+        if self.in_flight.len() >= self.max_in_flight {
+            self.producer.poll(ACK_WAIT);
+            self.commit_acknowledged();
+            return Ok(Status::Ready);
+        }
+        // Wait for events only when there is nothing to acknowledge meanwhile.
+        let wait = if self.in_flight.is_empty() {
+            EMPTY_CHANNEL_WAIT
+        } else {
+            Duration::ZERO
+        };
+        if self.take_batch(wait).is_none() {
+            if self.in_flight.is_empty() {
+                self.counter.batch_empty.inc();
+                return Ok(Status::Backoff);
+            }
+            self.producer.poll(ACK_WAIT);
+            self.commit_acknowledged();
+            return Ok(Status::Ready);
+        }
+        self.enqueue_tail();
+        Ok(Status::Ready)
+    }
+
+    fn has_in_flight(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
+    fn stop(&mut self, deadline: Instant) {
+        // Nothing new is enqueued: a partly enqueued batch is rolled back.
+        if let Some(tail) = self.in_flight.back_mut() {
+            if tail.enqueued < tail.txn.len() {
+                tail.abandoned = true;
+            }
+        }
+        let waiting = self.in_flight_events();
+        loop {
+            self.pump();
+            if self.in_flight.iter().all(|b| self.resolved(b)) {
+                break;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                // Let librdkafka report everything still queued or in flight as failed.
+                self.producer
+                    .purge(PurgeConfig::default().queue().inflight());
+                let grace = Instant::now() + PURGE_GRACE;
+                while Instant::now() < grace && !self.in_flight.iter().all(|b| self.resolved(b)) {
+                    self.producer.poll(STOP_WAIT);
+                }
+                // Whatever is still unresolved is rolled back below (it may also be delivered:
+                // at least once).
+                let unresolved: Vec<bool> =
+                    self.in_flight.iter().map(|b| !self.resolved(b)).collect();
+                for (b, unresolved) in self.in_flight.iter_mut().zip(unresolved) {
+                    if unresolved {
+                        b.abandoned = true;
+                        if b.error.is_none() {
+                            b.error = Some("stopped before it was acknowledged".into());
+                        }
+                    }
+                }
+                break;
+            }
+            self.producer.poll(STOP_WAIT.min(deadline - now));
+        }
+        // Batches unresolved at the deadline carry an error now, so they are rolled back.
+        let (committed, batches, rolled_back, first_error) = self.settle_all();
+        self.counter.lifecycle.stopped();
+        if waiting > 0 || rolled_back > 0 {
+            info!(
+                sink = self.name.as_str(),
+                "Kafka sink stopped: {committed} in-flight events acknowledged and committed, \
+                 {rolled_back} events of {batches} batch(es) rolled back to the channel{}",
+                first_error.map(|e| format!(" ({e})")).unwrap_or_default()
+            );
+        } else {
+            info!(sink = self.name.as_str(), "Kafka sink stopped");
+        }
+    }
+
+    fn counter(&self) -> &Arc<SinkCounter> {
+        &self.counter
+    }
+}
+
+impl Drop for KafkaSink {
+    /// Without `stop`, in-flight batches go back to the channel last-first (their transactions
+    /// would otherwise roll back front-first on drop and reverse the order between batches).
+    fn drop(&mut self) {
+        while let Some(b) = self.in_flight.pop_back() {
+            b.txn.rollback();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::ChannelError;
+    use crate::event::{Event, Headers};
+    use crate::metrics::ChannelCounter;
+    use crate::sink::kafka::settings::tests::parse;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+    use std::sync::atomic::AtomicUsize;
+
+    /// A minimal channel: a queue, rollbacks to the head, a count of taken events.
+    struct TestChannel {
+        queue: Mutex<VecDeque<Event>>,
+        taken: AtomicUsize,
+        counter: Arc<ChannelCounter>,
+    }
+
+    impl TestChannel {
+        fn with(events: Vec<Event>) -> Arc<TestChannel> {
+            Arc::new(TestChannel {
+                queue: Mutex::new(events.into()),
+                taken: AtomicUsize::new(0),
+                counter: Arc::new(ChannelCounter::default()),
+            })
+        }
+        fn bodies(&self) -> Vec<String> {
+            let q = self.queue.lock().unwrap();
+            q.iter()
+                .map(|e| String::from_utf8_lossy(&e.body).into_owned())
+                .collect()
+        }
+    }
+
+    impl Channel for TestChannel {
+        fn name(&self) -> &str {
+            "c1"
+        }
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn put(&self, events: &mut Vec<Event>) -> Result<(), ChannelError> {
+            self.queue.lock().unwrap().extend(events.drain(..));
+            Ok(())
+        }
+        fn take_raw(&self, max: usize, wait: Duration) -> Vec<Event> {
+            let deadline = Instant::now() + wait;
+            loop {
+                {
+                    let mut q = self.queue.lock().unwrap();
+                    if !q.is_empty() {
+                        let n = max.min(q.len());
+                        self.taken.fetch_add(n, Ordering::SeqCst);
+                        return q.drain(..n).collect();
+                    }
+                }
+                if Instant::now() >= deadline {
+                    return Vec::new();
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        fn commit_take(&self, events: &[Event]) {
+            self.taken.fetch_sub(events.len(), Ordering::SeqCst);
+        }
+        fn rollback_take(&self, events: Vec<Event>) {
+            self.taken.fetch_sub(events.len(), Ordering::SeqCst);
+            let mut q = self.queue.lock().unwrap();
+            for e in events.into_iter().rev() {
+                q.push_front(e);
+            }
+        }
+        fn len(&self) -> usize {
+            self.queue.lock().unwrap().len()
+        }
+        fn len_including_in_flight(&self) -> usize {
+            self.len() + self.taken.load(Ordering::SeqCst)
+        }
+        fn capacity(&self) -> usize {
+            usize::MAX
+        }
+        fn transaction_capacity(&self) -> usize {
+            usize::MAX
+        }
+        fn counter(&self) -> &Arc<ChannelCounter> {
+            &self.counter
+        }
+    }
+
+    fn events(prefix: &str, n: usize) -> Vec<Event> {
+        (0..n).map(|i| Event::new(format!("{prefix}{i}"))).collect()
+    }
+
+    fn cluster(
+        topic: &str,
+        partitions: i32,
+    ) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+        let c = MockCluster::new(1).expect("mock cluster");
+        c.create_topic(topic, partitions, 1).expect("topic");
+        c
+    }
+
+    /// A sink over `channel` with the given extra properties (bootstrap and topic preset).
+    fn sink(
+        bootstrap: &str,
+        topic: &str,
+        channel: &Arc<TestChannel>,
+        extra: &[(&str, &str)],
+    ) -> KafkaSink {
+        let mut pairs = vec![
+            ("kafka.bootstrap.servers", bootstrap),
+            ("kafka.topic", topic),
+            // Fast reconnects after a mock broker comes back (default backoff grows to 10 s).
+            ("kafka.producer.reconnect.backoff.ms", "10"),
+            ("kafka.producer.reconnect.backoff.max.ms", "100"),
+        ];
+        pairs.extend_from_slice(extra);
+        let (s, d) = parse(&pairs);
+        let s = s.unwrap_or_else(|| panic!("invalid settings: {d:?}"));
+        let channel: Arc<dyn Channel> = channel.clone();
+        let mut k =
+            KafkaSink::new("k1", &s, channel, Arc::new(SinkCounter::default())).expect("producer");
+        k.start().expect("start");
+        k
+    }
+
+    /// Calls `process` until the channel is drained and nothing is in flight; returns the errors.
+    fn run_until_drained(k: &mut KafkaSink, channel: &TestChannel, limit: Duration) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        let mut errors = Vec::new();
+        while channel.len_including_in_flight() > 0 || k.has_in_flight() {
+            assert!(
+                Instant::now() < deadline,
+                "not drained in {limit:?}; errors {errors:?}"
+            );
+            match k.process() {
+                Ok(_) => {}
+                Err(e) => {
+                    errors.push(e.to_string());
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+        errors
+    }
+
+    /// Every record of partition 0..partitions of `topic`, as (partition, body, key, headers).
+    fn consume(
+        bootstrap: &str,
+        topic: &str,
+        partitions: i32,
+        expected: usize,
+    ) -> Vec<(i32, String, Option<String>, usize)> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", "verify")
+            .set("fetch.wait.max.ms", "10")
+            .set("enable.partition.eof", "false")
+            .create()
+            .expect("consumer");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .expect("offset");
+        }
+        consumer.assign(&tpl).expect("assign");
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while out.len() < expected && Instant::now() < deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                use rdkafka::message::Headers as _;
+                out.push((
+                    m.partition(),
+                    String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                    m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                    m.headers().map(|h| h.count()).unwrap_or(0),
+                ));
+            }
+        }
+        // Anything beyond `expected` would be a duplicate: give it a moment to show up.
+        let extra_deadline = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < extra_deadline {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+                out.push((
+                    m.partition(),
+                    String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                    None,
+                    0,
+                ));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn batches_are_committed_after_acknowledgement() {
+        let c = cluster("t1", 1);
+        let ch = TestChannel::with(events("e", 250));
+        let mut k = sink(
+            &c.bootstrap_servers(),
+            "t1",
+            &ch,
+            &[
+                ("flumeBatchSize", "100"),
+                ("rflume.maxInFlightBatches", "2"),
+            ],
+        );
+        let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
+        assert!(errors.is_empty(), "{errors:?}");
+        let counter = k.counter().clone();
+        assert_eq!(counter.event_drain_attempt.get(), 250);
+        assert_eq!(counter.event_drain_success.get(), 250);
+        assert_eq!(counter.batch_complete.get(), 2);
+        assert_eq!(counter.batch_underflow.get(), 1);
+        assert_eq!(counter.rollback.get(), 0);
+        // An empty channel with nothing in flight: Backoff, counted as an empty batch.
+        assert_eq!(k.process().unwrap(), Status::Backoff);
+        assert_eq!(counter.batch_empty.get(), 1);
+        let got = consume(&c.bootstrap_servers(), "t1", 1, 250);
+        let bodies: Vec<String> = got.iter().map(|r| r.1.clone()).collect();
+        assert_eq!(
+            bodies,
+            (0..250).map(|i| format!("e{i}")).collect::<Vec<_>>()
+        );
+        k.stop(Instant::now() + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn key_partition_topic_and_headers_reach_kafka() {
+        let c = cluster("base", 3);
+        c.create_topic("other", 1, 1).expect("topic");
+        let with_headers = |pairs: &[(&str, &str)], body: &str| {
+            Event::with_headers(
+                pairs.iter().copied().collect::<Headers>(),
+                body.as_bytes().to_vec(),
+            )
+        };
+        let ch = TestChannel::with(vec![
+            with_headers(&[("key", "k1"), ("p", "2"), ("host", "h1")], "to-p2"),
+            with_headers(&[("topic", "other")], "to-other"),
+        ]);
+        let mut k = sink(
+            &c.bootstrap_servers(),
+            "base",
+            &ch,
+            &[("partitionIdHeader", "p"), ("header.host", "origin")],
+        );
+        let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
+        assert!(errors.is_empty(), "{errors:?}");
+        let base = consume(&c.bootstrap_servers(), "base", 3, 1);
+        assert_eq!(
+            base,
+            vec![(2, "to-p2".to_string(), Some("k1".to_string()), 1)]
+        );
+        let other = consume(&c.bootstrap_servers(), "other", 1, 1);
+        assert_eq!(other, vec![(0, "to-other".to_string(), None, 0)]);
+    }
+
+    #[test]
+    fn brokers_down_rolls_back_in_order_then_delivers() {
+        let c = cluster("t2", 1);
+        let ch = TestChannel::with(events("e", 35));
+        let mut k = sink(
+            &c.bootstrap_servers(),
+            "t2",
+            &ch,
+            &[
+                ("flumeBatchSize", "10"),
+                ("rflume.maxInFlightBatches", "4"),
+                ("kafka.producer.delivery.timeout.ms", "300"),
+            ],
+        );
+        c.broker_down(1).expect("down");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let err = loop {
+            assert!(Instant::now() < deadline, "no failure reported");
+            match k.process() {
+                Ok(_) => continue,
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert!(err.contains("Failed to publish events"), "{err}");
+        assert!(err.contains("timed out"), "{err}");
+        // Everything is back, in the original order, and nothing counted as sent.
+        assert!(!k.has_in_flight());
+        assert_eq!(
+            ch.bodies(),
+            (0..35).map(|i| format!("e{i}")).collect::<Vec<_>>()
+        );
+        assert_eq!(ch.len_including_in_flight(), 35);
+        let counter = k.counter().clone();
+        assert_eq!(counter.event_drain_success.get(), 0);
+        assert!(counter.rollback.get() >= 1);
+
+        c.broker_up(1).expect("up");
+        run_until_drained(&mut k, &ch, Duration::from_secs(15));
+        assert_eq!(counter.event_drain_success.get(), 35);
+        let got = consume(&c.bootstrap_servers(), "t2", 1, 35);
+        let bodies: Vec<String> = got.iter().map(|r| r.1.clone()).collect();
+        assert_eq!(bodies, (0..35).map(|i| format!("e{i}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn non_integer_partition_header_rolls_back_the_batch() {
+        let c = cluster("t3", 1);
+        let mut evs = events("e", 5);
+        evs[3].headers.insert("p", "three");
+        let ch = TestChannel::with(evs);
+        let mut k = sink(
+            &c.bootstrap_servers(),
+            "t3",
+            &ch,
+            &[("partitionIdHeader", "p")],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let err = loop {
+            assert!(Instant::now() < deadline, "no failure reported");
+            if let Err(e) = k.process() {
+                break e.to_string();
+            }
+        };
+        assert!(
+            err.contains("Non integer partition id specified (header p = 'three')"),
+            "{err}"
+        );
+        assert_eq!(
+            ch.bodies(),
+            (0..5).map(|i| format!("e{i}")).collect::<Vec<_>>()
+        );
+        assert_eq!(k.counter().rollback.get(), 1);
+        assert_eq!(k.counter().event_drain_success.get(), 0);
+    }
+
+    #[test]
+    fn failed_batch_among_pipelined_ones_keeps_order_and_loses_nothing() {
+        // Batch 2 (events 5..9) targets a partition that does not exist; the others succeed.
+        let c = cluster("t4", 1);
+        let mut evs = events("e", 15);
+        for e in &mut evs[5..10] {
+            e.headers.insert("p", "7");
+        }
+        let ch = TestChannel::with(evs);
+        let mut k = sink(
+            &c.bootstrap_servers(),
+            "t4",
+            &ch,
+            &[
+                ("flumeBatchSize", "5"),
+                ("rflume.maxInFlightBatches", "3"),
+                ("partitionIdHeader", "p"),
+                ("kafka.producer.delivery.timeout.ms", "500"),
+            ],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let err = loop {
+            assert!(Instant::now() < deadline, "no failure reported");
+            if let Err(e) = k.process() {
+                break e.to_string();
+            }
+        };
+        assert!(!k.has_in_flight(), "{err}");
+        let committed = k.counter().event_drain_success.get() as usize;
+        let left = ch.bodies();
+        // The failed batch is back at the head, followed by whatever was never sent; batch 1 was
+        // acknowledged and committed; nothing is lost or reordered in the channel.
+        assert_eq!(
+            left[..5],
+            (5..10).map(|i| format!("e{i}")).collect::<Vec<_>>()[..],
+            "{err}"
+        );
+        assert_eq!(committed + left.len(), 15, "{err}; left {left:?}");
+        let sent = consume(&c.bootstrap_servers(), "t4", 1, committed);
+        let sent: Vec<String> = sent.iter().map(|r| r.1.clone()).collect();
+        let mut all: Vec<String> = sent.clone();
+        all.extend(left.iter().cloned());
+        all.sort_by_key(|b| b[1..].parse::<usize>().unwrap());
+        assert_eq!(
+            all,
+            (0..15).map(|i| format!("e{i}")).collect::<Vec<_>>(),
+            "sent {sent:?}"
+        );
+        assert_eq!(k.counter().rollback.get(), 1, "{err}");
+    }
+
+    #[test]
+    fn full_producer_queue_waits_instead_of_dropping() {
+        let c = cluster("t5", 1);
+        let ch = TestChannel::with(events("e", 60));
+        let mut k = sink(
+            &c.bootstrap_servers(),
+            "t5",
+            &ch,
+            &[
+                ("flumeBatchSize", "20"),
+                ("kafka.producer.queue.buffering.max.messages", "5"),
+            ],
+        );
+        let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
+        assert!(errors.is_empty(), "{errors:?}");
+        let got = consume(&c.bootstrap_servers(), "t5", 1, 60);
+        let bodies: Vec<String> = got.iter().map(|r| r.1.clone()).collect();
+        assert_eq!(bodies, (0..60).map(|i| format!("e{i}")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn unresolvable_broker_in_the_list_does_not_block_delivery() {
+        let c = cluster("t6", 1);
+        let ch = TestChannel::with(events("e", 10));
+        let bootstrap = format!("no-such-host.invalid:9092,{}", c.bootstrap_servers());
+        let mut k = sink(&bootstrap, "t6", &ch, &[]);
+        let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(k.counter().event_drain_success.get(), 10);
+    }
+
+    #[test]
+    fn stop_rolls_back_what_is_not_acknowledged() {
+        let c = cluster("t7", 1);
+        let ch = TestChannel::with(events("e", 30));
+        let mut k = sink(
+            &c.bootstrap_servers(),
+            "t7",
+            &ch,
+            &[("flumeBatchSize", "10"), ("rflume.maxInFlightBatches", "3")],
+        );
+        c.broker_down(1).expect("down");
+        for _ in 0..3 {
+            k.process().expect("process");
+        }
+        assert!(k.has_in_flight());
+        assert_eq!(ch.len(), 0);
+        let started = Instant::now();
+        k.stop(Instant::now() + Duration::from_millis(200));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(!k.has_in_flight());
+        assert_eq!(
+            ch.bodies(),
+            (0..30).map(|i| format!("e{i}")).collect::<Vec<_>>()
+        );
+        assert_eq!(ch.len_including_in_flight(), 30);
+        assert_eq!(k.counter().event_drain_success.get(), 0);
+    }
+
+    #[test]
+    fn stop_waits_for_acknowledgements_and_commits_them() {
+        let c = cluster("t9", 1);
+        let ch = TestChannel::with(events("e", 30));
+        let mut k = sink(
+            &c.bootstrap_servers(),
+            "t9",
+            &ch,
+            &[("flumeBatchSize", "10"), ("rflume.maxInFlightBatches", "3")],
+        );
+        for _ in 0..3 {
+            k.process().expect("process");
+        }
+        assert_eq!(ch.len(), 0);
+        k.stop(Instant::now() + Duration::from_secs(5));
+        assert!(!k.has_in_flight());
+        assert_eq!(ch.len_including_in_flight(), 0);
+        assert_eq!(k.counter().event_drain_success.get(), 30);
+        assert_eq!(k.counter().rollback.get(), 0);
+    }
+
+    #[test]
+    fn dropping_without_stop_returns_batches_in_order() {
+        let c = cluster("t8", 1);
+        let ch = TestChannel::with(events("e", 20));
+        let mut k = sink(
+            &c.bootstrap_servers(),
+            "t8",
+            &ch,
+            &[("flumeBatchSize", "5"), ("rflume.maxInFlightBatches", "4")],
+        );
+        c.broker_down(1).expect("down");
+        for _ in 0..4 {
+            k.process().expect("process");
+        }
+        assert_eq!(ch.len(), 0);
+        drop(k);
+        assert_eq!(
+            ch.bodies(),
+            (0..20).map(|i| format!("e{i}")).collect::<Vec<_>>()
+        );
+    }
+
+    /// `cargo test --release --lib kafka_sink_throughput -- --ignored --nocapture`
+    #[test]
+    #[ignore = "benchmark"]
+    fn kafka_sink_throughput() {
+        let c = cluster("bench", 1);
+        for (batch, in_flight, linger) in [
+            ("100", "8", "1"),
+            ("100", "8", "0"),
+            ("100", "100", "5"),
+            ("1000", "10", "5"),
+            ("20", "500", "5"),
+        ] {
+            let n = 1_000_000;
+            let body = vec![b'x'; 97];
+            let ch = TestChannel::with((0..n).map(|_| Event::new(body.clone())).collect());
+            let mut k = sink(
+                &c.bootstrap_servers(),
+                "bench",
+                &ch,
+                &[
+                    ("flumeBatchSize", batch),
+                    ("rflume.maxInFlightBatches", in_flight),
+                    ("kafka.producer.linger.ms", linger),
+                ],
+            );
+            let started = Instant::now();
+            let errors = run_until_drained(&mut k, &ch, Duration::from_secs(120));
+            let secs = started.elapsed().as_secs_f64();
+            assert!(errors.is_empty(), "{errors:?}");
+            eprintln!(
+                "batch {batch}, in flight {in_flight}, linger {linger}: {n} events in {secs:.2} s = {:.0}/s",
+                n as f64 / secs
+            );
+        }
+    }
+}
