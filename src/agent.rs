@@ -309,12 +309,13 @@ fn run_sink(mut processor: Box<dyn SinkProcessor>, stop: &Shutdown) {
         if stop.is_stopping() && (processor.drained() || stop.deadline_passed()) {
             break;
         }
+        let committed_before = processor.committed_events();
         match processor.process() {
             Ok(Status::Ready) | Ok(Status::Backoff) => {
-                if failures > 0 {
+                if failures > 0 && processor.committed_events() > committed_before {
                     info!(sink = %name, "delivery recovered after {failures} failed attempt(s)");
+                    failures = 0;
                 }
-                failures = 0;
             }
             Err(e) => {
                 failures += 1;

@@ -71,6 +71,9 @@ pub trait SinkProcessor: Send {
     /// True when the channels it reads are empty and nothing is in flight: draining is done.
     fn drained(&self) -> bool;
     fn stop(&mut self, deadline: Instant);
+    /// Events whose take transactions committed so far: "recovered" means this moved, not merely
+    /// that `process` returned `Ok` (a pipelined sink returns `Ok` after enqueueing).
+    fn committed_events(&self) -> u64;
 }
 
 /// Flume's `DefaultSinkProcessor`: exactly one sink.
@@ -99,5 +102,8 @@ impl SinkProcessor for DefaultSinkProcessor {
     }
     fn stop(&mut self, deadline: Instant) {
         self.sink.stop(deadline)
+    }
+    fn committed_events(&self) -> u64 {
+        self.sink.counter().event_drain_success.get()
     }
 }
