@@ -99,6 +99,9 @@ struct CheckArgs {
     conf_dir: Option<PathBuf>,
 }
 
+/// Hidden subcommand that runs an exec source's command under a process-group guard.
+pub const EXEC_GUARD: &str = "__exec-guard";
+
 /// JVM options a flume-ng start script may pass; they mean nothing to rflume.
 fn is_jvm_option(a: &str) -> bool {
     a.starts_with("-X")
@@ -117,6 +120,14 @@ pub fn main() -> i32 {
 
 /// Runs the CLI with `args` (argv[0] included).
 pub fn run(args: Vec<String>) -> i32 {
+    // Internal: the exec source's process-group guard (see source/exec_guard.rs).
+    if args.get(1).map(String::as_str) == Some(EXEC_GUARD) {
+        let rest = match args.get(2).map(String::as_str) {
+            Some("--") => &args[3..],
+            _ => &args[2..],
+        };
+        return crate::source::exec_guard::run(rest);
+    }
     let (args, jvm) = split_jvm_options(args);
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,

@@ -6,7 +6,8 @@
 //! Delivery guarantee — stronger than Flume's "absolutely zero guarantee": when the channel is
 //! full the source **stops reading the command's output** and retries the put (backpressure); the
 //! pipe fills and the command blocks. Flume instead kills the command and discards the batch. On
-//! stop, the command's process group is terminated, whatever it already wrote into the pipe is
+//! stop, the command's process group is terminated (the command runs under rflume's
+//! `__exec-guard`, which also takes the group down if the agent is killed), whatever it already wrote into the pipe is
 //! read to the end and stored with the current batch (bounded by the drain deadline). What is
 //! still lost: lines the command never wrote (for `tail -F`, lines appended while the agent is
 //! down) — use TAILDIR for restart safety.
@@ -234,8 +235,13 @@ impl ExecSource {
         let (program, args) = argv.split_first().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command")
         })?;
-        let mut cmd = Command::new(program);
-        cmd.args(args)
+        // The command runs under rflume's own guard (same binary, hidden subcommand), which
+        // leads the process group and takes the whole group down if the agent dies.
+        let mut cmd = Command::new("/proc/self/exe");
+        cmd.arg(crate::cli::EXEC_GUARD)
+            .arg("--")
+            .arg(program)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

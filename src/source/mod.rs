@@ -7,6 +7,7 @@
 //! stops, so a source never drops what it read.
 
 pub mod exec;
+pub mod exec_guard;
 pub mod framer;
 pub mod netcat;
 pub mod processor;
