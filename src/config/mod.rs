@@ -126,6 +126,8 @@ pub struct SourceConfig {
     pub channels: Vec<String>,
     pub optional_channels: Vec<String>,
     pub settings: SourceSettings,
+    /// Line of each of the component's keys, for diagnostics found after parsing.
+    pub lines: BTreeMap<String, usize>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -133,6 +135,7 @@ pub struct ChannelConfig {
     pub name: String,
     pub kind: TypeRef,
     pub settings: ChannelSettings,
+    pub lines: BTreeMap<String, usize>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -141,6 +144,7 @@ pub struct SinkConfig {
     pub kind: TypeRef,
     pub channel: String,
     pub settings: SinkSettings,
+    pub lines: BTreeMap<String, usize>,
 }
 
 /// The runnable part of one agent's configuration.
@@ -221,6 +225,13 @@ impl AgentConfig {
         }
         out
     }
+}
+
+fn key_lines(comp: &ComponentProps) -> BTreeMap<String, usize> {
+    comp.props
+        .iter()
+        .map(|(k, (_, l))| (k.clone(), *l))
+        .collect()
 }
 
 fn or_none(v: &[&str]) -> String {
@@ -608,6 +619,7 @@ fn build_channels(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics
                 name: comp.name.clone(),
                 kind,
                 settings,
+                lines: key_lines(comp),
             }),
             None => cfg.dropped.push((
                 format!("channel {}", comp.name),
@@ -672,6 +684,7 @@ fn build_sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics)
                         .collect(),
                     optional_channels: optional,
                     settings,
+                    lines: key_lines(comp),
                 })
             }
             _ => drop(cfg, "configuration errors (see above)"),
@@ -911,6 +924,7 @@ fn build_sinks(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
                 kind,
                 channel,
                 settings,
+                lines: key_lines(comp),
             }),
             _ => cfg.dropped.push((
                 format!("sink {}", comp.name),
@@ -954,6 +968,16 @@ fn check_batch_sizes(cfg: &mut AgentConfig, diags: &mut Diagnostics) {
             .find(|c| c.name == name)
             .map(|c| c.settings.transaction_capacity())
     };
+    // The batch-size key's line, or the channel's transactionCapacity line when the batch size
+    // is a default that the file never wrote.
+    let line_of = |lines: &BTreeMap<String, usize>, key: &str, channel: &str| {
+        lines.get(key).copied().or_else(|| {
+            channels
+                .iter()
+                .find(|c| c.name == channel)
+                .and_then(|c| c.lines.get("transactionCapacity").copied())
+        })
+    };
     let prefix = cfg.agent.clone();
     let mut dropped = Vec::new();
     cfg.sources.retain(|s| {
@@ -961,7 +985,7 @@ fn check_batch_sizes(cfg: &mut AgentConfig, diags: &mut Diagnostics) {
             if let Some(tx) = tx_of(ch) {
                 if s.settings.batch_size() > tx {
                     diags.error(
-                        None,
+                        line_of(&s.lines, "batchSize", ch),
                         format!("{prefix}.sources.{}.batchSize", s.name),
                         format!("Incompatible source and channel settings defined. source's batch size is greater than the channels transaction capacity. Source: {}, batch size = {}, channel {ch}, transaction capacity = {tx}; the source is dropped", s.name, s.settings.batch_size()),
                         Some(format!("set batchSize <= {tx} or raise {prefix}.channels.{ch}.transactionCapacity")),
@@ -977,11 +1001,13 @@ fn check_batch_sizes(cfg: &mut AgentConfig, diags: &mut Diagnostics) {
         if let Some(tx) = tx_of(&k.channel) {
             if k.settings.batch_size() > tx {
                 let key = match k.settings {
+                    // The deprecated `batchSize` may be what set it.
+                    SinkSettings::Kafka(_) if !k.lines.contains_key("flumeBatchSize") && k.lines.contains_key("batchSize") => "batchSize",
                     SinkSettings::Kafka(_) => "flumeBatchSize",
                     _ => "batchSize",
                 };
                 diags.error(
-                    None,
+                    line_of(&k.lines, key, &k.channel),
                     format!("{prefix}.sinks.{}.{key}", k.name),
                     format!("Incompatible sink and channel settings defined. sink's batch size is greater than the channels transaction capacity. Sink: {}, batch size = {}, channel {}, transaction capacity = {tx}; the sink is dropped", k.name, k.settings.batch_size(), k.channel),
                     Some(format!("set {key} <= {tx} or raise {prefix}.channels.{}.transactionCapacity", k.channel)),

@@ -112,8 +112,8 @@ fn batch_size_over_transaction_capacity_drops_the_source() {
     let l = check(&format!("{SEED}a1.sources.r1.batchSize = 500\n"));
     assert!(has(
         &l,
-        "source's batch size is greater than the channels transaction capacity"
-    ));
+        "test.conf:13: a1.sources.r1.batchSize: Incompatible source and channel settings defined. source's batch size is greater than the channels transaction capacity"
+    ), "{:?}", messages(&l));
     assert!(l.config.sources.is_empty());
     assert!(l.diagnostics.has_errors());
 }
