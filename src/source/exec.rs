@@ -363,7 +363,12 @@ impl ExecSource {
                 Err(_) => break,
             }
         }
-        lines.end_of_input();
+        // The command was cut off by us, possibly in the middle of writing a line: a fragment
+        // without its newline is not a line the application wrote, so it is not published.
+        lines.frame();
+        if let Some(fragment) = lines.framer.finish() {
+            warn!(source = %self.name, "dropping {} bytes of an unfinished last line cut off by the stop (not published as a record)", fragment.len());
+        }
         if !killed {
             let _ = tokio::time::timeout(KILL_GRACE, child.wait()).await;
         }
@@ -398,6 +403,8 @@ impl Lines {
         }
     }
 
+    /// The command exited on its own: its unterminated last line is a line (Java's
+    /// `readLine` returns it too).
     fn end_of_input(&mut self) {
         self.frame();
         if let Some(last) = self.framer.finish() {
