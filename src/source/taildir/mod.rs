@@ -402,6 +402,16 @@ impl Tailer {
     fn drain_events(&mut self) -> Wakeup {
         let mut w = Wakeup::default();
         while let Ok(ev) = self.events.try_recv() {
+            if let Ok(ev) = &ev {
+                // A busy file that no group matches (or our own position file) in a watched
+                // directory must not keep the reader spinning.
+                if !ev.need_rescan()
+                    && !ev.paths.is_empty()
+                    && !ev.paths.iter().any(|p| self.relevant(p))
+                {
+                    continue;
+                }
+            }
             w.any = true;
             match ev {
                 Ok(ev) => match ev.kind {
@@ -414,6 +424,18 @@ impl Tailer {
             }
         }
         w
+    }
+
+    /// Whether a path from a change notification concerns a file group.
+    fn relevant(&self, path: &Path) -> bool {
+        self.s.groups.iter().any(|g| {
+            path == g.dir
+                || (path.parent() == Some(g.dir.as_path())
+                    && path
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| g.regex.is_match(n)))
+        })
     }
 
     /// Reads every file with new data, oldest first, at most `maxBatchCount` batches each.
