@@ -49,6 +49,21 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 const DELETED_GRACE: Duration = Duration::from_secs(1);
 /// Longest uninterrupted wait, so that a stop is noticed promptly.
 const MAX_WAIT: Duration = Duration::from_millis(200);
+/// A possible copy that stopped growing short of the original's read offset for this long is
+/// not a copy after all.
+const COPY_SETTLE: Duration = Duration::from_secs(2);
+/// How long a truncated or vanished file's content is remembered for its copies.
+const HISTORY_KEEP: Duration = Duration::from_secs(120);
+
+/// Where a file that appeared while running starts.
+enum Classified {
+    /// Not decided yet (a copy being written, or a prefix of a live file): do not read it.
+    Wait,
+    /// An independent file: from its first line.
+    FromZero,
+    /// A copy of a truncated or vanished file: continue where that one was read.
+    Adopt(tailfile::Lineage),
+}
 
 pub struct TaildirSource {
     name: String,
@@ -96,6 +111,8 @@ struct Tailer {
     files: HashMap<(u64, u64), TailFile>,
     /// Files whose inode was taken by a new file while they were still being drained.
     ghosts: Vec<TailFile>,
+    /// Content of files recently truncated or gone, for their copies to continue from.
+    history: Vec<tailfile::Lineage>,
     dir_mtimes: Vec<Option<(i64, i64)>>,
     last_scan: Instant,
     last_pos_write: Instant,
@@ -116,6 +133,7 @@ impl Tailer {
             counter,
             files: HashMap::new(),
             ghosts: Vec::new(),
+            history: Vec::new(),
             dir_mtimes: vec![None; groups],
             last_scan: Instant::now(),
             last_pos_write: Instant::now(),
@@ -339,27 +357,87 @@ impl Tailer {
                 self.ghosts.push(old);
             }
         }
-        // A new file. A copy of a file we know (copytruncate's `.1`) starts where the original
-        // was delivered; anything else starts at its first line.
-        let mut pos = 0;
-        if let Ok(f) = std::fs::File::open(&path) {
-            for other in self.files.values() {
-                let Some(fp) = &other.fingerprint else {
-                    continue;
-                };
-                if fp.pos == 0 || fp.dev != dev {
-                    continue;
-                }
-                if position::matches(&f, size, fp).unwrap_or(false) {
-                    info!(source = %self.name, "{} is a copy of {} (copytruncate?); starting it at offset {} where the original was delivered", path.display(), other.path.display(), fp.pos);
-                    pos = fp.pos;
-                    break;
-                }
+        // A new file: read from its first line, once it is told apart from a copy of a file
+        // we know (see `classify`).
+        let _ = size;
+        debug!(source = %self.name, "tracking new file {} (inode {ino})", path.display());
+        let mut t = TailFile::new(path, group, dev, ino, 0, mtime);
+        t.classified = false;
+        self.files.insert((dev, ino), t);
+    }
+
+    /// Decides where a file that appeared while running starts. A copy of a known file —
+    /// copytruncate's `.1`, whose head is the original's head — continues where the original
+    /// had been read, once the original was truncated or went away (until then the original is
+    /// the one read, and the copy holds nothing new). Anything else starts at its first line.
+    /// Never guesses towards loss: when a copy cannot be confirmed, the file is read from 0.
+    fn classify(&mut self, t: &mut TailFile, size: u64) -> Classified {
+        if !t.is_open() {
+            return Classified::Wait;
+        }
+        let read = |t: &TailFile, offset: u64, len: u64| {
+            t.handle()
+                .map(|f| tailfile::read_exact_at(f, offset, len as usize))
+                .unwrap_or_default()
+        };
+        if size != t.seen_size {
+            t.seen_size = size;
+            t.seen_growth = Instant::now();
+        }
+        if t.copy_of.is_none() {
+            let head = read(t, 0, position::HEAD_LEN.min(size));
+            let is_prefix = |known: &[u8]| {
+                let k = head.len().min(known.len());
+                k > 0 && head[..k] == known[..k]
+            };
+            let live = self
+                .files
+                .values()
+                .filter(|o| o.dev == t.dev && o.ino != t.ino && o.classified)
+                .find(|o| is_prefix(&o.head))
+                .map(|o| (o.dev, o.ino));
+            let past = self
+                .history
+                .iter()
+                .rev()
+                .find(|h| h.origin.0 == t.dev && is_prefix(&h.head))
+                .map(|h| h.origin);
+            match live.or(past) {
+                Some(origin) => t.copy_of = Some(origin),
+                None => return Classified::FromZero,
             }
         }
-        debug!(source = %self.name, "tracking new file {} (inode {ino}) from offset {pos}", path.display());
-        self.files
-            .insert((dev, ino), TailFile::new(path, group, dev, ino, pos, mtime));
+        let Some(origin) = t.copy_of else {
+            return Classified::FromZero;
+        };
+        // The original was truncated or went away: continue the copy where it was read.
+        if let Some(h) = self.history.iter().rev().find(|h| h.origin == origin) {
+            return continue_copy(t, size, h.clone());
+        }
+        // The original is still there: while this file is a byte-for-byte prefix of it, it is a
+        // copy in progress (or a backup) and holds nothing the original does not.
+        let Some(o) = self.files.get(&origin) else {
+            return Classified::FromZero;
+        };
+        let Some(ofile) = o.handle() else {
+            return Classified::FromZero;
+        };
+        let osize = ofile.metadata().map(|m| m.len()).unwrap_or(0);
+        if osize < o.next_offset + o.partial_len() as u64 {
+            // The original was truncated and this pass has not reached it yet: same as above.
+            return continue_copy(t, size, o.lineage());
+        }
+        if size > osize {
+            return Classified::FromZero;
+        }
+        let k = position::TAIL_LEN.min(size);
+        let mine = read(t, size - k, k);
+        let theirs = tailfile::read_exact_at(ofile, size - k, k as usize);
+        if mine == theirs {
+            Classified::Wait
+        } else {
+            Classified::FromZero
+        }
     }
 
     fn run(&mut self, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
@@ -424,6 +502,12 @@ impl Tailer {
             }
         }
         w
+    }
+
+    fn remember(&mut self, lineage: tailfile::Lineage) {
+        if lineage.read_to > 0 {
+            self.history.push(lineage);
+        }
     }
 
     /// Whether a path from a change notification concerns a file group.
@@ -495,9 +579,28 @@ impl Tailer {
         let Some((size, _)) = t.stat() else {
             return Some(0);
         };
+        if !t.classified {
+            match self.classify(t, size) {
+                Classified::Wait => return Some(0),
+                Classified::FromZero => {
+                    t.classified = true;
+                    t.copy_of = None;
+                }
+                Classified::Adopt(h) => {
+                    info!(source = %self.name, "{} is a copy of a file that was truncated or moved away (copytruncate); continuing it at offset {} where that file had been read", t.path.display(), h.read_to);
+                    t.next_offset = h.read_to;
+                    t.acks = h.acks;
+                    t.head = h.head;
+                    t.recent = h.recent;
+                    t.classified = true;
+                    t.copy_of = None;
+                }
+            }
+        }
         if size < t.next_offset + t.partial_len() as u64 {
             warn!(source = %self.name, "{}: file is shorter ({size} bytes) than the position {}: truncated, restarting from offset 0", t.path.display(), t.next_offset);
-            t.restart_from_zero();
+            let before = t.restart_from_zero();
+            self.remember(before);
         }
         let mut stored = 0;
         for _ in 0..self.s.max_batch_count {
@@ -611,8 +714,10 @@ impl Tailer {
             for key in forget {
                 if let Some(t) = self.files.remove(&key) {
                     debug!(source = %self.name, "no longer tracking {} (deleted or renamed away, fully read)", t.path.display());
+                    self.remember(t.lineage());
                 }
             }
+            self.history.retain(|h| h.at.elapsed() < HISTORY_KEEP);
             self.ghosts.retain(|t| t.is_open());
         }
         if self.last_pos_write.elapsed() >= self.s.write_pos_interval {
@@ -662,6 +767,30 @@ impl Tailer {
         }
         self.write_positions();
         self.counter.open_files.set(0);
+    }
+}
+
+/// A possible copy of `h`'s content: it continues at `h.read_to` when the bytes just before
+/// that offset are the ones `h` had read there; it is waited for while it is still being written
+/// up to that offset; anything else is an independent file, read from 0.
+fn continue_copy(t: &TailFile, size: u64, h: tailfile::Lineage) -> Classified {
+    let p = h.read_to;
+    if size >= p {
+        let k = (h.recent.len() as u64).min(p);
+        let before = t
+            .handle()
+            .map(|f| tailfile::read_exact_at(f, p - k, k as usize))
+            .unwrap_or_default();
+        return if before == h.recent {
+            Classified::Adopt(h)
+        } else {
+            Classified::FromZero
+        };
+    }
+    if t.seen_growth.elapsed() < COPY_SETTLE {
+        Classified::Wait
+    } else {
+        Classified::FromZero
     }
 }
 

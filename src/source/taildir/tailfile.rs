@@ -38,6 +38,18 @@ pub struct TailFile {
     pub mtime: i64,
     /// The fingerprint last persisted, and the delivered position it describes.
     pub fingerprint: Option<FpEntry>,
+    /// The file's first bytes (up to `position::HEAD_LEN`), kept to recognise copies of it.
+    pub head: Vec<u8>,
+    /// The last bytes (up to `position::TAIL_LEN`) before `next_offset`.
+    pub recent: Vec<u8>,
+    /// False for a file that appeared while running and has not yet been told apart from a copy
+    /// of a known file (copytruncate): it is not read until it is.
+    pub classified: bool,
+    /// The known file this one may be a copy of.
+    pub copy_of: Option<(u64, u64)>,
+    /// Size at the last classification attempt and when it last changed (a copy being written).
+    pub seen_size: u64,
+    pub seen_growth: Instant,
 }
 
 /// The outcome of one read attempt.
@@ -63,6 +75,12 @@ impl TailFile {
             listed: true,
             mtime,
             fingerprint: None,
+            head: Vec::new(),
+            recent: Vec::new(),
+            classified: true,
+            copy_of: None,
+            seen_size: 0,
+            seen_growth: Instant::now(),
         }
     }
 
@@ -82,13 +100,49 @@ impl TailFile {
         }
         self.file = Some(f);
         self.last_read = Instant::now();
+        self.load_context();
         Ok(true)
+    }
+
+    /// Reads the head and the bytes before `next_offset` when they are not known yet (a file
+    /// resumed from a saved position).
+    fn load_context(&mut self) {
+        let Some(file) = self.file.as_ref() else {
+            return;
+        };
+        let want_head = position::HEAD_LEN.min(self.next_offset) as usize;
+        if self.head.len() < want_head {
+            self.head = read_exact_at(file, 0, want_head);
+        }
+        let want_recent = position::TAIL_LEN.min(self.next_offset) as usize;
+        if self.recent.len() < want_recent {
+            self.recent = read_exact_at(file, self.next_offset - want_recent as u64, want_recent);
+        }
+    }
+
+    /// Remembers the raw bytes of a framed line (head and recent windows).
+    fn remember(head: &mut Vec<u8>, recent: &mut Vec<u8>, raw: &[u8], offset: u64) {
+        let head_max = position::HEAD_LEN as usize;
+        if (offset as usize) < head_max && head.len() == offset as usize {
+            let take = (head_max - head.len()).min(raw.len());
+            head.extend_from_slice(&raw[..take]);
+        }
+        let tail_max = position::TAIL_LEN as usize;
+        if raw.len() >= tail_max {
+            recent.clear();
+            recent.extend_from_slice(&raw[raw.len() - tail_max..]);
+        } else {
+            let excess = (recent.len() + raw.len()).saturating_sub(tail_max);
+            recent.drain(..excess);
+            recent.extend_from_slice(raw);
+        }
     }
 
     /// Adopts an already open handle (the scan opened it to fingerprint it).
     pub fn set_handle(&mut self, f: File) {
         self.file = Some(f);
         self.last_read = Instant::now();
+        self.load_context();
     }
 
     pub fn close(&mut self) {
@@ -112,11 +166,30 @@ impl TailFile {
     }
 
     /// The file shrank below what was read: restart from 0 (copytruncate, or `> file`).
-    pub fn restart_from_zero(&mut self) {
+    /// Returns what the file was before, for a copy of it to continue from.
+    pub fn restart_from_zero(&mut self) -> Lineage {
+        let before = self.lineage();
         self.buf = BytesMut::new();
         self.next_offset = 0;
-        self.acks.reset(0);
+        // A fresh tracker: batches still in flight belong to the old content (and to its copy,
+        // if one turns up), not to the new one.
+        self.acks = FileAcks::new(0);
         self.fingerprint = None;
+        self.head.clear();
+        self.recent.clear();
+        before
+    }
+
+    /// What identifies the content read so far.
+    pub fn lineage(&self) -> Lineage {
+        Lineage {
+            origin: (self.dev, self.ino),
+            head: self.head.clone(),
+            read_to: self.next_offset,
+            recent: self.recent.clone(),
+            acks: self.acks.clone(),
+            at: Instant::now(),
+        }
     }
 
     /// Reads up to `max_lines` complete lines.
@@ -139,6 +212,7 @@ impl TailFile {
                 let line = self.buf.split_to(scanned + i + 1).freeze();
                 scanned = 0;
                 let offset = self.next_offset;
+                Self::remember(&mut self.head, &mut self.recent, &line, offset);
                 self.next_offset += line.len() as u64;
                 let mut end = line.len() - 1;
                 if end > 0 && line[end - 1] == b'\r' {
@@ -180,6 +254,7 @@ impl TailFile {
         }
         let offset = self.next_offset;
         let line = self.buf.split().freeze();
+        Self::remember(&mut self.head, &mut self.recent, &line, offset);
         self.next_offset += line.len() as u64;
         let mut end = line.len();
         if end > 0 && line[end - 1] == b'\r' {
@@ -211,7 +286,36 @@ impl TailFile {
     }
 }
 
-/// (dev, inode, size, mtime, nlink) of a path.
+/// What a file's content was, kept after it was truncated or went away, so that a copy of it
+/// (copytruncate's `.1`) continues where it had been read instead of shipping it all again.
+#[derive(Clone)]
+pub struct Lineage {
+    pub origin: (u64, u64),
+    pub head: Vec<u8>,
+    /// Offset up to which lines were read (and put into the channel).
+    pub read_to: u64,
+    /// The bytes just before `read_to`.
+    pub recent: Vec<u8>,
+    /// The tracker of the lines read so far: a copy adopts it, so delivered positions stay true.
+    pub acks: Arc<FileAcks>,
+    pub at: Instant,
+}
+
+/// Up to `len` bytes at `offset` (fewer at end of file or on error).
+pub fn read_exact_at(file: &File, offset: u64, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => done += n,
+        }
+    }
+    buf.truncate(done);
+    buf
+}
+
+/// (dev, inode, size, mtime) of a path.
 pub fn identity(path: &Path) -> std::io::Result<(u64, u64, u64, i64)> {
     let m = std::fs::metadata(path)?;
     Ok((m.dev(), m.ino(), m.len(), m.mtime()))
