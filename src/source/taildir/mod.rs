@@ -384,12 +384,12 @@ impl Tailer {
             t.seen_size = size;
             t.seen_growth = Instant::now();
         }
+        let head = read(t, 0, position::HEAD_LEN.min(size));
+        let is_prefix = |known: &[u8]| {
+            let k = head.len().min(known.len());
+            k > 0 && head[..k] == known[..k]
+        };
         if t.copy_of.is_none() {
-            let head = read(t, 0, position::HEAD_LEN.min(size));
-            let is_prefix = |known: &[u8]| {
-                let k = head.len().min(known.len());
-                k > 0 && head[..k] == known[..k]
-            };
             let live = self
                 .files
                 .values()
@@ -410,8 +410,15 @@ impl Tailer {
         let Some(origin) = t.copy_of else {
             return Classified::FromZero;
         };
-        // The original was truncated or went away: continue the copy where it was read.
-        if let Some(h) = self.history.iter().rev().find(|h| h.origin == origin) {
+        // The original was truncated or went away: continue the copy where it was read. The
+        // same inode may have been truncated before (an earlier rotation): only the content
+        // whose head this copy starts with counts.
+        if let Some(h) = self
+            .history
+            .iter()
+            .rev()
+            .find(|h| h.origin == origin && is_prefix(&h.head))
+        {
             return continue_copy(t, size, h.clone());
         }
         // The original is still there: while this file is a byte-for-byte prefix of it, it is a
