@@ -34,10 +34,11 @@ use super::ratelimit::KeyedRateLimit;
 use super::record::{RecordBuilder, Scratch};
 use super::settings::KafkaSettings;
 
-/// Longest `poll` while waiting for acknowledgements with nothing else to do. `BaseProducer::poll`
-/// always blocks for its whole timeout (serving events as they come), so this bounds how late a
-/// fully acknowledged batch is committed.
-const ACK_WAIT: Duration = Duration::from_millis(1);
+/// Longest wait for acknowledgements with nothing else to do; `wait_for_events` returns as soon
+/// as librdkafka reports something, so this only bounds how long new channel events wait.
+const ACK_WAIT: Duration = Duration::from_millis(2);
+/// Sleep step of `wait_for_events`: the latency it adds to a delivery report.
+const EVENT_WAIT_STEP: Duration = Duration::from_micros(200);
 /// Poll step while failed batches wait for the others to resolve (up to `message.timeout.ms`).
 const FAILURE_WAIT: Duration = Duration::from_millis(10);
 /// Poll step when librdkafka's queue is full: lets delivery reports free space.
@@ -279,15 +280,12 @@ impl KafkaSink {
         self.producer.context()
     }
 
-    /// Serves every event librdkafka has ready, without blocking (`poll(0)` serves at most one).
+    fn wait_for_events(&self, max: Duration) {
+        wait_for_events(&self.producer, max);
+    }
+
     fn pump(&self) {
-        for _ in 0..100_000 {
-            let before = self.context().activity.load(Ordering::Relaxed);
-            self.producer.poll(Duration::ZERO);
-            if self.context().activity.load(Ordering::Relaxed) == before {
-                break;
-            }
-        }
+        pump(&self.producer);
     }
 
     fn slot(&self, batch: &Batch) -> &Slot {
@@ -382,7 +380,7 @@ impl KafkaSink {
     /// Failure mode: once everything in flight resolved, settle and report the failure.
     fn finish_failure(&mut self) -> Result<Status, SinkError> {
         if !self.in_flight.iter().all(|b| self.resolved(b)) {
-            self.producer.poll(FAILURE_WAIT);
+            self.wait_for_events(FAILURE_WAIT);
             return Ok(Status::Ready);
         }
         let (committed, batches, rolled_back, first_error) = self.settle_all();
@@ -497,7 +495,7 @@ impl KafkaSink {
                         if Instant::now() >= deadline {
                             return;
                         }
-                        self.producer.poll(QUEUE_FULL_WAIT);
+                        wait_for_events(&self.producer, QUEUE_FULL_WAIT);
                         if context.failures.load(Ordering::Relaxed) != self.failures_seen {
                             // Another batch failed: this one will be rolled back anyway.
                             batch.abandoned = true;
@@ -559,7 +557,7 @@ impl Sink for KafkaSink {
             return Ok(Status::Ready);
         }
         if self.in_flight.len() >= self.max_in_flight {
-            self.producer.poll(ACK_WAIT);
+            self.wait_for_events(ACK_WAIT);
             self.commit_acknowledged();
             return Ok(Status::Ready);
         }
@@ -574,7 +572,7 @@ impl Sink for KafkaSink {
                 self.counter.batch_empty.inc();
                 return Ok(Status::Backoff);
             }
-            self.producer.poll(ACK_WAIT);
+            self.wait_for_events(ACK_WAIT);
             self.commit_acknowledged();
             return Ok(Status::Ready);
         }
@@ -606,7 +604,7 @@ impl Sink for KafkaSink {
                     .purge(PurgeConfig::default().queue().inflight());
                 let grace = Instant::now() + PURGE_GRACE;
                 while Instant::now() < grace && !self.in_flight.iter().all(|b| self.resolved(b)) {
-                    self.producer.poll(STOP_WAIT);
+                    self.wait_for_events(STOP_WAIT);
                 }
                 // Whatever is still unresolved is rolled back below (it may also be delivered:
                 // at least once).
@@ -622,7 +620,7 @@ impl Sink for KafkaSink {
                 }
                 break;
             }
-            self.producer.poll(STOP_WAIT.min(deadline - now));
+            self.wait_for_events(STOP_WAIT.min(deadline - now));
         }
         // Batches unresolved at the deadline carry an error now, so they are rolled back.
         let (committed, batches, rolled_back, first_error) = self.settle_all();
@@ -650,6 +648,34 @@ impl Drop for KafkaSink {
     fn drop(&mut self) {
         while let Some(b) = self.in_flight.pop_back() {
             b.txn.rollback();
+        }
+    }
+}
+
+/// Waits up to `max` for librdkafka to report something, serving it. Not `poll(max)`: rdkafka's
+/// `BaseProducer::poll` always runs to its deadline and busy-loops through the last
+/// sub-millisecond (a `poll(1 ms)` is a 1 ms spin), which cost a whole core while batches were in
+/// flight. Serving what is ready and sleeping in short steps costs almost nothing.
+fn wait_for_events(producer: &BaseProducer<SinkContext>, max: Duration) {
+    let deadline = Instant::now() + max;
+    loop {
+        let before = producer.context().activity.load(Ordering::Relaxed);
+        pump(producer);
+        let now = Instant::now();
+        if producer.context().activity.load(Ordering::Relaxed) != before || now >= deadline {
+            return;
+        }
+        std::thread::sleep(EVENT_WAIT_STEP.min(deadline - now));
+    }
+}
+
+/// Serves every event librdkafka has ready, without blocking (`poll(0)` serves at most one).
+fn pump(producer: &BaseProducer<SinkContext>) {
+    for _ in 0..100_000 {
+        let before = producer.context().activity.load(Ordering::Relaxed);
+        producer.poll(Duration::ZERO);
+        if producer.context().activity.load(Ordering::Relaxed) == before {
+            break;
         }
     }
 }
