@@ -698,6 +698,36 @@ fn truncation_restarts_at_offset_0_with_a_warning() {
     assert_eq!(values(&records), expected, "in order");
 }
 
+/// Rotation while the agent is stopped (pattern `app\.log`): lines appended after the stop, then
+/// `app.log` renamed out of the pattern to `app.log.1` and a new `app.log` written. On restart the
+/// saved inode is found under its new name and drained from the saved offset, and the new file is
+/// read from its first line: every line exactly once.
+#[test]
+fn rotation_while_stopped_is_handled_on_restart() {
+    let t = Taildir::new();
+    let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
+    let app = t.log_path("app.log");
+    let first = lines("rws", 0..500);
+    append_lines(&app, &first);
+    t.wait_for_all(&agent, &first);
+    t.wait_until_delivered(&agent, &[&app]);
+    t.stop(&mut agent);
+
+    let while_stopped = lines("rws", 500..700);
+    append_lines(&app, &while_stopped);
+    fs::rename(&app, t.log_path("app.log.1")).expect("rotate app.log away");
+    let new_file = lines("rws", 700..900);
+    append_lines(&app, &new_file);
+
+    let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
+    let expected = lines("rws", 0..900);
+    t.wait_for_all(&agent, &expected);
+    t.wait_until_delivered(&agent, &[&app]);
+    t.stop(&mut agent);
+    let records = t.records(expected.len());
+    assert_exactly_once(&records, &expected);
+}
+
 // =============================================================================================
 // The fixture
 // =============================================================================================
