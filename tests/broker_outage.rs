@@ -326,23 +326,6 @@ fn read_offset(agent: &Agent, path: &Path) -> Option<u64> {
         .max()
 }
 
-fn process_read_offset(pid: u32, path: &Path) -> Option<u64> {
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-    for fd in fds.flatten() {
-        if std::fs::read_link(fd.path()).ok().as_deref() != Some(path) {
-            continue;
-        }
-        let info =
-            std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_str()?))
-                .ok()?;
-        return info
-            .lines()
-            .find_map(|l| l.strip_prefix("pos:"))
-            .and_then(|v| v.trim().parse().ok());
-    }
-    None
-}
-
 /// The agent's log without its first `lines` lines.
 fn log_after(agent: &Agent, lines: usize) -> String {
     agent

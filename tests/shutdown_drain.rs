@@ -69,24 +69,6 @@ a1.sinks.k1.channel = c1
     conf
 }
 
-/// How far process `pid` has read `path` (`pos` of its open file description), if it has it open.
-fn process_read_offset(pid: u32, path: &Path) -> Option<u64> {
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
-    for fd in fds.flatten() {
-        if std::fs::read_link(fd.path()).ok().as_deref() != Some(path) {
-            continue;
-        }
-        let info =
-            std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_str()?))
-                .ok()?;
-        return info
-            .lines()
-            .find_map(|l| l.strip_prefix("pos:"))
-            .and_then(|v| v.trim().parse().ok());
-    }
-    None
-}
-
 /// Waits until the agent's `tail` has read `path` to its end: from then on every line of the
 /// file has been read by the agent (what happens to it is the agent's responsibility).
 fn wait_until_tail_read_everything(agent: &Agent, path: &Path) {

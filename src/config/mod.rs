@@ -640,15 +640,22 @@ fn unreachable_kind<T>(r: &mut PropReader, alias: &str) -> Option<T> {
     None
 }
 
-fn build_sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
-    let agent = cfg.agent.clone();
-    let key = format!("{agent}.sources");
-    let valid_channels: Vec<String> = cfg.channels.iter().map(|c| c.name.clone()).collect();
-    let listed_channels: Vec<String> = raw
+/// (channels that survived validation, channels the file lists): a name in the second but not
+/// the first was dropped for its own errors, which deserves a different message.
+fn channel_names(cfg: &AgentConfig, raw: &RawAgent) -> (Vec<String>, Vec<String>) {
+    let valid = cfg.channels.iter().map(|c| c.name.clone()).collect();
+    let listed = raw
         .channels
         .as_ref()
         .map(|l| l.names.clone())
         .unwrap_or_default();
+    (valid, listed)
+}
+
+fn build_sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
+    let agent = cfg.agent.clone();
+    let key = format!("{agent}.sources");
+    let (valid_channels, listed_channels) = channel_names(cfg, raw);
     for comp in listed(&raw.sources, &raw.source_props, &key, "source", &key, diags) {
         let drop = |cfg: &mut AgentConfig, why: &str| {
             cfg.dropped
@@ -849,12 +856,7 @@ fn selector(r: &mut PropReader, channels: &Option<Vec<String>>) -> Option<Vec<St
 fn build_sinks(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
     let agent = cfg.agent.clone();
     let key = format!("{agent}.sinks");
-    let valid_channels: Vec<String> = cfg.channels.iter().map(|c| c.name.clone()).collect();
-    let listed_channels: Vec<String> = raw
-        .channels
-        .as_ref()
-        .map(|l| l.names.clone())
-        .unwrap_or_default();
+    let (valid_channels, listed_channels) = channel_names(cfg, raw);
     for comp in listed(&raw.sinks, &raw.sink_props, &key, "sink", &key, diags) {
         let Some(kind) = resolve_type(comp, "sink", registry::SINKS, diags) else {
             cfg.dropped

@@ -36,7 +36,7 @@ pub use agent::{rflume_bin, run_rflume, Agent};
 #[allow(unused_imports)]
 pub use kafka::{consume_all, create_topic, values, Record, TestProducer};
 #[allow(unused_imports)]
-pub use process::pid_alive;
+pub use process::{pid_alive, process_read_offset};
 #[allow(unused_imports)]
 pub use tansu::{tansu_bin, Broker, Proxy};
 

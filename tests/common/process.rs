@@ -286,3 +286,20 @@ pub fn descendants(pid: u32) -> Vec<ProcId> {
     }
     found
 }
+
+/// How far process `pid` has read `path` (`pos` of its open file description), if it has it open.
+pub fn process_read_offset(pid: u32, path: &Path) -> Option<u64> {
+    let fds = fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    for fd in fds.flatten() {
+        if fs::read_link(fd.path()).ok().as_deref() != Some(path) {
+            continue;
+        }
+        let info =
+            fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_str()?)).ok()?;
+        return info
+            .lines()
+            .find_map(|l| l.strip_prefix("pos:"))
+            .and_then(|v| v.trim().parse().ok());
+    }
+    None
+}
