@@ -35,6 +35,8 @@ pub const DEFAULT_BATCH_SIZE: u64 = 20;
 pub const DEFAULT_BATCH_TIMEOUT_MS: u64 = 3000;
 /// Flume's `restartThrottle` default, ms.
 pub const DEFAULT_RESTART_THROTTLE_MS: u64 = 10_000;
+/// What `__exec-guard` writes before its own errors on the command's stderr.
+pub const GUARD_ERROR_PREFIX: &str = "rflume __exec-guard: ";
 /// How long a stopped command gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -269,6 +271,12 @@ impl ExecSource {
                 let mut lines = BufReader::new(stderr).split(b'\n');
                 let mut n = 0u64;
                 while let Ok(Some(line)) = lines.next_segment().await {
+                    if let Some(msg) = line.strip_prefix(GUARD_ERROR_PREFIX.as_bytes()) {
+                        // The guard could not run the command (missing program, no permission):
+                        // always an error, whatever logStdErr says.
+                        error!(source = %name, "Failed while running command: {}", String::from_utf8_lossy(msg));
+                        continue;
+                    }
                     n += 1;
                     if log {
                         info!(source = %name, "StderrLogger[{n}] = '{}'", String::from_utf8_lossy(&line));

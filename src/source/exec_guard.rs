@@ -14,6 +14,8 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 use std::time::Duration;
 
+use super::exec::GUARD_ERROR_PREFIX;
+
 /// Grace between SIGTERM and SIGKILL for the group.
 const GRACE: Duration = Duration::from_secs(2);
 
@@ -55,7 +57,7 @@ pub fn run(argv: &[String]) -> i32 {
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("rflume __exec-guard: cannot run {program}: {e}");
+            eprintln!("{GUARD_ERROR_PREFIX}cannot run {program}: {e}");
             return 127;
         }
     };
@@ -81,7 +83,7 @@ pub fn run(argv: &[String]) -> i32 {
             .code()
             .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
         Err(e) => {
-            eprintln!("rflume __exec-guard: waiting for {program}: {e}");
+            eprintln!("{GUARD_ERROR_PREFIX}waiting for {program}: {e}");
             1
         }
     }
