@@ -202,6 +202,11 @@ impl Tailer {
         // Saved files that no longer match: rotated away while the agent was stopped. Find them
         // by inode in their directory and drain them from their saved position.
         for (ino, entry) in saved {
+            // Only for files of a group that still exists: a group removed from the
+            // configuration is not tailed from its old positions.
+            let Some(group) = self.group_of(&entry.file) else {
+                continue;
+            };
             let dir = Path::new(&entry.file).parent().map(Path::to_path_buf);
             let Some(found) = dir.and_then(|d| find_inode(&d, ino)) else {
                 continue;
@@ -209,7 +214,6 @@ impl Tailer {
             let Ok(m) = std::fs::metadata(&found) else {
                 continue;
             };
-            let group = self.group_of(&entry.file).unwrap_or(0);
             let pos = self.verified_position(&entry, fps.get(&ino), &found, m.dev(), m.len());
             if pos == 0 && m.len() > 0 && entry.pos > 0 {
                 // Not the same file after all: not ours to read.
