@@ -830,3 +830,108 @@ fn find_inode(dir: &Path, ino: u64) -> Option<PathBuf> {
         })
         .map(|e| e.path())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::memory::{MemoryChannel, MemorySettings};
+    use crate::channel::{Channel, TakeTransaction};
+    use crate::metrics::ChannelCounter;
+    use crate::source::processor::ReplicatingSelector;
+    use regex::Regex;
+    use std::sync::Arc;
+
+    fn settings(dir: &Path, batch_size: usize, max_batch_count: u64) -> TaildirSettings {
+        TaildirSettings {
+            groups: vec![settings::FileGroupSettings {
+                name: "f1".into(),
+                dir: dir.to_path_buf(),
+                pattern: ".*\\.log".into(),
+                regex: Regex::new("^(?:.*\\.log)$").expect("regex"),
+                headers: vec![],
+            }],
+            position_file: dir.join("pos.json"),
+            byte_offset_header: false,
+            skip_to_end: false,
+            idle_timeout: Duration::from_secs(120),
+            write_pos_interval: Duration::from_secs(3),
+            batch_size,
+            max_batch_count,
+            backoff_sleep_increment: Duration::from_millis(10),
+            max_backoff_sleep: Duration::from_millis(50),
+            cache_pattern_matching: true,
+            file_header: false,
+            file_header_key: "file".into(),
+        }
+    }
+
+    /// One read pass over a busy and a quiet file; returns the bodies stored, in order.
+    fn one_pass(max_batch_count: u64) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let busy: String = (0..1000).map(|i| format!("busy {i}\n")).collect();
+        std::fs::write(dir.path().join("a-busy.log"), busy).expect("write");
+        std::fs::write(dir.path().join("b-quiet.log"), "quiet 0\n").expect("write");
+        let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
+            "c1",
+            MemorySettings {
+                capacity: 10_000,
+                transaction_capacity: 100,
+                ..MemorySettings::default()
+            },
+            Arc::new(ChannelCounter::default()),
+        ));
+        let counter = Arc::new(SourceCounter::default());
+        let mut processor = ChannelProcessor::new(
+            "r1",
+            vec![],
+            ReplicatingSelector {
+                required: vec![channel.clone()],
+                optional: vec![],
+            },
+            counter.clone(),
+        );
+        let mut t = Tailer::new(
+            "r1".into(),
+            settings(dir.path(), 10, max_batch_count),
+            counter,
+        );
+        t.restore();
+        // Same mtime ordering whatever the filesystem's timestamp granularity: busy first.
+        for f in t.files.values_mut() {
+            f.mtime = if f.path.ends_with("a-busy.log") { 1 } else { 2 };
+        }
+        let stop = Shutdown::new();
+        t.read_pass(&mut processor, &stop).expect("not stopping");
+        let mut bodies = Vec::new();
+        loop {
+            let txn = TakeTransaction::begin(&channel, 100, Duration::ZERO);
+            if txn.is_empty() {
+                return bodies;
+            }
+            bodies.extend(
+                txn.events()
+                    .iter()
+                    .map(|e| String::from_utf8_lossy(&e.body).into_owned()),
+            );
+            txn.commit();
+        }
+    }
+
+    #[test]
+    fn max_batch_count_lets_a_quiet_file_in_between_batches_of_a_busy_one() {
+        let fair = one_pass(1);
+        assert_eq!(
+            fair.len(),
+            11,
+            "one batch of the busy file, then the quiet file"
+        );
+        assert_eq!(fair.last().map(String::as_str), Some("quiet 0"));
+        let greedy = one_pass(u64::MAX);
+        assert_eq!(
+            greedy.len(),
+            1001,
+            "without a limit the busy file is read to its end first"
+        );
+        assert_eq!(greedy.last().map(String::as_str), Some("quiet 0"));
+    }
+}
