@@ -423,6 +423,17 @@ impl KafkaSettings {
         let mut out = Vec::new();
         let mut ok = true;
         for (n, entry) in value.split(',').enumerate() {
+            if entry.trim().is_empty() {
+                // Java's client skips empty entries (`a:9092,` or `a:9092,,b:9092`); so does
+                // rflume, but it says so.
+                r.warn(
+                    key,
+                    line,
+                    format!("entry {} of the broker list is empty; skipped", n + 1),
+                    Some("remove the extra comma".to_string()),
+                );
+                continue;
+            }
             match normalize_broker(entry) {
                 Ok(b) => out.push(b),
                 Err(why) => {
@@ -439,6 +450,15 @@ impl KafkaSettings {
                     );
                 }
             }
+        }
+        if ok && out.is_empty() {
+            r.error(
+                key,
+                line,
+                "Bootstrap Servers must be specified: the broker list has no entries",
+                Some("write host:port entries separated by commas".to_string()),
+            );
+            return None;
         }
         ok.then_some(out)
     }
@@ -756,14 +776,21 @@ pub(crate) mod tests {
             ("kafka.bootstrap.servers", "a:9092,,b"),
             ("kafka.topic", "t"),
         ]);
-        assert!(s.is_none());
+        assert_eq!(
+            s.expect("empty entries are skipped, as Java does")
+                .bootstrap_servers,
+            vec!["a:9092", "b:9092"]
+        );
         assert!(
             has(
                 &d,
-                "f.conf:1: a1.sinks.k1.kafka.bootstrap.servers: entry 2 of the broker list ('')"
+                "f.conf:1: a1.sinks.k1.kafka.bootstrap.servers: entry 2 of the broker list is empty; skipped"
             ),
             "{d:?}"
         );
+        let (s, d) = parse(&[("kafka.bootstrap.servers", " , "), ("kafka.topic", "t")]);
+        assert!(s.is_none());
+        assert!(has(&d, "the broker list has no entries"), "{d:?}");
         let (s, d) = parse(&[("kafka.bootstrap.servers", "a:x"), ("kafka.topic", "t")]);
         assert!(s.is_none());
         assert!(has(&d, "'x' is not a port number"), "{d:?}");
