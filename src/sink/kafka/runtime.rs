@@ -1166,40 +1166,4 @@ mod tests {
             (0..20).map(|i| format!("e{i}")).collect::<Vec<_>>()
         );
     }
-
-    /// `cargo test --release --lib kafka_sink_throughput -- --ignored --nocapture`
-    #[test]
-    #[ignore = "benchmark"]
-    fn kafka_sink_throughput() {
-        let c = cluster("bench", 1);
-        for (batch, in_flight, linger) in [
-            ("100", "8", "1"),
-            ("100", "8", "0"),
-            ("100", "100", "5"),
-            ("1000", "10", "5"),
-            ("20", "500", "5"),
-        ] {
-            let n = 1_000_000;
-            let body = vec![b'x'; 97];
-            let ch = TestChannel::with((0..n).map(|_| Event::new(body.clone())).collect());
-            let mut k = sink(
-                &c.bootstrap_servers(),
-                "bench",
-                &ch,
-                &[
-                    ("flumeBatchSize", batch),
-                    ("rflume.maxInFlightBatches", in_flight),
-                    ("kafka.producer.linger.ms", linger),
-                ],
-            );
-            let started = Instant::now();
-            let errors = run_until_drained(&mut k, &ch, Duration::from_secs(120));
-            let secs = started.elapsed().as_secs_f64();
-            assert!(errors.is_empty(), "{errors:?}");
-            eprintln!(
-                "batch {batch}, in flight {in_flight}, linger {linger}: {n} events in {secs:.2} s = {:.0}/s",
-                n as f64 / secs
-            );
-        }
-    }
 }
