@@ -63,6 +63,8 @@ enum Classified {
     FromZero,
     /// A copy of a truncated or vanished file: continue where that one was read.
     Adopt(tailfile::Lineage),
+    /// A complete copy of content already read from the original: start at its end.
+    AdoptAt(u64),
 }
 
 pub struct TaildirSource {
@@ -594,6 +596,13 @@ impl Tailer {
             match self.classify(t, size) {
                 Classified::Wait => return Some(0),
                 Classified::FromZero => {
+                    debug!(source = %self.name, "{} (inode {}) is a file of its own (copy of {:?}: no); reading it from offset 0", t.path.display(), t.ino, t.copy_of);
+                    t.classified = true;
+                    t.copy_of = None;
+                }
+                Classified::AdoptAt(pos) => {
+                    info!(source = %self.name, "{} is a complete copy of content already read from a file that was truncated (copytruncate); nothing new in it, continuing at its end (offset {pos})", t.path.display());
+                    t.start_at(pos);
                     t.classified = true;
                     t.copy_of = None;
                 }
@@ -785,18 +794,32 @@ impl Tailer {
 /// that offset are the ones `h` had read there; it is waited for while it is still being written
 /// up to that offset; anything else is an independent file, read from 0.
 fn continue_copy(t: &TailFile, size: u64, h: tailfile::Lineage) -> Classified {
+    let read = |offset: u64, len: u64| {
+        t.handle()
+            .map(|f| tailfile::read_exact_at(f, offset, len as usize))
+            .unwrap_or_default()
+    };
     let p = h.read_to;
+    let window = h.recent.len() as u64;
     if size >= p {
-        let k = (h.recent.len() as u64).min(p);
-        let before = t
-            .handle()
-            .map(|f| tailfile::read_exact_at(f, p - k, k as usize))
-            .unwrap_or_default();
-        return if before == h.recent {
+        let k = window.min(p);
+        return if read(p - k, k) == h.recent {
             Classified::Adopt(h)
         } else {
             Classified::FromZero
         };
+    }
+    // Shorter than what was read of the original: lines written between the copy and the
+    // truncation were read from the original itself. When the copy's end falls inside the kept
+    // window and its last bytes are the original's bytes there, it holds nothing unread.
+    let window_start = p - window;
+    if size > window_start {
+        let k = (size - window_start).min(position::TAIL_LEN);
+        let from = (size - k - window_start) as usize;
+        if read(size - k, k) == h.recent[from..from + k as usize] {
+            return Classified::AdoptAt(size);
+        }
+        return Classified::FromZero;
     }
     if t.seen_growth.elapsed() < COPY_SETTLE {
         Classified::Wait

@@ -16,6 +16,10 @@ use bytes::{Bytes, BytesMut};
 use super::acks::FileAcks;
 use super::position::{self, FpEntry};
 
+/// Bytes kept from just before the read position: a copytruncate copy that ends within this
+/// window of where the original had been read can be verified byte for byte (the writer's lines
+/// between the copy and the truncation are what separates the two).
+pub const RECENT_LEN: u64 = 4096;
 /// Largest single read.
 const MAX_READ: u64 = 256 * 1024;
 
@@ -40,7 +44,7 @@ pub struct TailFile {
     pub fingerprint: Option<FpEntry>,
     /// The file's first bytes (up to `position::HEAD_LEN`), kept to recognise copies of it.
     pub head: Vec<u8>,
-    /// The last bytes (up to `position::TAIL_LEN`) before `next_offset`.
+    /// The last bytes (up to [`RECENT_LEN`]) before `next_offset`.
     pub recent: Vec<u8>,
     /// False for a file that appeared while running and has not yet been told apart from a copy
     /// of a known file (copytruncate): it is not read until it is.
@@ -114,7 +118,7 @@ impl TailFile {
         if self.head.len() < want_head {
             self.head = read_exact_at(file, 0, want_head);
         }
-        let want_recent = position::TAIL_LEN.min(self.next_offset) as usize;
+        let want_recent = RECENT_LEN.min(self.next_offset) as usize;
         if self.recent.len() < want_recent {
             self.recent = read_exact_at(file, self.next_offset - want_recent as u64, want_recent);
         }
@@ -127,7 +131,7 @@ impl TailFile {
             let take = (head_max - head.len()).min(raw.len());
             head.extend_from_slice(&raw[..take]);
         }
-        let tail_max = position::TAIL_LEN as usize;
+        let tail_max = RECENT_LEN as usize;
         if raw.len() >= tail_max {
             recent.clear();
             recent.extend_from_slice(&raw[raw.len() - tail_max..]);
@@ -163,6 +167,18 @@ impl TailFile {
     /// Bytes held past the last complete line.
     pub fn partial_len(&self) -> usize {
         self.buf.len()
+    }
+
+    /// Continues this file at `pos` with a fresh delivery tracker (a complete copy of content
+    /// that was already read elsewhere).
+    pub fn start_at(&mut self, pos: u64) {
+        self.buf = BytesMut::new();
+        self.next_offset = pos;
+        self.acks = FileAcks::new(pos);
+        self.fingerprint = None;
+        self.head.clear();
+        self.recent.clear();
+        self.load_context();
     }
 
     /// The file shrank below what was read: restart from 0 (copytruncate, or `> file`).
