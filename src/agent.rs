@@ -13,6 +13,7 @@
 //! channel; then sinks keep draining until the channels are empty or the drain deadline passes;
 //! whatever is left is counted and reported per channel.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -147,7 +148,8 @@ impl Agent {
             let handle = std::thread::Builder::new()
                 .name(format!("sink-{}", k.name))
                 .spawn(move || {
-                    run_sink(processor, &stop);
+                    let what = format!("sink {name}");
+                    supervised(&what, || run_sink(processor, &stop));
                     let _ = done.send(name);
                 })
                 .map_err(|e| AgentError::Thread {
@@ -192,9 +194,12 @@ impl Agent {
             let handle = std::thread::Builder::new()
                 .name(format!("source-{}", s.name))
                 .spawn(move || {
-                    if let Err(e) = source.run(processor, stop) {
-                        error!("{e}");
-                    }
+                    let what = format!("source {name}");
+                    supervised(&what, || {
+                        if let Err(e) = source.run(processor, stop) {
+                            error!("{e}");
+                        }
+                    });
                     let _ = done.send(name);
                 })
                 .map_err(|e| AgentError::Thread {
@@ -259,6 +264,35 @@ impl Agent {
         }
         drop(self.done_tx);
         report
+    }
+}
+
+/// Set when a runner panicked: the agent stops and exits non-zero.
+static FATAL: AtomicBool = AtomicBool::new(false);
+
+/// Whether a runner died of a panic (the process should exit non-zero so that a supervisor such
+/// as systemd's `Restart=on-failure` starts a fresh agent).
+pub fn fatal_error_occurred() -> bool {
+    FATAL.load(Ordering::SeqCst)
+}
+
+/// Runs a runner's body; a panic is not allowed to leave a silently dead source or sink behind
+/// in a process that otherwise looks healthy. Events it had taken are rolled back by
+/// `TakeTransaction`'s drop during unwinding; the agent then stops (SIGTERM to itself, so the
+/// ordinary drain runs) and exits non-zero.
+fn supervised(what: &str, body: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        let msg = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        error!("{what} failed unexpectedly ({msg}); stopping the agent so that it can be restarted cleanly");
+        FATAL.store(true, Ordering::SeqCst);
+        // SAFETY: raise(2) only sends a signal to this process; the main thread handles it.
+        unsafe {
+            libc::raise(libc::SIGTERM);
+        }
     }
 }
 

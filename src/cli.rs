@@ -266,6 +266,13 @@ fn run_agent(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow::Res
     let agent = Agent::start(&loaded.config)?;
     wait_for_stop_signal()?;
     let report = agent.stop(drain);
+    if crate::agent::fatal_error_occurred() {
+        error!(
+            "rflume agent {} stopped after an internal failure (see above)",
+            a.name
+        );
+        return Ok(1);
+    }
     if report.undelivered.is_empty() {
         info!("rflume agent {} stopped cleanly", a.name);
     }
