@@ -338,14 +338,14 @@ impl Tailer {
             for t in self.files.values_mut().filter(|t| t.group == g) {
                 t.listed = false;
             }
-            for (group, path, dev, ino, size, mtime) in listed {
-                self.track(group, path, dev, ino, size, mtime);
+            for (group, path, dev, ino, _size, mtime) in listed {
+                self.track(group, path, dev, ino, mtime);
             }
         }
         self.last_scan = Instant::now();
     }
 
-    fn track(&mut self, group: usize, path: PathBuf, dev: u64, ino: u64, size: u64, mtime: i64) {
+    fn track(&mut self, group: usize, path: PathBuf, dev: u64, ino: u64, mtime: i64) {
         if let Some(t) = self.files.get_mut(&(dev, ino)) {
             let ghost = t.stat().is_some_and(|(_, nlink)| nlink == 0);
             if !ghost {
@@ -365,7 +365,6 @@ impl Tailer {
         }
         // A new file: read from its first line, once it is told apart from a copy of a file
         // we know (see `classify`).
-        let _ = size;
         debug!(source = %self.name, "tracking new file {} (inode {ino})", path.display());
         let mut t = TailFile::new(path, group, dev, ino, 0, mtime);
         t.classified = false;
