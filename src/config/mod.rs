@@ -333,7 +333,11 @@ fn build(props: &[properties::Prop], agent: &str, diags: &mut Diagnostics) -> Ag
     let mut raw = RawAgent::default();
     let mut other_agents: BTreeMap<String, usize> = BTreeMap::new();
     for p in props {
-        let Some((name, rest)) = p.key.split_once('.') else {
+        let Some((name, rest)) = p
+            .key
+            .split_once('.')
+            .filter(|(n, r)| !n.is_empty() && !r.is_empty())
+        else {
             diags.warn(
                 Some(p.line),
                 &p.key,
@@ -342,15 +346,6 @@ fn build(props: &[properties::Prop], agent: &str, diags: &mut Diagnostics) -> Ag
             );
             continue;
         };
-        if name.is_empty() || rest.is_empty() {
-            diags.warn(
-                Some(p.line),
-                &p.key,
-                "no agent name in key; ignored (Flume: AGENT_NAME_MISSING)",
-                Some("keys look like <agent>.sources.<name>.<property>".to_string()),
-            );
-            continue;
-        }
         if name != agent {
             *other_agents.entry(name.to_string()).or_default() += 1;
             continue;
