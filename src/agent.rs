@@ -25,7 +25,7 @@ use tracing::{error, info, warn};
 use crate::channel::memory::MemoryChannel;
 use crate::channel::Channel;
 use crate::config::{AgentConfig, ChannelSettings, SinkSettings, SourceSettings};
-use crate::metrics::Registry;
+use crate::metrics::{Group, Registry};
 use crate::shutdown::Shutdown;
 use crate::sink::kafka::KafkaSink;
 use crate::sink::logger::LoggerSink;
@@ -263,6 +263,7 @@ impl Agent {
             }
         }
         drop(self.done_tx);
+        log_totals(&self.registry);
         report
     }
 }
@@ -292,6 +293,35 @@ fn supervised(what: &str, body: impl FnOnce()) {
         // SAFETY: raise(2) only sends a signal to this process; the main thread handles it.
         unsafe {
             libc::raise(libc::SIGTERM);
+        }
+    }
+}
+
+/// One line per component with its lifetime totals (Flume's counter names), so that an operator
+/// can reconcile what came in with what went out without a metrics endpoint.
+fn log_totals(registry: &Registry) {
+    for g in registry.groups() {
+        match g {
+            Group::Source(name, c) => info!(
+                "SOURCE.{name}: EventReceivedCount={} EventAcceptedCount={} ChannelWriteFail={} EventReadFail={}",
+                c.event_received.get(),
+                c.event_accepted.get(),
+                c.channel_write_fail.get(),
+                c.event_read_fail.get()
+            ),
+            Group::Channel(name, c) => info!(
+                "CHANNEL.{name}: EventPutSuccessCount={} EventTakeSuccessCount={} ChannelSize={}",
+                c.event_put_success.get(),
+                c.event_take_success.get(),
+                c.channel_size.get()
+            ),
+            Group::Sink(name, c) => info!(
+                "SINK.{name}: EventDrainSuccessCount={} RollbackCount={} BatchCompleteCount={} BatchUnderflowCount={}",
+                c.event_drain_success.get(),
+                c.rollback.get(),
+                c.batch_complete.get(),
+                c.batch_underflow.get()
+            ),
         }
     }
 }

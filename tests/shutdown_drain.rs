@@ -178,6 +178,17 @@ fn stop_delivers_everything_read(signal: libc::c_int, topic: &str) {
         "the log says the channel drained with 0 events left\n{}",
         agent.log()
     );
+    for totals in [
+        "SOURCE.r1: EventReceivedCount=500 EventAcceptedCount=500",
+        "CHANNEL.c1: EventPutSuccessCount=500 EventTakeSuccessCount=500 ChannelSize=0",
+        "SINK.k1: EventDrainSuccessCount=500 RollbackCount=0",
+    ] {
+        assert!(
+            agent.log().contains(totals),
+            "the stop logs the totals with Flume's counter names: {totals}\n{}",
+            agent.log()
+        );
+    }
     eprintln!("stopped in {took:?}");
 }
 
