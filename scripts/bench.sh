@@ -336,6 +336,22 @@ run_raw_e2e() { # RUN: the raw producer, timed until an already connected consum
     log "run $run: raw producer until consumed: ${secs} s"
 }
 
+channel_and_sink() { # FILE TOPIC TX_CAPACITY SINK_BATCH: the part every benchmarked config shares
+    cat >>"$1" <<EOF
+
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c1.transactionCapacity = $3
+
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k1.kafka.bootstrap.servers = $BOOT
+a1.sinks.k1.kafka.topic = $2
+a1.sinks.k1.kafka.producer.acks = 1
+a1.sinks.k1.flumeBatchSize = $4
+a1.sinks.k1.channel = c1
+EOF
+}
+
 write_conf() { # FILE INPUT TOPIC EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOUT_MS]
     cat >"$1" <<EOF
 # Written by scripts/bench.sh
@@ -348,18 +364,8 @@ a1.sources.r1.command = tail -F $2
 a1.sources.r1.batchSize = $4
 ${7:+a1.sources.r1.batchTimeout = $7}
 a1.sources.r1.channels = c1
-
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = $5
-
-a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.kafka.bootstrap.servers = $BOOT
-a1.sinks.k1.kafka.topic = $3
-a1.sinks.k1.kafka.producer.acks = 1
-a1.sinks.k1.flumeBatchSize = $6
-a1.sinks.k1.channel = c1
 EOF
+    channel_and_sink "$1" "$3" "$5" "$6"
 }
 
 write_taildir_conf() { # FILE INPUT TOPIC BATCH TX_CAPACITY SINK_BATCH
@@ -375,18 +381,8 @@ a1.sources.r1.filegroups.f1 = $(dirname "$2")/$(basename "$2" | sed 's/[.]/\\./g
 a1.sources.r1.positionFile = $1.positions.json
 a1.sources.r1.batchSize = $4
 a1.sources.r1.channels = c1
-
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = $5
-
-a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.kafka.bootstrap.servers = $BOOT
-a1.sinks.k1.kafka.topic = $3
-a1.sinks.k1.kafka.producer.acks = 1
-a1.sinks.k1.flumeBatchSize = $6
-a1.sinks.k1.channel = c1
 EOF
+    channel_and_sink "$1" "$3" "$5" "$6"
 }
 
 run_rflume() { # SYSTEM RUN EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOUT_MS]

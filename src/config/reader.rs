@@ -21,6 +21,21 @@ pub struct ComponentProps {
 }
 
 impl ComponentProps {
+    /// Sink `k1` of agent `a1` with `pairs`, the n-th pair on line n: a test fixture shared by
+    /// the component parsers' unit tests.
+    #[cfg(test)]
+    pub fn sink_for_test(pairs: &[(&str, &str)]) -> Self {
+        ComponentProps {
+            name: "k1".into(),
+            prefix: "a1.sinks.k1.".into(),
+            props: pairs
+                .iter()
+                .enumerate()
+                .map(|(i, (k, v))| (k.to_string(), (v.to_string(), i + 1)))
+                .collect(),
+        }
+    }
+
     pub fn first_line(&self) -> Option<usize> {
         self.props.values().map(|(_, l)| *l).min()
     }
@@ -306,15 +321,7 @@ mod tests {
     use std::sync::Arc;
 
     fn comp(pairs: &[(&str, &str)]) -> ComponentProps {
-        ComponentProps {
-            name: "k1".into(),
-            prefix: "a1.sinks.k1.".into(),
-            props: pairs
-                .iter()
-                .enumerate()
-                .map(|(i, (k, v))| (k.to_string(), (v.to_string(), i + 1)))
-                .collect(),
-        }
+        ComponentProps::sink_for_test(pairs)
     }
 
     #[test]

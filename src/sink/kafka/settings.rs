@@ -653,15 +653,7 @@ pub(crate) mod tests {
     use std::sync::Arc;
 
     pub(crate) fn comp(pairs: &[(&str, &str)]) -> ComponentProps {
-        ComponentProps {
-            name: "k1".into(),
-            prefix: "a1.sinks.k1.".into(),
-            props: pairs
-                .iter()
-                .enumerate()
-                .map(|(i, (k, v))| (k.to_string(), (v.to_string(), i + 1)))
-                .collect(),
-        }
+        ComponentProps::sink_for_test(pairs)
     }
 
     /// Parses `pairs` (line n = n-th pair) and returns the settings and the rendered diagnostics.
