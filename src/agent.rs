@@ -22,27 +22,15 @@ use crossbeam_channel::{Receiver, Sender};
 use thiserror::Error;
 use tracing::{error, info, warn};
 
-use crate::channel::memory::MemoryChannel;
 use crate::channel::Channel;
-use crate::config::{AgentConfig, ChannelSettings, SinkSettings, SourceSettings};
+use crate::graph::AgentConfig;
 use crate::metrics::{Group, Registry};
 use crate::shutdown::Shutdown;
-use crate::sink::kafka::KafkaSink;
-use crate::sink::logger::LoggerSink;
-use crate::sink::null::NullSink;
-use crate::sink::{DefaultSinkProcessor, Sink, SinkProcessor, Status};
-use crate::source::exec::ExecSource;
-use crate::source::netcat::NetcatSource;
+use crate::sink::{runner, DefaultSinkProcessor, SinkCore, SinkProcessor};
 use crate::source::processor::{ChannelProcessor, ReplicatingSelector};
-use crate::source::seq::SeqSource;
-use crate::source::taildir::TaildirSource;
-use crate::source::Source;
 
 /// Default time sinks get to drain the channels on stop.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest pause between retries of a failing sink (Flume's SinkRunner sleeps 5 s).
-const MAX_SINK_BACKOFF: Duration = Duration::from_secs(5);
-const FIRST_SINK_BACKOFF: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Error)]
 pub enum AgentError {
@@ -104,11 +92,7 @@ impl Agent {
         );
         for c in &config.channels {
             let counter = agent.registry.channel(&c.name);
-            let channel: Arc<dyn Channel> = match &c.settings {
-                ChannelSettings::Memory(s) => {
-                    Arc::new(MemoryChannel::new(&c.name, s.clone(), counter))
-                }
-            };
+            let channel = c.settings.spec().build(&c.name, counter);
             info!(
                 "Created channel {} type {} (capacity {}, transactionCapacity {})",
                 c.name,
@@ -122,44 +106,23 @@ impl Agent {
             let Some(channel) = agent.channel(&k.channel) else {
                 continue;
             };
-            let counter = agent.registry.sink(&k.name);
-            let sink: Box<dyn Sink> = match &k.settings {
-                SinkSettings::Kafka(s) => {
-                    match KafkaSink::new(&k.name, s, channel, counter) {
-                        Ok(sink) => Box::new(sink),
-                        Err(e) => {
-                            error!("Sink {} has been removed due to an error during configuration: {e}", k.name);
-                            continue;
-                        }
-                    }
-                }
-                SinkSettings::Logger(s) => {
-                    Box::new(LoggerSink::new(&k.name, s.clone(), channel, counter))
-                }
-                SinkSettings::Null(s) => {
-                    Box::new(NullSink::new(&k.name, s.clone(), channel, counter))
+            let core = SinkCore::new(&k.name, channel, agent.registry.sink(&k.name));
+            let sink = match k.settings.spec().build(core) {
+                Ok(sink) => sink,
+                Err(e) => {
+                    error!(
+                        "Sink {} has been removed due to an error during configuration: {e}",
+                        k.name
+                    );
+                    continue;
                 }
             };
             info!("Starting Sink {} (reads channel {})", k.name, k.channel);
             let processor: Box<dyn SinkProcessor> = Box::new(DefaultSinkProcessor::new(sink));
             let stop = agent.sinks_stop.clone();
-            let done = agent.done_tx.clone();
-            let name = k.name.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("sink-{}", k.name))
-                .spawn(move || {
-                    let what = format!("sink {name}");
-                    supervised(&what, || run_sink(processor, &stop));
-                    let _ = done.send(name);
-                })
-                .map_err(|e| AgentError::Thread {
-                    component: format!("sink {}", k.name),
-                    source: e,
-                })?;
-            agent.sinks.push(Runner {
-                name: k.name.clone(),
-                handle,
-            });
+            let runner =
+                agent.spawn_runner("sink", &k.name, move || runner::run(processor, &stop))?;
+            agent.sinks.push(runner);
         }
         for s in &config.sources {
             let required: Vec<Arc<dyn Channel>> =
@@ -173,43 +136,26 @@ impl Agent {
             counter.lifecycle.started();
             let processor = ChannelProcessor::new(
                 &s.name,
-                s.interceptors.iter().map(|(_, i)| i.build()).collect(),
+                s.interceptors
+                    .iter()
+                    .map(|i| i.settings.spec().build())
+                    .collect(),
                 ReplicatingSelector { required, optional },
                 counter,
             );
-            let source: Box<dyn Source> = match &s.settings {
-                SourceSettings::Exec(x) => Box::new(ExecSource::new(&s.name, x.clone())),
-                SourceSettings::Seq(x) => Box::new(SeqSource::new(&s.name, x.clone())),
-                SourceSettings::Netcat(x) => Box::new(NetcatSource::new(&s.name, x.clone())),
-                SourceSettings::Taildir(x) => Box::new(TaildirSource::new(&s.name, x.clone())),
-            };
+            let source = s.settings.spec().build(&s.name);
             info!(
                 "Starting Source {} (feeds {})",
                 s.name,
                 s.channels.join(", ")
             );
             let stop = agent.sources_stop.clone();
-            let done = agent.done_tx.clone();
-            let name = s.name.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("source-{}", s.name))
-                .spawn(move || {
-                    let what = format!("source {name}");
-                    supervised(&what, || {
-                        if let Err(e) = source.run(processor, stop) {
-                            error!("{e}");
-                        }
-                    });
-                    let _ = done.send(name);
-                })
-                .map_err(|e| AgentError::Thread {
-                    component: format!("source {}", s.name),
-                    source: e,
-                })?;
-            agent.sources.push(Runner {
-                name: s.name.clone(),
-                handle,
-            });
+            let runner = agent.spawn_runner("source", &s.name, move || {
+                if let Err(e) = source.run(processor, stop) {
+                    error!("{e}");
+                }
+            })?;
+            agent.sources.push(runner);
         }
         if agent.sources.is_empty() && agent.sinks.is_empty() {
             return Err(AgentError::NothingRunnable {
@@ -218,6 +164,33 @@ impl Agent {
         }
         info!(agent = %agent.name, "rflume agent {} started: {} source(s), {} channel(s), {} sink(s)", agent.name, agent.sources.len(), agent.channels.len(), agent.sinks.len());
         Ok(agent)
+    }
+
+    /// Runs `body` on a thread of its own named after the component; the thread reports on
+    /// `done_tx` when it ends, and a panic in it stops the agent (see [`supervised`]).
+    fn spawn_runner(
+        &self,
+        kind: &str,
+        name: &str,
+        body: impl FnOnce() + Send + 'static,
+    ) -> Result<Runner, AgentError> {
+        let done = self.done_tx.clone();
+        let what = format!("{kind} {name}");
+        let owned = name.to_string();
+        let handle = std::thread::Builder::new()
+            .name(format!("{kind}-{name}"))
+            .spawn(move || {
+                supervised(&what, body);
+                let _ = done.send(owned);
+            })
+            .map_err(|e| AgentError::Thread {
+                component: format!("{kind} {name}"),
+                source: e,
+            })?;
+        Ok(Runner {
+            name: name.to_string(),
+            handle,
+        })
     }
 
     fn channel(&self, name: &str) -> Option<Arc<dyn Channel>> {
@@ -350,72 +323,4 @@ fn join_all(done: &Receiver<String>, runners: Vec<Runner>, deadline: Instant, wh
             }
         }
     }
-}
-
-/// Flume's `SinkRunner` loop with a growing back-off on failure and a drain on stop.
-fn run_sink(mut processor: Box<dyn SinkProcessor>, stop: &Shutdown) {
-    let name = processor.name().to_string();
-    let mut backoff = FIRST_SINK_BACKOFF;
-    loop {
-        match processor.start() {
-            Ok(()) => break,
-            Err(e) => {
-                error!(sink = %name, "{e}; retrying in {}s", backoff.as_secs());
-                if stop.sleep(backoff) {
-                    return;
-                }
-                backoff = (backoff * 2).min(MAX_SINK_BACKOFF);
-            }
-        }
-    }
-    let mut failures: u32 = 0;
-    loop {
-        if stop.is_stopping() && (processor.drained() || stop.deadline_passed()) {
-            break;
-        }
-        let committed_before = processor.committed_events();
-        match processor.process() {
-            Ok(Status::Ready) | Ok(Status::Backoff) => {
-                if failures > 0 && processor.committed_events() > committed_before {
-                    info!(sink = %name, "delivery recovered after {failures} failed attempt(s)");
-                    failures = 0;
-                }
-            }
-            Err(e) => {
-                failures += 1;
-                let wait = FIRST_SINK_BACKOFF
-                    .saturating_mul(1 << failures.min(5))
-                    .min(MAX_SINK_BACKOFF);
-                // First failure and then every 10th: a long outage should not flood the log.
-                if failures == 1 || failures % 10 == 0 {
-                    error!(sink = %name, "Unable to deliver event (attempt {failures}, events rolled back to the channel, retrying in {:.1}s): {e}", wait.as_secs_f64());
-                }
-                let until = Instant::now() + wait;
-                let until = match stop.deadline() {
-                    Some(d) => until.min(d),
-                    None => until,
-                };
-                sleep_until_or_stop(until, stop);
-            }
-        }
-    }
-    let deadline = stop
-        .deadline()
-        .unwrap_or_else(Instant::now)
-        .max(Instant::now());
-    processor.stop(deadline);
-}
-
-/// Sleeps until `until`; wakes early when a stop is first requested (the drain deadline then
-/// bounds the rest).
-fn sleep_until_or_stop(until: Instant, stop: &Shutdown) {
-    let now = Instant::now();
-    if until <= now {
-        return;
-    }
-    if !stop.is_stopping() {
-        stop.sleep(until - now);
-        return;
-    }
-    std::thread::sleep(until - now);
 }

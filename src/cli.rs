@@ -16,7 +16,9 @@ use tracing::{error, info, warn};
 
 use crate::agent::{Agent, DEFAULT_DRAIN_TIMEOUT};
 use crate::config::{self, Severity};
+use crate::graph;
 use crate::logging;
+use crate::source::exec_guard::EXEC_GUARD;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -98,9 +100,6 @@ struct CheckArgs {
     #[arg(short = 'c', long = "conf", hide = true)]
     conf_dir: Option<PathBuf>,
 }
-
-/// Hidden subcommand that runs an exec source's command under a process-group guard.
-pub const EXEC_GUARD: &str = "__exec-guard";
 
 /// JVM options a flume-ng start script may pass; they mean nothing to rflume.
 fn is_jvm_option(a: &str) -> bool {
@@ -240,7 +239,7 @@ fn run_agent(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow::Res
         a.name,
         a.conf_file.display()
     );
-    let loaded = config::load(&a.conf_file, &a.name, &system)
+    let loaded = graph::load(&a.conf_file, &a.name, &system)
         .with_context(|| format!("loading {}", a.conf_file.display()))?;
     for d in loaded.diagnostics.sorted() {
         match d.severity {
@@ -334,7 +333,7 @@ fn run_check(c: CheckArgs) -> anyhow::Result<i32> {
     }
     let mut failed = false;
     for agent in &agents {
-        let loaded = config::load(&c.conf_file, agent, &system)
+        let loaded = graph::load(&c.conf_file, agent, &system)
             .with_context(|| format!("loading {}", c.conf_file.display()))?;
         let diags = loaded.diagnostics.sorted();
         for d in &diags {

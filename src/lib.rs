@@ -9,6 +9,7 @@ pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod graph;
 pub mod interceptor;
 pub mod logging;
 pub mod metrics;

@@ -16,8 +16,9 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::{Channel, ChannelError};
+use super::{Channel, ChannelError, ChannelSpec};
 use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
 use crate::event::Event;
 use crate::metrics::ChannelCounter;
 
@@ -107,7 +108,16 @@ impl MemorySettings {
         })
     }
 
-    pub fn describe(&self) -> Vec<(String, String)> {
+    /// Usable body-byte slots (Flume's `byteCapacity × (1 − pct/100) / 100`).
+    fn byte_slots(&self) -> Option<u64> {
+        self.byte_capacity.map(|b| {
+            (b * (100 - self.byte_capacity_buffer_percentage.min(100)) / 100) / BYTE_SLOT_SIZE
+        })
+    }
+}
+
+impl Describe for MemorySettings {
+    fn describe(&self) -> Vec<(String, String)> {
         vec![
             ("capacity".into(), self.capacity.to_string()),
             (
@@ -126,12 +136,14 @@ impl MemorySettings {
             ),
         ]
     }
+}
 
-    /// Usable body-byte slots (Flume's `byteCapacity × (1 − pct/100) / 100`).
-    fn byte_slots(&self) -> Option<u64> {
-        self.byte_capacity.map(|b| {
-            (b * (100 - self.byte_capacity_buffer_percentage.min(100)) / 100) / BYTE_SLOT_SIZE
-        })
+impl ChannelSpec for MemorySettings {
+    fn transaction_capacity(&self) -> usize {
+        self.transaction_capacity
+    }
+    fn build(&self, name: &str, counter: Arc<ChannelCounter>) -> Arc<dyn Channel> {
+        Arc::new(MemoryChannel::new(name, self.clone(), counter))
     }
 }
 

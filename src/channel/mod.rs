@@ -12,6 +12,10 @@
 //!
 //! The trait is object-safe so that the agent can hold `Arc<dyn Channel>` for memory and (later)
 //! file channels alike.
+//!
+//! This file is also the channel registry: [`TYPES`] maps Flume's type names to a parser, and
+//! [`ChannelSettings`] holds one variant per channel type. Adding a channel = its file, a `pub mod`
+//! line, one row in [`TYPES`] and one variant; the compiler points at the rest.
 
 pub mod memory;
 
@@ -20,8 +24,50 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::event::Event;
 use crate::metrics::ChannelCounter;
+use memory::MemorySettings;
+
+/// Every channel type Flume knows, by alias and class name.
+pub const TYPES: &[TypeEntry<ChannelSettings>] = &[
+    TypeEntry::yes("memory", "org.apache.flume.channel.MemoryChannel", |r| {
+        MemorySettings::parse(r).map(ChannelSettings::Memory)
+    }),
+    TypeEntry::no(
+        "file",
+        "org.apache.flume.channel.file.FileChannel",
+        "a durable file channel is on rflume's roadmap; until then use type = memory (events in the channel are lost if the agent dies)",
+    ),
+    TypeEntry::no(
+        "spillablememory",
+        "org.apache.flume.channel.SpillableMemoryChannel",
+        "use type = memory",
+    ),
+    TypeEntry::no("jdbc", "org.apache.flume.channel.jdbc.JdbcChannel", NOT_PLANNED),
+    TypeEntry::no("kafka", "org.apache.flume.channel.kafka.KafkaChannel", NOT_PLANNED).class_only(),
+];
+
+/// A configured channel's settings, one variant per supported type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChannelSettings {
+    Memory(MemorySettings),
+}
+
+impl ChannelSettings {
+    pub fn spec(&self) -> &dyn ChannelSpec {
+        match self {
+            ChannelSettings::Memory(s) => s,
+        }
+    }
+}
+
+/// What every channel type's settings provide to the agent graph and the agent.
+pub trait ChannelSpec: Describe {
+    /// Flume's `transactionCapacity`: the largest batch a put or take may carry.
+    fn transaction_capacity(&self) -> usize;
+    fn build(&self, name: &str, counter: Arc<ChannelCounter>) -> Arc<dyn Channel>;
+}
 
 /// Why a channel operation did not happen. The caller still owns its events in every case.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]

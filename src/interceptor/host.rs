@@ -4,9 +4,10 @@
 
 use std::net::ToSocketAddrs;
 
+use super::{Interceptor, InterceptorSpec};
 use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
 use crate::event::Event;
-use crate::source::processor::Interceptor;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostSettings {
@@ -23,7 +24,10 @@ impl HostSettings {
             preserve_existing: r.bool("preserveExisting", false),
         })
     }
-    pub fn describe(&self) -> Vec<(String, String)> {
+}
+
+impl Describe for HostSettings {
+    fn describe(&self) -> Vec<(String, String)> {
         vec![
             ("hostHeader".into(), self.host_header.clone()),
             ("useIP".into(), self.use_ip.to_string()),
@@ -60,6 +64,12 @@ fn local_ip(hostname: &str) -> String {
         .or(addrs.first())
         .map(|a| a.ip().to_string())
         .unwrap_or_else(|| "127.0.0.1".to_string())
+}
+
+impl InterceptorSpec for HostSettings {
+    fn build(&self) -> Box<dyn Interceptor> {
+        Box::new(HostInterceptor::new(self))
+    }
 }
 
 pub struct HostInterceptor {

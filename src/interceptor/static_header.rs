@@ -3,9 +3,10 @@
 //! (`key` = `value`, defaults "key" and "value"), keeping an existing one unless
 //! `preserveExisting = false`.
 
+use super::{Interceptor, InterceptorSpec};
 use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
 use crate::event::Event;
-use crate::source::processor::Interceptor;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StaticSettings {
@@ -22,7 +23,10 @@ impl StaticSettings {
             preserve_existing: r.bool("preserveExisting", true),
         })
     }
-    pub fn describe(&self) -> Vec<(String, String)> {
+}
+
+impl Describe for StaticSettings {
+    fn describe(&self) -> Vec<(String, String)> {
         vec![
             ("key".into(), self.key.clone()),
             ("value".into(), self.value.clone()),
@@ -31,6 +35,12 @@ impl StaticSettings {
                 self.preserve_existing.to_string(),
             ),
         ]
+    }
+}
+
+impl InterceptorSpec for StaticSettings {
+    fn build(&self) -> Box<dyn Interceptor> {
+        Box::new(StaticInterceptor::new(self.clone()))
     }
 }
 

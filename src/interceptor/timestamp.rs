@@ -4,9 +4,10 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::{Interceptor, InterceptorSpec};
 use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
 use crate::event::Event;
-use crate::source::processor::Interceptor;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimestampSettings {
@@ -23,7 +24,10 @@ impl TimestampSettings {
             preserve_existing,
         })
     }
-    pub fn describe(&self) -> Vec<(String, String)> {
+}
+
+impl Describe for TimestampSettings {
+    fn describe(&self) -> Vec<(String, String)> {
         vec![
             ("headerName".into(), self.header_name.clone()),
             (
@@ -31,6 +35,12 @@ impl TimestampSettings {
                 self.preserve_existing.to_string(),
             ),
         ]
+    }
+}
+
+impl InterceptorSpec for TimestampSettings {
+    fn build(&self) -> Box<dyn Interceptor> {
+        Box::new(TimestampInterceptor::new(self.clone()))
     }
 }
 

@@ -6,16 +6,13 @@
 //! take once the events are written to the log, so it never loses an event it took.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
-use std::time::Instant;
 
 use tracing::info;
 
-use super::{Sink, SinkError, Status, EMPTY_CHANNEL_WAIT};
-use crate::channel::{Channel, TakeTransaction};
+use super::{Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_WAIT};
 use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
 use crate::event::Event;
-use crate::metrics::SinkCounter;
 
 /// Flume's `maxBytesToLog` default.
 pub const DEFAULT_MAX_BYTES_TO_LOG: u64 = 16;
@@ -32,66 +29,46 @@ impl LoggerSettings {
         let max_bytes_to_log = r.positive("maxBytesToLog", DEFAULT_MAX_BYTES_TO_LOG) as usize;
         (!r.failed()).then_some(LoggerSettings { max_bytes_to_log })
     }
+}
 
-    pub fn describe(&self) -> Vec<(String, String)> {
+impl Describe for LoggerSettings {
+    fn describe(&self) -> Vec<(String, String)> {
         vec![("maxBytesToLog".into(), self.max_bytes_to_log.to_string())]
     }
 }
 
-pub struct LoggerSink {
-    name: String,
-    settings: LoggerSettings,
-    channel: Arc<dyn Channel>,
-    counter: Arc<SinkCounter>,
+impl SinkSpec for LoggerSettings {
+    fn batch_size(&self) -> usize {
+        // Flume's logger takes one event per transaction; rflume's batches of 100 are capped by
+        // the channel's transactionCapacity at take time.
+        1
+    }
+    fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError> {
+        Ok(Box::new(LoggerSink {
+            core,
+            settings: self.clone(),
+        }))
+    }
 }
 
-impl LoggerSink {
-    pub fn new(
-        name: &str,
-        settings: LoggerSettings,
-        channel: Arc<dyn Channel>,
-        counter: Arc<SinkCounter>,
-    ) -> Self {
-        LoggerSink {
-            name: name.to_string(),
-            settings,
-            channel,
-            counter,
-        }
-    }
+pub struct LoggerSink {
+    core: SinkCore,
+    settings: LoggerSettings,
 }
 
 impl Sink for LoggerSink {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn channel(&self) -> &Arc<dyn Channel> {
-        &self.channel
-    }
-    fn start(&mut self) -> Result<(), SinkError> {
-        self.counter.lifecycle.started();
-        Ok(())
+    fn core(&self) -> &SinkCore {
+        &self.core
     }
     fn process(&mut self) -> Result<Status, SinkError> {
-        let txn = TakeTransaction::begin(&self.channel, BATCH, EMPTY_CHANNEL_WAIT);
-        if txn.is_empty() {
-            self.counter.batch_empty.inc();
-            return Ok(Status::Backoff);
-        }
-        let n = txn.len() as u64;
-        self.counter.event_drain_attempt.add(n);
+        let Some(txn) = self.core.take(BATCH, EMPTY_CHANNEL_WAIT) else {
+            return self.core.empty();
+        };
         for e in txn.events() {
-            info!(sink = %self.name, "Event: {}", dump_event(e, self.settings.max_bytes_to_log));
+            info!(sink = %self.core.name, "Event: {}", dump_event(e, self.settings.max_bytes_to_log));
         }
-        txn.commit();
-        self.counter.event_drain_success.add(n);
+        self.core.delivered(txn);
         Ok(Status::Ready)
-    }
-    fn stop(&mut self, _deadline: Instant) {
-        self.counter.lifecycle.stopped();
-    }
-    fn counter(&self) -> &Arc<SinkCounter> {
-        &self.counter
     }
 }
 

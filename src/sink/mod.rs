@@ -1,27 +1,121 @@
 //! Sinks and the runner that drives them: Flume's `SinkRunner` → `SinkProcessor` → `Sink`.
 //!
-//! Each sink runner is one OS thread (see `agent.rs`). It calls [`SinkProcessor::process`] in a
-//! loop; a sink's `process` takes a batch from its channel in a [`TakeTransaction`], hands it to
-//! the downstream and commits only after the downstream acknowledged every event — or rolls back,
-//! returning the events to the head of the channel. `Status::Backoff` means "nothing to do"; an
-//! error means "delivery failed, events rolled back": the runner waits (growing up to Flume's 5 s)
-//! and tries again, so a broker outage turns into a full channel and source backpressure, never
-//! into loss.
+//! Each sink runner is one OS thread (see `agent.rs` and [`runner`]). It calls
+//! [`SinkProcessor::process`] in a loop; a sink's `process` takes a batch from its channel in a
+//! [`TakeTransaction`], hands it to the downstream and commits only after the downstream
+//! acknowledged every event — or rolls back, returning the events to the head of the channel.
+//! `Status::Backoff` means "nothing to do"; an error means "delivery failed, events rolled back":
+//! the runner waits (growing up to Flume's 5 s) and tries again, so a broker outage turns into a
+//! full channel and source backpressure, never into loss.
 //!
-//! [`TakeTransaction`]: crate::channel::TakeTransaction
+//! This file is also the sink registry: [`TYPES`] maps Flume's type names to a parser, and
+//! [`SinkSettings`] holds one variant per sink type. Adding a sink = its file, a `pub mod` line,
+//! one row in [`TYPES`] and one variant; the compiler points at the rest.
 
-pub mod avro;
 pub mod kafka;
 pub mod logger;
 pub mod null;
+pub mod runner;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::channel::Channel;
+use crate::channel::{Channel, TakeTransaction};
+use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
 use crate::metrics::SinkCounter;
+use kafka::KafkaSettings;
+use logger::LoggerSettings;
+use null::NullSettings;
+
+pub use runner::{DefaultSinkProcessor, SinkProcessor};
+
+/// Every sink type Flume knows, by alias and class name.
+pub const TYPES: &[TypeEntry<SinkSettings>] = &[
+    TypeEntry::yes("kafka", "org.apache.flume.sink.kafka.KafkaSink", |r| {
+        KafkaSettings::parse(r).map(|s| SinkSettings::Kafka(Box::new(s)))
+    })
+    .class_only(),
+    TypeEntry::yes("logger", "org.apache.flume.sink.LoggerSink", |r| {
+        LoggerSettings::parse(r).map(SinkSettings::Logger)
+    }),
+    TypeEntry::yes("null", "org.apache.flume.sink.NullSink", |r| {
+        NullSettings::parse(r).map(SinkSettings::Null)
+    }),
+    TypeEntry::no(
+        "file_roll",
+        "org.apache.flume.sink.RollingFileSink",
+        PLANNED,
+    ),
+    TypeEntry::no(
+        "hdfs",
+        "org.apache.flume.sink.hdfs.HDFSEventSink",
+        NOT_PLANNED,
+    ),
+    TypeEntry::no("avro", "org.apache.flume.sink.AvroSink", NOT_PLANNED),
+    TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", NOT_PLANNED),
+    TypeEntry::no("irc", "org.apache.flume.sink.irc.IRCSink", NOT_PLANNED),
+    TypeEntry::no(
+        "elasticsearch",
+        "org.apache.flume.sink.elasticsearch.ElasticSearchSink",
+        NOT_PLANNED,
+    ),
+    TypeEntry::no(
+        "hbase",
+        "org.apache.flume.sink.hbase.HBaseSink",
+        NOT_PLANNED,
+    ),
+    TypeEntry::no(
+        "hbase2",
+        "org.apache.flume.sink.hbase2.HBase2Sink",
+        NOT_PLANNED,
+    ),
+    TypeEntry::no(
+        "asynchbase",
+        "org.apache.flume.sink.hbase.AsyncHBaseSink",
+        NOT_PLANNED,
+    ),
+    TypeEntry::no(
+        "morphline_solr",
+        "org.apache.flume.sink.solr.morphline.MorphlineSolrSink",
+        NOT_PLANNED,
+    ),
+    TypeEntry::no("hive", "org.apache.flume.sink.hive.HiveSink", NOT_PLANNED),
+    TypeEntry::no("http", "org.apache.flume.sink.http.HttpSink", NOT_PLANNED),
+];
+
+/// A configured sink's settings, one variant per supported type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SinkSettings {
+    Kafka(Box<KafkaSettings>),
+    Logger(LoggerSettings),
+    Null(NullSettings),
+}
+
+impl SinkSettings {
+    pub fn spec(&self) -> &dyn SinkSpec {
+        match self {
+            SinkSettings::Kafka(s) => &**s,
+            SinkSettings::Logger(s) => s,
+            SinkSettings::Null(s) => s,
+        }
+    }
+}
+
+/// What every sink type's settings provide to the agent graph and the agent.
+pub trait SinkSpec: Describe {
+    /// Events the sink takes in one transaction, checked against its channel's
+    /// `transactionCapacity` (Flume 1.9+ drops the sink otherwise).
+    fn batch_size(&self) -> usize;
+    /// The key that set [`SinkSpec::batch_size`], for the message when it is too large; `lines`
+    /// holds the keys the file wrote for this sink.
+    fn batch_size_key(&self, _lines: &BTreeMap<String, usize>) -> &'static str {
+        "batchSize"
+    }
+    fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError>;
+}
 
 /// How long a sink waits on an empty channel before returning `Backoff`; short enough that the
 /// runner notices shutdown promptly, long enough not to spin.
@@ -36,20 +130,90 @@ pub enum Status {
     Backoff,
 }
 
+/// What kind of delivery failure a sink met: an outage passes, a rejection does not, and the
+/// runner and the metrics tell them apart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// May succeed when retried: the downstream is unreachable, slow, moving leaders, short of
+    /// replicas, or the attempt timed out.
+    Retriable,
+    /// The downstream refused the events and will refuse them again (e.g. Kafka's
+    /// `MessageSizeTooLarge`); `code` is the downstream's name for the error.
+    Rejected { code: String },
+}
+
 #[derive(Debug, Error)]
 pub enum SinkError {
     #[error("sink {sink}: failed to start: {message}")]
     Start { sink: String, message: String },
     /// The batch was rolled back and will be delivered again.
     #[error("sink {sink}: Failed to publish events: {message}")]
-    Delivery { sink: String, message: String },
+    Delivery {
+        sink: String,
+        failure: Failure,
+        message: String,
+    },
 }
 
-/// A sink bound to its channel.
+/// What every sink has: its name, the channel it takes from and its counters (Flume's
+/// `AbstractSink` + `SinkCounter`), with the take that keeps Flume's batch counters the same for
+/// every sink.
+pub struct SinkCore {
+    pub name: String,
+    pub channel: Arc<dyn Channel>,
+    pub counter: Arc<SinkCounter>,
+}
+
+impl SinkCore {
+    pub fn new(name: &str, channel: Arc<dyn Channel>, counter: Arc<SinkCounter>) -> Self {
+        SinkCore {
+            name: name.to_string(),
+            channel,
+            counter,
+        }
+    }
+
+    /// Takes up to `batch_size` events, waiting up to `wait` for the first; `None` when the
+    /// channel had nothing. Counts `EventDrainAttemptCount` and `BatchCompleteCount` /
+    /// `BatchUnderflowCount` as Flume's sinks do.
+    pub fn take(&self, batch_size: usize, wait: Duration) -> Option<TakeTransaction> {
+        let txn = TakeTransaction::begin(&self.channel, batch_size, wait);
+        if txn.is_empty() {
+            return None;
+        }
+        self.counter.event_drain_attempt.add(txn.len() as u64);
+        if txn.len() >= batch_size {
+            self.counter.batch_complete.inc();
+        } else {
+            self.counter.batch_underflow.inc();
+        }
+        Some(txn)
+    }
+
+    /// A round that found the channel empty: counts `BatchEmptyCount`.
+    pub fn empty(&self) -> Result<Status, SinkError> {
+        self.counter.batch_empty.inc();
+        Ok(Status::Backoff)
+    }
+
+    /// Commits a take the downstream acknowledged: counts `EventDrainSuccessCount`.
+    pub fn delivered(&self, txn: TakeTransaction) {
+        let n = txn.len() as u64;
+        txn.commit();
+        self.counter.event_drain_success.add(n);
+    }
+}
+
+/// A sink bound to its channel. Lifecycle counters are kept by the processor, so a sink only
+/// writes what differs: its `process` and, when it has any, its start-up and drain.
 pub trait Sink: Send {
-    fn name(&self) -> &str;
-    fn channel(&self) -> &Arc<dyn Channel>;
-    fn start(&mut self) -> Result<(), SinkError>;
+    fn core(&self) -> &SinkCore;
+    fn name(&self) -> &str {
+        &self.core().name
+    }
+    fn start(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
     /// One round: take a batch, deliver it, commit after acknowledgement or roll back.
     fn process(&mut self) -> Result<Status, SinkError>;
     /// Whether taken events still wait for an acknowledgement (pipelined sinks).
@@ -58,52 +222,5 @@ pub trait Sink: Send {
     }
     /// Stops the sink: waits for outstanding acknowledgements until `deadline`, committing what
     /// was acknowledged and rolling back the rest.
-    fn stop(&mut self, deadline: Instant);
-    fn counter(&self) -> &Arc<SinkCounter>;
-}
-
-/// Flume's `SinkProcessor`: decides which sink of a group runs. Only the default processor (one
-/// sink) exists yet; failover and load balancing plug in here.
-pub trait SinkProcessor: Send {
-    fn name(&self) -> &str;
-    fn start(&mut self) -> Result<(), SinkError>;
-    fn process(&mut self) -> Result<Status, SinkError>;
-    /// True when the channels it reads are empty and nothing is in flight: draining is done.
-    fn drained(&self) -> bool;
-    fn stop(&mut self, deadline: Instant);
-    /// Events whose take transactions committed so far: "recovered" means this moved, not merely
-    /// that `process` returned `Ok` (a pipelined sink returns `Ok` after enqueueing).
-    fn committed_events(&self) -> u64;
-}
-
-/// Flume's `DefaultSinkProcessor`: exactly one sink.
-pub struct DefaultSinkProcessor {
-    sink: Box<dyn Sink>,
-}
-
-impl DefaultSinkProcessor {
-    pub fn new(sink: Box<dyn Sink>) -> Self {
-        DefaultSinkProcessor { sink }
-    }
-}
-
-impl SinkProcessor for DefaultSinkProcessor {
-    fn name(&self) -> &str {
-        self.sink.name()
-    }
-    fn start(&mut self) -> Result<(), SinkError> {
-        self.sink.start()
-    }
-    fn process(&mut self) -> Result<Status, SinkError> {
-        self.sink.process()
-    }
-    fn drained(&self) -> bool {
-        !self.sink.has_in_flight() && self.sink.channel().len_including_in_flight() == 0
-    }
-    fn stop(&mut self, deadline: Instant) {
-        self.sink.stop(deadline)
-    }
-    fn committed_events(&self) -> u64 {
-        self.sink.counter().event_drain_success.get()
-    }
+    fn stop(&mut self, _deadline: Instant) {}
 }

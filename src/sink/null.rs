@@ -3,15 +3,11 @@
 //! Takes events in batches of `batchSize` and discards them, logging a count every
 //! `logEveryNEvents`. Used to measure the framework without a downstream.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use tracing::info;
 
-use super::{Sink, SinkError, Status, EMPTY_CHANNEL_WAIT};
-use crate::channel::{Channel, TakeTransaction};
+use super::{Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_WAIT};
 use crate::config::reader::PropReader;
-use crate::metrics::SinkCounter;
+use crate::config::registry::Describe;
 
 /// Flume's `batchSize` default for the null sink.
 pub const DEFAULT_BATCH_SIZE: u64 = 100;
@@ -33,8 +29,10 @@ impl NullSettings {
             log_every_n_events,
         })
     }
+}
 
-    pub fn describe(&self) -> Vec<(String, String)> {
+impl Describe for NullSettings {
+    fn describe(&self) -> Vec<(String, String)> {
         vec![
             ("batchSize".into(), self.batch_size.to_string()),
             (
@@ -45,68 +43,41 @@ impl NullSettings {
     }
 }
 
+impl SinkSpec for NullSettings {
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+    fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError> {
+        Ok(Box::new(NullSink {
+            core,
+            settings: self.clone(),
+            consumed: 0,
+        }))
+    }
+}
+
 pub struct NullSink {
-    name: String,
+    core: SinkCore,
     settings: NullSettings,
-    channel: Arc<dyn Channel>,
-    counter: Arc<SinkCounter>,
     consumed: u64,
 }
 
-impl NullSink {
-    pub fn new(
-        name: &str,
-        settings: NullSettings,
-        channel: Arc<dyn Channel>,
-        counter: Arc<SinkCounter>,
-    ) -> Self {
-        NullSink {
-            name: name.to_string(),
-            settings,
-            channel,
-            counter,
-            consumed: 0,
-        }
-    }
-}
-
 impl Sink for NullSink {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn channel(&self) -> &Arc<dyn Channel> {
-        &self.channel
-    }
-    fn start(&mut self) -> Result<(), SinkError> {
-        self.counter.lifecycle.started();
-        Ok(())
+    fn core(&self) -> &SinkCore {
+        &self.core
     }
     fn process(&mut self) -> Result<Status, SinkError> {
-        let txn =
-            TakeTransaction::begin(&self.channel, self.settings.batch_size, EMPTY_CHANNEL_WAIT);
+        let Some(txn) = self.core.take(self.settings.batch_size, EMPTY_CHANNEL_WAIT) else {
+            return self.core.empty();
+        };
         let n = txn.len() as u64;
-        if n == 0 {
-            self.counter.batch_empty.inc();
-            return Ok(Status::Backoff);
-        }
-        if txn.len() < self.settings.batch_size {
-            self.counter.batch_underflow.inc();
-        } else {
-            self.counter.batch_complete.inc();
-        }
-        txn.commit();
-        self.counter.event_drain_success.add(n);
+        self.core.delivered(txn);
         let every = self.settings.log_every_n_events;
         if (self.consumed + n) / every > self.consumed / every {
-            info!(sink = %self.name, "Null sink {} successful processed {} events.", self.name, self.consumed + n);
+            let name = &self.core.name;
+            info!(sink = %name, "Null sink {name} successful processed {} events.", self.consumed + n);
         }
         self.consumed += n;
         Ok(Status::Ready)
-    }
-    fn stop(&mut self, _deadline: Instant) {
-        self.counter.lifecycle.stopped();
-    }
-    fn counter(&self) -> &Arc<SinkCounter> {
-        &self.counter
     }
 }

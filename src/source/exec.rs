@@ -24,8 +24,9 @@ use tokio::process::{Child, ChildStdout, Command};
 use tracing::{error, info, warn};
 
 use super::framer::LineFramer;
-use super::{ChannelProcessor, PutOutcome, Source, SourceError};
+use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
 use crate::event::Event;
 use crate::shutdown::Shutdown;
 
@@ -101,7 +102,31 @@ impl ExecSettings {
         })
     }
 
-    pub fn describe(&self) -> Vec<(String, String)> {
+    /// The argument vector, as Flume builds it: without `shell` the command is split on
+    /// whitespace (no quoting, no globbing); with it, the shell words plus the command as one.
+    pub fn argv(&self) -> Vec<String> {
+        match &self.shell {
+            Some(shell) => {
+                let mut v: Vec<String> = shell.split_whitespace().map(String::from).collect();
+                v.push(self.command.clone());
+                v
+            }
+            None => self.command.split_whitespace().map(String::from).collect(),
+        }
+    }
+}
+
+impl SourceSpec for ExecSettings {
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+    fn build(&self, name: &str) -> Box<dyn Source> {
+        Box::new(ExecSource::new(name, self.clone()))
+    }
+}
+
+impl Describe for ExecSettings {
+    fn describe(&self) -> Vec<(String, String)> {
         vec![
             ("command".into(), self.command.clone()),
             (
@@ -121,19 +146,6 @@ impl ExecSettings {
             ),
             ("charset".into(), self.charset.clone()),
         ]
-    }
-
-    /// The argument vector, as Flume builds it: without `shell` the command is split on
-    /// whitespace (no quoting, no globbing); with it, the shell words plus the command as one.
-    pub fn argv(&self) -> Vec<String> {
-        match &self.shell {
-            Some(shell) => {
-                let mut v: Vec<String> = shell.split_whitespace().map(String::from).collect();
-                v.push(self.command.clone());
-                v
-            }
-            None => self.command.split_whitespace().map(String::from).collect(),
-        }
     }
 }
 
@@ -167,10 +179,6 @@ enum Ended {
 }
 
 impl Source for ExecSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
     fn run(
         self: Box<Self>,
         mut processor: ChannelProcessor,
@@ -240,7 +248,7 @@ impl ExecSource {
         // The command runs under rflume's own guard (same binary, hidden subcommand), which
         // leads the process group and takes the whole group down if the agent dies.
         let mut cmd = Command::new("/proc/self/exe");
-        cmd.arg(crate::cli::EXEC_GUARD)
+        cmd.arg(super::exec_guard::EXEC_GUARD)
             .arg("--")
             .arg(program)
             .args(args)
@@ -339,9 +347,6 @@ impl ExecSource {
             let n = lines.batch.len().min(self.settings.batch_size);
             let rest = lines.batch.split_off(n);
             let batch = std::mem::replace(&mut lines.batch, rest);
-            let counter = processor.counter().clone();
-            counter.event_received.add(n as u64);
-            counter.append_batch_received.inc();
             if let PutOutcome::Abandoned { lost } = processor.put_blocking(batch, shutdown) {
                 let lost = lost + lines.batch.len();
                 lines.batch.clear();

@@ -16,6 +16,9 @@ use std::time::Duration;
 
 use super::exec::GUARD_ERROR_PREFIX;
 
+/// The hidden subcommand that runs a command under the guard: `rflume __exec-guard -- cmd…`.
+pub const EXEC_GUARD: &str = "__exec-guard";
+
 /// Grace between SIGTERM and SIGKILL for the group.
 const GRACE: Duration = Duration::from_secs(2);
 

@@ -15,8 +15,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
-use super::{ChannelProcessor, PutOutcome, Source, SourceError};
+use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
 use crate::event::Event;
 use crate::shutdown::Shutdown;
 
@@ -62,8 +63,21 @@ impl NetcatSettings {
             encoding,
         })
     }
+}
 
-    pub fn describe(&self) -> Vec<(String, String)> {
+impl SourceSpec for NetcatSettings {
+    fn batch_size(&self) -> usize {
+        // Flume's netcat source puts one event per transaction; rflume batches what one read
+        // delivered, capped at the channel's transactionCapacity at put time.
+        1
+    }
+    fn build(&self, name: &str) -> Box<dyn Source> {
+        Box::new(NetcatSource::new(name, self.clone()))
+    }
+}
+
+impl Describe for NetcatSettings {
+    fn describe(&self) -> Vec<(String, String)> {
         vec![
             ("bind".into(), self.bind.clone()),
             ("port".into(), self.port.to_string()),
@@ -89,10 +103,6 @@ impl NetcatSource {
 }
 
 impl Source for NetcatSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
     fn run(
         self: Box<Self>,
         processor: ChannelProcessor,
@@ -178,7 +188,6 @@ async fn serve(
                 let mut p = processor
                     .lock()
                     .map_err(|_| std::io::Error::other("processor lock poisoned"))?;
-                p.counter().event_received.add(chunk.len() as u64);
                 p.put_blocking(chunk, shutdown)
             };
             if let PutOutcome::Abandoned { lost } = outcome {

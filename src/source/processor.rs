@@ -14,14 +14,9 @@ use tracing::{error, info, warn};
 
 use crate::channel::{Channel, ChannelError};
 use crate::event::{Event, Receipt};
+use crate::interceptor::Interceptor;
 use crate::metrics::SourceCounter;
 use crate::shutdown::Shutdown;
-
-/// Rewrites a batch before channel selection (timestamp, host, static, …). None exist yet; the
-/// chain is here so that adding one is adding a file.
-pub trait Interceptor: Send {
-    fn intercept(&mut self, events: Vec<Event>) -> Vec<Event>;
-}
 
 /// Flume's replicating selector: every event to every required channel; optional channels get
 /// it on a best-effort basis.
@@ -89,6 +84,10 @@ impl ChannelProcessor {
         if events.is_empty() {
             return PutOutcome::Committed;
         }
+        // Counted here, once for every source: what the source read, before interceptors may
+        // filter some of it out.
+        self.counter.event_received.add(events.len() as u64);
+        self.counter.append_batch_received.inc();
         for i in self.interceptors.iter_mut() {
             events = i.intercept(events);
         }

@@ -5,8 +5,9 @@
 //! `totalEvents` were stored. A full channel is retried with the same numbers (as in Flume), so
 //! the sequence has no gaps. Used for local runs and to measure the framework's own overhead.
 
-use super::{ChannelProcessor, PutOutcome, Source, SourceError};
+use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
 use crate::event::Event;
 use crate::shutdown::Shutdown;
 
@@ -28,8 +29,19 @@ impl SeqSettings {
             total_events,
         })
     }
+}
 
-    pub fn describe(&self) -> Vec<(String, String)> {
+impl SourceSpec for SeqSettings {
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+    fn build(&self, name: &str) -> Box<dyn Source> {
+        Box::new(SeqSource::new(name, self.clone()))
+    }
+}
+
+impl Describe for SeqSettings {
+    fn describe(&self) -> Vec<(String, String)> {
         vec![
             ("batchSize".into(), self.batch_size.to_string()),
             ("totalEvents".into(), self.total_events.to_string()),
@@ -52,16 +64,11 @@ impl SeqSource {
 }
 
 impl Source for SeqSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
     fn run(
         self: Box<Self>,
         mut processor: ChannelProcessor,
         shutdown: Shutdown,
     ) -> Result<(), SourceError> {
-        let counter = processor.counter().clone();
         let mut next: u64 = 0;
         let total = self.settings.total_events;
         let mut buf = [0u8; 20];
@@ -70,8 +77,6 @@ impl Source for SeqSource {
             let batch: Vec<Event> = (next..next + n)
                 .map(|i| Event::new(bytes::Bytes::copy_from_slice(decimal(i, &mut buf))))
                 .collect();
-            counter.event_received.add(n);
-            counter.append_batch_received.inc();
             match processor.put_blocking(batch, &shutdown) {
                 PutOutcome::Committed => next += n,
                 PutOutcome::Abandoned { .. } => break,

@@ -27,6 +27,8 @@
 //! Layout: [`settings`] (properties), [`producer_props`] (`kafka.producer.*` → librdkafka),
 //! [`record`] (event → record), [`runtime`] (the sink and its delivery bookkeeping).
 
+pub mod avro;
+pub mod errors;
 pub mod producer_props;
 mod ratelimit;
 pub mod record;

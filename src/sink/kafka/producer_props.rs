@@ -1097,6 +1097,7 @@ impl ProducerContext for ProbeContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::registry::Describe;
 
     #[test]
     fn jaas_config_becomes_librdkafka_credentials() {

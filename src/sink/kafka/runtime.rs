@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
@@ -26,10 +26,10 @@ use rdkafka::{ClientContext, Message};
 use thiserror::Error;
 use tracing::{debug, error, info, warn};
 
-use crate::channel::{Channel, TakeTransaction};
-use crate::metrics::SinkCounter;
-use crate::sink::{Sink, SinkError, Status, EMPTY_CHANNEL_WAIT};
+use crate::channel::TakeTransaction;
+use crate::sink::{Sink, SinkCore, SinkError, Status, EMPTY_CHANNEL_WAIT};
 
+use super::errors::BatchError;
 use super::ratelimit::KeyedRateLimit;
 use super::record::{RecordBuilder, Scratch};
 use super::settings::KafkaSettings;
@@ -76,7 +76,7 @@ struct Slot {
     pending: AtomicU32,
     /// Records reported as failed.
     failed: AtomicU32,
-    first_error: Mutex<Option<String>>,
+    first_error: Mutex<Option<BatchError>>,
 }
 
 /// The producer's context: delivery reports, errors and librdkafka's log lines.
@@ -182,7 +182,10 @@ impl ProducerContext for SinkContext {
             self.failures.fetch_add(1, Ordering::Relaxed);
             let mut first = slot.first_error.lock().unwrap_or_else(|e| e.into_inner());
             if first.is_none() {
-                *first = Some(format!("{err} (topic {})", message.topic()));
+                *first = Some(BatchError::from_code(
+                    err.rdkafka_error_code(),
+                    format!("{err} (topic {})", message.topic()),
+                ));
             }
         }
         // Saturating: a report can never outnumber the enqueued records of a generation, but an
@@ -203,7 +206,7 @@ struct Batch {
     /// Enqueueing stopped for good (a failure somewhere); the batch will be rolled back.
     abandoned: bool,
     /// A failure found before librdkafka had the record (bad partition header, enqueue error).
-    error: Option<String>,
+    error: Option<BatchError>,
     started: Instant,
 }
 
@@ -215,9 +218,7 @@ impl Batch {
 
 /// Flume's Kafka sink on librdkafka. See the `kafka` module doc for the guarantees.
 pub struct KafkaSink {
-    name: String,
-    channel: Arc<dyn Channel>,
-    counter: Arc<SinkCounter>,
+    core: SinkCore,
     batch_size: usize,
     max_in_flight: usize,
     description: String,
@@ -235,12 +236,8 @@ pub struct KafkaSink {
 impl KafkaSink {
     /// Creates the producer (no connection is made until records are sent, so an unreachable
     /// broker in the list never fails this).
-    pub fn new(
-        name: &str,
-        settings: &KafkaSettings,
-        channel: Arc<dyn Channel>,
-        counter: Arc<SinkCounter>,
-    ) -> Result<Self, KafkaSinkError> {
+    pub fn new(core: SinkCore, settings: &KafkaSettings) -> Result<Self, KafkaSinkError> {
+        let name = core.name.as_str();
         let mut config = settings.producer.client_config();
         // librdkafka's debug contexts log at debug level; otherwise warnings and errors only.
         config.set_log_level(if settings.producer.get("debug").is_some() {
@@ -256,9 +253,7 @@ impl KafkaSink {
                 source,
             })?;
         Ok(KafkaSink {
-            name: name.to_string(),
-            channel,
-            counter,
+            core,
             batch_size: settings.batch_size().max(1),
             max_in_flight: slots,
             description: format!(
@@ -334,18 +329,18 @@ impl KafkaSink {
         let events = b.txn.len() as u64;
         let elapsed = b.started.elapsed().as_millis() as u64;
         b.txn.commit();
-        self.counter.event_drain_success.add(events);
-        self.counter.kafka_event_send_timer_ms.add(elapsed);
+        self.core.counter.event_drain_success.add(events);
+        self.core.counter.kafka_event_send_timer_ms.add(elapsed);
         self.free_slots.push(b.slot);
     }
 
     /// Commits the successful batches and rolls back the others, last first, so the channel head
     /// keeps the failed events in their original order. Returns (committed, rolled back) event
     /// counts and the first failure message.
-    fn settle_all(&mut self) -> (u64, u64, u64, Option<String>) {
+    fn settle_all(&mut self) -> (u64, u64, u64, Option<BatchError>) {
         let mut failed: Vec<Batch> = Vec::new();
         let mut committed = 0u64;
-        let mut first_error: Option<String> = None;
+        let mut first_error: Option<BatchError> = None;
         while let Some(b) = self.in_flight.pop_front() {
             if self.succeeded(&b) {
                 committed += b.txn.len() as u64;
@@ -368,8 +363,8 @@ impl KafkaSink {
         for b in failed.into_iter().rev() {
             rolled_back += b.txn.len() as u64;
             b.txn.rollback();
-            self.counter.rollback.inc();
-            self.counter.event_write_fail.inc();
+            self.core.counter.rollback.inc();
+            self.core.counter.event_write_fail.inc();
             self.free_slots.push(b.slot);
         }
         self.failures_seen = self.context().failures.load(Ordering::Relaxed);
@@ -384,7 +379,10 @@ impl KafkaSink {
             return Ok(Status::Ready);
         }
         let (committed, batches, rolled_back, first_error) = self.settle_all();
-        let mut message = first_error.unwrap_or_else(|| "delivery failed".to_string());
+        let BatchError {
+            mut message,
+            failure,
+        } = first_error.unwrap_or_else(|| BatchError::retriable("delivery failed"));
         message.push_str(&format!(
             "; {rolled_back} events of {batches} batch(es) rolled back to the channel"
         ));
@@ -394,24 +392,15 @@ impl KafkaSink {
             ));
         }
         Err(SinkError::Delivery {
-            sink: self.name.clone(),
+            sink: self.core.name.clone(),
+            failure,
             message,
         })
     }
 
     /// Takes a batch from the channel into a free slot. `None` when the channel had nothing.
     fn take_batch(&mut self, wait: Duration) -> Option<()> {
-        let txn = TakeTransaction::begin(&self.channel, self.batch_size, wait);
-        if txn.is_empty() {
-            return None;
-        }
-        let n = txn.len();
-        self.counter.event_drain_attempt.add(n as u64);
-        if n == self.batch_size {
-            self.counter.batch_complete.inc();
-        } else {
-            self.counter.batch_underflow.inc();
-        }
+        let txn = self.core.take(self.batch_size, wait)?;
         let Some(slot_index) = self.free_slots.pop() else {
             // Cannot happen (callers check the window); give the events back rather than lose them.
             txn.rollback();
@@ -451,10 +440,13 @@ impl KafkaSink {
         let slot = &context.slots[batch.slot];
         while batch.enqueued < batch.txn.len() {
             let event = &batch.txn.events()[batch.enqueued];
-            let record = match self.records.build(&self.name, event, &mut self.scratch) {
+            let record = match self
+                .records
+                .build(&self.core.name, event, &mut self.scratch)
+            {
                 Ok(r) => r,
                 Err(e) => {
-                    batch.error = Some(e.to_string());
+                    batch.error = Some(BatchError::rejected("InvalidPartition", e.to_string()));
                     batch.abandoned = true;
                     return;
                 }
@@ -488,7 +480,10 @@ impl KafkaSink {
                             KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
                         );
                         if !queue_full {
-                            batch.error = Some(format!("{e} (topic {})", record.topic));
+                            batch.error = Some(BatchError::from_code(
+                                e.rdkafka_error_code(),
+                                format!("{e} (topic {})", record.topic),
+                            ));
                             batch.abandoned = true;
                             return;
                         }
@@ -521,18 +516,13 @@ impl KafkaSink {
 }
 
 impl Sink for KafkaSink {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn channel(&self) -> &Arc<dyn Channel> {
-        &self.channel
+    fn core(&self) -> &SinkCore {
+        &self.core
     }
 
     fn start(&mut self) -> Result<(), SinkError> {
-        self.counter.lifecycle.started();
         info!(
-            sink = self.name.as_str(),
+            sink = self.core.name.as_str(),
             "Kafka sink started ({}, {} events per batch, up to {} batches in flight)",
             self.description,
             self.batch_size,
@@ -569,8 +559,7 @@ impl Sink for KafkaSink {
         };
         if self.take_batch(wait).is_none() {
             if self.in_flight.is_empty() {
-                self.counter.batch_empty.inc();
-                return Ok(Status::Backoff);
+                return self.core.empty();
             }
             self.wait_for_events(ACK_WAIT);
             self.commit_acknowledged();
@@ -614,7 +603,8 @@ impl Sink for KafkaSink {
                     if unresolved {
                         b.abandoned = true;
                         if b.error.is_none() {
-                            b.error = Some("stopped before it was acknowledged".into());
+                            b.error =
+                                Some(BatchError::retriable("stopped before it was acknowledged"));
                         }
                     }
                 }
@@ -624,21 +614,18 @@ impl Sink for KafkaSink {
         }
         // Batches unresolved at the deadline carry an error now, so they are rolled back.
         let (committed, batches, rolled_back, first_error) = self.settle_all();
-        self.counter.lifecycle.stopped();
         if waiting > 0 || rolled_back > 0 {
             info!(
-                sink = self.name.as_str(),
+                sink = self.core.name.as_str(),
                 "Kafka sink stopped: {committed} in-flight events acknowledged and committed, \
                  {rolled_back} events of {batches} batch(es) rolled back to the channel{}",
-                first_error.map(|e| format!(" ({e})")).unwrap_or_default()
+                first_error
+                    .map(|e| format!(" ({})", e.message))
+                    .unwrap_or_default()
             );
         } else {
-            info!(sink = self.name.as_str(), "Kafka sink stopped");
+            info!(sink = self.core.name.as_str(), "Kafka sink stopped");
         }
-    }
-
-    fn counter(&self) -> &Arc<SinkCounter> {
-        &self.counter
     }
 }
 
@@ -683,14 +670,15 @@ fn pump(producer: &BaseProducer<SinkContext>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::ChannelError;
+    use crate::channel::{Channel, ChannelError};
     use crate::event::{Event, Headers};
-    use crate::metrics::ChannelCounter;
+    use crate::metrics::{ChannelCounter, SinkCounter};
     use crate::sink::kafka::settings::tests::parse;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::mocking::MockCluster;
     use rdkafka::{ClientConfig, Offset, TopicPartitionList};
     use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
 
     /// A minimal channel: a queue, rollbacks to the head, a count of taken events.
     struct TestChannel {
@@ -801,8 +789,11 @@ mod tests {
         let (s, d) = parse(&pairs);
         let s = s.unwrap_or_else(|| panic!("invalid settings: {d:?}"));
         let channel: Arc<dyn Channel> = channel.clone();
-        let mut k =
-            KafkaSink::new("k1", &s, channel, Arc::new(SinkCounter::default())).expect("producer");
+        let mut k = KafkaSink::new(
+            SinkCore::new("k1", channel, Arc::new(SinkCounter::default())),
+            &s,
+        )
+        .expect("producer");
         k.start().expect("start");
         k
     }
@@ -890,7 +881,7 @@ mod tests {
         );
         let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
         assert!(errors.is_empty(), "{errors:?}");
-        let counter = k.counter().clone();
+        let counter = k.core().counter.clone();
         assert_eq!(counter.event_drain_attempt.get(), 250);
         assert_eq!(counter.event_drain_success.get(), 250);
         assert_eq!(counter.batch_complete.get(), 2);
@@ -971,7 +962,7 @@ mod tests {
             (0..35).map(|i| format!("e{i}")).collect::<Vec<_>>()
         );
         assert_eq!(ch.len_including_in_flight(), 35);
-        let counter = k.counter().clone();
+        let counter = k.core().counter.clone();
         assert_eq!(counter.event_drain_success.get(), 0);
         assert!(counter.rollback.get() >= 1);
 
@@ -1010,8 +1001,8 @@ mod tests {
             ch.bodies(),
             (0..5).map(|i| format!("e{i}")).collect::<Vec<_>>()
         );
-        assert_eq!(k.counter().rollback.get(), 1);
-        assert_eq!(k.counter().event_drain_success.get(), 0);
+        assert_eq!(k.core().counter.rollback.get(), 1);
+        assert_eq!(k.core().counter.event_drain_success.get(), 0);
     }
 
     #[test]
@@ -1042,7 +1033,7 @@ mod tests {
             }
         };
         assert!(!k.has_in_flight(), "{err}");
-        let committed = k.counter().event_drain_success.get() as usize;
+        let committed = k.core().counter.event_drain_success.get() as usize;
         let left = ch.bodies();
         // The failed batch is back at the head, followed by whatever was never sent; batch 1 was
         // acknowledged and committed; nothing is lost or reordered in the channel.
@@ -1062,7 +1053,7 @@ mod tests {
             (0..15).map(|i| format!("e{i}")).collect::<Vec<_>>(),
             "sent {sent:?}"
         );
-        assert_eq!(k.counter().rollback.get(), 1, "{err}");
+        assert_eq!(k.core().counter.rollback.get(), 1, "{err}");
     }
 
     #[test]
@@ -1093,7 +1084,7 @@ mod tests {
         let mut k = sink(&bootstrap, "t6", &ch, &[]);
         let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(k.counter().event_drain_success.get(), 10);
+        assert_eq!(k.core().counter.event_drain_success.get(), 10);
     }
 
     #[test]
@@ -1121,7 +1112,7 @@ mod tests {
             (0..30).map(|i| format!("e{i}")).collect::<Vec<_>>()
         );
         assert_eq!(ch.len_including_in_flight(), 30);
-        assert_eq!(k.counter().event_drain_success.get(), 0);
+        assert_eq!(k.core().counter.event_drain_success.get(), 0);
     }
 
     #[test]
@@ -1141,8 +1132,8 @@ mod tests {
         k.stop(Instant::now() + Duration::from_secs(5));
         assert!(!k.has_in_flight());
         assert_eq!(ch.len_including_in_flight(), 0);
-        assert_eq!(k.counter().event_drain_success.get(), 30);
-        assert_eq!(k.counter().rollback.get(), 0);
+        assert_eq!(k.core().counter.event_drain_success.get(), 30);
+        assert_eq!(k.core().counter.rollback.get(), 0);
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! The Kafka sink's properties, read as Flume's `KafkaSink.configure` reads them (1.9, plus 1.11's
 //! `timestampHeader` and `header.*`), with every silent Flume quirk turned into a diagnostic.
 
-use crate::config::reader::PropReader;
-use crate::event::Headers;
-use crate::sink::avro::java_hashmap_order;
+use std::collections::BTreeMap;
 
+use super::avro::java_hashmap_order;
 use super::producer_props::{self, ProducerProps, UserSetting, PRODUCER_PREFIX};
+use super::runtime::KafkaSink;
+use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
+use crate::event::Headers;
+use crate::sink::{Sink, SinkCore, SinkError, SinkSpec};
 
 /// Flume's `KafkaSinkConstants` names and defaults.
 pub const BOOTSTRAP_SERVERS: &str = "kafka.bootstrap.servers";
@@ -346,62 +350,6 @@ impl KafkaSettings {
         self.batch_size
     }
 
-    /// Effective settings for `rflume check`: `(Flume property, value)`.
-    pub fn describe(&self) -> Vec<(String, String)> {
-        let none = || "(none)".to_string();
-        let mut rows = vec![
-            (
-                BOOTSTRAP_SERVERS.to_string(),
-                self.bootstrap_servers.join(","),
-            ),
-            (
-                TOPIC.to_string(),
-                if self.topic_is_default {
-                    format!("{} (default)", self.topic)
-                } else {
-                    self.topic.clone()
-                },
-            ),
-            (BATCH_SIZE.to_string(), self.batch_size.to_string()),
-            (
-                AVRO_EVENT.to_string(),
-                self.use_flume_event_format.to_string(),
-            ),
-            (
-                STATIC_PARTITION.to_string(),
-                self.default_partition_id
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(none),
-            ),
-            (
-                PARTITION_HEADER.to_string(),
-                self.partition_id_header.clone().unwrap_or_else(none),
-            ),
-            (
-                ALLOW_TOPIC_OVERRIDE.to_string(),
-                self.allow_topic_override.to_string(),
-            ),
-            (TOPIC_HEADER.to_string(), self.topic_header.clone()),
-            (
-                TIMESTAMP_HEADER.to_string(),
-                self.timestamp_header.clone().unwrap_or_else(none),
-            ),
-        ];
-        for (flume, kafka) in &self.header_mappings {
-            rows.push((format!("{KAFKA_HEADER_PREFIX}{flume}"), kafka.clone()));
-        }
-        rows.extend(self.producer.describe());
-        rows.push((
-            MAX_IN_FLIGHT_BATCHES.to_string(),
-            format!(
-                "{} (rflume only: up to {} events awaiting acknowledgement)",
-                self.max_in_flight_batches,
-                self.max_in_flight_batches * self.batch_size
-            ),
-        ));
-        rows
-    }
-
     fn parse_bootstrap(r: &mut PropReader, old: Option<String>) -> Option<Vec<String>> {
         let (key, value, line) = match r.raw(BOOTSTRAP_SERVERS) {
             Some((v, line)) => (BOOTSTRAP_SERVERS, Some(v.to_string()), Some(line)),
@@ -595,6 +543,87 @@ impl KafkaSettings {
                 None
             }
         }
+    }
+}
+
+impl SinkSpec for KafkaSettings {
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+    /// `flumeBatchSize`, unless only the deprecated `batchSize` was written.
+    fn batch_size_key(&self, lines: &BTreeMap<String, usize>) -> &'static str {
+        if !lines.contains_key("flumeBatchSize") && lines.contains_key("batchSize") {
+            "batchSize"
+        } else {
+            "flumeBatchSize"
+        }
+    }
+    fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError> {
+        let name = core.name.clone();
+        KafkaSink::new(core, self)
+            .map(|k| Box::new(k) as Box<dyn Sink>)
+            .map_err(|e| SinkError::Start {
+                sink: name,
+                message: e.to_string(),
+            })
+    }
+}
+
+/// Effective settings for `rflume check`: `(Flume property, value)`.
+impl Describe for KafkaSettings {
+    fn describe(&self) -> Vec<(String, String)> {
+        let none = || "(none)".to_string();
+        let mut rows = vec![
+            (
+                BOOTSTRAP_SERVERS.to_string(),
+                self.bootstrap_servers.join(","),
+            ),
+            (
+                TOPIC.to_string(),
+                if self.topic_is_default {
+                    format!("{} (default)", self.topic)
+                } else {
+                    self.topic.clone()
+                },
+            ),
+            (BATCH_SIZE.to_string(), self.batch_size.to_string()),
+            (
+                AVRO_EVENT.to_string(),
+                self.use_flume_event_format.to_string(),
+            ),
+            (
+                STATIC_PARTITION.to_string(),
+                self.default_partition_id
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(none),
+            ),
+            (
+                PARTITION_HEADER.to_string(),
+                self.partition_id_header.clone().unwrap_or_else(none),
+            ),
+            (
+                ALLOW_TOPIC_OVERRIDE.to_string(),
+                self.allow_topic_override.to_string(),
+            ),
+            (TOPIC_HEADER.to_string(), self.topic_header.clone()),
+            (
+                TIMESTAMP_HEADER.to_string(),
+                self.timestamp_header.clone().unwrap_or_else(none),
+            ),
+        ];
+        for (flume, kafka) in &self.header_mappings {
+            rows.push((format!("{KAFKA_HEADER_PREFIX}{flume}"), kafka.clone()));
+        }
+        rows.extend(self.producer.describe());
+        rows.push((
+            MAX_IN_FLIGHT_BATCHES.to_string(),
+            format!(
+                "{} (rflume only: up to {} events awaiting acknowledgement)",
+                self.max_in_flight_batches,
+                self.max_in_flight_batches * self.batch_size
+            ),
+        ));
+        rows
     }
 }
 
@@ -975,7 +1004,7 @@ pub(crate) mod tests {
             ("header.a", "A"),
         ]);
         assert!(d.is_empty(), "{d:?}");
-        // "a" is bucket 1, "timestamp" bucket 15 (see sink::avro tests).
+        // "a" is bucket 1, "timestamp" bucket 15 (see sink::kafka::avro tests).
         assert_eq!(
             s.expect("valid").header_mappings,
             vec![

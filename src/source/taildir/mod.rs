@@ -82,10 +82,6 @@ impl TaildirSource {
 }
 
 impl Source for TaildirSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
     fn run(
         self: Box<Self>,
         mut processor: ChannelProcessor,
@@ -686,9 +682,6 @@ impl Tailer {
         processor: &mut ChannelProcessor,
         shutdown: &Shutdown,
     ) -> bool {
-        let n = batch.len() as u64;
-        self.counter.event_received.add(n);
-        self.counter.append_batch_received.inc();
         match processor.put_blocking(batch, shutdown) {
             PutOutcome::Committed => true,
             PutOutcome::Abandoned { lost } => {

@@ -7,6 +7,8 @@ use std::time::Duration;
 use regex::Regex;
 
 use crate::config::reader::PropReader;
+use crate::config::registry::Describe;
+use crate::source::{Source, SourceSpec};
 
 pub const DEFAULT_BATCH_SIZE: u64 = 100;
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 120_000;
@@ -182,8 +184,19 @@ impl TaildirSettings {
         }
         Some(settings)
     }
+}
 
-    pub fn describe(&self) -> Vec<(String, String)> {
+impl SourceSpec for TaildirSettings {
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+    fn build(&self, name: &str) -> Box<dyn Source> {
+        Box::new(super::TaildirSource::new(name, self.clone()))
+    }
+}
+
+impl Describe for TaildirSettings {
+    fn describe(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = self
             .groups
             .iter()

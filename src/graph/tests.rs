@@ -192,7 +192,7 @@ fn interceptors_and_multiplexing_are_reported_not_ignored() {
     assert!(
         has(
             &l,
-            "test.conf:14: a1.sources.r1.interceptors.i1.type: interceptor type regex_filter is not supported yet"
+            "test.conf:14: a1.sources.r1.interceptors.i1.type: interceptor type regex_filter (org.apache.flume.interceptor.RegexFilteringInterceptor$Builder) is not supported by rflume; the source is dropped rather than run without it"
         ),
         "{:?}",
         messages(&l)
@@ -248,7 +248,7 @@ fn interceptors_are_parsed_in_listed_order_with_their_keys() {
     let names: Vec<&str> = l.config.sources[0]
         .interceptors
         .iter()
-        .map(|(n, _)| n.as_str())
+        .map(|i| i.name.as_str())
         .collect();
     assert_eq!(names, ["i2", "i1"]);
     assert!(
