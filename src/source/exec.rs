@@ -23,6 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 use tracing::{error, info, warn};
 
+use super::exec_guard::{EXEC_GUARD, GUARD_ERROR_PREFIX};
 use super::framer::LineFramer;
 use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
@@ -36,8 +37,6 @@ pub const DEFAULT_BATCH_SIZE: u64 = 20;
 pub const DEFAULT_BATCH_TIMEOUT_MS: u64 = 3000;
 /// Flume's `restartThrottle` default, ms.
 pub const DEFAULT_RESTART_THROTTLE_MS: u64 = 10_000;
-/// What `__exec-guard` writes before its own errors on the command's stderr.
-pub const GUARD_ERROR_PREFIX: &str = "rflume __exec-guard: ";
 /// How long a stopped command gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -248,7 +247,7 @@ impl ExecSource {
         // The command runs under rflume's own guard (same binary, hidden subcommand), which
         // leads the process group and takes the whole group down if the agent dies.
         let mut cmd = Command::new("/proc/self/exe");
-        cmd.arg(super::exec_guard::EXEC_GUARD)
+        cmd.arg(EXEC_GUARD)
             .arg("--")
             .arg(program)
             .args(args)

@@ -14,10 +14,11 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::Command;
 use std::time::Duration;
 
-use super::exec::GUARD_ERROR_PREFIX;
-
 /// The hidden subcommand that runs a command under the guard: `rflume __exec-guard -- cmd…`.
 pub const EXEC_GUARD: &str = "__exec-guard";
+/// What the guard writes before its own errors on the command's stderr, so that the exec source
+/// can tell them from the command's.
+pub const GUARD_ERROR_PREFIX: &str = "rflume __exec-guard: ";
 
 /// Grace between SIGTERM and SIGKILL for the group.
 const GRACE: Duration = Duration::from_secs(2);

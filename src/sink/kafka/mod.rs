@@ -35,5 +35,33 @@ pub mod record;
 pub mod runtime;
 pub mod settings;
 
+use std::collections::BTreeMap;
+
 pub use runtime::{KafkaSink, KafkaSinkError};
 pub use settings::KafkaSettings;
+
+use crate::sink::{Sink, SinkCore, SinkError, SinkSpec};
+
+impl SinkSpec for KafkaSettings {
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+    /// `flumeBatchSize`, unless only the deprecated `batchSize` was written.
+    fn batch_size_key(&self, lines: &BTreeMap<String, usize>) -> &'static str {
+        if !lines.contains_key("flumeBatchSize") && lines.contains_key("batchSize") {
+            "batchSize"
+        } else {
+            "flumeBatchSize"
+        }
+    }
+    fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError> {
+        let name = core.name.clone();
+        KafkaSink::new(core, self)
+            .map(|k| Box::new(k) as Box<dyn Sink>)
+            .map_err(|e| SinkError::Start {
+                sink: name,
+                message: e.to_string(),
+            })
+    }
+}
+

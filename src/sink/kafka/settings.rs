@@ -1,15 +1,11 @@
 //! The Kafka sink's properties, read as Flume's `KafkaSink.configure` reads them (1.9, plus 1.11's
 //! `timestampHeader` and `header.*`), with every silent Flume quirk turned into a diagnostic.
 
-use std::collections::BTreeMap;
-
 use super::avro::java_hashmap_order;
 use super::producer_props::{self, ProducerProps, UserSetting, PRODUCER_PREFIX};
-use super::runtime::KafkaSink;
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Headers;
-use crate::sink::{Sink, SinkCore, SinkError, SinkSpec};
 
 /// Flume's `KafkaSinkConstants` names and defaults.
 pub const BOOTSTRAP_SERVERS: &str = "kafka.bootstrap.servers";
@@ -543,29 +539,6 @@ impl KafkaSettings {
                 None
             }
         }
-    }
-}
-
-impl SinkSpec for KafkaSettings {
-    fn batch_size(&self) -> usize {
-        self.batch_size
-    }
-    /// `flumeBatchSize`, unless only the deprecated `batchSize` was written.
-    fn batch_size_key(&self, lines: &BTreeMap<String, usize>) -> &'static str {
-        if !lines.contains_key("flumeBatchSize") && lines.contains_key("batchSize") {
-            "batchSize"
-        } else {
-            "flumeBatchSize"
-        }
-    }
-    fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError> {
-        let name = core.name.clone();
-        KafkaSink::new(core, self)
-            .map(|k| Box::new(k) as Box<dyn Sink>)
-            .map_err(|e| SinkError::Start {
-                sink: name,
-                message: e.to_string(),
-            })
     }
 }
 
@@ -1233,5 +1206,27 @@ pub(crate) mod tests {
             ),
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn jaas_secrets_never_appear_in_describe_or_debug() {
+        let (s, _) = parse(&[
+            ("kafka.bootstrap.servers", "b"),
+            ("kafka.topic", "t"),
+            ("kafka.producer.sasl.mechanism", "PLAIN"),
+            (
+                "kafka.producer.sasl.jaas.config",
+                r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";"#,
+            ),
+        ]);
+        if producer_props::librdkafka_has_feature("sasl_plain") {
+            let s = s.expect("PLAIN credentials are valid");
+            assert_eq!(s.producer.get("sasl.username"), Some("u"));
+            assert!(s.describe().iter().all(|(_, v)| !v.contains("= p")));
+            assert!(
+                !format!("{s:?}").contains("\"p\""),
+                "Debug must not show the password"
+            );
+        }
     }
 }

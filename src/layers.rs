@@ -1,0 +1,332 @@
+//! The layers of the crate and the rule that keeps them: a module imports only from layers below
+//! its own, never sideways or up. A test reads every `crate::…` and `super::…` path in `src/` and
+//! fails on one that goes against this order, and on an import circle between sibling files.
+//!
+//! | rank | modules | what they are |
+//! |---|---|---|
+//! | 0 | `event`, `metrics`, `shutdown`, `logging` | plain data and plumbing |
+//! | 1 | `config` | properties syntax, the typed key reader, diagnostics, the table shape |
+//! | 2 | `channel` | the channel trait, transactions, the channel registry |
+//! | 3 | `interceptor` | the interceptor trait and registry |
+//! | 4 | `source`, `sink` | sources (with the ChannelProcessor) and sinks (with the runner) |
+//! | 5 | `graph` | the agent graph: layout, building through the registries, validation |
+//! | 6 | `agent` | wiring and lifecycle |
+//! | 7 | `cli` | the command line |
+//!
+//! Modules of the same rank do not import each other (a source never reaches into a sink).
+#![cfg(test)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const LAYERS: &[(&str, u32)] = &[
+    ("event", 0),
+    ("metrics", 0),
+    ("shutdown", 0),
+    ("logging", 0),
+    ("layers", 0),
+    ("config", 1),
+    ("channel", 2),
+    ("interceptor", 3),
+    ("source", 4),
+    ("sink", 4),
+    ("graph", 5),
+    ("agent", 6),
+    ("cli", 7),
+];
+
+/// A module path inside the crate, e.g. `["source", "taildir", "position"]`.
+type ModPath = Vec<String>;
+
+fn src_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `src/` with its module path (`mod.rs` names its folder's module).
+fn modules() -> Vec<(ModPath, PathBuf)> {
+    fn walk(dir: &Path, prefix: &ModPath, out: &mut Vec<(ModPath, PathBuf)>) {
+        let mut entries: Vec<_> = fs::read_dir(dir)
+            .expect("src/ is readable")
+            .map(|e| e.expect("directory entry").path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_stem().unwrap().to_string_lossy().to_string();
+            if path.is_dir() {
+                let mut p = prefix.clone();
+                p.push(name);
+                walk(&path, &p, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let mut p = prefix.clone();
+                if name != "mod" && !(prefix.is_empty() && (name == "lib" || name == "main")) {
+                    p.push(name);
+                }
+                out.push((p, path));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&src_dir(), &Vec::new(), &mut out);
+    out
+}
+
+/// The code of a file without comments (doc comments mention paths that are not imports).
+fn code_of(path: &Path) -> String {
+    fs::read_to_string(path)
+        .expect("source file is readable")
+        .lines()
+        .map(|l| match l.find("//") {
+            // A `//` inside a string literal (a URL) would cut the line short; none of this
+            // crate's paths follow one on the same line, so cutting is safe enough here.
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The module paths `code` refers to through `crate::` and `super::`, as written (brace groups
+/// expanded: `use crate::{a, b::c}` refers to `a` and `b::c`). Inside an inline `mod tests`,
+/// `super` is the file's own module.
+fn references(module: &ModPath, code: &str) -> Vec<ModPath> {
+    match code.find("mod tests {") {
+        Some(i) => {
+            let mut inner = module.clone();
+            inner.push("tests".into());
+            let mut out = references_in(module, &code[..i]);
+            out.extend(references_in(&inner, &code[i..]));
+            out
+        }
+        None => references_in(module, code),
+    }
+}
+
+fn references_in(module: &ModPath, code: &str) -> Vec<ModPath> {
+    let mut out = Vec::new();
+    for (start, anchor) in [("crate::", None), ("super::", Some(()))] {
+        let mut rest = code;
+        while let Some(i) = rest.find(start) {
+            let before = rest[..i].chars().last();
+            rest = &rest[i + start.len()..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            // `super::super::x` is resolved one step per `super`.
+            // In `foo/bar.rs` (module foo::bar) and in `foo/mod.rs` (module foo) alike, `super`
+            // is the module's parent.
+            let mut base: ModPath = if anchor.is_some() {
+                let mut b = module.clone();
+                b.pop();
+                b
+            } else {
+                Vec::new()
+            };
+            let mut tail = rest;
+            while let Some(t) = tail.strip_prefix("super::") {
+                base.pop();
+                tail = t;
+            }
+            for path in expand(tail) {
+                let mut full = base.clone();
+                full.extend(path);
+                out.push(full);
+            }
+        }
+    }
+    out
+}
+
+/// `a::b::{c, d::e}` → [[a, b, c], [a, b, d, e]]; `a::b` → [[a, b]].
+fn expand(text: &str) -> Vec<ModPath> {
+    let mut path = Vec::new();
+    let mut rest = text;
+    loop {
+        let ident: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if ident.is_empty() {
+            if let Some(group) = rest.strip_prefix('{') {
+                let end = group.find('}').unwrap_or(group.len());
+                let mut out = Vec::new();
+                for part in group[..end].split(',') {
+                    let part = part.trim();
+                    if part.is_empty() || part == "self" {
+                        out.push(path.clone());
+                        continue;
+                    }
+                    for sub in expand(part) {
+                        let mut p = path.clone();
+                        p.extend(sub);
+                        out.push(p);
+                    }
+                }
+                return out;
+            }
+            return vec![path];
+        }
+        rest = &rest[ident.len()..];
+        path.push(ident);
+        match rest.strip_prefix("::") {
+            Some(r) => rest = r,
+            None => return vec![path],
+        }
+    }
+}
+
+/// The longest prefix of `path` that is a module of the crate.
+fn resolve(path: &ModPath, known: &BTreeSet<ModPath>) -> Option<ModPath> {
+    (1..=path.len())
+        .rev()
+        .map(|n| path[..n].to_vec())
+        .find(|p| known.contains(p))
+}
+
+fn rank(top: &str) -> Option<u32> {
+    LAYERS.iter().find(|(m, _)| *m == top).map(|(_, r)| *r)
+}
+
+/// (from, to) module edges of the whole crate.
+fn edges() -> Vec<(ModPath, ModPath, PathBuf)> {
+    let mods = modules();
+    let known: BTreeSet<ModPath> = mods.iter().map(|(m, _)| m.clone()).collect();
+    let mut out = Vec::new();
+    for (module, file) in &mods {
+        // This file's own test quotes import lines as data.
+        if module.first().is_some_and(|m| m == "layers") {
+            continue;
+        }
+        for r in references(module, &code_of(file)) {
+            if let Some(target) = resolve(&r, &known) {
+                if &target != module {
+                    out.push((module.clone(), target, file.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_top_level_module_has_a_layer() {
+    for (module, file) in modules() {
+        if let Some(top) = module.first() {
+            assert!(
+                rank(top).is_some(),
+                "{}: module {top} has no layer in src/layers.rs; add it to LAYERS",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn imports_go_one_way() {
+    let mut wrong = Vec::new();
+    for (from, to, file) in edges() {
+        let (Some(f), Some(t)) = (from.first(), to.first()) else {
+            continue;
+        };
+        if f == t {
+            continue;
+        }
+        let (rf, rt) = (rank(f).unwrap_or(u32::MAX), rank(t).unwrap_or(u32::MAX));
+        if rt >= rf {
+            wrong.push(format!(
+                "{}: {} (layer {rf}) imports {} (layer {rt})",
+                file.display(),
+                from.join("::"),
+                to.join("::")
+            ));
+        }
+    }
+    wrong.sort();
+    wrong.dedup();
+    assert!(
+        wrong.is_empty(),
+        "imports against the layer order of src/layers.rs:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Within a folder, files other than its `mod.rs` (which owns the folder's registry and trait)
+/// must not import each other in a circle.
+#[test]
+fn sibling_files_import_without_circles() {
+    let mods = modules();
+    let folder_roots: BTreeSet<ModPath> = mods
+        .iter()
+        .filter(|(_, f)| f.file_name().is_some_and(|n| n == "mod.rs"))
+        .map(|(m, _)| m.clone())
+        .collect();
+    let mut graph: BTreeMap<ModPath, BTreeSet<ModPath>> = BTreeMap::new();
+    for (from, to, _) in edges() {
+        let siblings = from.len() == to.len()
+            && from.len() > 1
+            && from[..from.len() - 1] == to[..to.len() - 1]
+            && !folder_roots.contains(&from)
+            && !folder_roots.contains(&to);
+        if siblings {
+            graph.entry(from).or_default().insert(to);
+        }
+    }
+    // Depth-first search for a back edge.
+    fn visit(
+        node: &ModPath,
+        graph: &BTreeMap<ModPath, BTreeSet<ModPath>>,
+        stack: &mut Vec<ModPath>,
+        done: &mut BTreeSet<ModPath>,
+    ) -> Option<Vec<ModPath>> {
+        if let Some(i) = stack.iter().position(|n| n == node) {
+            let mut cycle = stack[i..].to_vec();
+            cycle.push(node.clone());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        stack.push(node.clone());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, stack, done) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        done.insert(node.clone());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for node in graph.keys() {
+        if let Some(cycle) = visit(node, &graph, &mut Vec::new(), &mut done) {
+            let names: Vec<String> = cycle.iter().map(|m| m.join("::")).collect();
+            panic!(
+                "import circle between sibling files: {}",
+                names.join(" -> ")
+            );
+        }
+    }
+}
+
+#[test]
+fn the_reader_of_imports_sees_what_it_must() {
+    let m: ModPath = vec!["source".into(), "exec".into()];
+    let refs = references(
+        &m,
+        "use crate::{config::reader::PropReader, event::Event};\nuse super::framer::LineFramer;\nlet x = crate::cli::run;",
+    );
+    let as_text: Vec<String> = refs.iter().map(|r| r.join("::")).collect();
+    assert!(
+        as_text.contains(&"config::reader::PropReader".to_string()),
+        "{as_text:?}"
+    );
+    assert!(as_text.contains(&"event::Event".to_string()), "{as_text:?}");
+    assert!(
+        as_text.contains(&"source::framer::LineFramer".to_string()),
+        "{as_text:?}"
+    );
+    assert!(as_text.contains(&"cli::run".to_string()), "{as_text:?}");
+    let refs = references(&m, "use super::x;\nmod tests {\n use super::*;\n}");
+    let as_text: Vec<String> = refs.iter().map(|r| r.join("::")).collect();
+    assert_eq!(as_text, ["source::x", "source::exec"]);
+}
