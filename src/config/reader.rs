@@ -52,6 +52,11 @@ pub struct PropReader<'a> {
     diags: &'a mut Diagnostics,
     asked: BTreeSet<String>,
     asked_prefixes: BTreeSet<String>,
+    /// Keys asked for only to be accepted under another name (deprecated names): they are read,
+    /// but the setting they carry is reported under its new name.
+    aliases: BTreeSet<String>,
+    /// Keys marked understood without being read as a setting ([`PropReader::known`]).
+    accepted: BTreeSet<String>,
     failed: bool,
 }
 
@@ -62,6 +67,8 @@ impl<'a> PropReader<'a> {
             diags,
             asked: BTreeSet::new(),
             asked_prefixes: BTreeSet::new(),
+            aliases: BTreeSet::new(),
+            accepted: BTreeSet::new(),
             failed: false,
         }
     }
@@ -86,11 +93,19 @@ impl<'a> PropReader<'a> {
     /// Marks `key` as understood without reading it (keys handled elsewhere, e.g. `type`).
     pub fn known(&mut self, key: &str) {
         self.asked.insert(key.to_string());
+        self.accepted.insert(key.to_string());
     }
 
     /// Marks every key under `prefix` as understood.
     pub fn known_prefix(&mut self, prefix: &str) {
         self.asked_prefixes.insert(prefix.to_string());
+    }
+
+    /// A key that is accepted but carries no setting (Flume ignores it too, or it names a
+    /// deprecated mechanism): returns its value and line so that the caller can warn.
+    pub fn ignored(&mut self, key: &str) -> Option<(&'a str, usize)> {
+        self.known(key);
+        self.comp.props.get(key).map(|(v, l)| (v.as_str(), *l))
     }
 
     pub fn raw(&mut self, key: &str) -> Option<(&'a str, usize)> {
@@ -199,6 +214,7 @@ impl<'a> PropReader<'a> {
     /// A deprecated key: returns its value only when the new key is absent (Flume's
     /// `translateOldProps`), and warns either way.
     pub fn deprecated(&mut self, old: &str, new: &str) -> Option<String> {
+        self.aliases.insert(old.to_string());
         let (v, line) = self.raw(old)?;
         let new_present = self.comp.props.contains_key(new);
         let full_new = self.full_key(new);
@@ -272,6 +288,19 @@ impl<'a> PropReader<'a> {
             self.diags
                 .push(d.severity, d.line, d.key, d.message, d.hint);
         }
+    }
+
+    /// The settings this reader was asked for, by the name `describe()` must report them under:
+    /// (keys, prefixes). Keys marked [`PropReader::known`] only and deprecated names are left out.
+    #[cfg(test)]
+    pub fn settings_read(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+        let keys = self
+            .asked
+            .iter()
+            .filter(|k| !self.aliases.contains(*k) && !self.accepted.contains(*k))
+            .cloned()
+            .collect();
+        (keys, self.asked_prefixes.clone())
     }
 
     /// Reports every key that no parser asked for, naming the keys this component understands.

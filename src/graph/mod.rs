@@ -250,4 +250,6 @@ fn build_agent(props: &[properties::Prop], agent: &str, diags: &mut Diagnostics)
 }
 
 #[cfg(test)]
+mod registry_tests;
+#[cfg(test)]
 mod tests;

@@ -64,4 +64,3 @@ impl SinkSpec for KafkaSettings {
             })
     }
 }
-

@@ -210,7 +210,7 @@ impl KafkaSettings {
         let old_batch = r.deprecated("batchSize", BATCH_SIZE);
         let old_acks = r.deprecated("requiredAcks", "kafka.producer.acks");
         for old in ["serializer.class", "key.serializer.class"] {
-            if let Some((_, line)) = r.raw(old) {
+            if let Some((_, line)) = r.ignored(old) {
                 let new = if old == "serializer.class" {
                     "kafka.producer.value.serializer"
                 } else {
@@ -285,7 +285,7 @@ impl KafkaSettings {
         };
 
         // The user guide's `kafka.flumeBatchSize` is not read by Flume's code: warn, do not use.
-        if let Some((v, line)) = r.raw("kafka.flumeBatchSize") {
+        if let Some((v, line)) = r.ignored("kafka.flumeBatchSize") {
             let fix = r.full_key(BATCH_SIZE);
             r.warn(
                 "kafka.flumeBatchSize",
@@ -438,7 +438,7 @@ impl KafkaSettings {
     }
 
     fn parse_batch_size(r: &mut PropReader, old: Option<String>) -> u64 {
-        if r.line(BATCH_SIZE).is_some() {
+        if r.raw(BATCH_SIZE).is_some() {
             return r.positive(BATCH_SIZE, DEFAULT_BATCH_SIZE);
         }
         let Some(old) = old.filter(|v| !v.trim().is_empty()) else {

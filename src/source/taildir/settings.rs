@@ -197,16 +197,14 @@ impl SourceSpec for TaildirSettings {
 
 impl Describe for TaildirSettings {
     fn describe(&self) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = self
-            .groups
-            .iter()
-            .map(|g| {
-                (
-                    format!("filegroups.{}", g.name),
-                    format!("{}/{}", g.dir.display(), g.pattern),
-                )
-            })
-            .collect();
+        let names: Vec<&str> = self.groups.iter().map(|g| g.name.as_str()).collect();
+        let mut v: Vec<(String, String)> = vec![("filegroups".into(), names.join(" "))];
+        v.extend(self.groups.iter().map(|g| {
+            (
+                format!("filegroups.{}", g.name),
+                format!("{}/{}", g.dir.display(), g.pattern),
+            )
+        }));
         for g in &self.groups {
             for (k, val) in &g.headers {
                 v.push((format!("headers.{}.{k}", g.name), val.clone()));
