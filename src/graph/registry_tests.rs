@@ -14,9 +14,12 @@ use crate::metrics::{ChannelCounter, SinkCounter};
 use crate::sink::{self, SinkCore};
 use crate::{interceptor, source};
 
+/// Key-value pairs of one component, without the `a1.sources.x1.` prefix.
+type Properties = &'static [(&'static str, &'static str)];
+
 /// The smallest valid properties of each supported type: (kind, alias, properties). A type added
 /// to a registry without a row here fails [`every_supported_type_has_a_minimal_config`].
-const MINIMAL: &[(&str, &str, &[(&str, &str)])] = &[
+const MINIMAL: &[(&str, &str, Properties)] = &[
     ("source", "exec", &[("command", "tail -F /var/log/app.log")]),
     ("source", "seq", &[]),
     (
