@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 
 use crate::agent::{Agent, DEFAULT_DRAIN_TIMEOUT};
 use crate::config::{self, Severity};
-use crate::graph;
+use crate::graph::{self, DropCause};
 use crate::logging;
 use crate::source::exec_guard::EXEC_GUARD;
 
@@ -80,10 +80,23 @@ struct AgentArgs {
     zk_conn_string: Option<String>,
     #[arg(short = 'p', long = "zkBasePath", hide = true)]
     zk_base_path: Option<String>,
-    /// Print what would run and exit (flume-ng --dryrun).
+    /// Print what would run and exit (flume-ng --dryrun); exit 1 when a component would be
+    /// dropped.
     #[arg(short = 'd', long = "dryrun")]
     dryrun: bool,
+    /// Start even when the file names components rflume cannot run (the rest runs; each missing
+    /// component is logged at ERROR at start and every 10 minutes). Also
+    /// -Drflume.allowUnsupported=true.
+    #[arg(long = "allow-unsupported")]
+    allow_unsupported: bool,
 }
+
+/// The system property that opts in like `--allow-unsupported` (for start scripts that can only
+/// add `-D` options).
+pub const ALLOW_UNSUPPORTED_PROPERTY: &str = "rflume.allowUnsupported";
+
+/// How often the components that do not run are logged again while the rest runs.
+const UNSUPPORTED_REMINDER: Duration = Duration::from_secs(600);
 
 #[derive(Args, Debug)]
 struct CheckArgs {
@@ -134,7 +147,7 @@ pub fn run(args: Vec<String>) -> i32 {
             let _ = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => 1,
+                _ => EXIT_UNREADABLE,
             };
         }
     };
@@ -243,12 +256,43 @@ fn run_agent(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow::Res
         .with_context(|| format!("loading {}", a.conf_file.display()))?;
     for d in loaded.diagnostics.sorted() {
         match d.severity {
-            Severity::Error => error!("{d}"),
+            Severity::Error | Severity::Unsupported => error!("{}: {d}", d.severity.label()),
             Severity::Warning => warn!("{d}"),
         }
     }
-    for (what, why) in &loaded.config.dropped {
-        error!("{what} has been removed: {why}");
+    for d in &loaded.config.dropped {
+        match d.cause {
+            DropCause::Unused => warn!("{} has been removed: {}", d.what, d.why),
+            _ => error!("{} has been removed: {}", d.what, d.why),
+        }
+    }
+    let allow_unsupported = a.allow_unsupported
+        || system
+            .get(ALLOW_UNSUPPORTED_PROPERTY)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let unsupported: Vec<String> = loaded
+        .config
+        .unsupported()
+        .map(|d| match d.line {
+            Some(l) => format!("{}:{l}: {} ({})", a.conf_file.display(), d.what, d.why),
+            None => format!("{}: {} ({})", a.conf_file.display(), d.what, d.why),
+        })
+        .collect();
+    if !unsupported.is_empty() && !allow_unsupported {
+        let list = unsupported.join("\n  ");
+        eprintln!(
+            "rflume: agent {} names components that Flume would run and rflume cannot:\n  {list}\n\
+             rflume does not start a partial pipeline on its own (the missing components' events \
+             would pile up or be lost). Keep this agent on Flume, change the configuration, or \
+             start the rest anyway with --allow-unsupported (or -D{ALLOW_UNSUPPORTED_PROPERTY}=true).",
+            a.name
+        );
+        error!(
+            "refusing to start agent {}: {} component(s) cannot run in rflume (see above)",
+            a.name,
+            unsupported.len()
+        );
+        return Ok(1);
     }
     if !loaded.config.is_runnable() {
         bail!(
@@ -260,10 +304,14 @@ fn run_agent(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow::Res
     }
     if a.dryrun {
         print!("{}", loaded.config.render());
-        return Ok(0);
+        return Ok(if loaded.config.runs_as_written() {
+            0
+        } else {
+            1
+        });
     }
     let agent = Agent::start(&loaded.config)?;
-    wait_for_stop_signal()?;
+    wait_for_stop_signal(&unsupported)?;
     let report = agent.stop(drain);
     if crate::agent::fatal_error_occurred() {
         error!(
@@ -297,7 +345,9 @@ fn raise_open_file_limit() {
 }
 
 /// Blocks until SIGTERM or SIGINT. SIGHUP (which would kill the process by default) is logged.
-fn wait_for_stop_signal() -> anyhow::Result<()> {
+/// Components that do not run (`--allow-unsupported`) are logged again every 10 minutes, so that
+/// an operator reading only recent logs still learns that the pipeline is partial.
+fn wait_for_stop_signal(not_running: &[String]) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -307,17 +357,41 @@ fn wait_for_stop_signal() -> anyhow::Result<()> {
         let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        let mut reminder = tokio::time::interval_at(
+            tokio::time::Instant::now() + UNSUPPORTED_REMINDER,
+            UNSUPPORTED_REMINDER,
+        );
         loop {
             tokio::select! {
                 _ = term.recv() => { info!("received SIGTERM"); return Ok(()); }
                 _ = int.recv() => { info!("received SIGINT"); return Ok(()); }
                 _ = hup.recv() => warn!("received SIGHUP: configuration reload is not supported yet; the running configuration is kept"),
+                _ = reminder.tick(), if !not_running.is_empty() => {
+                    for c in not_running {
+                        error!("not running (unsupported by rflume, started with --allow-unsupported): {c}");
+                    }
+                }
             }
         }
     })
 }
 
+/// `rflume check` exit codes: 0 — every agent runs as Flume would (warnings allowed); 1 —
+/// something would be dropped or is not supported; 2 — the file cannot be read.
 fn run_check(c: CheckArgs) -> anyhow::Result<i32> {
+    match check_file(&c) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("rflume check: {e:#}");
+            Ok(EXIT_UNREADABLE)
+        }
+    }
+}
+
+/// Exit code for a file that cannot be read or bad usage.
+const EXIT_UNREADABLE: i32 = 2;
+
+fn check_file(c: &CheckArgs) -> anyhow::Result<i32> {
     let system = system_properties(&c.defines);
     let agents = if c.name.is_empty() {
         agents_in(&c.conf_file)?
@@ -337,20 +411,21 @@ fn run_check(c: CheckArgs) -> anyhow::Result<i32> {
             .with_context(|| format!("loading {}", c.conf_file.display()))?;
         let diags = loaded.diagnostics.sorted();
         for d in &diags {
-            let tag = match d.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-            };
-            println!("{tag}: {d}");
+            println!("{}: {d}", d.severity.label());
         }
         print!("{}", loaded.config.render());
-        let errors = loaded.diagnostics.error_count();
-        let warnings = diags.len() - errors;
-        // A dropped component fails the check even when its only diagnostic is a warning
-        // (e.g. a channel nothing is connected to): the file does not run as written.
-        let ok = errors == 0 && loaded.config.dropped.is_empty() && loaded.config.is_runnable();
+        let count = |s| loaded.diagnostics.count(s);
+        let (errors, unsupported, warnings) = (
+            count(Severity::Error),
+            count(Severity::Unsupported),
+            count(Severity::Warning),
+        );
+        // Anything dropped fails the check, also when its only diagnostic is a warning (a
+        // consequence of another component's error); an unused channel does not, since Flume
+        // removes it too and nothing is lost.
+        let ok = errors == 0 && unsupported == 0 && loaded.config.runs_as_written();
         println!(
-            "agent {agent}: {} ({errors} error(s), {warnings} warning(s))",
+            "agent {agent}: {} ({errors} error(s), {unsupported} unsupported, {warnings} warning(s))",
             if ok { "OK" } else { "NOT OK" }
         );
         failed |= !ok;

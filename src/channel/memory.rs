@@ -23,13 +23,13 @@ use crate::event::Event;
 use crate::metrics::ChannelCounter;
 
 /// Flume's `capacity` default.
-pub const DEFAULT_CAPACITY: u64 = 100;
+pub const DEFAULT_CAPACITY: i64 = 100;
 /// Flume's `transactionCapacity` default.
-pub const DEFAULT_TRANSACTION_CAPACITY: u64 = 100;
+pub const DEFAULT_TRANSACTION_CAPACITY: i64 = 100;
 /// Flume's `keep-alive` default, seconds.
-pub const DEFAULT_KEEP_ALIVE_SECS: u64 = 3;
+pub const DEFAULT_KEEP_ALIVE_SECS: i64 = 3;
 /// Flume's `byteCapacityBufferPercentage` default.
-pub const DEFAULT_BYTE_CAPACITY_BUFFER_PERCENTAGE: u64 = 20;
+pub const DEFAULT_BYTE_CAPACITY_BUFFER_PERCENTAGE: i64 = 20;
 /// Flume accounts bodies in slots of this many bytes.
 const BYTE_SLOT_SIZE: u64 = 100;
 
@@ -40,7 +40,7 @@ pub struct MemorySettings {
     pub keep_alive: Duration,
     /// `None`: no limit on body bytes (Flume's default, 80% of the JVM heap, has no meaning here).
     pub byte_capacity: Option<u64>,
-    pub byte_capacity_buffer_percentage: u64,
+    pub byte_capacity_buffer_percentage: i64,
 }
 
 impl Default for MemorySettings {
@@ -48,7 +48,7 @@ impl Default for MemorySettings {
         MemorySettings {
             capacity: DEFAULT_CAPACITY as usize,
             transaction_capacity: DEFAULT_TRANSACTION_CAPACITY as usize,
-            keep_alive: Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS),
+            keep_alive: Duration::from_secs(DEFAULT_KEEP_ALIVE_SECS as u64),
             byte_capacity: None,
             byte_capacity_buffer_percentage: DEFAULT_BYTE_CAPACITY_BUFFER_PERCENTAGE,
         }
@@ -56,37 +56,66 @@ impl Default for MemorySettings {
 }
 
 impl MemorySettings {
+    /// Flume's `MemoryChannel.configure`: an invalid capacity, transactionCapacity, keep-alive,
+    /// byteCapacity or byteCapacityBufferPercentage falls back to its default (Flume logs a
+    /// warning for some and nothing for others; rflume warns for all). Only a transactionCapacity
+    /// above the capacity drops the channel, as Flume's `Preconditions.checkState` does.
     pub fn parse(r: &mut PropReader) -> Option<Self> {
-        let capacity = lenient_positive(r, "capacity", DEFAULT_CAPACITY);
-        let transaction_capacity =
-            lenient_positive(r, "transactionCapacity", DEFAULT_TRANSACTION_CAPACITY);
-        let keep_alive = r.non_negative("keep-alive", DEFAULT_KEEP_ALIVE_SECS);
-        let pct = r.non_negative(
-            "byteCapacityBufferPercentage",
-            DEFAULT_BYTE_CAPACITY_BUFFER_PERCENTAGE,
+        let capacity = lenient_int(r, "capacity", DEFAULT_CAPACITY, |v| v > 0);
+        let transaction_capacity = lenient_int(
+            r,
+            "transactionCapacity",
+            DEFAULT_TRANSACTION_CAPACITY,
+            |v| v > 0,
         );
-        if pct > 100 {
-            r.error(
-                "byteCapacityBufferPercentage",
-                None,
-                format!("must be between 0 and 100, got {pct}"),
-                Some("Flume's default is 20".to_string()),
+        // Flume waits `tryAcquire(keepAlive, SECONDS)`; a negative timeout does not wait at all.
+        let keep_alive = lenient_int(r, "keep-alive", DEFAULT_KEEP_ALIVE_SECS, |_| true);
+        if keep_alive < 0 {
+            let line = r.line("keep-alive");
+            r.warn(
+                "keep-alive",
+                line,
+                format!("a negative keep-alive ({keep_alive}) means no wait for room, as in Flume"),
+                Some("use 0 to say so".to_string()),
             );
         }
-        // Flume: byteCapacity 0 means "effectively unlimited".
-        let byte_capacity = match r.parse::<i64>("byteCapacity", "an integer (bytes)") {
-            Some(v) if v < 0 => {
-                r.error(
-                    "byteCapacity",
-                    None,
-                    format!("must not be negative, got {v}"),
-                    Some("0 means no byte limit".to_string()),
-                );
-                None
-            }
-            Some(0) | None => None,
-            Some(v) => Some(v as u64),
+        let pct = lenient_int(
+            r,
+            "byteCapacityBufferPercentage",
+            DEFAULT_BYTE_CAPACITY_BUFFER_PERCENTAGE,
+            |_| true,
+        );
+        // Flume: a value that is not a long falls back to 80% of the JVM heap, which has no
+        // meaning here: no byte limit.
+        let byte_capacity = match r.raw("byteCapacity") {
+            None => None,
+            Some((v, line)) => match v.trim().parse::<i64>() {
+                Ok(b) => Some(b),
+                Err(_) => {
+                    r.warn(
+                        "byteCapacity",
+                        Some(line),
+                        format!("invalid byteCapacity '{v}'; Flume falls back to 80% of its JVM heap, rflume to no byte limit"),
+                        Some("use a number of bytes".to_string()),
+                    );
+                    None
+                }
+            },
         };
+        let byte_slots = byte_capacity.and_then(|b| flume_byte_slots(b, pct));
+        if byte_capacity.is_some_and(|b| b != 0) && byte_slots.is_none() {
+            let line = r.line("byteCapacity");
+            r.warn(
+                "byteCapacity",
+                line,
+                format!(
+                    "byteCapacity {} with byteCapacityBufferPercentage {pct} leaves less than one \
+                     100-byte slot, which Flume treats as no byte limit; so does rflume",
+                    byte_capacity.unwrap_or(0)
+                ),
+                Some("use a positive byteCapacity and a percentage from 0 to 99".to_string()),
+            );
+        }
         if transaction_capacity > capacity {
             let line = r.line("transactionCapacity").or_else(|| r.line("capacity"));
             r.error(
@@ -102,18 +131,28 @@ impl MemorySettings {
         Some(MemorySettings {
             capacity: capacity as usize,
             transaction_capacity: transaction_capacity as usize,
-            keep_alive: Duration::from_secs(keep_alive),
-            byte_capacity,
+            keep_alive: Duration::from_secs(keep_alive.max(0) as u64),
+            byte_capacity: byte_capacity
+                .filter(|_| byte_slots.is_some())
+                .map(|b| b as u64),
             byte_capacity_buffer_percentage: pct,
         })
     }
 
-    /// Usable body-byte slots (Flume's `byteCapacity × (1 − pct/100) / 100`).
+    /// Usable body-byte slots: `None` is no limit.
     fn byte_slots(&self) -> Option<u64> {
-        self.byte_capacity.map(|b| {
-            (b * (100 - self.byte_capacity_buffer_percentage.min(100)) / 100) / BYTE_SLOT_SIZE
-        })
+        self.byte_capacity
+            .and_then(|b| flume_byte_slots(b as i64, self.byte_capacity_buffer_percentage))
     }
+}
+
+/// Flume's slot arithmetic, `(int) (byteCapacity * (1 - pct * .01)) / 100`, where a result below
+/// one slot means no limit (`Integer.MAX_VALUE` permits).
+fn flume_byte_slots(byte_capacity: i64, pct: i64) -> Option<u64> {
+    let slots = (byte_capacity as f64 * (1.0 - pct as f64 * 0.01)) / BYTE_SLOT_SIZE as f64;
+    // Java's double-to-int cast saturates at Integer.MAX_VALUE, which is Flume's "unlimited".
+    let slots = slots.min(i32::MAX as f64) as i64;
+    (slots >= 1 && slots < i32::MAX as i64).then_some(slots as u64)
 }
 
 impl Describe for MemorySettings {
@@ -147,20 +186,22 @@ impl ChannelSpec for MemorySettings {
     }
 }
 
-/// Flume's memory channel replaces an invalid capacity by the default with a warning instead of
-/// dropping the channel; rflume keeps that (it is harmless) but says so.
-fn lenient_positive(r: &mut PropReader, key: &str, default: u64) -> u64 {
+/// A Java `int` read the way Flume's memory channel reads its settings: a value that is not an
+/// int (`Integer.parseInt` of the trimmed text, so also one beyond 2^31 − 1) or that `valid`
+/// rejects falls back to `default`, with a warning (Flume warns for some keys, is silent for
+/// others).
+fn lenient_int(r: &mut PropReader, key: &str, default: i64, valid: impl Fn(i64) -> bool) -> i64 {
     let Some((v, line)) = r.raw(key) else {
         return default;
     };
-    match v.parse::<i64>() {
-        Ok(n) if n > 0 => n as u64,
+    match v.trim().parse::<i32>() {
+        Ok(n) if valid(n as i64) => n as i64,
         _ => {
             r.warn(
                 key,
                 Some(line),
-                format!("invalid {key} '{v}'; using Flume's default of {default}"),
-                Some("use a positive integer".to_string()),
+                format!("invalid {key} '{v}'; using Flume's default of {default}, as Flume does"),
+                Some("use a positive integer below 2147483648".to_string()),
             );
             default
         }
@@ -495,5 +536,93 @@ mod tests {
             .expect("room appears while waiting");
         taker.join().expect("taker");
         assert_eq!(c.len(), 2);
+    }
+
+    /// Parses a memory channel from `pairs`; returns the settings (None: dropped) and whether
+    /// any warning was given.
+    fn parse(pairs: &[(&str, &str)]) -> (Option<MemorySettings>, Vec<String>) {
+        use crate::config::reader::ComponentProps;
+        use crate::config::Diagnostics;
+        use std::path::Path;
+        let c = ComponentProps::sink_for_test(pairs);
+        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
+        let mut r = PropReader::new(&c, &mut d);
+        let s = MemorySettings::parse(&mut r);
+        (s, d.items.iter().map(|i| i.to_string()).collect())
+    }
+
+    /// Flume's `MemoryChannel.configure` falls back to defaults instead of dropping the channel.
+    #[test]
+    fn invalid_values_fall_back_as_in_flume_with_a_warning() {
+        let unlimited: Option<u64> = None;
+        /// (properties, capacity, transactionCapacity, keep-alive s, byte capacity)
+        type Case = (
+            &'static [(&'static str, &'static str)],
+            usize,
+            usize,
+            u64,
+            Option<u64>,
+        );
+        let cases: &[Case] = &[
+            (&[("capacity", "lots")], 100, 100, 3, unlimited),
+            (&[("capacity", "0")], 100, 100, 3, unlimited),
+            (&[("capacity", "3000000000")], 100, 100, 3, unlimited),
+            (
+                &[("capacity", " 500 "), ("transactionCapacity", "x")],
+                500,
+                100,
+                3,
+                unlimited,
+            ),
+            (&[("keep-alive", "soon")], 100, 100, 3, unlimited),
+            (&[("keep-alive", "-5")], 100, 100, 0, unlimited),
+            (&[("byteCapacity", "1g")], 100, 100, 3, unlimited),
+            (&[("byteCapacity", "-1")], 100, 100, 3, unlimited),
+            (
+                &[
+                    ("byteCapacity", "100000"),
+                    ("byteCapacityBufferPercentage", "x"),
+                ],
+                100,
+                100,
+                3,
+                Some(100_000),
+            ),
+            (
+                &[
+                    ("byteCapacity", "100000"),
+                    ("byteCapacityBufferPercentage", "120"),
+                ],
+                100,
+                100,
+                3,
+                unlimited,
+            ),
+        ];
+        for (pairs, cap, tx, keep, bytes) in cases {
+            let (s, diags) = parse(pairs);
+            let s = s.unwrap_or_else(|| panic!("{pairs:?} dropped the channel: {diags:?}"));
+            assert_eq!(
+                (
+                    s.capacity,
+                    s.transaction_capacity,
+                    s.keep_alive.as_secs(),
+                    s.byte_capacity
+                ),
+                (*cap, *tx, *keep, *bytes),
+                "{pairs:?}"
+            );
+            assert!(
+                !diags.is_empty(),
+                "{pairs:?}: rflume says what Flume silently did"
+            );
+            assert!(diags.iter().all(|d| !d.contains("error")), "{diags:?}");
+        }
+        // The one rule Flume enforces by dropping the channel.
+        let (s, diags) = parse(&[("capacity", "10"), ("transactionCapacity", "20")]);
+        assert!(s.is_none(), "{diags:?}");
+        // A valid byte limit: Flume's slot arithmetic, 80% of 100,000 bytes in 100-byte slots.
+        let (s, _) = parse(&[("byteCapacity", "100000")]);
+        assert_eq!(s.map(|s| s.byte_slots()), Some(Some(800)));
     }
 }

@@ -7,10 +7,25 @@ use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
-    /// The component (or the whole agent) is dropped or cannot run as written.
+    /// A configuration error: Flume itself would drop the component (or the whole agent), and
+    /// rflume drops it the same way.
     Error,
+    /// Flume would run this, rflume cannot (a type or class it does not implement). `rflume agent`
+    /// refuses to start unless the operator opts in to run the rest.
+    Unsupported,
     /// It runs, but not exactly as the file says (deprecated name, ignored key, Flume quirk).
     Warning,
+}
+
+impl Severity {
+    /// How `rflume check` and the agent's log tag it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Unsupported => "unsupported",
+            Severity::Warning => "warning",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,15 +113,41 @@ impl Diagnostics {
         self.push(Severity::Warning, line, key, message, hint.into());
     }
 
-    pub fn has_errors(&self) -> bool {
-        self.items.iter().any(|d| d.severity == Severity::Error)
+    /// Flume does not support this: the agent refuses to start without the opt-in.
+    pub fn unsupported(
+        &mut self,
+        line: Option<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<Option<String>>,
+    ) {
+        self.push(Severity::Unsupported, line, key, message, hint.into());
     }
 
+    /// Whether anything keeps the file from running as written (an error or an unsupported
+    /// component).
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity != Severity::Warning)
+    }
+
+    pub fn count(&self, severity: Severity) -> usize {
+        self.items.iter().filter(|d| d.severity == severity).count()
+    }
+
+    /// Errors and unsupported components together.
     pub fn error_count(&self) -> usize {
         self.items
             .iter()
-            .filter(|d| d.severity == Severity::Error)
+            .filter(|d| d.severity != Severity::Warning)
             .count()
+    }
+
+    /// The components Flume would run and rflume cannot, in file order.
+    pub fn unsupported_items(&self) -> Vec<&Diagnostic> {
+        self.sorted()
+            .into_iter()
+            .filter(|d| d.severity == Severity::Unsupported)
+            .collect()
     }
 
     /// Diagnostics in file order (line, then severity), absences last.

@@ -58,6 +58,8 @@ pub struct PropReader<'a> {
     /// Keys marked understood without being read as a setting ([`PropReader::known`]).
     accepted: BTreeSet<String>,
     failed: bool,
+    /// The failure is that rflume cannot run something Flume would (not a config error).
+    unsupported: bool,
 }
 
 impl<'a> PropReader<'a> {
@@ -70,6 +72,7 @@ impl<'a> PropReader<'a> {
             aliases: BTreeSet::new(),
             accepted: BTreeSet::new(),
             failed: false,
+            unsupported: false,
         }
     }
 
@@ -88,6 +91,20 @@ impl<'a> PropReader<'a> {
     /// Whether an error was reported: the component cannot be built.
     pub fn failed(&self) -> bool {
         self.failed
+    }
+
+    /// Whether the component cannot be built because rflume lacks something Flume has (it is
+    /// not a configuration error).
+    pub fn is_unsupported(&self) -> bool {
+        self.unsupported
+    }
+
+    /// The line a diagnostic about `key` points at: the key's own line, else the component's
+    /// `type` line (a missing key is reported where the component is declared), else its first.
+    pub fn location(&self, key: &str, line: Option<usize>) -> Option<usize> {
+        line.or_else(|| self.comp.line(key))
+            .or_else(|| self.comp.line("type"))
+            .or_else(|| self.comp.first_line())
     }
 
     /// Marks `key` as understood without reading it (keys handled elsewhere, e.g. `type`).
@@ -125,7 +142,7 @@ impl<'a> PropReader<'a> {
     pub fn required(&mut self, key: &str, hint: &str) -> Option<String> {
         let v = self.opt_string(key);
         if v.is_none() {
-            let line = self.comp.first_line();
+            let line = self.location(key, None);
             let full = self.full_key(key);
             self.failed = true;
             self.diags.error(
@@ -190,24 +207,26 @@ impl<'a> PropReader<'a> {
         }
     }
 
-    /// `true`/`false`, any case. Java's `Boolean.valueOf("yes")` is silently `false`; rflume
-    /// reports anything else instead of guessing.
+    /// `true`/`false`, any case, as Flume's `Context.getBoolean` reads it
+    /// (`Boolean.parseBoolean` of the trimmed value): anything but `true` is `false`. Flume says
+    /// nothing about `restart = yes`; rflume runs it the same way and warns.
     pub fn bool(&mut self, key: &str, default: bool) -> bool {
         let Some((v, line)) = self.raw(key) else {
             return default;
         };
+        let v = v.trim();
         if v.eq_ignore_ascii_case("true") {
             true
-        } else if v.eq_ignore_ascii_case("false") {
-            false
         } else {
-            self.error(
-                key,
-                Some(line),
-                format!("'{v}' is not a boolean"),
-                Some("use true or false".to_string()),
-            );
-            default
+            if !v.eq_ignore_ascii_case("false") {
+                self.warn(
+                    key,
+                    Some(line),
+                    format!("'{v}' is read as false, as Flume does"),
+                    Some("write true or false".to_string()),
+                );
+            }
+            false
         }
     }
 
@@ -256,9 +275,53 @@ impl<'a> PropReader<'a> {
         hint: Option<String>,
     ) {
         self.failed = true;
+        self.dropped_part(key, line, message, hint);
+    }
+
+    /// An error about part of the component that Flume drops while running the rest (e.g. one
+    /// unknown channel in a source's list): reported as an error, the component still builds.
+    pub fn dropped_part(
+        &mut self,
+        key: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
         let full = self.full_key(key);
-        let line = line.or_else(|| self.comp.line(key));
+        let line = self.location(key, line);
         self.diags.error(line, full, message, hint);
+    }
+
+    /// Flume would run this and rflume cannot: the component is not built, and the agent refuses
+    /// to start unless the operator opts in to run the rest.
+    pub fn unsupported(
+        &mut self,
+        key: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.failed = true;
+        self.unsupported = true;
+        let full = self.full_key(key);
+        let line = self.location(key, line);
+        self.diags.unsupported(line, full, message, hint);
+    }
+
+    /// The component cannot run because of a problem already reported for another one (its only
+    /// channel was dropped, …): one cause gives one error, so this is a warning that names the
+    /// cause, and the component fails — as unsupported when the cause is.
+    pub fn fails_because(
+        &mut self,
+        key: &str,
+        line: Option<usize>,
+        message: impl Into<String>,
+        hint: Option<String>,
+        unsupported: bool,
+    ) {
+        self.failed = true;
+        self.unsupported |= unsupported;
+        self.warn(key, line, message, hint);
     }
 
     pub fn warn(
@@ -269,7 +332,7 @@ impl<'a> PropReader<'a> {
         hint: Option<String>,
     ) {
         let full = self.full_key(key);
-        let line = line.or_else(|| self.comp.line(key));
+        let line = self.location(key, line);
         self.diags.warn(line, full, message, hint);
     }
 
@@ -283,6 +346,9 @@ impl<'a> PropReader<'a> {
     pub fn absorb(&mut self, other: Diagnostics) {
         if other.has_errors() {
             self.failed = true;
+        }
+        if other.count(super::diag::Severity::Unsupported) > 0 {
+            self.unsupported = true;
         }
         for d in other.items {
             self.diags
@@ -385,14 +451,46 @@ mod tests {
     }
 
     #[test]
-    fn bad_numbers_and_booleans_are_errors() {
-        let c = comp(&[("batchSize", "x"), ("restart", "yes"), ("capacity", "-1")]);
+    fn bad_numbers_are_errors() {
+        let c = comp(&[("batchSize", "x"), ("capacity", "-1")]);
         let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
         let mut r = PropReader::new(&c, &mut d);
         assert_eq!(r.positive("batchSize", 20), 20);
-        assert!(!r.bool("restart", false));
         assert_eq!(r.positive("capacity", 100), 100);
         assert!(r.failed());
-        assert_eq!(d.error_count(), 3);
+        assert_eq!(d.error_count(), 2);
+    }
+
+    /// Flume's `Context.getBoolean` is `Boolean.parseBoolean(value.trim())`.
+    #[test]
+    fn booleans_read_as_flume_reads_them_with_a_warning_for_anything_else() {
+        let c = comp(&[
+            ("a", "TRUE"),
+            ("b", " true "),
+            ("c", "yes"),
+            ("d", "1"),
+            ("e", "False"),
+        ]);
+        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
+        let mut r = PropReader::new(&c, &mut d);
+        assert!(r.bool("a", false));
+        assert!(r.bool("b", false));
+        assert!(!r.bool("c", true));
+        assert!(!r.bool("d", true));
+        assert!(!r.bool("e", true));
+        assert!(r.bool("absent", true));
+        assert!(!r.failed());
+        let w: Vec<String> = d.items.iter().map(|i| i.to_string()).collect();
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("f.conf:3: a1.sinks.k1.c: 'yes' is read as false, as Flume does (write true or false)"), "{w:?}");
+    }
+
+    #[test]
+    fn a_missing_key_is_reported_at_the_type_line() {
+        let c = comp(&[("channel", "c1"), ("type", "logger")]);
+        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
+        let mut r = PropReader::new(&c, &mut d);
+        assert!(r.required("command", "e.g. command = tail -F x").is_none());
+        assert_eq!(d.items[0].line, Some(2));
     }
 }

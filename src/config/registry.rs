@@ -103,6 +103,28 @@ pub fn supported_names<S>(table: &'static [TypeEntry<S>]) -> String {
         .join(", ")
 }
 
+/// A supported type whose name is a near miss of `written` (`exce`, `memroy`, `KafkaSnk`), for a
+/// "did you mean" hint: at most two edits from an alias, or from a class's simple name.
+pub fn did_you_mean<S>(table: &'static [TypeEntry<S>], written: &str) -> Option<&'static str> {
+    let lower = written.to_ascii_lowercase();
+    let simple = lower.rsplit('.').next().unwrap_or(&lower).to_string();
+    let close = |a: &str, b: &str| {
+        // Short names are too easily close to each other to be a meaningful suggestion.
+        a.len() >= 3 && strsim::damerau_levenshtein(a, b) <= 2.min(a.len() / 3 + 1)
+    };
+    table
+        .iter()
+        .filter(|t| t.is_supported())
+        .find(|t| {
+            let class = t.name.class.to_ascii_lowercase();
+            let class_simple = class.rsplit('.').next().unwrap_or(&class).to_string();
+            close(&lower, &t.name.alias.to_ascii_lowercase())
+                || close(&simple, &class_simple)
+                || close(&lower, &class)
+        })
+        .map(|t| t.name.flume_name())
+}
+
 /// Hint for a Flume type that rflume will run in a later version.
 pub const PLANNED: &str = "planned; not available in this version of rflume";
 /// Hint for a Flume type that rflume does not intend to run.
@@ -137,6 +159,21 @@ mod tests {
             Some("kafka")
         );
         assert!(resolve(TABLE, "com.example.MySource").is_none());
+        assert_eq!(did_you_mean(TABLE, "exce"), Some("exec"));
+        assert_eq!(
+            did_you_mean(TABLE, "KafkaSnk"),
+            Some("org.apache.flume.sink.kafka.KafkaSink")
+        );
+        assert_eq!(
+            did_you_mean(TABLE, "org.apache.flume.sink.kafka.KafkaSinc"),
+            Some("org.apache.flume.sink.kafka.KafkaSink")
+        );
+        assert_eq!(did_you_mean(TABLE, "com.example.MySource"), None);
+        assert_eq!(
+            did_you_mean(TABLE, "avro"),
+            None,
+            "unsupported types are not suggested"
+        );
         assert_eq!(
             supported_names(TABLE),
             "exec, org.apache.flume.sink.kafka.KafkaSink"

@@ -7,15 +7,13 @@ use std::collections::BTreeMap;
 
 use super::layout::{listed, RawAgent};
 use super::{
-    or_none, AgentConfig, ChannelConfig, InterceptorConfig, SinkConfig, SourceConfig, TypeRef,
+    or_none, AgentConfig, ChannelConfig, DropCause, Dropped, InterceptorConfig, SinkConfig,
+    SourceConfig, TypeRef,
 };
 use crate::config::reader::{ComponentProps, PropReader};
 use crate::config::registry::{self, Support, TypeEntry};
 use crate::config::Diagnostics;
 use crate::{channel, interceptor, sink, source};
-
-/// What a dropped component's entry in [`AgentConfig::dropped`] says.
-const DROPPED_FOR_ERRORS: &str = "configuration errors (see above)";
 
 /// A parsed component: its type, its settings and what the graph read beside them.
 struct Parsed<S, X> {
@@ -33,19 +31,32 @@ fn parse_component<S, X>(
     consequence: &str,
     table: &'static [TypeEntry<S>],
     diags: &mut Diagnostics,
-    dropped: &mut Vec<(String, String)>,
+    dropped: &mut Vec<Dropped>,
     extra: impl FnOnce(&mut PropReader) -> Option<X>,
 ) -> Option<Parsed<S, X>> {
     let label = format!("{what} {}", comp.name);
-    let Some((kind, parse)) = resolve_type(comp, what, consequence, table, diags) else {
-        dropped.push((label, "invalid type".into()));
-        return None;
+    let line = comp.line("type").or_else(|| comp.first_line());
+    let (kind, parse) = match resolve_type(comp, what, consequence, table, diags) {
+        Ok(found) => found,
+        Err(cause) => {
+            dropped.push(Dropped {
+                what: label,
+                why: match cause {
+                    DropCause::Unsupported => "rflume does not implement its type".into(),
+                    _ => "invalid type".into(),
+                },
+                line,
+                cause,
+            });
+            return None;
+        }
     };
     let mut r = PropReader::new(comp, diags);
     r.known("type");
     let extra = extra(&mut r);
     let settings = parse(&mut r);
     let failed = r.failed();
+    let unsupported = r.is_unsupported();
     r.finish(&format!("the {} {what}", kind.name.alias));
     match (settings, extra) {
         (Some(settings), Some(extra)) if !failed => Some(Parsed {
@@ -54,21 +65,36 @@ fn parse_component<S, X>(
             extra,
         }),
         _ => {
-            dropped.push((label, DROPPED_FOR_ERRORS.into()));
+            let (why, cause) = if unsupported {
+                (
+                    "it needs something rflume does not implement",
+                    DropCause::Unsupported,
+                )
+            } else {
+                ("configuration errors", DropCause::ConfigError)
+            };
+            dropped.push(Dropped {
+                what: label,
+                why: why.into(),
+                line,
+                cause,
+            });
             None
         }
     }
 }
 
 /// Resolves `type`, reporting a missing, unknown or unsupported type (and `consequence`, what
-/// becomes of it); returns the type and its parser.
+/// becomes of it); returns the type and its parser. A missing type is a configuration error
+/// (Flume drops the component too); a type or class rflume does not implement is unsupported
+/// (Flume would run it).
 fn resolve_type<S>(
     comp: &ComponentProps,
     what: &str,
     consequence: &str,
     table: &'static [TypeEntry<S>],
     diags: &mut Diagnostics,
-) -> Option<(TypeRef, registry::ParseFn<S>)> {
+) -> Result<(TypeRef, registry::ParseFn<S>), DropCause> {
     let full = format!("{}type", comp.prefix);
     let Some((written, line)) = comp.props.get("type").map(|(v, l)| (v.clone(), *l)) else {
         diags.error(
@@ -84,22 +110,31 @@ fn resolve_type<S>(
                 registry::supported_names(table)
             )),
         );
-        return None;
+        return Err(DropCause::ConfigError);
     };
     let Some(entry) = registry::resolve(table, &written) else {
-        diags.error(
+        let hint = match registry::did_you_mean(table, &written) {
+            Some(name) => format!(
+                "did you mean {name}? supported: {}",
+                registry::supported_names(table)
+            ),
+            None => format!("supported: {}", registry::supported_names(table)),
+        };
+        diags.unsupported(
             Some(line),
             full,
-            format!("unknown or unsupported {what} type '{written}' (a custom class rflume cannot load); {consequence}"),
-            Some(format!("supported: {}", registry::supported_names(table))),
+            format!(
+                "unknown {what} type '{written}': a custom class rflume cannot load; {consequence}"
+            ),
+            Some(hint),
         );
-        return None;
+        return Err(DropCause::Unsupported);
     };
     let name = entry.name;
     let parse = match entry.support {
         Support::Yes(parse) => parse,
         Support::No(hint) => {
-            diags.error(
+            diags.unsupported(
                 Some(line),
                 full,
                 format!(
@@ -108,7 +143,7 @@ fn resolve_type<S>(
                 ),
                 Some(hint.to_string()),
             );
-            return None;
+            return Err(DropCause::Unsupported);
         }
     };
     if !name.flume_alias && written.eq_ignore_ascii_case(name.alias) {
@@ -122,7 +157,7 @@ fn resolve_type<S>(
             )),
         );
     }
-    Some((
+    Ok((
         TypeRef {
             written,
             name,
@@ -183,16 +218,69 @@ pub fn channels(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) 
     }
 }
 
-/// (channels that survived validation, channels the file lists): a name in the second but not
-/// the first was dropped for its own errors, which deserves a different message.
-fn channel_names(cfg: &AgentConfig, raw: &RawAgent) -> (Vec<String>, Vec<String>) {
-    let valid = cfg.channels.iter().map(|c| c.name.clone()).collect();
-    let listed = raw
-        .channels
-        .as_ref()
-        .map(|l| l.names.clone())
-        .unwrap_or_default();
-    (valid, listed)
+/// What became of each channel the file lists, for the sources and sinks that name one.
+struct ChannelIndex {
+    valid: Vec<String>,
+    /// Listed channels that were dropped: (name, line of its declaration, cause).
+    dropped: Vec<(String, Option<usize>, DropCause)>,
+}
+
+enum ChannelState<'a> {
+    Valid,
+    Dropped(Option<usize>, DropCause),
+    Unknown(&'a [String]),
+}
+
+impl ChannelIndex {
+    fn new(cfg: &AgentConfig, raw: &RawAgent) -> Self {
+        let listed = raw
+            .channels
+            .as_ref()
+            .map(|l| l.names.as_slice())
+            .unwrap_or(&[]);
+        let dropped = listed
+            .iter()
+            .filter(|n| !cfg.channels.iter().any(|c| &c.name == *n))
+            .map(|n| {
+                let entry = cfg
+                    .dropped
+                    .iter()
+                    .find(|d| d.what == format!("channel {n}"));
+                (
+                    n.clone(),
+                    entry.and_then(|d| d.line),
+                    entry.map_or(DropCause::ConfigError, |d| d.cause),
+                )
+            })
+            .collect();
+        ChannelIndex {
+            valid: cfg.channels.iter().map(|c| c.name.clone()).collect(),
+            dropped,
+        }
+    }
+
+    fn state(&self, name: &str) -> ChannelState<'_> {
+        if self.valid.iter().any(|c| c == name) {
+            return ChannelState::Valid;
+        }
+        match self.dropped.iter().find(|(n, _, _)| n == name) {
+            Some((_, line, cause)) => ChannelState::Dropped(*line, *cause),
+            None => ChannelState::Unknown(&self.valid),
+        }
+    }
+}
+
+/// "see line 12" for a cause reported at a line, so that no message points "above" at
+/// something printed below it.
+fn see(line: Option<usize>) -> String {
+    line.map_or_else(|| "see its errors".to_string(), |l| format!("see line {l}"))
+}
+
+fn valid_list(valid: &[String]) -> String {
+    format!(
+        "valid channels: {}",
+        or_none(&valid.iter().map(String::as_str).collect::<Vec<_>>())
+    )
 }
 
 /// What the graph reads of a source besides its own settings.
@@ -204,7 +292,7 @@ struct SourceWiring {
 
 pub fn sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
     let key = format!("{}.sources", cfg.agent);
-    let (valid_channels, listed_channels) = channel_names(cfg, raw);
+    let index = ChannelIndex::new(cfg, raw);
     for comp in listed(&raw.sources, &raw.source_props, &key, "source", &key, diags) {
         let parsed = parse_component(
             comp,
@@ -214,7 +302,7 @@ pub fn sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
             diags,
             &mut cfg.dropped,
             |r| {
-                let channels = source_channels(r, &valid_channels, &listed_channels);
+                let channels = source_channels(r, &index);
                 let optional = selector(r, &channels);
                 let interceptors = interceptors(r, comp);
                 Some(SourceWiring {
@@ -243,9 +331,10 @@ pub fn sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
     }
 }
 
-/// The source's `channels`, intersected with the valid channels. Flume drops unknown names
-/// silently; rflume reports each one.
-fn source_channels(r: &mut PropReader, valid: &[String], listed: &[String]) -> Option<Vec<String>> {
+/// The source's `channels`, intersected with the valid channels, as Flume does
+/// (`channels.retainAll(channelSet)`): the source runs on the channels that remain, and is
+/// dropped only when none does. Flume drops an unknown name silently; rflume reports it.
+fn source_channels(r: &mut PropReader, index: &ChannelIndex) -> Option<Vec<String>> {
     let Some((value, line)) = r.raw("channels") else {
         let hint = if r.line("channel").is_some() {
             "a source takes `channels` (plural); `channel` is the sink's key".to_string()
@@ -261,42 +350,45 @@ fn source_channels(r: &mut PropReader, valid: &[String], listed: &[String]) -> O
         );
         return None;
     };
+    let component = r.component().to_string();
     let mut out = Vec::new();
+    // Why channels were left out: the source's own drop is a consequence of these.
+    let mut unsupported_cause = false;
+    let mut caused_elsewhere = false;
     for name in value.split_whitespace() {
         if out.iter().any(|c| c == name) {
             continue;
         }
-        if valid.iter().any(|c| c == name) {
-            out.push(name.to_string());
-        } else if listed.iter().any(|c| c == name) {
-            r.error(
+        match index.state(name) {
+            ChannelState::Valid => out.push(name.to_string()),
+            ChannelState::Dropped(at, cause) => {
+                caused_elsewhere = true;
+                unsupported_cause |= cause == DropCause::Unsupported;
+                r.warn(
+                    "channels",
+                    Some(line),
+                    format!(
+                        "channel {name} does not run ({}); {component} does not feed it",
+                        see(at)
+                    ),
+                    None,
+                );
+            }
+            ChannelState::Unknown(valid) => r.dropped_part(
                 "channels",
                 Some(line),
-                format!("channel {name} was dropped because of its own errors (see above)"),
-                None,
-            );
-        } else {
-            r.error(
-                "channels",
-                Some(line),
-                format!(
-                    "channel {name} is not a valid channel of this agent (Flume drops it silently)"
-                ),
-                Some(format!(
-                    "valid channels: {}",
-                    or_none(&valid.iter().map(String::as_str).collect::<Vec<_>>())
-                )),
-            );
+                format!("channel {name} is not a channel of this agent; {component} runs without it (Flume drops it silently)"),
+                Some(valid_list(valid)),
+            ),
         }
     }
     if out.is_empty() {
-        let component = r.component().to_string();
-        r.error(
-            "channels",
-            Some(line),
-            format!("No Channels configured for {component}; the source is dropped"),
-            None,
-        );
+        let message = format!("No Channels configured for {component}; the source is dropped");
+        if caused_elsewhere {
+            r.fails_because("channels", Some(line), message, None, unsupported_cause);
+        } else {
+            r.error("channels", Some(line), message, None);
+        }
         return None;
     }
     Some(out)
@@ -370,7 +462,7 @@ fn selector(r: &mut PropReader, channels: &Option<Vec<String>>) -> Option<Vec<St
     if !kind.eq_ignore_ascii_case("replicating")
         && !kind.eq_ignore_ascii_case("org.apache.flume.channel.ReplicatingChannelSelector")
     {
-        r.error(
+        r.unsupported(
             "selector.type",
             None,
             format!("channel selector '{kind}' is not supported yet; the source is dropped rather than route events differently"),
@@ -408,7 +500,7 @@ fn selector(r: &mut PropReader, channels: &Option<Vec<String>>) -> Option<Vec<St
 
 pub fn sinks(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
     let key = format!("{}.sinks", cfg.agent);
-    let (valid_channels, listed_channels) = channel_names(cfg, raw);
+    let index = ChannelIndex::new(cfg, raw);
     for comp in listed(&raw.sinks, &raw.sink_props, &key, "sink", &key, diags) {
         let parsed = parse_component(
             comp,
@@ -417,7 +509,7 @@ pub fn sinks(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
             sink::TYPES,
             diags,
             &mut cfg.dropped,
-            |r| sink_channel(r, &comp.name, &valid_channels, &listed_channels),
+            |r| sink_channel(r, &comp.name, &index),
         );
         if let Some(p) = parsed {
             cfg.sinks.push(SinkConfig {
@@ -432,55 +524,44 @@ pub fn sinks(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
 }
 
 /// The sink's one `channel`, which must have survived validation.
-fn sink_channel(
-    r: &mut PropReader,
-    name: &str,
-    valid_channels: &[String],
-    listed_channels: &[String],
-) -> Option<String> {
-    match r.raw("channel") {
-        None => {
-            let hint = if r.line("channels").is_some() {
-                "a sink takes `channel` (singular) and exactly one channel".to_string()
-            } else {
-                format!("add {} = <channel name>", r.full_key("channel"))
-            };
-            r.error(
-                "channel",
-                None,
-                format!("No channel configured for sink: {name}; the sink is dropped"),
-                Some(hint),
-            );
-            None
-        }
-        Some((c, line))
-            if listed_channels.iter().any(|v| v == c) && !valid_channels.iter().any(|v| v == c) =>
-        {
-            r.error(
+fn sink_channel(r: &mut PropReader, name: &str, index: &ChannelIndex) -> Option<String> {
+    let Some((c, line)) = r.raw("channel") else {
+        let hint = if r.line("channels").is_some() {
+            "a sink takes `channel` (singular) and exactly one channel".to_string()
+        } else {
+            format!("add {} = <channel name>", r.full_key("channel"))
+        };
+        r.error(
+            "channel",
+            None,
+            format!("No channel configured for sink: {name}; the sink is dropped"),
+            Some(hint),
+        );
+        return None;
+    };
+    match index.state(c) {
+        ChannelState::Valid => Some(c.to_string()),
+        ChannelState::Dropped(at, cause) => {
+            r.fails_because(
                 "channel",
                 Some(line),
-                format!("channel {c} was dropped because of its own errors (see above); the sink is dropped with it"),
+                format!(
+                    "channel {c} does not run ({}); the sink is dropped with it",
+                    see(at)
+                ),
                 None,
+                cause == DropCause::Unsupported,
             );
             None
         }
-        Some((c, line)) if !valid_channels.iter().any(|v| v == c) => {
+        ChannelState::Unknown(valid) => {
             r.error(
                 "channel",
                 Some(line),
                 format!("Channel {c} not in active set; the sink is dropped"),
-                Some(format!(
-                    "valid channels: {}",
-                    or_none(
-                        &valid_channels
-                            .iter()
-                            .map(String::as_str)
-                            .collect::<Vec<_>>()
-                    )
-                )),
+                Some(valid_list(valid)),
             );
             None
         }
-        Some((c, _)) => Some(c.to_string()),
     }
 }

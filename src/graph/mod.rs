@@ -76,6 +76,29 @@ pub struct SinkConfig {
     pub lines: BTreeMap<String, usize>,
 }
 
+/// Why a component named in the file does not run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropCause {
+    /// A configuration error: Flume drops it too.
+    ConfigError,
+    /// Flume would run it; rflume cannot (it, or something it needs, is not implemented).
+    Unsupported,
+    /// Nothing is connected to it (a channel without sources and sinks): Flume removes it too,
+    /// and nothing is lost by that.
+    Unused,
+}
+
+/// A component named in the file that does not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    /// `source r1`, `channel c1`, …
+    pub what: String,
+    pub why: String,
+    /// Where it is declared (its `type` line).
+    pub line: Option<usize>,
+    pub cause: DropCause,
+}
+
 /// The runnable part of one agent's configuration.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AgentConfig {
@@ -85,7 +108,7 @@ pub struct AgentConfig {
     pub channels: Vec<ChannelConfig>,
     pub sinks: Vec<SinkConfig>,
     /// Components named in the file that will not run, with the reason.
-    pub dropped: Vec<(String, String)>,
+    pub dropped: Vec<Dropped>,
 }
 
 impl AgentConfig {
@@ -95,6 +118,18 @@ impl AgentConfig {
 
     pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
         self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// Components Flume would run and rflume cannot.
+    pub fn unsupported(&self) -> impl Iterator<Item = &Dropped> {
+        self.dropped
+            .iter()
+            .filter(|d| d.cause == DropCause::Unsupported)
+    }
+
+    /// Whether the file runs as Flume would run it: nothing dropped but unused channels.
+    pub fn runs_as_written(&self) -> bool {
+        self.is_runnable() && self.dropped.iter().all(|d| d.cause == DropCause::Unused)
     }
 
     /// The resolved graph with effective settings, for `rflume check`.
@@ -152,8 +187,14 @@ impl AgentConfig {
             ));
             fmt_settings(&mut out, k.settings.spec().describe());
         }
-        for (what, why) in &self.dropped {
-            out.push_str(&format!("  DROPPED {what}: {why}\n"));
+        for d in &self.dropped {
+            let tag = match d.cause {
+                DropCause::ConfigError => "DROPPED",
+                DropCause::Unsupported => "NOT RUN (unsupported)",
+                DropCause::Unused => "REMOVED (unused)",
+            };
+            let at = d.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+            out.push_str(&format!("  {tag} {}{at}: {}\n", d.what, d.why));
         }
         out
     }
@@ -224,7 +265,7 @@ fn build_agent(props: &[properties::Prop], agent: &str, diags: &mut Diagnostics)
         return cfg;
     }
     if let Some(cf) = &raw.configfilters {
-        diags.error(
+        diags.unsupported(
             cf.line,
             format!("{agent}.configfilters"),
             "config filters are not supported yet; values using them stay unresolved",
@@ -234,7 +275,8 @@ fn build_agent(props: &[properties::Prop], agent: &str, diags: &mut Diagnostics)
     build::channels(&mut cfg, &raw, diags);
     build::sources(&mut cfg, &raw, diags);
     build::sinks(&mut cfg, &raw, diags);
-    validate::sinkgroups(&cfg, &raw, diags);
+    validate::sinkgroups(&mut cfg, &raw, diags);
+    validate::prune_channels_of_unsupported_sinks(&mut cfg, &raw, diags);
     validate::batch_sizes(&mut cfg, diags);
     validate::prune_unconnected_channels(&mut cfg, diags);
     validate::report_unlisted(&raw, agent, diags);

@@ -80,17 +80,44 @@ fn component_without_type_is_dropped_with_file_and_line() {
 }
 
 #[test]
-fn source_with_unknown_channel_is_reported_and_dropped() {
+fn source_with_only_an_unknown_channel_is_reported_and_dropped() {
     let l = check(&SEED.replace("a1.sources.r1.channels = c1", "a1.sources.r1.channels = c9"));
     assert!(
         has(
             &l,
-            "test.conf:7: a1.sources.r1.channels: channel c9 is not a valid channel"
+            "test.conf:7: a1.sources.r1.channels: channel c9 is not a channel of this agent"
         ),
         "{:?}",
         messages(&l)
     );
+    assert!(has(
+        &l,
+        "test.conf:7: a1.sources.r1.channels: No Channels configured for r1; the source is dropped"
+    ));
     assert!(l.config.sources.is_empty());
+}
+
+/// Flume: `channels.retainAll(channelSet)` — the source runs on the channels that exist.
+#[test]
+fn an_unknown_channel_in_the_list_is_dropped_and_the_source_runs_on_the_rest() {
+    let l = check(&SEED.replace(
+        "a1.sources.r1.channels = c1",
+        "a1.sources.r1.channels = c1 c9",
+    ));
+    assert!(
+        has(
+            &l,
+            "test.conf:7: a1.sources.r1.channels: channel c9 is not a channel of this agent; r1 runs without it (Flume drops it silently) (valid channels: c1)"
+        ),
+        "{:?}",
+        messages(&l)
+    );
+    assert_eq!(l.config.sources.len(), 1);
+    assert_eq!(l.config.sources[0].channels, ["c1"]);
+    assert!(
+        l.diagnostics.has_errors(),
+        "reported as an error: Flume dropped part of the file"
+    );
 }
 
 #[test]
@@ -136,8 +163,13 @@ fn unknown_and_unsupported_types_are_errors() {
     let l = check(&SEED.replace("type = exec", "type = com.example.TwitterSource"));
     assert!(has(
         &l,
-        "unknown or unsupported source type 'com.example.TwitterSource'"
-    ));
+        "test.conf:4: a1.sources.r1.type: unknown source type 'com.example.TwitterSource': a custom class rflume cannot load; it is dropped"
+    ), "{:?}", messages(&l));
+    assert_eq!(
+        l.config.unsupported().count(),
+        1,
+        "Flume would load the class: unsupported, not a config error"
+    );
     let l = check(&SEED.replace("type = exec", "type = SPOOLDIR"));
     assert!(has(
         &l,
@@ -233,7 +265,7 @@ fn exec_settings_errors_name_line_and_fix() {
     assert!(
         has(
             &l,
-            "test.conf:6: a1.sources.r1.restart: 'yes' is not a boolean (use true or false)"
+            "test.conf:6: a1.sources.r1.restart: 'yes' is read as false, as Flume does (write true or false)"
         ),
         "{:?}",
         messages(&l)

@@ -5,30 +5,122 @@
 use std::collections::BTreeMap;
 
 use super::layout::RawAgent;
-use super::AgentConfig;
+use super::{AgentConfig, DropCause, Dropped};
 use crate::config::Diagnostics;
 
-pub fn sinkgroups(cfg: &AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
+/// Sink groups with a failover or load-balancing processor are not implemented yet. A group with
+/// the default processor and one sink is what Flume runs without a group anyway.
+pub fn sinkgroups(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
     let Some(groups) = &raw.sinkgroups else {
         return;
     };
     for g in &groups.names {
-        let processor = raw
-            .sinkgroup_props
-            .get(g)
+        let props = raw.sinkgroup_props.get(g);
+        let processor = props
             .and_then(|c| c.value("processor.type"))
             .unwrap_or("default");
-        let sinks = raw
-            .sinkgroup_props
-            .get(g)
-            .and_then(|c| c.value("sinks"))
-            .unwrap_or("");
-        diags.error(
-            groups.line,
-            format!("{}.sinkgroups", cfg.agent),
-            format!("sink group {g} (processor {processor}) is not supported yet; its sinks ({sinks}) run independently, each taking from its channel"),
-            Some("remove the sink group, or keep this agent on Flume until rflume supports failover/load_balance".to_string()),
+        let sinks = props.and_then(|c| c.value("sinks")).unwrap_or("");
+        let trivial =
+            processor.eq_ignore_ascii_case("default") && sinks.split_whitespace().count() <= 1;
+        if trivial {
+            continue;
+        }
+        let line = props
+            .and_then(|c| c.line("processor.type").or_else(|| c.first_line()))
+            .or(groups.line);
+        diags.unsupported(
+            line,
+            format!("{}.sinkgroups.{g}.processor.type", cfg.agent),
+            format!("sink group {g} (processor {processor}) is not supported yet; with --allow-unsupported its sinks ({sinks}) run independently, each taking from its channel"),
+            Some("keep this agent on Flume until rflume supports failover/load_balance, or remove the sink group".to_string()),
         );
+        cfg.dropped.push(Dropped {
+            what: format!("sink group {g}"),
+            why: format!("processor {processor} is not implemented; its sinks run independently"),
+            line,
+            cause: DropCause::Unsupported,
+        });
+    }
+}
+
+/// A channel whose every sink rflume cannot run would only fill up and then stall its sources
+/// (and, through a replicating source, the paths that do run): it is not run, and its sources
+/// feed their other channels. Nothing of this happens in Flume, which runs those sinks, so these
+/// drops count as unsupported.
+pub fn prune_channels_of_unsupported_sinks(
+    cfg: &mut AgentConfig,
+    raw: &RawAgent,
+    diags: &mut Diagnostics,
+) {
+    let agent = cfg.agent.clone();
+    let listed_sinks = raw
+        .sinks
+        .as_ref()
+        .map(|l| l.names.clone())
+        .unwrap_or_default();
+    let sink_is_unsupported = |name: &str| {
+        cfg.dropped
+            .iter()
+            .any(|d| d.what == format!("sink {name}") && d.cause == DropCause::Unsupported)
+    };
+    let mut orphaned: Vec<(String, Vec<String>, Option<usize>)> = Vec::new();
+    for c in &cfg.channels {
+        let readers: Vec<String> = listed_sinks
+            .iter()
+            .filter(|k| {
+                raw.sink_props
+                    .get(*k)
+                    .and_then(|p| p.value("channel"))
+                    .is_some_and(|ch| ch == c.name)
+            })
+            .cloned()
+            .collect();
+        let running = cfg.sinks.iter().any(|k| k.channel == c.name);
+        if !running && !readers.is_empty() && readers.iter().all(|k| sink_is_unsupported(k)) {
+            orphaned.push((c.name.clone(), readers, c.kind.line));
+        }
+    }
+    for (channel, readers, line) in orphaned {
+        diags.warn(
+            line,
+            format!("{agent}.channels.{channel}"),
+            format!(
+                "channel {channel} does not run: its sink(s) {} are not supported, so it would only fill up and stall its sources",
+                readers.join(", ")
+            ),
+            None,
+        );
+        cfg.channels.retain(|c| c.name != channel);
+        cfg.dropped.push(Dropped {
+            what: format!("channel {channel}"),
+            why: format!("its sink(s) {} are not supported", readers.join(", ")),
+            line,
+            cause: DropCause::Unsupported,
+        });
+        let mut emptied = Vec::new();
+        for s in &mut cfg.sources {
+            let before = s.channels.len() + s.optional_channels.len();
+            s.channels.retain(|c| *c != channel);
+            s.optional_channels.retain(|c| *c != channel);
+            if s.channels.len() + s.optional_channels.len() < before && s.channels.is_empty() {
+                emptied.push((s.name.clone(), s.kind.line));
+            }
+        }
+        for (source, line) in emptied {
+            diags.warn(
+                line,
+                format!("{agent}.sources.{source}.channels"),
+                format!("source {source} does not run: it has no required channel left after {channel} (unsupported sinks)"),
+                None,
+            );
+            cfg.sources.retain(|s| s.name != source);
+            cfg.dropped.push(Dropped {
+                what: format!("source {source}"),
+                why: format!("its channels do not run ({channel}: unsupported sinks)"),
+                line,
+                cause: DropCause::Unsupported,
+            });
+        }
     }
 }
 
@@ -64,7 +156,12 @@ pub fn batch_sizes(cfg: &mut AgentConfig, diags: &mut Diagnostics) {
                         format!("Incompatible source and channel settings defined. source's batch size is greater than the channels transaction capacity. Source: {}, batch size = {}, channel {ch}, transaction capacity = {tx}; the source is dropped", s.name, s.settings.spec().batch_size()),
                         Some(format!("set batchSize <= {tx} or raise {prefix}.channels.{ch}.transactionCapacity")),
                     );
-                    dropped.push((format!("source {}", s.name), "batch size over transactionCapacity".to_string()));
+                    dropped.push(Dropped {
+                        what: format!("source {}", s.name),
+                        why: "batch size over transactionCapacity".to_string(),
+                        line: s.kind.line,
+                        cause: DropCause::ConfigError,
+                    });
                     return false;
                 }
             }
@@ -81,7 +178,12 @@ pub fn batch_sizes(cfg: &mut AgentConfig, diags: &mut Diagnostics) {
                     format!("Incompatible sink and channel settings defined. sink's batch size is greater than the channels transaction capacity. Sink: {}, batch size = {}, channel {}, transaction capacity = {tx}; the sink is dropped", k.name, k.settings.spec().batch_size(), k.channel),
                     Some(format!("set {key} <= {tx} or raise {prefix}.channels.{}.transactionCapacity", k.channel)),
                 );
-                dropped.push((format!("sink {}", k.name), "batch size over transactionCapacity".to_string()));
+                dropped.push(Dropped {
+                    what: format!("sink {}", k.name),
+                    why: "batch size over transactionCapacity".to_string(),
+                    line: k.kind.line,
+                    cause: DropCause::ConfigError,
+                });
                 return false;
             }
         }
@@ -110,10 +212,12 @@ pub fn prune_unconnected_channels(cfg: &mut AgentConfig, diags: &mut Diagnostics
                 ),
                 Some("connect a source and a sink to it, or delete it".to_string()),
             );
-            dropped.push((
-                format!("channel {}", c.name),
-                "nothing connected".to_string(),
-            ));
+            dropped.push(Dropped {
+                what: format!("channel {}", c.name),
+                why: "nothing connected".to_string(),
+                line: c.kind.line,
+                cause: DropCause::Unused,
+            });
         }
         used
     });

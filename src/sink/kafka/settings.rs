@@ -724,7 +724,7 @@ pub(crate) mod tests {
         let (s, d) = parse(&[("kafka.topic", "t")]);
         assert!(s.is_none());
         assert!(
-            has(&d, "E f.conf: a1.sinks.k1.kafka.bootstrap.servers: Bootstrap Servers must be specified"),
+            has(&d, "E f.conf:1: a1.sinks.k1.kafka.bootstrap.servers: Bootstrap Servers must be specified"),
             "{d:?}"
         );
         let (s, _) = parse(&[("kafka.bootstrap.servers", " "), ("kafka.topic", "t")]);

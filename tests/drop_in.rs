@@ -1,0 +1,257 @@
+//! The drop-in policy, run the way an operator runs it: what Flume runs, rflume runs; what Flume
+//! drops for a configuration error, rflume drops the same way (and says so); and a component
+//! that Flume would run but rflume cannot makes `rflume agent` refuse to start, unless the
+//! operator opts in to run the rest — which then keeps flowing.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+
+const DELIVERY: Duration = Duration::from_secs(60);
+const EXIT: Duration = Duration::from_secs(30);
+
+/// exec → c1 → Kafka and, fanned out by the same source, → c2 → an HDFS sink rflume cannot run.
+/// c2 is small, so a pipeline that still fed it would stall the Kafka path after 10 lines.
+/// `tail -n +1` reads the file from its first line, whenever `tail` starts.
+fn fan_out_to_kafka_and_hdfs(log: &std::path::Path, bootstrap: &str) -> String {
+    format!(
+        "a1.sources = r1
+a1.channels = c1 c2
+a1.sinks = k1 k2
+a1.sources.r1.type = exec
+a1.sources.r1.command = tail -n +1 -F {log}
+a1.sources.r1.batchSize = 5
+a1.sources.r1.batchTimeout = 100
+a1.sources.r1.channels = c1 c2
+a1.channels.c1.type = memory
+a1.channels.c2.type = memory
+a1.channels.c2.capacity = 10
+a1.channels.c2.transactionCapacity = 5
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
+a1.sinks.k1.kafka.topic = fan
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = hdfs
+a1.sinks.k2.hdfs.path = /flume/events/%Y-%m-%d
+a1.sinks.k2.channel = c2
+",
+        log = log.display()
+    )
+}
+
+#[test]
+fn an_unsupported_component_makes_the_agent_refuse_to_start_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let conf = fan_out_to_kafka_and_hdfs(&log, "127.0.0.1:9");
+    let mut agent = Agent::start(&conf, "a1");
+    let status = agent
+        .wait_exit(EXIT)
+        .unwrap_or_else(|| panic!("the agent kept running:\n{}", agent.log()));
+    assert_eq!(status.code(), Some(1), "{}", agent.log());
+    let out = agent.log();
+    let conf_path = agent.conf_path();
+    // Listed with file:line (the hdfs sink's type is on line 17) and what to do.
+    assert!(
+        out.contains(&format!("{}:17: sink k2", conf_path.display())),
+        "{out}"
+    );
+    assert!(out.contains("--allow-unsupported"), "{out}");
+    assert!(
+        !out.contains("agent a1 started"),
+        "nothing may start: {out}"
+    );
+    assert!(!out.contains("Starting Source"), "no source may run: {out}");
+}
+
+#[test]
+fn with_the_opt_in_the_rest_runs_and_the_unsupported_path_does_not_stall_it() {
+    let broker = Broker::start();
+    broker.create_topic("fan", 1);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let conf = fan_out_to_kafka_and_hdfs(&log, &broker.bootstrap());
+    for opt_in in ["--allow-unsupported", "-Drflume.allowUnsupported=true"] {
+        let mut agent = Agent::start_with_args(&conf, "a1", &[opt_in]);
+        agent.wait_for_log(DELIVERY, "started");
+        let out = agent.log();
+        assert!(
+            out.contains("not running") || out.contains("has been removed"),
+            "{out}"
+        );
+        assert!(out.contains("sink k2"), "the missing sink is named: {out}");
+        agent.sigterm();
+        let status = agent.wait_exit(EXIT).expect("stops");
+        assert!(status.success(), "{}", agent.log());
+    }
+    // 200 lines: twenty times what the unsupported path's channel holds.
+    let mut agent = Agent::start_with_args(&conf, "a1", &["--allow-unsupported"]);
+    agent.wait_for_log(DELIVERY, "started");
+    let lines: Vec<String> = (0..200).map(|i| format!("fan-out line {i:03}")).collect();
+    append_lines(&log, &lines);
+    let records = consume_all(&broker.bootstrap(), "fan", 1, lines.len(), DELIVERY);
+    agent.sigterm();
+    assert!(agent.wait_exit(EXIT).is_some_and(|s| s.success()));
+    let records_after = consume_all(&broker.bootstrap(), "fan", 1, lines.len(), DELIVERY);
+    assert_eq!(values(&records), lines);
+    assert_eq!(
+        values(&records_after),
+        lines,
+        "read again after the stop: no duplicates"
+    );
+}
+
+/// Flume (`channels.retainAll(channelSet)`) runs the source on the channels that exist; rflume
+/// does the same and reports the unknown one as an error.
+#[test]
+fn a_source_listing_an_undeclared_channel_runs_on_the_declared_one() {
+    let broker = Broker::start();
+    broker.create_topic("HelloKafka", 1);
+    let port = free_port();
+    let conf = format!(
+        "a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = netcat
+a1.sources.r1.bind = 127.0.0.1
+a1.sources.r1.port = {port}
+a1.sources.r1.channels = c1 c9
+a1.channels.c1.type = memory
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k1.kafka.bootstrap.servers = {}
+a1.sinks.k1.kafka.topic = HelloKafka
+a1.sinks.k1.channel = c1
+",
+        broker.bootstrap()
+    );
+    let check = run_rflume_check(&conf);
+    assert_eq!(
+        check.0,
+        Some(1),
+        "check reports what Flume drops:\n{}",
+        check.1
+    );
+    assert!(
+        check
+            .1
+            .contains(":7: a1.sources.r1.channels: channel c9 is not a channel of this agent"),
+        "{}",
+        check.1
+    );
+    let mut agent = Agent::start(&conf, "a1");
+    let mut stream = None;
+    agent.wait_until(DELIVERY, "the netcat source listens", || {
+        stream = TcpStream::connect(("127.0.0.1", port)).ok();
+        stream.is_some()
+    });
+    let mut s = stream.unwrap();
+    s.set_read_timeout(Some(DELIVERY)).unwrap();
+    s.write_all(b"one\ntwo\n").unwrap();
+    let mut reader = BufReader::new(s.try_clone().unwrap());
+    for _ in 0..2 {
+        let mut reply = String::new();
+        reader.read_line(&mut reply).unwrap();
+        assert_eq!(reply, "OK\n");
+    }
+    let records = consume_all(&broker.bootstrap(), "HelloKafka", 1, 2, DELIVERY);
+    assert_eq!(values(&records), ["one", "two"]);
+    agent.sigterm();
+    assert!(agent.wait_exit(EXIT).is_some_and(|s| s.success()));
+}
+
+/// `restart = yes` is `false` in Flume (`Boolean.parseBoolean`): rflume runs it so, with a warning.
+#[test]
+fn lenient_values_run_as_in_flume_with_a_warning() {
+    let conf = "a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = exec
+a1.sources.r1.command = echo hello
+a1.sources.r1.restart = yes
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = lots
+a1.channels.c1.keep-alive = x
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+";
+    let (code, out) = run_rflume_check(conf);
+    assert_eq!(code, Some(0), "runs as Flume would: exit 0\n{out}");
+    for needle in [
+        ":6: a1.sources.r1.restart: 'yes' is read as false, as Flume does",
+        ":9: a1.channels.c1.capacity: invalid capacity 'lots'; using Flume's default of 100",
+        ":10: a1.channels.c1.keep-alive: invalid keep-alive 'x'; using Flume's default of 3",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    assert!(out.contains("restart = false"), "{out}");
+}
+
+#[test]
+fn dryrun_exits_1_when_a_component_would_be_dropped() {
+    let conf = "a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = exec
+a1.sources.r1.command = echo hello
+a1.sources.r1.channels = c1
+a1.sources.r1.batchSize = 500
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.conf");
+    std::fs::write(&path, conf).unwrap();
+    let run = |extra: &str| {
+        let text = conf.replace("a1.sources.r1.batchSize = 500\n", extra);
+        std::fs::write(&path, text).unwrap();
+        run_rflume([
+            "agent".as_ref(),
+            "--dryrun".as_ref(),
+            "-n".as_ref(),
+            "a1".as_ref(),
+            "-f".as_ref(),
+            path.as_os_str(),
+        ])
+    };
+    let dropped = run("a1.sources.r1.batchSize = 500\n");
+    assert_eq!(dropped.status.code(), Some(1), "{dropped:?}");
+    let fine = run("");
+    assert_eq!(fine.status.code(), Some(0), "{fine:?}");
+}
+
+#[test]
+fn check_exit_codes_tell_ok_dropped_and_unreadable_apart() {
+    let (ok, out) = run_rflume_check(
+        "a1.sources = r1\na1.channels = c1 c2\na1.sinks = k1\na1.sources.r1.type = seq\n\
+         a1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.channels.c2.type = memory\n\
+         a1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n",
+    );
+    assert_eq!(ok, Some(0), "an unused channel is a warning only:\n{out}");
+    assert!(out.contains("warning:"), "{out}");
+    let missing = run_rflume(["check", "-f", "/nonexistent/flume.conf"]);
+    assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+}
+
+/// `rflume check` on `conf`, written to a temporary file: (exit code, stdout + stderr).
+fn run_rflume_check(conf: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flume.conf");
+    std::fs::write(&path, conf).unwrap();
+    let out = run_rflume(["check".as_ref(), "-f".as_ref(), path.as_os_str()]);
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
