@@ -25,14 +25,14 @@ pub mod tailfile;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tracing::{debug, error, info, warn};
 
 use self::position::{FpEntry, PosEntry};
-use self::tailfile::TailFile;
+use self::tailfile::{FileId, Line, Stat, TailFile};
 use super::{ChannelProcessor, PutOutcome, Source, SourceError};
 use crate::event::{Event, Headers};
 use crate::metrics::SourceCounter;
@@ -95,6 +95,15 @@ impl Source for TaildirSource {
     }
 }
 
+/// A regular file that matches a file group, as listed.
+struct Listed {
+    group: usize,
+    path: PathBuf,
+    id: FileId,
+    size: u64,
+    mtime: i64,
+}
+
 /// What inotify told us since the last look.
 #[derive(Default)]
 struct Wakeup {
@@ -106,12 +115,12 @@ struct Tailer {
     name: String,
     s: TaildirSettings,
     counter: std::sync::Arc<SourceCounter>,
-    files: HashMap<(u64, u64), TailFile>,
+    files: HashMap<FileId, TailFile>,
     /// Files whose inode was taken by a new file while they were still being drained.
     ghosts: Vec<TailFile>,
     /// Content of files recently truncated or gone, for their copies to continue from.
     history: Vec<tailfile::Lineage>,
-    dir_mtimes: Vec<Option<(i64, i64)>>,
+    dir_mtimes: Vec<Option<SystemTime>>,
     last_scan: Instant,
     last_pos_write: Instant,
     last_idle_check: Instant,
@@ -187,15 +196,22 @@ impl Tailer {
         info!(source = %self.name, "position file {}: {} entr{}", path.display(), entries.len(), if entries.len() == 1 { "y" } else { "ies" });
         let mut saved: HashMap<u64, PosEntry> = entries.into_iter().map(|e| (e.inode, e)).collect();
         // Files that match the patterns now.
-        for (group, path, dev, ino, size, mtime) in self.list_all() {
+        for found in self.list_all() {
+            let ino = found.id.ino;
             let pos = match saved.remove(&ino) {
-                Some(entry) => self.verified_position(&entry, fps.get(&ino), &path, dev, size),
-                None if self.s.skip_to_end => size,
+                Some(entry) => self.verified_position(
+                    &entry,
+                    fps.get(&ino),
+                    &found.path,
+                    found.id.dev,
+                    found.size,
+                ),
+                None if self.s.skip_to_end => found.size,
                 None => 0,
             };
-            let mut t = TailFile::new(path, group, dev, ino, pos, mtime);
+            let mut t = TailFile::new(found.path, found.group, found.id, pos, found.mtime);
             t.fingerprint = fps.get(&ino).filter(|f| f.pos == pos).cloned();
-            self.files.insert((dev, ino), t);
+            self.files.insert(found.id, t);
         }
         // Saved files that no longer match: rotated away while the agent was stopped. Find them
         // by inode in their directory and drain them from their saved position.
@@ -218,9 +234,10 @@ impl Tailer {
                 continue;
             }
             info!(source = %self.name, "{} was rotated to {} while the agent was stopped; reading it from offset {pos}", entry.file, found.display());
-            let mut t = TailFile::new(found, group, m.dev(), ino, pos, m.mtime());
+            let id = FileId { dev: m.dev(), ino };
+            let mut t = TailFile::new(found, group, id, pos, m.mtime());
             t.listed = false;
-            self.files.insert((m.dev(), ino), t);
+            self.files.insert(id, t);
         }
         self.counter.open_files.set(0);
     }
@@ -273,8 +290,8 @@ impl Tailer {
             .position(|g| g.dir == dir && g.regex.is_match(name))
     }
 
-    /// Every matching regular file: (group, path, dev, ino, size, mtime).
-    fn list_all(&mut self) -> Vec<(usize, PathBuf, u64, u64, u64, i64)> {
+    /// Every matching regular file.
+    fn list_all(&mut self) -> Vec<Listed> {
         let mut out = Vec::new();
         for g in 0..self.s.groups.len() {
             out.extend(self.list_group(g));
@@ -282,7 +299,7 @@ impl Tailer {
         out
     }
 
-    fn list_group(&mut self, g: usize) -> Vec<(usize, PathBuf, u64, u64, u64, i64)> {
+    fn list_group(&mut self, g: usize) -> Vec<Listed> {
         let group = &self.s.groups[g];
         let mut out = Vec::new();
         let entries = match std::fs::read_dir(&group.dir) {
@@ -306,15 +323,21 @@ impl Tailer {
             if !m.is_file() {
                 continue;
             }
-            out.push((g, path, m.dev(), m.ino(), m.len(), m.mtime()));
+            out.push(Listed {
+                group: g,
+                path,
+                id: FileId::of(&m),
+                size: m.len(),
+                mtime: m.mtime(),
+            });
         }
         out
     }
 
-    fn dir_mtime(&self, g: usize) -> Option<(i64, i64)> {
+    fn dir_mtime(&self, g: usize) -> Option<SystemTime> {
         std::fs::metadata(&self.s.groups[g].dir)
             .ok()
-            .map(|m| (m.mtime(), m.mtime_nsec()))
+            .and_then(|m| m.modified().ok())
     }
 
     /// Rescans the groups whose directory changed (or all, when forced).
@@ -334,16 +357,23 @@ impl Tailer {
             for t in self.files.values_mut().filter(|t| t.group == g) {
                 t.listed = false;
             }
-            for (group, path, dev, ino, _size, mtime) in listed {
-                self.track(group, path, dev, ino, mtime);
+            for found in listed {
+                self.track(found);
             }
         }
         self.last_scan = Instant::now();
     }
 
-    fn track(&mut self, group: usize, path: PathBuf, dev: u64, ino: u64, mtime: i64) {
-        if let Some(t) = self.files.get_mut(&(dev, ino)) {
-            let ghost = t.stat().is_some_and(|(_, nlink)| nlink == 0);
+    fn track(&mut self, found: Listed) {
+        let Listed {
+            group,
+            path,
+            id,
+            mtime,
+            ..
+        } = found;
+        if let Some(t) = self.files.get_mut(&id) {
+            let ghost = t.stat().is_some_and(|s| s.nlink == 0);
             if !ghost {
                 if t.path != path {
                     info!(source = %self.name, "{} was renamed to {}; continuing at offset {} (not read again)", t.path.display(), path.display(), t.next_offset);
@@ -355,16 +385,16 @@ impl Tailer {
                 return;
             }
             // Our handle is to a deleted file and its inode now names a new one.
-            if let Some(old) = self.files.remove(&(dev, ino)) {
+            if let Some(old) = self.files.remove(&id) {
                 self.ghosts.push(old);
             }
         }
         // A new file: read from its first line, once it is told apart from a copy of a file
         // we know (see `classify`).
-        debug!(source = %self.name, "tracking new file {} (inode {ino})", path.display());
-        let mut t = TailFile::new(path, group, dev, ino, 0, mtime);
+        debug!(source = %self.name, "tracking new file {} (inode {})", path.display(), id.ino);
+        let mut t = TailFile::new(path, group, id, 0, mtime);
         t.classified = false;
-        self.files.insert((dev, ino), t);
+        self.files.insert(id, t);
     }
 
     /// Decides where a file that appeared while running starts. A copy of a known file —
@@ -394,14 +424,14 @@ impl Tailer {
             let live = self
                 .files
                 .values()
-                .filter(|o| o.dev == t.dev && o.ino != t.ino && o.classified)
+                .filter(|o| o.id.dev == t.id.dev && o.id.ino != t.id.ino && o.classified)
                 .find(|o| is_prefix(&o.head))
-                .map(|o| (o.dev, o.ino));
+                .map(|o| o.id);
             let past = self
                 .history
                 .iter()
                 .rev()
-                .find(|h| h.origin.0 == t.dev && is_prefix(&h.head))
+                .find(|h| h.origin.dev == t.id.dev && is_prefix(&h.head))
                 .map(|h| h.origin);
             match live.or(past) {
                 Some(origin) => t.copy_of = Some(origin),
@@ -537,8 +567,7 @@ impl Tailer {
         processor: &mut ChannelProcessor,
         shutdown: &Shutdown,
     ) -> Option<usize> {
-        let mut order: Vec<(i64, (u64, u64))> =
-            self.files.iter().map(|(k, t)| (t.mtime, *k)).collect();
+        let mut order: Vec<(i64, FileId)> = self.files.iter().map(|(k, t)| (t.mtime, *k)).collect();
         order.sort();
         let mut total = 0;
         for key in order.into_iter().map(|(_, k)| k) {
@@ -567,9 +596,7 @@ impl Tailer {
         if !t.is_open() {
             // Closed (idle or new): reopen only when it has grown.
             let grown = tailfile::identity(&t.path)
-                .map(|(dev, ino, size, _)| {
-                    dev == t.dev && ino == t.ino && size > t.next_offset + t.partial_len() as u64
-                })
+                .map(|now| now.id == t.id && now.size > t.next_offset + t.partial_len() as u64)
                 .unwrap_or(false);
             if !grown {
                 return Some(0);
@@ -584,14 +611,14 @@ impl Tailer {
                 }
             }
         }
-        let Some((size, _)) = t.stat() else {
+        let Some(Stat { size, .. }) = t.stat() else {
             return Some(0);
         };
         if !t.classified {
             match self.classify(t, size) {
                 Classified::Wait => return Some(0),
                 Classified::FromZero => {
-                    debug!(source = %self.name, "{} (inode {}) is a file of its own (copy of {:?}: no); reading it from offset 0", t.path.display(), t.ino, t.copy_of);
+                    debug!(source = %self.name, "{} (inode {}) is a file of its own (copy of {:?}: no); reading it from offset 0", t.path.display(), t.id.ino, t.copy_of);
                     t.classified = true;
                     t.copy_of = None;
                 }
@@ -643,7 +670,7 @@ impl Tailer {
     }
 
     /// Turns lines into events with the group's headers and one receipt for the batch.
-    fn events(&self, t: &TailFile, lines: Vec<(bytes::Bytes, u64)>) -> Vec<Event> {
+    fn events(&self, t: &TailFile, lines: Vec<Line>) -> Vec<Event> {
         let receipt = t.acks.register(t.next_offset);
         let group_headers = &self.s.groups[t.group].headers;
         let needs_headers =
@@ -651,7 +678,7 @@ impl Tailer {
         let path = needs_headers.then(|| t.path.display().to_string());
         lines
             .into_iter()
-            .map(|(body, offset)| {
+            .map(|Line { body, offset }| {
                 let mut headers = Headers::new();
                 if needs_headers {
                     for (k, v) in group_headers {
@@ -697,19 +724,19 @@ impl Tailer {
         if self.last_idle_check.elapsed() >= IDLE_CHECK.min(self.s.idle_timeout) {
             self.last_idle_check = Instant::now();
             let mut forget = Vec::new();
-            let keys: Vec<(u64, u64)> = self.files.keys().copied().collect();
+            let keys: Vec<FileId> = self.files.keys().copied().collect();
             for key in keys {
                 let Some(mut t) = self.files.remove(&key) else {
                     continue;
                 };
-                let deleted = t.stat().is_some_and(|(_, nlink)| nlink == 0);
+                let deleted = t.stat().is_some_and(|s| s.nlink == 0);
                 let idle_for = t.last_read.elapsed();
                 if t.is_open()
                     && (idle_for >= self.s.idle_timeout || (deleted && idle_for >= DELETED_GRACE))
                 {
-                    if let Some((line, offset)) = t.take_partial() {
+                    if let Some(line) = t.take_partial() {
                         // Flume emits an unterminated last line when the file goes idle.
-                        let batch = self.events(&t, vec![(line, offset)]);
+                        let batch = self.events(&t, vec![line]);
                         if !self.store(batch, processor, shutdown) {
                             self.files.insert(key, t);
                             return;
@@ -741,16 +768,16 @@ impl Tailer {
         self.last_pos_write = Instant::now();
         let mut entries = Vec::with_capacity(self.files.len());
         let mut fps = Vec::with_capacity(self.files.len());
-        let mut keys: Vec<&(u64, u64)> = self.files.keys().collect();
+        let mut keys: Vec<&FileId> = self.files.keys().collect();
         keys.sort();
-        let keys: Vec<(u64, u64)> = keys.into_iter().copied().collect();
+        let keys: Vec<FileId> = keys.into_iter().copied().collect();
         for key in keys {
             let Some(t) = self.files.get_mut(&key) else {
                 continue;
             };
             let pos = t.acks.delivered();
             entries.push(PosEntry {
-                inode: t.ino,
+                inode: t.id.ino,
                 pos,
                 file: t.path.display().to_string(),
             });
