@@ -21,18 +21,18 @@ pub mod acks;
 pub mod position;
 pub mod settings;
 pub mod tailfile;
+mod watch;
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use notify::{EventKind, RecursiveMode, Watcher};
 use tracing::{debug, error, info, warn};
 
 use self::position::{FpEntry, PosEntry};
 use self::tailfile::{FileId, Line, Stat, TailFile};
+use self::watch::Watch;
 use super::{ChannelProcessor, PutOutcome, Source, SourceError};
 use crate::event::{Event, Headers};
 use crate::metrics::SourceCounter;
@@ -47,8 +47,6 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// A deleted file is closed this long after its last growth (its space is freed), instead of
 /// after `idleTimeout` (Flume keeps deleted files open: FLUME-3341).
 const DELETED_GRACE: Duration = Duration::from_secs(1);
-/// Longest uninterrupted wait, so that a stop is noticed promptly.
-const MAX_WAIT: Duration = Duration::from_millis(200);
 /// A possible copy that stopped growing short of the original's read offset for this long is
 /// not a copy after all.
 const COPY_SETTLE: Duration = Duration::from_secs(2);
@@ -104,13 +102,6 @@ struct Listed {
     mtime: i64,
 }
 
-/// What inotify told us since the last look.
-#[derive(Default)]
-struct Wakeup {
-    rescan: bool,
-    any: bool,
-}
-
 struct Tailer {
     name: String,
     s: TaildirSettings,
@@ -124,17 +115,14 @@ struct Tailer {
     last_scan: Instant,
     last_pos_write: Instant,
     last_idle_check: Instant,
-    watcher: Option<notify::RecommendedWatcher>,
-    watched: Vec<bool>,
-    events: Receiver<notify::Result<notify::Event>>,
-    events_tx: crossbeam_channel::Sender<notify::Result<notify::Event>>,
+    watch: Watch,
 }
 
 impl Tailer {
     fn new(name: String, s: TaildirSettings, counter: std::sync::Arc<SourceCounter>) -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded();
         let groups = s.groups.len();
-        let mut t = Tailer {
+        let watch = Watch::new(&name, &s);
+        Tailer {
             name,
             s,
             counter,
@@ -145,36 +133,7 @@ impl Tailer {
             last_scan: Instant::now(),
             last_pos_write: Instant::now(),
             last_idle_check: Instant::now(),
-            watcher: None,
-            watched: vec![false; groups],
-            events: rx,
-            events_tx: tx,
-        };
-        let tx = t.events_tx.clone();
-        match notify::recommended_watcher(move |res| {
-            let _ = tx.send(res);
-        }) {
-            Ok(w) => t.watcher = Some(w),
-            Err(e) => {
-                warn!(source = %t.name, "inotify unavailable ({e}); polling every {} ms", t.s.max_backoff_sleep.as_millis())
-            }
-        }
-        t.watch_dirs();
-        t
-    }
-
-    fn watch_dirs(&mut self) {
-        let Some(w) = self.watcher.as_mut() else {
-            return;
-        };
-        for (i, g) in self.s.groups.iter().enumerate() {
-            if self.watched[i] {
-                continue;
-            }
-            match w.watch(&g.dir, RecursiveMode::NonRecursive) {
-                Ok(()) => self.watched[i] = true,
-                Err(e) => debug!("cannot watch {}: {e}", g.dir.display()),
-            }
+            watch,
         }
     }
 
@@ -342,7 +301,7 @@ impl Tailer {
 
     /// Rescans the groups whose directory changed (or all, when forced).
     fn scan(&mut self, force: bool) {
-        self.watch_dirs();
+        self.watch.watch_dirs(&self.s.groups);
         for g in 0..self.s.groups.len() {
             let mtime = self.dir_mtime(g);
             if !force
@@ -482,7 +441,7 @@ impl Tailer {
         self.scan(true);
         let mut backoff = Duration::ZERO;
         while !shutdown.is_stopping() {
-            let wake = self.drain_events();
+            let wake = self.watch.drain_events(&self.s.groups);
             let force = self.last_scan.elapsed() >= FORCED_RESCAN;
             self.scan(force || wake.rescan);
             let read = match self.read_pass(processor, shutdown) {
@@ -496,68 +455,15 @@ impl Tailer {
             }
             // Nothing to read: wait for inotify, or poll with Flume's growing back-off.
             backoff = (backoff + self.s.backoff_sleep_increment).min(self.s.max_backoff_sleep);
-            let until = Instant::now() + backoff;
-            while !shutdown.is_stopping() {
-                let left = until.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                match self.events.recv_timeout(left.min(MAX_WAIT)) {
-                    Ok(ev) => {
-                        let _ = self.events_tx.send(ev);
-                        break;
-                    }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
-            }
+            self.watch.wait(backoff, shutdown);
         }
         self.finish(shutdown);
-    }
-
-    fn drain_events(&mut self) -> Wakeup {
-        let mut w = Wakeup::default();
-        while let Ok(ev) = self.events.try_recv() {
-            if let Ok(ev) = &ev {
-                // A busy file that no group matches (or our own position file) in a watched
-                // directory must not keep the reader spinning.
-                if !ev.need_rescan()
-                    && !ev.paths.is_empty()
-                    && !ev.paths.iter().any(|p| self.relevant(p))
-                {
-                    continue;
-                }
-            }
-            w.any = true;
-            match ev {
-                Ok(ev) => match ev.kind {
-                    EventKind::Create(_) | EventKind::Remove(_) => w.rescan = true,
-                    EventKind::Modify(notify::event::ModifyKind::Name(_)) => w.rescan = true,
-                    _ if ev.need_rescan() => w.rescan = true,
-                    _ => {}
-                },
-                Err(_) => w.rescan = true,
-            }
-        }
-        w
     }
 
     fn remember(&mut self, lineage: tailfile::Lineage) {
         if lineage.read_to > 0 {
             self.history.push(lineage);
         }
-    }
-
-    /// Whether a path from a change notification concerns a file group.
-    fn relevant(&self, path: &Path) -> bool {
-        self.s.groups.iter().any(|g| {
-            path == g.dir
-                || (path.parent() == Some(g.dir.as_path())
-                    && path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| g.regex.is_match(n)))
-        })
     }
 
     /// Reads every file with new data, oldest first, at most `maxBatchCount` batches each.
