@@ -19,6 +19,7 @@
 
 pub mod acks;
 pub mod position;
+mod scan;
 pub mod settings;
 pub mod tailfile;
 mod watch;
@@ -91,15 +92,6 @@ impl Source for TaildirSource {
         t.run(&mut processor, &shutdown);
         Ok(())
     }
-}
-
-/// A regular file that matches a file group, as listed.
-struct Listed {
-    group: usize,
-    path: PathBuf,
-    id: FileId,
-    size: u64,
-    mtime: i64,
 }
 
 struct Tailer {
@@ -238,122 +230,6 @@ impl Tailer {
             }
             None => flume_rule(entry, size),
         }
-    }
-
-    fn group_of(&self, file: &str) -> Option<usize> {
-        let p = Path::new(file);
-        let (dir, name) = (p.parent()?, p.file_name()?.to_str()?);
-        self.s
-            .groups
-            .iter()
-            .position(|g| g.dir == dir && g.regex.is_match(name))
-    }
-
-    /// Every matching regular file.
-    fn list_all(&mut self) -> Vec<Listed> {
-        let mut out = Vec::new();
-        for g in 0..self.s.groups.len() {
-            out.extend(self.list_group(g));
-        }
-        out
-    }
-
-    fn list_group(&mut self, g: usize) -> Vec<Listed> {
-        let group = &self.s.groups[g];
-        let mut out = Vec::new();
-        let entries = match std::fs::read_dir(&group.dir) {
-            Ok(e) => e,
-            Err(e) => {
-                debug!("cannot list {}: {e}", group.dir.display());
-                return out;
-            }
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if !group.regex.is_match(name) {
-                continue;
-            }
-            let path = entry.path();
-            // Follow symlinks, as Flume does.
-            let Ok(m) = std::fs::metadata(&path) else {
-                continue;
-            };
-            if !m.is_file() {
-                continue;
-            }
-            out.push(Listed {
-                group: g,
-                path,
-                id: FileId::of(&m),
-                size: m.len(),
-                mtime: m.mtime(),
-            });
-        }
-        out
-    }
-
-    fn dir_mtime(&self, g: usize) -> Option<SystemTime> {
-        std::fs::metadata(&self.s.groups[g].dir)
-            .ok()
-            .and_then(|m| m.modified().ok())
-    }
-
-    /// Rescans the groups whose directory changed (or all, when forced).
-    fn scan(&mut self, force: bool) {
-        self.watch.watch_dirs(&self.s.groups);
-        for g in 0..self.s.groups.len() {
-            let mtime = self.dir_mtime(g);
-            if !force
-                && self.s.cache_pattern_matching
-                && mtime.is_some()
-                && mtime == self.dir_mtimes[g]
-            {
-                continue;
-            }
-            self.dir_mtimes[g] = mtime;
-            let listed = self.list_group(g);
-            for t in self.files.values_mut().filter(|t| t.group == g) {
-                t.listed = false;
-            }
-            for found in listed {
-                self.track(found);
-            }
-        }
-        self.last_scan = Instant::now();
-    }
-
-    fn track(&mut self, found: Listed) {
-        let Listed {
-            group,
-            path,
-            id,
-            mtime,
-            ..
-        } = found;
-        if let Some(t) = self.files.get_mut(&id) {
-            let ghost = t.stat().is_some_and(|s| s.nlink == 0);
-            if !ghost {
-                if t.path != path {
-                    info!(source = %self.name, "{} was renamed to {}; continuing at offset {} (not read again)", t.path.display(), path.display(), t.next_offset);
-                    t.path = path;
-                }
-                t.listed = true;
-                t.mtime = mtime;
-                t.group = group;
-                return;
-            }
-            // Our handle is to a deleted file and its inode now names a new one.
-            if let Some(old) = self.files.remove(&id) {
-                self.ghosts.push(old);
-            }
-        }
-        // A new file: read from its first line, once it is told apart from a copy of a file
-        // we know (see `classify`).
-        debug!(source = %self.name, "tracking new file {} (inode {})", path.display(), id.ino);
-        let mut t = TailFile::new(path, group, id, 0, mtime);
-        t.classified = false;
-        self.files.insert(id, t);
     }
 
     /// Decides where a file that appeared while running starts. A copy of a known file —
