@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info};
 
 use super::position;
+use super::tailer::Tailer;
 use super::tailfile::{self, Lineage, TailFile};
-use super::Tailer;
 
 /// A possible copy that stopped growing short of the original's read offset for this long is
 /// not a copy after all.

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use tracing::{error, info, warn};
 
 use super::position::{self, FpEntry, PosEntry};
+use super::tailer::Tailer;
 use super::tailfile::{FileId, TailFile};
-use super::Tailer;
 
 impl Tailer {
     /// Loads Flume's position file (and rflume's fingerprints) and tracks every file found.

@@ -10,8 +10,8 @@ use std::time::{Instant, SystemTime};
 
 use tracing::{debug, info};
 
+use super::tailer::Tailer;
 use super::tailfile::{FileId, TailFile};
-use super::Tailer;
 
 /// A regular file that matches a file group, as listed.
 pub(super) struct Listed {
