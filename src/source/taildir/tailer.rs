@@ -47,8 +47,8 @@ pub(super) struct Tailer {
     /// Per file group: its directory's modification time at the last listing.
     pub(super) dir_mtimes: Vec<Option<SystemTime>>,
     pub(super) last_scan: Instant,
-    pub(super) last_pos_write: Instant,
-    pub(super) last_idle_check: Instant,
+    last_pos_write: Instant,
+    last_idle_check: Instant,
     pub(super) watch: Watch,
 }
 
@@ -121,6 +121,8 @@ impl Tailer {
         Some(total)
     }
 
+    /// Reads one file's new lines, up to `maxBatchCount` batches: the number of lines stored,
+    /// or None when stopping left a batch unstored (its lines are read again after restart).
     fn read_file(
         &mut self,
         t: &mut TailFile,
@@ -216,6 +218,8 @@ impl Tailer {
             .collect()
     }
 
+    /// Puts a batch into the channel, waiting while the channel is full; false when stopping
+    /// abandoned it.
     fn store(
         &self,
         batch: Vec<Event>,
@@ -277,6 +281,8 @@ impl Tailer {
         }
     }
 
+    /// Writes each file's delivered position (not how far it was read: a `kill -9` must not
+    /// skip lines still in a memory channel), in a stable order, with its fingerprint.
     fn write_positions(&mut self) {
         self.last_pos_write = Instant::now();
         let mut entries = Vec::with_capacity(self.files.len());
