@@ -18,8 +18,17 @@ struct State {
     generation: u64,
     delivered: u64,
     next_seq: u64,
-    /// (seq, end offset, done) in read order.
-    pending: VecDeque<(u64, u64, bool)>,
+    /// In read order.
+    pending: VecDeque<Batch>,
+}
+
+/// A batch read from the file and not yet delivered (or delivered out of order).
+#[derive(Debug)]
+struct Batch {
+    seq: u64,
+    /// Offset just past its last line: the delivered position once it and all before it are done.
+    end: u64,
+    done: bool,
 }
 
 #[derive(Debug, Default)]
@@ -47,7 +56,11 @@ impl FileAcks {
             let mut s = self.lock();
             let seq = s.next_seq;
             s.next_seq += 1;
-            s.pending.push_back((seq, end, false));
+            s.pending.push_back(Batch {
+                seq,
+                end,
+                done: false,
+            });
             (s.generation, seq)
         };
         let me = self.clone();
@@ -59,10 +72,10 @@ impl FileAcks {
         if s.generation != generation {
             return;
         }
-        if let Some(entry) = s.pending.iter_mut().find(|(q, _, _)| *q == seq) {
-            entry.2 = true;
+        if let Some(batch) = s.pending.iter_mut().find(|b| b.seq == seq) {
+            batch.done = true;
         }
-        while let Some(&(_, end, true)) = s.pending.front() {
+        while let Some(end) = s.pending.front().filter(|b| b.done).map(|b| b.end) {
             s.delivered = end;
             s.pending.pop_front();
         }

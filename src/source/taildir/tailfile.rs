@@ -5,7 +5,7 @@
 //! decoded. Lines are `Bytes` slices of the read buffer: no copy, one allocation per read, and a
 //! read is sized by what the file actually has, so a thousand quiet files hold almost no memory.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,9 +23,59 @@ pub const RECENT_LEN: u64 = 4096;
 /// Largest single read.
 const MAX_READ: u64 = 256 * 1024;
 
-pub struct TailFile {
+/// A file's identity: device and inode, never its name (a renamed file is the same file, and a
+/// new file under an old name is another one). Ordered as (device, inode): the order in which
+/// positions are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId {
     pub dev: u64,
     pub ino: u64,
+}
+
+impl FileId {
+    pub fn of(m: &Metadata) -> Self {
+        FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        }
+    }
+}
+
+/// What a path names right now: which file, how long, modified when (seconds, for ordering).
+#[derive(Clone, Copy, Debug)]
+pub struct Identity {
+    pub id: FileId,
+    pub size: u64,
+    pub mtime: i64,
+}
+
+impl Identity {
+    pub fn of(m: &Metadata) -> Self {
+        Identity {
+            id: FileId::of(m),
+            size: m.len(),
+            mtime: m.mtime(),
+        }
+    }
+}
+
+/// Size and link count of an open handle; no links left means the file was deleted while open.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    pub size: u64,
+    pub nlink: u64,
+}
+
+/// One line without its `\n` (nor a `\r` before it), with the file offset of its first byte
+/// (Flume's `byteoffset` header).
+#[derive(Debug)]
+pub struct Line {
+    pub body: Bytes,
+    pub offset: u64,
+}
+
+pub struct TailFile {
+    pub id: FileId,
     pub path: PathBuf,
     pub group: usize,
     file: Option<File>,
@@ -50,7 +100,7 @@ pub struct TailFile {
     /// of a known file (copytruncate): it is not read until it is.
     pub classified: bool,
     /// The known file this one may be a copy of.
-    pub copy_of: Option<(u64, u64)>,
+    pub copy_of: Option<FileId>,
     /// Size at the last classification attempt and when it last changed (a copy being written).
     pub seen_size: u64,
     pub seen_growth: Instant,
@@ -58,17 +108,15 @@ pub struct TailFile {
 
 /// The outcome of one read attempt.
 pub struct Read {
-    /// (line, offset of its first byte)
-    pub lines: Vec<(Bytes, u64)>,
+    pub lines: Vec<Line>,
     /// Nothing more to read right now.
     pub at_eof: bool,
 }
 
 impl TailFile {
-    pub fn new(path: PathBuf, group: usize, dev: u64, ino: u64, pos: u64, mtime: i64) -> Self {
+    pub fn new(path: PathBuf, group: usize, id: FileId, pos: u64, mtime: i64) -> Self {
         TailFile {
-            dev,
-            ino,
+            id,
             path,
             group,
             file: None,
@@ -99,7 +147,7 @@ impl TailFile {
         }
         let f = File::open(&self.path)?;
         let m = f.metadata()?;
-        if m.dev() != self.dev || m.ino() != self.ino {
+        if FileId::of(&m) != self.id {
             return Ok(false);
         }
         self.file = Some(f);
@@ -159,9 +207,12 @@ impl TailFile {
     }
 
     /// Size and link count of the open handle.
-    pub fn stat(&self) -> Option<(u64, u64)> {
+    pub fn stat(&self) -> Option<Stat> {
         let m = self.file.as_ref()?.metadata().ok()?;
-        Some((m.len(), m.nlink()))
+        Some(Stat {
+            size: m.len(),
+            nlink: m.nlink(),
+        })
     }
 
     /// Bytes held past the last complete line.
@@ -199,7 +250,7 @@ impl TailFile {
     /// What identifies the content read so far.
     pub fn lineage(&self) -> Lineage {
         Lineage {
-            origin: (self.dev, self.ino),
+            origin: self.id,
             head: self.head.clone(),
             read_to: self.next_offset,
             recent: self.recent.clone(),
@@ -234,7 +285,10 @@ impl TailFile {
                 if end > 0 && line[end - 1] == b'\r' {
                     end -= 1;
                 }
-                out.lines.push((line.slice(..end), offset));
+                out.lines.push(Line {
+                    body: line.slice(..end),
+                    offset,
+                });
             }
             if out.lines.len() >= max_lines {
                 return Ok(out);
@@ -264,7 +318,7 @@ impl TailFile {
     }
 
     /// The unterminated last line, emitted when the file goes idle (Flume does the same).
-    pub fn take_partial(&mut self) -> Option<(Bytes, u64)> {
+    pub fn take_partial(&mut self) -> Option<Line> {
         if self.buf.is_empty() {
             return None;
         }
@@ -276,7 +330,10 @@ impl TailFile {
         if end > 0 && line[end - 1] == b'\r' {
             end -= 1;
         }
-        Some((line.slice(..end), offset))
+        Some(Line {
+            body: line.slice(..end),
+            offset,
+        })
     }
 
     /// The fingerprint of this file at its delivered position, recomputed only when the
@@ -291,8 +348,8 @@ impl TailFile {
         let file = self.file.as_ref()?;
         let size = file.metadata().ok()?.len();
         let fp = FpEntry {
-            inode: self.ino,
-            dev: self.dev,
+            inode: self.id.ino,
+            dev: self.id.dev,
             pos,
             head: position::head_fingerprint(file, size).ok()?,
             tail: position::tail_fingerprint(file, pos).ok()?,
@@ -306,7 +363,7 @@ impl TailFile {
 /// (copytruncate's `.1`) continues where it had been read instead of shipping it all again.
 #[derive(Clone)]
 pub struct Lineage {
-    pub origin: (u64, u64),
+    pub origin: FileId,
     pub head: Vec<u8>,
     /// Offset up to which lines were read (and put into the channel).
     pub read_to: u64,
@@ -331,10 +388,9 @@ pub fn read_exact_at(file: &File, offset: u64, len: usize) -> Vec<u8> {
     buf
 }
 
-/// (dev, inode, size, mtime) of a path.
-pub fn identity(path: &Path) -> std::io::Result<(u64, u64, u64, i64)> {
-    let m = std::fs::metadata(path)?;
-    Ok((m.dev(), m.ino(), m.len(), m.mtime()))
+/// The identity, size and mtime of a path.
+pub fn identity(path: &Path) -> std::io::Result<Identity> {
+    std::fs::metadata(path).map(|m| Identity::of(&m))
 }
 
 #[cfg(test)]
@@ -347,11 +403,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("a.log");
         std::fs::write(&p, b"one\r\ntwo\nthr").expect("write");
-        let (dev, ino, size, mtime) = identity(&p).expect("stat");
-        let mut t = TailFile::new(p.clone(), 0, dev, ino, 0, mtime);
+        let Identity { id, size, mtime } = identity(&p).expect("stat");
+        let mut t = TailFile::new(p.clone(), 0, id, 0, mtime);
         assert!(t.open().expect("open"));
         let r = t.read_lines(10, size).expect("read");
-        let got: Vec<(&[u8], u64)> = r.lines.iter().map(|(l, o)| (&l[..], *o)).collect();
+        let got: Vec<(&[u8], u64)> = r.lines.iter().map(|l| (&l.body[..], l.offset)).collect();
         assert_eq!(got, vec![(&b"one"[..], 0), (&b"two"[..], 5)]);
         assert!(r.at_eof);
         assert_eq!(t.partial_len(), 3, "the unterminated line is held");
@@ -362,11 +418,11 @@ mod tests {
         f.write_all(b"ee\n\xff\n").expect("write");
         let size = std::fs::metadata(&p).expect("stat").len();
         let r = t.read_lines(1, size).expect("read");
-        assert_eq!(&r.lines[0].0[..], b"three");
-        assert_eq!(r.lines[0].1, 9);
+        assert_eq!(&r.lines[0].body[..], b"three");
+        assert_eq!(r.lines[0].offset, 9);
         assert!(!r.at_eof, "stopped at max_lines");
         let r = t.read_lines(10, size).expect("read");
-        assert_eq!(&r.lines[0].0[..], b"\xff");
+        assert_eq!(&r.lines[0].body[..], b"\xff");
         assert_eq!(t.next_offset, size);
     }
 
@@ -375,12 +431,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("a.log");
         std::fs::write(&p, b"no newline").expect("write");
-        let (dev, ino, size, mtime) = identity(&p).expect("stat");
-        let mut t = TailFile::new(p, 0, dev, ino, 0, mtime);
+        let Identity { id, size, mtime } = identity(&p).expect("stat");
+        let mut t = TailFile::new(p, 0, id, 0, mtime);
         t.open().expect("open");
         assert!(t.read_lines(10, size).expect("read").lines.is_empty());
-        let (line, off) = t.take_partial().expect("partial");
-        assert_eq!((&line[..], off), (&b"no newline"[..], 0));
+        let Line { body, offset } = t.take_partial().expect("partial");
+        assert_eq!((&body[..], offset), (&b"no newline"[..], 0));
         assert_eq!(t.next_offset, 10);
     }
 }

@@ -1,0 +1,142 @@
+//! Change notifications: when must the tailer look again? inotify (through `notify`) watches
+//! each file group's directory and wakes the tailer when something there changes; a
+//! notification says whether the directory must be listed again (a file appeared, went away or
+//! was renamed) or only read (a file grew), and one that concerns no file group (another file in
+//! the same directory, our own position file) is ignored, so a busy neighbour does not keep the
+//! tailer spinning. Where inotify is unavailable, waiting is plain polling with Flume's back-off;
+//! where it is blind (NFS), the tailer's periodic rescan is the safety net.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use notify::{EventKind, RecursiveMode, Watcher};
+use tracing::{debug, warn};
+
+use super::settings::{FileGroupSettings, TaildirSettings};
+use crate::shutdown::Shutdown;
+
+/// Longest uninterrupted wait, so that a stop is noticed promptly.
+const MAX_WAIT: Duration = Duration::from_millis(200);
+
+type Notification = notify::Result<notify::Event>;
+
+/// What inotify told us since the last look.
+#[derive(Default)]
+pub(super) struct Wakeup {
+    /// A file may have appeared, gone away or been renamed: list the directories again.
+    pub(super) rescan: bool,
+    /// Something concerning a file group happened: read again before waiting.
+    pub(super) any: bool,
+}
+
+/// The watcher of the file groups' directories and the notifications it delivers.
+pub(super) struct Watch {
+    watcher: Option<notify::RecommendedWatcher>,
+    /// Per file group: whether its directory is watched (one that does not exist yet is tried
+    /// again at every scan).
+    watched: Vec<bool>,
+    events: Receiver<Notification>,
+    /// Puts back the notification that ended a wait, for the next drain to see it.
+    events_tx: Sender<Notification>,
+}
+
+impl Watch {
+    /// Starts watching the groups' directories; without inotify, says that the tailer polls.
+    pub(super) fn new(source: &str, s: &TaildirSettings) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut w = Watch {
+            watcher: None,
+            watched: vec![false; s.groups.len()],
+            events: rx,
+            events_tx: tx,
+        };
+        let tx = w.events_tx.clone();
+        match notify::recommended_watcher(move |res| {
+            let _ = tx.send(res);
+        }) {
+            Ok(watcher) => w.watcher = Some(watcher),
+            Err(e) => {
+                warn!(source = %source, "inotify unavailable ({e}); polling every {} ms", s.max_backoff_sleep.as_millis())
+            }
+        }
+        w.watch_dirs(&s.groups);
+        w
+    }
+
+    /// Watches the directories not watched yet (created since the last try).
+    pub(super) fn watch_dirs(&mut self, groups: &[FileGroupSettings]) {
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
+        for (i, g) in groups.iter().enumerate() {
+            if self.watched[i] {
+                continue;
+            }
+            match w.watch(&g.dir, RecursiveMode::NonRecursive) {
+                Ok(()) => self.watched[i] = true,
+                Err(e) => debug!("cannot watch {}: {e}", g.dir.display()),
+            }
+        }
+    }
+
+    /// Takes every notification received since the last look, without waiting.
+    pub(super) fn drain_events(&mut self, groups: &[FileGroupSettings]) -> Wakeup {
+        let mut w = Wakeup::default();
+        while let Ok(ev) = self.events.try_recv() {
+            if let Ok(ev) = &ev {
+                // A busy file that no group matches (or our own position file) in a watched
+                // directory must not keep the reader spinning.
+                if !ev.need_rescan()
+                    && !ev.paths.is_empty()
+                    && !ev.paths.iter().any(|p| relevant(groups, p))
+                {
+                    continue;
+                }
+            }
+            w.any = true;
+            match ev {
+                Ok(ev) => match ev.kind {
+                    EventKind::Create(_) | EventKind::Remove(_) => w.rescan = true,
+                    EventKind::Modify(notify::event::ModifyKind::Name(_)) => w.rescan = true,
+                    _ if ev.need_rescan() => w.rescan = true,
+                    _ => {}
+                },
+                Err(_) => w.rescan = true,
+            }
+        }
+        w
+    }
+
+    /// Waits up to `backoff` for a notification (or a stop), in slices of at most [`MAX_WAIT`].
+    /// The notification that ends the wait is kept for the next [`Watch::drain_events`].
+    pub(super) fn wait(&mut self, backoff: Duration, shutdown: &Shutdown) {
+        let until = Instant::now() + backoff;
+        while !shutdown.is_stopping() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match self.events.recv_timeout(left.min(MAX_WAIT)) {
+                Ok(ev) => {
+                    let _ = self.events_tx.send(ev);
+                    break;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
+}
+
+/// Whether a path from a change notification concerns a file group.
+fn relevant(groups: &[FileGroupSettings], path: &Path) -> bool {
+    groups.iter().any(|g| {
+        path == g.dir
+            || (path.parent() == Some(g.dir.as_path())
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| g.regex.is_match(n)))
+    })
+}
