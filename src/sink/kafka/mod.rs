@@ -34,6 +34,7 @@ mod ratelimit;
 pub mod record;
 pub mod runtime;
 pub mod settings;
+mod topic;
 
 use std::collections::BTreeMap;
 
@@ -64,4 +65,3 @@ impl SinkSpec for KafkaSettings {
             })
     }
 }
-
