@@ -28,6 +28,7 @@
 //! [`record`] (event → record), [`runtime`] (the sink and its delivery bookkeeping).
 
 pub mod avro;
+mod brokers;
 pub mod errors;
 pub mod producer_props;
 mod ratelimit;

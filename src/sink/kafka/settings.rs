@@ -2,6 +2,7 @@
 //! `timestampHeader` and `header.*`), with every silent Flume quirk turned into a diagnostic.
 
 use super::avro::java_hashmap_order;
+use super::brokers::parse_broker_list;
 use super::producer_props::{self, ProducerProps, UserSetting, PRODUCER_PREFIX};
 use super::topic::{invalid_topic_name, TopicTemplate};
 use crate::config::reader::PropReader;
@@ -23,8 +24,6 @@ pub const TIMESTAMP_HEADER: &str = "timestampHeader";
 pub const KAFKA_HEADER_PREFIX: &str = "header.";
 /// The event header whose value becomes the record key (`KafkaSinkConstants.KEY_HEADER`).
 pub const KEY_HEADER: &str = "key";
-/// Kafka's default port, added to broker entries that have none (librdkafka does the same).
-pub const DEFAULT_KAFKA_PORT: u16 = 9092;
 
 /// rflume-only: how many take transactions may wait for acknowledgements at once. Flume has one
 /// (send, flush, wait, commit); pipelining keeps the broker busy while earlier batches are acked,
@@ -227,47 +226,7 @@ impl KafkaSettings {
             );
             return None;
         };
-        let mut out = Vec::new();
-        let mut ok = true;
-        for (n, entry) in value.split(',').enumerate() {
-            if entry.trim().is_empty() {
-                // Java's client skips empty entries (`a:9092,` or `a:9092,,b:9092`); so does
-                // rflume, but it says so.
-                r.warn(
-                    key,
-                    line,
-                    format!("entry {} of the broker list is empty; skipped", n + 1),
-                    Some("remove the extra comma".to_string()),
-                );
-                continue;
-            }
-            match normalize_broker(entry) {
-                Ok(b) => out.push(b),
-                Err(why) => {
-                    ok = false;
-                    r.error(
-                        key,
-                        line,
-                        format!(
-                            "entry {} of the broker list ('{}'): {why}",
-                            n + 1,
-                            entry.trim()
-                        ),
-                        Some("write host:port entries separated by commas".to_string()),
-                    );
-                }
-            }
-        }
-        if ok && out.is_empty() {
-            r.error(
-                key,
-                line,
-                "Bootstrap Servers must be specified: the broker list has no entries",
-                Some("write host:port entries separated by commas".to_string()),
-            );
-            return None;
-        }
-        ok.then_some(out)
+        parse_broker_list(r, key, line, &value)
     }
 
     /// Flume flushes the producer after every batch, so a large `linger.ms` tuned for Java never
@@ -462,49 +421,12 @@ pub fn default_max_in_flight_batches(batch_size: u64) -> u64 {
         .clamp(MIN_DEFAULT_MAX_IN_FLIGHT_BATCHES, MAX_MAX_IN_FLIGHT_BATCHES)
 }
 
-/// `host[:port]` (or `proto://host[:port]`, `[v6]:port`) → `host:port`, port 9092 by default.
-fn normalize_broker(entry: &str) -> Result<String, String> {
-    let entry = entry.trim();
-    if entry.is_empty() {
-        return Err("empty entry".into());
-    }
-    let (scheme, rest) = match entry.find("://") {
-        Some(i) => (&entry[..i + 3], &entry[i + 3..]),
-        None => ("", entry),
-    };
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let close = v6.find(']').ok_or("unclosed '[' in an IPv6 address")?;
-        let after = &v6[close + 1..];
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
-            None => return Err(format!("unexpected '{after}' after the IPv6 address")),
-        };
-        (&rest[..close + 2], port)
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (rest, None),
-        }
-    };
-    if host.is_empty() || host.contains(char::is_whitespace) || host.contains('/') {
-        return Err("not a host name".into());
-    }
-    let port = match port {
-        None => DEFAULT_KAFKA_PORT,
-        Some(p) => match p.parse::<u16>() {
-            Ok(p) if p > 0 => p,
-            _ => return Err(format!("'{p}' is not a port number")),
-        },
-    };
-    Ok(format!("{scheme}{host}:{port}"))
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::config::diag::{Diagnostics, Severity};
     use crate::config::reader::ComponentProps;
+    use crate::sink::kafka::brokers::normalize_broker;
     use std::path::Path;
     use std::sync::Arc;
 
