@@ -35,6 +35,8 @@ mod ratelimit;
 pub mod record;
 pub mod runtime;
 pub mod settings;
+#[cfg(test)]
+mod settings_tests;
 mod topic;
 
 use std::collections::BTreeMap;

@@ -178,7 +178,7 @@ impl RecordBuilder {
 mod tests {
     use super::*;
     use crate::event::Headers;
-    use crate::sink::kafka::settings::tests::parse;
+    use crate::sink::kafka::settings_tests::parse;
     use rdkafka::message::Headers as _;
 
     fn builder(extra: &[(&str, &str)]) -> RecordBuilder {

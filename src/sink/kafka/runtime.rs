@@ -673,7 +673,7 @@ mod tests {
     use crate::channel::{Channel, ChannelError};
     use crate::event::{Event, Headers};
     use crate::metrics::{ChannelCounter, SinkCounter};
-    use crate::sink::kafka::settings::tests::parse;
+    use crate::sink::kafka::settings_tests::parse;
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::mocking::MockCluster;
     use rdkafka::{ClientConfig, Offset, TopicPartitionList};
