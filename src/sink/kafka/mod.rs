@@ -37,6 +37,8 @@ pub mod runtime;
 pub mod settings;
 #[cfg(test)]
 mod settings_tests;
+#[cfg(test)]
+mod sink_tests;
 mod topic;
 
 use std::collections::BTreeMap;
