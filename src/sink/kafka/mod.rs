@@ -29,6 +29,7 @@
 
 pub mod avro;
 mod brokers;
+mod delivery;
 pub mod errors;
 pub mod producer_props;
 mod ratelimit;
