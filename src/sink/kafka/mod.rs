@@ -25,7 +25,7 @@
 //!   (Java's `ProducerRecord` throws on a negative one, failing that batch on every retry).
 //!
 //! Layout: [`settings`] (properties), [`producer_props`] (`kafka.producer.*` → librdkafka),
-//! [`record`] (event → record), [`runtime`] (the sink and its delivery bookkeeping).
+//! [`record`] (event → record), [`sink`] (the sink), [`delivery`] (its delivery bookkeeping).
 
 pub mod avro;
 mod brokers;
@@ -34,18 +34,18 @@ pub mod errors;
 pub mod producer_props;
 mod ratelimit;
 pub mod record;
-pub mod runtime;
 pub mod settings;
 #[cfg(test)]
 mod settings_tests;
+pub mod sink;
 #[cfg(test)]
 mod sink_tests;
 mod topic;
 
 use std::collections::BTreeMap;
 
-pub use runtime::{KafkaSink, KafkaSinkError};
 pub use settings::KafkaSettings;
+pub use sink::{KafkaSink, KafkaSinkError};
 
 use crate::sink::{Sink, SinkCore, SinkError, SinkSpec};
 

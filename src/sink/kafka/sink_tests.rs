@@ -11,8 +11,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use super::runtime::KafkaSink;
 use super::settings_tests::parse;
+use super::sink::KafkaSink;
 use crate::channel::{Channel, ChannelError};
 use crate::event::{Event, Headers};
 use crate::metrics::{ChannelCounter, SinkCounter};
