@@ -9,35 +9,35 @@ use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 
 /// Flume's `KafkaSinkConstants` names and defaults.
-pub const BOOTSTRAP_SERVERS: &str = "kafka.bootstrap.servers";
-pub const TOPIC: &str = "kafka.topic";
-pub const DEFAULT_TOPIC: &str = "default-flume-topic";
-pub const BATCH_SIZE: &str = "flumeBatchSize";
-pub const DEFAULT_BATCH_SIZE: u64 = 100;
-pub const AVRO_EVENT: &str = "useFlumeEventFormat";
-pub const STATIC_PARTITION: &str = "defaultPartitionId";
-pub const PARTITION_HEADER: &str = "partitionIdHeader";
-pub const ALLOW_TOPIC_OVERRIDE: &str = "allowTopicOverride";
-pub const TOPIC_HEADER: &str = "topicHeader";
-pub const DEFAULT_TOPIC_HEADER: &str = "topic";
-pub const TIMESTAMP_HEADER: &str = "timestampHeader";
-pub const KAFKA_HEADER_PREFIX: &str = "header.";
+const BOOTSTRAP_SERVERS: &str = "kafka.bootstrap.servers";
+const TOPIC: &str = "kafka.topic";
+const DEFAULT_TOPIC: &str = "default-flume-topic";
+const BATCH_SIZE: &str = "flumeBatchSize";
+const DEFAULT_BATCH_SIZE: u64 = 100;
+const AVRO_EVENT: &str = "useFlumeEventFormat";
+const STATIC_PARTITION: &str = "defaultPartitionId";
+const PARTITION_HEADER: &str = "partitionIdHeader";
+const ALLOW_TOPIC_OVERRIDE: &str = "allowTopicOverride";
+const TOPIC_HEADER: &str = "topicHeader";
+const DEFAULT_TOPIC_HEADER: &str = "topic";
+const TIMESTAMP_HEADER: &str = "timestampHeader";
+const KAFKA_HEADER_PREFIX: &str = "header.";
 /// The event header whose value becomes the record key (`KafkaSinkConstants.KEY_HEADER`).
-pub const KEY_HEADER: &str = "key";
+pub(super) const KEY_HEADER: &str = "key";
 
 /// rflume-only: how many take transactions may wait for acknowledgements at once. Flume has one
 /// (send, flush, wait, commit); pipelining keeps the broker busy while earlier batches are acked,
 /// with the same guarantee (each take commits only after all its records are acknowledged).
-pub const MAX_IN_FLIGHT_BATCHES: &str = "rflume.maxInFlightBatches";
+const MAX_IN_FLIGHT_BATCHES: &str = "rflume.maxInFlightBatches";
 /// Fewest batches in flight by default.
-pub const MIN_DEFAULT_MAX_IN_FLIGHT_BATCHES: u64 = 8;
+const MIN_DEFAULT_MAX_IN_FLIGHT_BATCHES: u64 = 8;
 /// By default enough batches are in flight to cover this many events. Each record waits about
 /// `linger.ms` (5) plus a round trip before its ack, so throughput is bounded by in-flight events
 /// divided by that time: 10,000 events allow over a million records a second, while 8 batches of
 /// Flume's default 100 events would cap a sink near 130,000/s.
-pub const DEFAULT_IN_FLIGHT_EVENTS: u64 = 10_000;
+const DEFAULT_IN_FLIGHT_EVENTS: u64 = 10_000;
 /// Upper bound: the batch slot is part of the per-record delivery opaque (16 bits).
-pub const MAX_MAX_IN_FLIGHT_BATCHES: u64 = 1024;
+const MAX_MAX_IN_FLIGHT_BATCHES: u64 = 1024;
 
 /// Effective settings of one Kafka sink.
 #[derive(Clone, Debug, PartialEq)]
@@ -415,7 +415,7 @@ impl Describe for KafkaSettings {
 
 /// `rflume.maxInFlightBatches` when the file does not set it: batches for
 /// [`DEFAULT_IN_FLIGHT_EVENTS`] events, at least [`MIN_DEFAULT_MAX_IN_FLIGHT_BATCHES`].
-pub fn default_max_in_flight_batches(batch_size: u64) -> u64 {
+pub(super) fn default_max_in_flight_batches(batch_size: u64) -> u64 {
     DEFAULT_IN_FLIGHT_EVENTS
         .div_ceil(batch_size.max(1))
         .clamp(MIN_DEFAULT_MAX_IN_FLIGHT_BATCHES, MAX_MAX_IN_FLIGHT_BATCHES)

@@ -26,7 +26,7 @@ impl TopicTemplate {
     /// Parses Flume's escapes with the precedence of `BucketPath.TAG_REGEX`
     /// (`%(\w|%)|%\{([\w\.-]+)\}|%\[(\w+)\]`). Only `%{header}` is supported; the time (`%Y`, `%%`)
     /// and host (`%[localhost]`) escapes are reported as errors rather than sent literally.
-    pub fn parse(topic: &str) -> Result<TopicTemplate, String> {
+    pub(super) fn parse(topic: &str) -> Result<TopicTemplate, String> {
         let bytes = topic.as_bytes();
         let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
         let mut parts: Vec<TopicPart> = Vec::new();
@@ -94,10 +94,6 @@ impl TopicTemplate {
         Ok(TopicTemplate::Parts(parts))
     }
 
-    pub fn is_literal(&self) -> bool {
-        matches!(self, TopicTemplate::Literal(_))
-    }
-
     /// Why Kafka would refuse the topics this template renders, as far as that is known before
     /// any event: a template's fixed parts can only be checked for characters, since the header
     /// values decide the length and whether the name is "." or "..".
@@ -112,7 +108,7 @@ impl TopicTemplate {
     }
 
     /// Appends the topic for an event with `headers` to `out` (template case).
-    pub fn render_into(&self, headers: &Headers, out: &mut String) {
+    pub(super) fn render_into(&self, headers: &Headers, out: &mut String) {
         match self {
             TopicTemplate::Literal(t) => out.push_str(t),
             TopicTemplate::Parts(parts) => {

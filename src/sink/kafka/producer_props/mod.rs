@@ -37,11 +37,12 @@ use rdkafka::ClientConfig;
 
 use crate::config::reader::PropReader;
 use java_settings::translate_one;
-pub use probe::librdkafka_has_feature;
+#[cfg(test)]
+pub(super) use probe::librdkafka_has_feature;
 use probe::{check_with_librdkafka, probe};
 
 /// The Flume property prefix of producer settings.
-pub const PRODUCER_PREFIX: &str = "kafka.producer.";
+pub(super) const PRODUCER_PREFIX: &str = "kafka.producer.";
 
 /// One setting the librdkafka producer is created with.
 #[derive(Clone, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub struct ProducerProps {
 
 impl ProducerProps {
     /// The value of a librdkafka property (any alias of it).
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         let canon = canonical(name);
         self.props
             .iter()
@@ -89,7 +90,7 @@ impl ProducerProps {
             .map(|p| p.value.as_str())
     }
 
-    pub fn client_config(&self) -> ClientConfig {
+    pub(super) fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         for p in &self.props {
             c.set(p.name.as_str(), p.value.as_str());
@@ -98,7 +99,7 @@ impl ProducerProps {
     }
 
     /// The property setting `name` (any alias of it), with its origin.
-    pub fn find(&self, name: &str) -> Option<&ProducerProp> {
+    pub(super) fn find(&self, name: &str) -> Option<&ProducerProp> {
         let canon = canonical(name);
         self.props.iter().find(|p| canonical(&p.name) == canon)
     }
@@ -123,7 +124,7 @@ impl ProducerProps {
     }
 
     /// `(Flume property, effective value)` rows for `rflume check`, secrets masked.
-    pub fn describe(&self) -> Vec<(String, String)> {
+    pub(super) fn describe(&self) -> Vec<(String, String)> {
         self.props
             .iter()
             // The broker list is shown as kafka.bootstrap.servers by the sink's own rows.
@@ -186,28 +187,28 @@ fn canonical(name: &str) -> &str {
 }
 
 /// Flume forces `acks = 1` (`KafkaSinkConstants.DEFAULT_ACKS`) unless the file says otherwise.
-pub const DEFAULT_ACKS: &str = "1";
+const DEFAULT_ACKS: &str = "1";
 /// librdkafka's own default, set explicitly so `rflume check` shows it (Java's is 0).
-pub const DEFAULT_LINGER_MS: &str = "5";
+const DEFAULT_LINGER_MS: &str = "5";
 /// Kafka's `delivery.timeout.ms` default (kafka-clients 2.1+, Flume 1.11): how long a record may
 /// wait for an acknowledgement before its batch is rolled back and retried.
-pub const DEFAULT_MESSAGE_TIMEOUT_MS: &str = "120000";
+const DEFAULT_MESSAGE_TIMEOUT_MS: &str = "120000";
 /// Java's default partitioner hashes keys with murmur2; librdkafka's default (CRC32) would put
 /// keyed records on other partitions than Flume did.
-pub const DEFAULT_PARTITIONER_NAME: &str = "murmur2_random";
+const DEFAULT_PARTITIONER_NAME: &str = "murmur2_random";
 
 /// A value from the file: the Java key (without `kafka.producer.`), the value, the line, and the
 /// Flume property that carried it (`requiredAcks` for the deprecated name).
 #[derive(Clone, Debug)]
-pub struct UserSetting {
-    pub key: String,
-    pub value: String,
-    pub line: usize,
-    pub flume_key: String,
+pub(super) struct UserSetting {
+    pub(super) key: String,
+    pub(super) value: String,
+    pub(super) line: usize,
+    pub(super) flume_key: String,
 }
 
 impl UserSetting {
-    pub fn from_prefixed(key: String, value: String, line: usize) -> Self {
+    pub(super) fn from_prefixed(key: String, value: String, line: usize) -> Self {
         let flume_key = format!("{PRODUCER_PREFIX}{key}");
         UserSetting {
             key,
@@ -220,7 +221,7 @@ impl UserSetting {
 
 /// Translates the user's producer settings and adds rflume's defaults. `bootstrap_servers` is the
 /// already-normalised broker list from `kafka.bootstrap.servers`. Problems are recorded on `r`.
-pub fn translate(
+pub(super) fn translate(
     r: &mut PropReader,
     settings: &[UserSetting],
     bootstrap_servers: &str,

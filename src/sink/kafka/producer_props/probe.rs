@@ -26,8 +26,9 @@ pub(super) fn check_with_librdkafka(name: &str, value: &str) -> Result<(), Strin
 }
 
 /// Whether this librdkafka was built with `feature` (`ssl`, `sasl_scram`, `zstd`, …; librdkafka's
-/// `builtin.features`).
-pub fn librdkafka_has_feature(feature: &str) -> bool {
+/// `builtin.features`). Only tests ask: what librdkafka refuses depends on how it was built.
+#[cfg(test)]
+pub(in crate::sink::kafka) fn librdkafka_has_feature(feature: &str) -> bool {
     ClientConfig::new()
         .create_native_config()
         .and_then(|c| c.get("builtin.features"))
