@@ -20,25 +20,50 @@
 //!   partitions as with Flume), `message.timeout.ms = 120000` (Kafka's `delivery.timeout.ms`).
 //! * Settings Flume accepts and then ignores or misapplies (`kafka.flumeBatchSize`, a Java class
 //!   name librdkafka cannot load, a JKS trust store, a topic Kafka would refuse, `%Y` escapes in
-//!   `kafka.topic`) are reported by `rflume check` — see [`settings`] and [`producer_props`].
+//!   `kafka.topic`) are reported by `rflume check` — see `settings.rs` and `producer_props/`.
 //! * A negative or unparsable `timestampHeader` value is logged and the record gets the send time
 //!   (Java's `ProducerRecord` throws on a negative one, failing that batch on every retry).
 //!
-//! Layout: [`settings`] (properties), [`producer_props`] (`kafka.producer.*` → librdkafka),
-//! [`record`] (event → record), [`runtime`] (the sink and its delivery bookkeeping).
+//! Layout, one question per file (this file: what the sink is, and how the registry builds it):
+//! * `settings.rs`: what the sink's properties say — [`KafkaSettings`], read as Flume reads
+//!   them, with Flume's property names and defaults, and its rows for `rflume check`;
+//! * `topic.rs`: which topic an event goes to (`kafka.topic` templates) and which topic names
+//!   Kafka accepts;
+//! * `brokers.rs`: which brokers librdkafka is given (the broker list, Kafka's default port);
+//! * `producer_props/`: what librdkafka configuration the `kafka.producer.*` lines become —
+//!   `mod.rs` (the configuration, each value with its origin, and `translate`, the entry point),
+//!   `java_settings.rs` (the table of Java producer settings), `tls_stores.rs` (JKS, PKCS#12 and
+//!   PEM stores), `jaas.rs` (`sasl.jaas.config`), `probe.rs` (what librdkafka itself says about
+//!   a setting or the whole configuration);
+//! * `record.rs`: which record an event becomes; [`avro`]: the bytes of Flume's Avro event
+//!   (`useFlumeEventFormat`);
+//! * `sink.rs`: the sink at run time — [`KafkaSink`]: take, enqueue, commit in order, roll back;
+//! * `delivery.rs`: which in-flight batch a delivery report belongs to, and what of it is still
+//!   pending (the bookkeeping shared with librdkafka's callbacks);
+//! * [`errors`]: whether a failed delivery can succeed on retry; `ratelimit.rs`: how often a
+//!   repeated log line is written;
+//! * `settings_tests.rs`, `sink_tests.rs`: the tests of `settings.rs`, and of `sink.rs` against
+//!   librdkafka's mock cluster.
 
 pub mod avro;
+mod brokers;
+mod delivery;
 pub mod errors;
-pub mod producer_props;
+mod producer_props;
 mod ratelimit;
-pub mod record;
-pub mod runtime;
-pub mod settings;
+mod record;
+mod settings;
+#[cfg(test)]
+mod settings_tests;
+mod sink;
+#[cfg(test)]
+mod sink_tests;
+mod topic;
 
 use std::collections::BTreeMap;
 
-pub use runtime::{KafkaSink, KafkaSinkError};
 pub use settings::KafkaSettings;
+pub use sink::{KafkaSink, KafkaSinkError};
 
 use crate::sink::{Sink, SinkCore, SinkError, SinkSpec};
 

@@ -14,7 +14,8 @@ use super::avro::encode_flume_event;
 use crate::event::Event;
 
 use super::ratelimit::RateLimit;
-use super::settings::{KafkaSettings, TopicTemplate, KEY_HEADER};
+use super::settings::{KafkaSettings, KEY_HEADER};
+use super::topic::TopicTemplate;
 
 /// Why an event cannot become a record. The whole batch fails, as in Flume.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -177,7 +178,7 @@ impl RecordBuilder {
 mod tests {
     use super::*;
     use crate::event::Headers;
-    use crate::sink::kafka::settings::tests::parse;
+    use crate::sink::kafka::settings_tests::parse;
     use rdkafka::message::Headers as _;
 
     fn builder(extra: &[(&str, &str)]) -> RecordBuilder {

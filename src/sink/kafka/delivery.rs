@@ -1,0 +1,223 @@
+//! Delivery bookkeeping shared with librdkafka's callbacks: which in-flight batch a delivery
+//! report belongs to, and how many of its records are still pending or failed.
+//!
+//! Each in-flight take transaction owns a *slot* in the producer context; a record's delivery
+//! opaque is a plain integer naming its slot (plus a generation, so a late report for an abandoned
+//! batch cannot touch the slot's next batch). The callback only decrements the slot's pending count
+//! and counts failures — atomics, no allocation per record, no lock held across I/O (the only lock
+//! is taken on the error path to keep the first error message). The callbacks run inside `poll`,
+//! on the sink's own thread: [`wait_for_events`] and [`pump`] are how the sink serves them.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Message};
+use tracing::{debug, error, info, warn};
+
+use super::errors::BatchError;
+use super::ratelimit::KeyedRateLimit;
+use crate::channel::TakeTransaction;
+
+/// Sleep step of `wait_for_events`: the latency it adds to a delivery report.
+const EVENT_WAIT_STEP: Duration = Duration::from_micros(200);
+/// Repeated librdkafka errors/log lines of one kind are logged at most this often.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Delivery opaque layout: low 16 bits slot, next 16 bits generation.
+const SLOT_BITS: u32 = 16;
+const SLOT_MASK: usize = (1 << SLOT_BITS) - 1;
+const GENERATION_MASK: u32 = 0xffff;
+
+/// Delivery bookkeeping of one in-flight batch, shared with the delivery callback.
+#[derive(Default)]
+pub(super) struct Slot {
+    generation: AtomicU32,
+    /// Records enqueued and not yet reported.
+    pub(super) pending: AtomicU32,
+    /// Records reported as failed.
+    pub(super) failed: AtomicU32,
+    pub(super) first_error: Mutex<Option<BatchError>>,
+}
+
+impl Slot {
+    /// Readies the slot for a new batch: the next generation (so reports for the batch it held
+    /// before are ignored) and nothing pending, failed or remembered. Returns the generation.
+    pub(super) fn next_generation(&self) -> u32 {
+        let generation = (self.generation.load(Ordering::Relaxed) + 1) & GENERATION_MASK;
+        self.generation.store(generation, Ordering::Relaxed);
+        self.pending.store(0, Ordering::Relaxed);
+        self.failed.store(0, Ordering::Relaxed);
+        *self.first_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        generation
+    }
+}
+
+/// The producer's context: delivery reports, errors and librdkafka's log lines.
+pub(super) struct SinkContext {
+    sink: String,
+    pub(super) slots: Box<[Slot]>,
+    /// Bumped on every callback: lets `pump` tell whether a `poll` served anything.
+    activity: AtomicU64,
+    /// Total delivery failures ever reported (current generations only).
+    pub(super) failures: AtomicU64,
+    errors: KeyedRateLimit,
+    logs: KeyedRateLimit,
+}
+
+impl SinkContext {
+    pub(super) fn new(sink: &str, slots: usize) -> Self {
+        SinkContext {
+            sink: sink.to_string(),
+            slots: (0..slots).map(|_| Slot::default()).collect(),
+            activity: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            errors: KeyedRateLimit::new(LOG_INTERVAL),
+            logs: KeyedRateLimit::new(LOG_INTERVAL),
+        }
+    }
+}
+
+impl ClientContext for SinkContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        let sink = self.sink.as_str();
+        if fac == "FAIL" {
+            // A broker connection failed: the same text reaches `error` below as a transport
+            // error, which is where it is logged (once, as a warning).
+            debug!(sink, "librdkafka {fac}: {message}");
+            return;
+        }
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                if let Some(suppressed) = self.logs.allow(fac) {
+                    error!(sink, suppressed, "librdkafka {fac}: {message}");
+                }
+            }
+            RDKafkaLogLevel::Warning => {
+                if let Some(suppressed) = self.logs.allow(fac) {
+                    warn!(sink, suppressed, "librdkafka {fac}: {message}");
+                }
+            }
+            RDKafkaLogLevel::Notice => info!(sink, "librdkafka {fac}: {message}"),
+            RDKafkaLogLevel::Info | RDKafkaLogLevel::Debug => {
+                debug!(sink, "librdkafka {fac}: {message}")
+            }
+        }
+    }
+
+    /// Client-wide errors (all brokers down, authentication, TLS). Records are not failed by
+    /// these — librdkafka keeps retrying other brokers until `message.timeout.ms` — so they are
+    /// logged, rate-limited per error code, and never fail a batch by themselves.
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        let code = error.rdkafka_error_code();
+        let key = format!("{code:?}");
+        let Some(suppressed) = self.errors.allow(&key) else {
+            return;
+        };
+        let sink = self.sink.as_str();
+        let transient = matches!(
+            code,
+            Some(
+                RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::Resolve
+                    | RDKafkaErrorCode::OperationTimedOut
+                    | RDKafkaErrorCode::RequestTimedOut
+            )
+        );
+        if transient {
+            warn!(sink, suppressed, "Kafka: {reason} ({error}); retrying");
+        } else {
+            error!(sink, suppressed, "Kafka: {reason} ({error})");
+        }
+    }
+}
+
+impl ProducerContext for SinkContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        self.activity.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = self.slots.get(opaque & SLOT_MASK) else {
+            return;
+        };
+        let generation = (opaque >> SLOT_BITS) as u32 & GENERATION_MASK;
+        if slot.generation.load(Ordering::Relaxed) != generation {
+            // A report for a batch abandoned at a stop deadline; its slot has moved on.
+            return;
+        }
+        if let Err((err, message)) = result {
+            slot.failed.fetch_add(1, Ordering::Relaxed);
+            self.failures.fetch_add(1, Ordering::Relaxed);
+            let mut first = slot.first_error.lock().unwrap_or_else(|e| e.into_inner());
+            if first.is_none() {
+                *first = Some(BatchError::from_code(
+                    err.rdkafka_error_code(),
+                    format!("{err} (topic {})", message.topic()),
+                ));
+            }
+        }
+        // Saturating: a report can never outnumber the enqueued records of a generation, but an
+        // underflow here would wedge the batch forever.
+        let _ = slot
+            .pending
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| p.checked_sub(1));
+    }
+}
+
+/// One take transaction waiting for its acknowledgements.
+pub(super) struct Batch {
+    pub(super) slot: usize,
+    pub(super) generation: u32,
+    pub(super) txn: TakeTransaction,
+    /// Records handed to librdkafka so far (a full queue can interrupt a batch).
+    pub(super) enqueued: usize,
+    /// Enqueueing stopped for good (a failure somewhere); the batch will be rolled back.
+    pub(super) abandoned: bool,
+    /// A failure found before librdkafka had the record (bad partition header, enqueue error).
+    pub(super) error: Option<BatchError>,
+    pub(super) started: Instant,
+}
+
+impl Batch {
+    /// The delivery opaque of the batch's records: its slot and generation.
+    pub(super) fn opaque(&self) -> usize {
+        self.slot | ((self.generation as usize) << SLOT_BITS)
+    }
+}
+
+/// Waits up to `max` for librdkafka to report something, serving it. Not `poll(max)`: rdkafka's
+/// `BaseProducer::poll` always runs to its deadline and busy-loops through the last
+/// sub-millisecond (a `poll(1 ms)` is a 1 ms spin), which cost a whole core while batches were in
+/// flight. Serving what is ready and sleeping in short steps costs almost nothing.
+pub(super) fn wait_for_events(producer: &BaseProducer<SinkContext>, max: Duration) {
+    let deadline = Instant::now() + max;
+    loop {
+        let before = producer.context().activity.load(Ordering::Relaxed);
+        pump(producer);
+        let now = Instant::now();
+        if producer.context().activity.load(Ordering::Relaxed) != before || now >= deadline {
+            return;
+        }
+        std::thread::sleep(EVENT_WAIT_STEP.min(deadline - now));
+    }
+}
+
+/// Serves every event librdkafka has ready, without blocking (`poll(0)` serves at most one).
+pub(super) fn pump(producer: &BaseProducer<SinkContext>) {
+    for _ in 0..100_000 {
+        let before = producer.context().activity.load(Ordering::Relaxed);
+        producer.poll(Duration::ZERO);
+        if producer.context().activity.load(Ordering::Relaxed) == before {
+            break;
+        }
+    }
+}

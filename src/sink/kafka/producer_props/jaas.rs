@@ -1,0 +1,148 @@
+//! `sasl.jaas.config` → librdkafka's SASL settings. Java configures a login module with a JAAS
+//! line (`<LoginModule> <flag> key=value …;`); librdkafka has no JAAS, only plain properties, so
+//! the modules with an equivalent (PLAIN, SCRAM, Kerberos from a keytab) become those properties
+//! and any other is an error that says what to write instead.
+
+/// `sasl.jaas.config` → librdkafka settings. Java's syntax: `<LoginModule> <flag> key=value …;`.
+pub(super) fn parse_jaas(text: &str) -> Result<Vec<(&'static str, String)>, String> {
+    let mut tokens = JaasTokens { rest: text.trim() };
+    let module = tokens.word().ok_or("empty value")?;
+    let flag = tokens
+        .word()
+        .ok_or("no control flag after the login module")?;
+    if !["required", "requisite", "sufficient", "optional"].contains(&flag.as_str()) {
+        return Err(format!("'{flag}' is not a JAAS control flag"));
+    }
+    let mut options: Vec<(String, String)> = Vec::new();
+    while let Some((k, v)) = tokens.option()? {
+        options.push((k, v));
+    }
+    let get = |name: &str| {
+        options
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let short = module.rsplit('.').next().unwrap_or(&module).to_string();
+    match short.as_str() {
+        "PlainLoginModule" | "ScramLoginModule" => {
+            let user = get("username").ok_or(format!("{short} without username"))?;
+            let password = get("password").ok_or(format!("{short} without password"))?;
+            Ok(vec![("sasl.username", user), ("sasl.password", password)])
+        }
+        "Krb5LoginModule" => {
+            let mut v = Vec::new();
+            if let Some(p) = get("principal") {
+                v.push(("sasl.kerberos.principal", p));
+            }
+            if let Some(k) = get("keyTab") {
+                v.push(("sasl.kerberos.keytab", k));
+            } else {
+                return Err(
+                    "Krb5LoginModule without keyTab (librdkafka logs in from a keytab)".into(),
+                );
+            }
+            Ok(v)
+        }
+        _ => Err(format!(
+            "login module {module} has no librdkafka equivalent"
+        )),
+    }
+}
+
+struct JaasTokens<'a> {
+    rest: &'a str,
+}
+
+impl JaasTokens<'_> {
+    fn skip_ws(&mut self) {
+        self.rest = self.rest.trim_start();
+    }
+
+    fn word(&mut self) -> Option<String> {
+        self.skip_ws();
+        let end = self
+            .rest
+            .find(|c: char| c.is_whitespace() || c == ';' || c == '=')
+            .unwrap_or(self.rest.len());
+        if end == 0 {
+            return None;
+        }
+        let w = self.rest[..end].to_string();
+        self.rest = &self.rest[end..];
+        Some(w)
+    }
+
+    /// `key=value` or `key="quoted \" value"`; `None` at `;` or the end.
+    fn option(&mut self) -> Result<Option<(String, String)>, String> {
+        self.skip_ws();
+        if self.rest.is_empty() || self.rest.starts_with(';') {
+            return Ok(None);
+        }
+        let key = self.word().ok_or("expected key=value")?;
+        self.skip_ws();
+        self.rest = self
+            .rest
+            .strip_prefix('=')
+            .ok_or(format!("expected '=' after {key}"))?;
+        self.skip_ws();
+        if let Some(quoted) = self.rest.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            value.push(n);
+                        }
+                    }
+                    '"' => {
+                        self.rest = &quoted[i + 1..];
+                        return Ok(Some((key, value)));
+                    }
+                    c => value.push(c),
+                }
+            }
+            Err(format!("unterminated quote in the value of {key}"))
+        } else {
+            let value = self.word().unwrap_or_default();
+            Ok(Some((key, value)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jaas_config_becomes_librdkafka_credentials() {
+        let v = parse_jaas(
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="s3cr\"et";"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            vec![
+                ("sasl.username", "alice".to_string()),
+                ("sasl.password", "s3cr\"et".to_string())
+            ]
+        );
+        let v = parse_jaas(
+            r#"com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true storeKey=true keyTab="/k.keytab" principal="c@EX.COM";"#,
+        )
+        .unwrap();
+        assert_eq!(
+            v,
+            vec![
+                ("sasl.kerberos.principal", "c@EX.COM".to_string()),
+                ("sasl.kerberos.keytab", "/k.keytab".to_string())
+            ]
+        );
+        assert!(parse_jaas(
+            "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+        )
+        .is_err());
+        assert!(parse_jaas("x.PlainLoginModule maybe;").is_err());
+    }
+}

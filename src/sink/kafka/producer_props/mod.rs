@@ -1,0 +1,348 @@
+//! `kafka.producer.*` → librdkafka: Flume passes these to Java's `KafkaProducer`; rflume's producer
+//! is librdkafka, whose settings mostly share the Java names but not always the meaning.
+//!
+//! Every key gets exactly one of four treatments, from the table in [`java_settings`]:
+//! * **same name, same meaning** (`acks`, `linger.ms`, `compression.type`, …): passed through;
+//! * **translated** (`buffer.memory` bytes → `queue.buffering.max.kbytes`, …): passed under the
+//!   librdkafka name, and `rflume check` shows both;
+//! * **no effect** (Java-only knobs that change nothing observable, e.g. `max.block.ms`): a warning
+//!   that says why;
+//! * **cannot be honoured** (a Java class to load, a JKS trust store): an error that drops the
+//!   sink, with the way to express the same thing for librdkafka — never silently ignored, since
+//!   the pipeline would then run with different partitioning or security than the file asks for.
+//!
+//! Names that are not Java producer settings are asked of librdkafka itself (`rd_kafka_conf_set`
+//! through [`ClientConfig::create_native_config`]), so librdkafka-only tuning such as
+//! `queue.buffering.max.messages` works and a typo is reported with librdkafka's own message,
+//! where Java's producer would only log "supplied but isn't a known config" and go on.
+//! After the per-key checks, a producer is created once (never connected: no broker list) so that
+//! librdkafka's cross-setting checks and warnings also surface at `rflume check` time.
+//!
+//! Layout: this file holds what the others share — [`ProducerProps`] (the librdkafka
+//! configuration, each value with the Flume property it came from), [`UserSetting`] (one line of
+//! the file) — and [`translate`], the entry point. [`java_settings`]: what each Java producer
+//! setting becomes (the table, and the settings that need a look at their value);
+//! [`tls_stores`]: which librdkafka settings a JKS/PKCS#12/PEM store becomes; [`jaas`]: what a
+//! `sasl.jaas.config` line becomes; [`probe`]: what librdkafka itself says about a setting or the
+//! whole configuration.
+
+mod jaas;
+mod java_settings;
+mod probe;
+mod tls_stores;
+
+use std::collections::BTreeMap;
+
+use rdkafka::ClientConfig;
+
+use crate::config::reader::PropReader;
+use java_settings::translate_one;
+#[cfg(test)]
+pub(super) use probe::librdkafka_has_feature;
+use probe::{check_with_librdkafka, probe};
+
+/// The Flume property prefix of producer settings.
+pub(super) const PRODUCER_PREFIX: &str = "kafka.producer.";
+
+/// One setting the librdkafka producer is created with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProducerProp {
+    /// librdkafka property name.
+    pub name: String,
+    pub value: String,
+    /// The Flume property it came from (`kafka.producer.buffer.memory`, `requiredAcks`); `None`
+    /// for a value rflume chose.
+    pub from: Option<String>,
+    /// Why the value is not exactly what the file says, or why rflume sets it.
+    pub note: Option<String>,
+}
+
+/// Masks secrets: settings end up in `{:?}` logs.
+impl std::fmt::Debug for ProducerProp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = if is_secret(&self.name) {
+            "******"
+        } else {
+            self.value.as_str()
+        };
+        f.debug_struct("ProducerProp")
+            .field("name", &self.name)
+            .field("value", &value)
+            .field("from", &self.from)
+            .field("note", &self.note)
+            .finish()
+    }
+}
+
+/// The librdkafka producer configuration derived from a Kafka sink's properties.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ProducerProps {
+    pub props: Vec<ProducerProp>,
+}
+
+impl ProducerProps {
+    /// The value of a librdkafka property (any alias of it).
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
+        let canon = canonical(name);
+        self.props
+            .iter()
+            .find(|p| canonical(&p.name) == canon)
+            .map(|p| p.value.as_str())
+    }
+
+    pub(super) fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        for p in &self.props {
+            c.set(p.name.as_str(), p.value.as_str());
+        }
+        c
+    }
+
+    /// The property setting `name` (any alias of it), with its origin.
+    pub(super) fn find(&self, name: &str) -> Option<&ProducerProp> {
+        let canon = canonical(name);
+        self.props.iter().find(|p| canonical(&p.name) == canon)
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    fn push(
+        &mut self,
+        name: &str,
+        value: impl Into<String>,
+        from: Option<String>,
+        note: Option<String>,
+    ) {
+        self.props.push(ProducerProp {
+            name: name.to_string(),
+            value: value.into(),
+            from,
+            note,
+        });
+    }
+
+    /// `(Flume property, effective value)` rows for `rflume check`, secrets masked.
+    pub(super) fn describe(&self) -> Vec<(String, String)> {
+        self.props
+            .iter()
+            // The broker list is shown as kafka.bootstrap.servers by the sink's own rows.
+            .filter(|p| p.name != "bootstrap.servers")
+            .map(|p| {
+                let value = if is_secret(&p.name) {
+                    "******".to_string()
+                } else {
+                    p.value.clone()
+                };
+                let key = p
+                    .from
+                    .clone()
+                    .unwrap_or_else(|| format!("{PRODUCER_PREFIX}{}", p.name));
+                let same_name = p.from.as_deref() == Some(&format!("{PRODUCER_PREFIX}{}", p.name));
+                let mut notes: Vec<String> = Vec::new();
+                if !(same_name || p.from.is_none()) {
+                    notes.push(format!("as librdkafka {}", p.name));
+                }
+                notes.extend(p.note.clone());
+                let shown = if notes.is_empty() {
+                    value
+                } else {
+                    format!("{value} ({})", notes.join("; "))
+                };
+                (key, shown)
+            })
+            .collect()
+    }
+}
+
+/// Settings whose values must never be printed.
+fn is_secret(name: &str) -> bool {
+    name.contains("password")
+        || name.contains("secret")
+        || name == "ssl.key.pem"
+        || name == "sasl.jaas.config"
+        || name == "sasl.oauthbearer.config"
+}
+
+/// librdkafka aliases: two names that set one property. Setting both from one file is ambiguous
+/// (`ClientConfig` is a hash map: which wins would be random), so it is reported.
+const LIBRDKAFKA_ALIASES: &[(&str, &str)] = &[
+    ("queue.buffering.max.ms", "linger.ms"),
+    ("delivery.timeout.ms", "message.timeout.ms"),
+    ("request.required.acks", "acks"),
+    ("message.send.max.retries", "retries"),
+    ("max.in.flight.requests.per.connection", "max.in.flight"),
+    ("compression.codec", "compression.type"),
+    ("sasl.mechanisms", "sasl.mechanism"),
+    ("metadata.broker.list", "bootstrap.servers"),
+];
+
+fn canonical(name: &str) -> &str {
+    LIBRDKAFKA_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map(|(_, c)| *c)
+        .unwrap_or(name)
+}
+
+/// Flume forces `acks = 1` (`KafkaSinkConstants.DEFAULT_ACKS`) unless the file says otherwise.
+const DEFAULT_ACKS: &str = "1";
+/// librdkafka's own default, set explicitly so `rflume check` shows it (Java's is 0).
+const DEFAULT_LINGER_MS: &str = "5";
+/// Kafka's `delivery.timeout.ms` default (kafka-clients 2.1+, Flume 1.11): how long a record may
+/// wait for an acknowledgement before its batch is rolled back and retried.
+const DEFAULT_MESSAGE_TIMEOUT_MS: &str = "120000";
+/// Java's default partitioner hashes keys with murmur2; librdkafka's default (CRC32) would put
+/// keyed records on other partitions than Flume did.
+const DEFAULT_PARTITIONER_NAME: &str = "murmur2_random";
+
+/// A value from the file: the Java key (without `kafka.producer.`), the value, the line, and the
+/// Flume property that carried it (`requiredAcks` for the deprecated name).
+#[derive(Clone, Debug)]
+pub(super) struct UserSetting {
+    pub(super) key: String,
+    pub(super) value: String,
+    pub(super) line: usize,
+    pub(super) flume_key: String,
+}
+
+impl UserSetting {
+    pub(super) fn from_prefixed(key: String, value: String, line: usize) -> Self {
+        let flume_key = format!("{PRODUCER_PREFIX}{key}");
+        UserSetting {
+            key,
+            value: value.trim().to_string(),
+            line,
+            flume_key,
+        }
+    }
+}
+
+/// Translates the user's producer settings and adds rflume's defaults. `bootstrap_servers` is the
+/// already-normalised broker list from `kafka.bootstrap.servers`. Problems are recorded on `r`.
+pub(super) fn translate(
+    r: &mut PropReader,
+    settings: &[UserSetting],
+    bootstrap_servers: &str,
+) -> ProducerProps {
+    let by_key: BTreeMap<&str, &UserSetting> =
+        settings.iter().map(|s| (s.key.as_str(), s)).collect();
+    let mut out = ProducerProps::default();
+    // Which user key produced each librdkafka property, to report alias clashes on the right line.
+    let mut origin: Vec<(String, String, usize)> = Vec::new();
+    for s in settings {
+        let before = out.props.len();
+        translate_one(r, s, &by_key, &mut out);
+        for p in &out.props[before..] {
+            let canon = canonical(&p.name).to_string();
+            if let Some((_, other, other_line)) = origin.iter().find(|(c, _, _)| *c == canon) {
+                let full_other = r.full_key(other);
+                r.error(
+                    &s.flume_key,
+                    Some(s.line),
+                    format!(
+                        "sets librdkafka's {canon}, which {full_other} (line {other_line}) \
+                         already sets"
+                    ),
+                    Some("keep only one of the two lines".to_string()),
+                );
+            }
+            origin.push((canon, s.flume_key.clone(), s.line));
+        }
+    }
+    // Each property alone must be acceptable to librdkafka; report the user's key and line.
+    let mut rejected = false;
+    for p in &out.props {
+        if let Err(message) = check_with_librdkafka(&p.name, &p.value) {
+            rejected = true;
+            let (key, line) = match &p.from {
+                Some(from) => {
+                    let s = settings.iter().find(|s| &s.flume_key == from);
+                    (from.clone(), s.map(|s| s.line))
+                }
+                None => (format!("{PRODUCER_PREFIX}{}", p.name), None),
+            };
+            let hint = if message.contains("No such configuration property") {
+                "neither a Kafka producer setting nor a librdkafka property; check the spelling \
+                 (Flume's Java producer would log 'isn't a known config' and ignore it)"
+                    .to_string()
+            } else {
+                format!("librdkafka's {} rejected the value", p.name)
+            };
+            r.error(&key, line, format!("librdkafka: {message}"), Some(hint));
+        }
+    }
+    // rflume's defaults, unless the file set the same property (under any alias).
+    if !out.contains("acks") {
+        out.push(
+            "acks",
+            DEFAULT_ACKS,
+            None,
+            Some("Flume's default (librdkafka's is all)".into()),
+        );
+    }
+    if !out.contains("linger.ms") {
+        out.push(
+            "linger.ms",
+            DEFAULT_LINGER_MS,
+            None,
+            Some("rflume default".into()),
+        );
+    }
+    if !out.contains("message.timeout.ms") {
+        out.push(
+            "message.timeout.ms",
+            DEFAULT_MESSAGE_TIMEOUT_MS,
+            None,
+            Some(
+                "Kafka's delivery.timeout.ms default; after it the batch is rolled back and \
+                 retried"
+                    .into(),
+            ),
+        );
+    }
+    if !out.contains("partitioner") {
+        out.push(
+            "partitioner",
+            DEFAULT_PARTITIONER_NAME,
+            None,
+            Some("same key hashing as Flume's Java producer".into()),
+        );
+    }
+    cross_checks(r, settings, &out);
+    out.push(
+        "bootstrap.servers",
+        bootstrap_servers,
+        Some("kafka.bootstrap.servers".into()),
+        None,
+    );
+    if !rejected && !r.failed() {
+        probe(r, &out);
+    }
+    out
+}
+
+/// Settings that are each valid but not together.
+fn cross_checks(r: &mut PropReader, settings: &[UserSetting], out: &ProducerProps) {
+    let idempotent = out
+        .get("enable.idempotence")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let acks = out.get("acks").unwrap_or(DEFAULT_ACKS);
+    if idempotent && !(acks.eq_ignore_ascii_case("all") || acks == "-1") {
+        let s = settings.iter().find(|s| s.key == "enable.idempotence");
+        let key = s
+            .map(|s| s.flume_key.clone())
+            .unwrap_or_else(|| "kafka.producer.enable.idempotence".into());
+        r.error(
+            &key,
+            s.map(|s| s.line),
+            format!("enable.idempotence = true needs acks = all, but acks is {acks}"),
+            Some(
+                "set kafka.producer.acks = all (Flume's default acks = 1 makes Java's producer \
+                 refuse to start the same way)"
+                    .to_string(),
+            ),
+        );
+    }
+}
