@@ -193,6 +193,85 @@ a1.sinks.k1.channel = c1
     assert!(out.contains("restart = false"), "{out}");
 }
 
+/// TAILDIR `maxBatchCount = 0` (Flume: no limit, with a warning) and an unknown producer key
+/// (Java's producer: "supplied but isn't a known config", ignored) run; `acks = 2`, which Java's
+/// producer refuses, does not.
+#[test]
+fn taildir_and_kafka_keys_flume_tolerates_run_and_the_one_java_refuses_does_not() {
+    let conf = "a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.filegroups = f1
+a1.sources.r1.filegroups.f1 = /var/log/app/.*\\.log
+a1.sources.r1.positionFile = /var/lib/rflume/taildir_position.json
+a1.sources.r1.maxBatchCount = 0
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:9092
+a1.sinks.k1.kafka.topic = t
+a1.sinks.k1.kafka.producer.ack = 1
+a1.sinks.k1.channel = c1
+";
+    let (code, out) = run_rflume_check(conf);
+    assert_eq!(code, Some(0), "{out}");
+    for needle in [
+        ":8: a1.sources.r1.maxBatchCount: Invalid maxBatchCount 0; no limit is used, as in Flume",
+        ":14: a1.sinks.k1.kafka.producer.ack: 'ack' is neither a Kafka producer setting nor a librdkafka property; ignored",
+        "did you mean kafka.producer.acks?",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    let (code, out) = run_rflume_check(&conf.replace("producer.ack = 1", "producer.acks = 2"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(
+            ":14: a1.sinks.k1.kafka.producer.acks: Invalid value 2 for configuration acks"
+        ),
+        "{out}"
+    );
+}
+
+/// Mistyped component types and Kafka keys get the name they were probably meant to be.
+#[test]
+fn mistyped_types_and_keys_get_a_did_you_mean() {
+    let conf = "a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = exce
+a1.sources.r1.command = echo x
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memroy
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSnk
+a1.sinks.k1.kafka.bootstrap.server = 127.0.0.1:9092
+a1.sinks.k1.kafka.topik = t
+a1.sinks.k1.channel = c1
+";
+    let (_, out) = run_rflume_check(conf);
+    for needle in [
+        ":4: a1.sources.r1.type: unknown source type 'exce'",
+        "(did you mean exec?",
+        ":7: a1.channels.c1.type: unknown channel type 'memroy'",
+        "(did you mean memory?",
+        "(did you mean org.apache.flume.sink.kafka.KafkaSink?",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    let (_, out) = run_rflume_check(
+        &conf
+            .replace("type = exce", "type = exec")
+            .replace("memroy", "memory")
+            .replace("KafkaSnk", "KafkaSink"),
+    );
+    for needle in [
+        ":9: a1.sinks.k1.kafka.bootstrap.server: unknown property for the kafka sink; ignored (did you mean kafka.bootstrap.servers?",
+        ":10: a1.sinks.k1.kafka.topik: unknown property for the kafka sink; ignored (did you mean kafka.topic?",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+}
+
 #[test]
 fn dryrun_exits_1_when_a_component_would_be_dropped() {
     let conf = "a1.sources = r1

@@ -395,16 +395,33 @@ impl<'a> PropReader<'a> {
     }
 }
 
-/// A known key that differs from `key` only by case or by a prefix such as `kafka.`.
+/// A known key that `key` is probably a mistake for: the same but for case or a prefix such as
+/// `kafka.` (`kafka.flumeBatchSize`), or within two edits (`kafka.bootstrap.server`,
+/// `kafka.topik`).
 fn suggestion(key: &str, known: &[String]) -> Option<String> {
     let lower = key.to_ascii_lowercase();
-    known
-        .iter()
-        // Structural keys are too short to be a meaningful suggestion for `x.y.type`.
-        .filter(|k| !matches!(k.as_str(), "type" | "channel" | "channels"))
+    // Structural keys are too short to be a meaningful suggestion for `x.y.type`.
+    let candidates = || {
+        known
+            .iter()
+            .filter(|k| !matches!(k.as_str(), "type" | "channel" | "channels") && !k.ends_with('*'))
+    };
+    candidates()
         .find(|k| {
             let kl = k.to_ascii_lowercase();
             kl == lower || lower.ends_with(&format!(".{kl}")) || kl.ends_with(&format!(".{lower}"))
+        })
+        .or_else(|| {
+            candidates()
+                .map(|k| {
+                    (
+                        k,
+                        strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+                    )
+                })
+                .filter(|(k, d)| *d <= 2 && *d * 4 <= k.len())
+                .min_by_key(|(_, d)| *d)
+                .map(|(k, _)| k)
         })
         .cloned()
 }
@@ -433,6 +450,32 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("did you mean flumeBatchSize"), "{s}");
+    }
+
+    #[test]
+    fn a_mistyped_key_gets_the_nearest_known_key() {
+        let known: Vec<String> = [
+            "kafka.bootstrap.servers",
+            "kafka.topic",
+            "type",
+            "kafka.producer.*",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            suggestion("kafka.bootstrap.server", &known).as_deref(),
+            Some("kafka.bootstrap.servers")
+        );
+        assert_eq!(
+            suggestion("kafka.topik", &known).as_deref(),
+            Some("kafka.topic")
+        );
+        assert_eq!(
+            suggestion("tpye", &known),
+            None,
+            "structural keys are not suggested"
+        );
+        assert_eq!(suggestion("something.else", &known), None);
     }
 
     #[test]

@@ -67,6 +67,11 @@ impl Tailer {
             let Ok(m) = std::fs::metadata(&found) else {
                 continue;
             };
+            // Without rflume's fingerprints nothing proves that this inode is still the saved
+            // file: Flume does not resume it (the path differs), and neither does rflume.
+            if fps.get(&ino).is_none_or(|f| f.dev != m.dev()) {
+                continue;
+            }
             let pos = self.verified_position(&entry, fps.get(&ino), &found, m.dev(), m.len());
             if pos == 0 && m.len() > 0 && entry.pos > 0 {
                 // Not the same file after all: not ours to read.
@@ -110,19 +115,32 @@ impl Tailer {
                 } else if fp.pos != entry.pos {
                     // The sidecar describes another position (written by Flume since?): fall
                     // back to Flume's rule.
-                    flume_rule(entry, size)
+                    flume_rule(entry, path, size)
                 } else {
                     warn!(source = %self.name, "{}: inode {} now belongs to a different file than the one saved in the position file; reading it from its first line", path.display(), entry.inode);
                     0
                 }
             }
-            None => flume_rule(entry, size),
+            None => flume_rule(entry, path, size),
         }
     }
 }
 
-/// Flume's rule without fingerprints: the inode matched; resume unless the file is now shorter.
-fn flume_rule(entry: &PosEntry, size: u64) -> u64 {
+/// Flume's rule without fingerprints (`TailFile.updatePos`): an entry applies only to the file
+/// with the same inode **and** the same path; a matching inode under another name may be a new
+/// file that got a deleted one's inode, whose head would be skipped. Then resume unless the file
+/// is now shorter.
+fn flume_rule(entry: &PosEntry, path: &Path, size: u64) -> u64 {
+    if Path::new(&entry.file) != path {
+        info!(
+            "{}: the position file's entry for inode {} names {}; as in Flume, it does not apply \
+             to another path, so the file is read from its first line",
+            path.display(),
+            entry.inode,
+            entry.file
+        );
+        return 0;
+    }
     if size >= entry.pos {
         entry.pos
     } else {

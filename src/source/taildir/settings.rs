@@ -168,7 +168,7 @@ impl TaildirSettings {
                 r.positive("writePosInterval", DEFAULT_WRITE_POS_INTERVAL_MS),
             ),
             batch_size: r.positive("batchSize", DEFAULT_BATCH_SIZE) as usize,
-            max_batch_count: r.positive("maxBatchCount", i64::MAX as u64),
+            max_batch_count: max_batch_count(r),
             backoff_sleep_increment: Duration::from_millis(
                 r.positive("backoffSleepIncrement", DEFAULT_BACKOFF_SLEEP_INCREMENT_MS),
             ),
@@ -192,6 +192,25 @@ impl SourceSpec for TaildirSettings {
     }
     fn build(&self, name: &str) -> Box<dyn Source> {
         Box::new(super::TaildirSource::new(name, self.clone()))
+    }
+}
+
+/// Flume: `maxBatchCount <= 0` becomes the default, `Long.MAX_VALUE` (no limit), with a warning.
+fn max_batch_count(r: &mut PropReader) -> u64 {
+    let unlimited = i64::MAX as u64;
+    match r.parse::<i64>("maxBatchCount", "an integer") {
+        Some(n) if n > 0 => n as u64,
+        Some(n) => {
+            let line = r.line("maxBatchCount");
+            r.warn(
+                "maxBatchCount",
+                line,
+                format!("Invalid maxBatchCount {n}; no limit is used, as in Flume (its default, {unlimited})"),
+                Some("use a positive number of batches, or delete the line for no limit".to_string()),
+            );
+            unlimited
+        }
+        None => unlimited,
     }
 }
 

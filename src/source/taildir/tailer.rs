@@ -336,6 +336,7 @@ mod tests {
     use crate::metrics::ChannelCounter;
     use crate::source::processor::ReplicatingSelector;
     use regex::Regex;
+    use std::os::unix::fs::MetadataExt;
     use std::path::Path;
     use std::sync::Arc;
 
@@ -431,5 +432,44 @@ mod tests {
             "without a limit the busy file is read to its end first"
         );
         assert_eq!(greedy.last().map(String::as_str), Some("quiet 0"));
+    }
+
+    /// Resumes `app.log` from a position file Flume wrote (no rflume sidecar) whose entry has
+    /// `app.log`'s inode and names `named`; returns where the file resumes.
+    fn resume_from_flumes_position_file(named: &str) -> u64 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = dir.path().join("app.log");
+        std::fs::write(&app, "line 1\nline 2\nline 3\n").expect("write");
+        let ino = std::fs::metadata(&app).expect("stat").ino();
+        let file = if named == "app.log" {
+            app.display().to_string()
+        } else {
+            dir.path().join(named).display().to_string()
+        };
+        let s = settings(dir.path(), 10, u64::MAX);
+        std::fs::write(
+            &s.position_file,
+            format!(r#"[{{"inode":{ino},"pos":7,"file":"{file}"}}]"#),
+        )
+        .expect("write position file");
+        let mut t = Tailer::new("r1".into(), s, Arc::new(SourceCounter::default()));
+        t.restore();
+        let f = t
+            .files
+            .values()
+            .find(|f| f.path == app)
+            .expect("app.log is tracked");
+        f.next_offset
+    }
+
+    /// Flume's `TailFile.updatePos` applies an entry only when inode and path both match.
+    #[test]
+    fn a_flume_position_entry_applies_only_to_the_same_inode_and_path() {
+        assert_eq!(resume_from_flumes_position_file("app.log"), 7);
+        assert_eq!(
+            resume_from_flumes_position_file("old.log"),
+            0,
+            "a matching inode under another name may be a new file: read from its first line"
+        );
     }
 }

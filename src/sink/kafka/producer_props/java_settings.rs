@@ -169,6 +169,17 @@ const STRING_SERIALIZER: &str = "org.apache.kafka.common.serialization.StringSer
 const BYTE_ARRAY_SERIALIZER: &str = "org.apache.kafka.common.serialization.ByteArraySerializer";
 const DEFAULT_PARTITIONER: &str = "org.apache.kafka.clients.producer.internals.DefaultPartitioner";
 
+/// The Java producer setting a mistyped name is closest to (`ack` → `acks`), if any is within
+/// two edits.
+pub(super) fn did_you_mean(name: &str) -> Option<&'static str> {
+    JAVA_PRODUCER_SETTINGS
+        .iter()
+        .map(|(known, _)| (*known, strsim::damerau_levenshtein(name, known)))
+        .filter(|(known, d)| *d <= 2 && *d < known.len() / 2)
+        .min_by_key(|(_, d)| *d)
+        .map(|(known, _)| known)
+}
+
 pub(super) fn translate_one(
     r: &mut PropReader,
     s: &UserSetting,

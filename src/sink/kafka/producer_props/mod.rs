@@ -251,11 +251,13 @@ pub(super) fn translate(
             origin.push((canon, s.flume_key.clone(), s.line));
         }
     }
-    // Each property alone must be acceptable to librdkafka; report the user's key and line.
+    // Each property alone must be acceptable to librdkafka; report the user's key and line. A
+    // name neither Java's producer nor librdkafka knows is what Java's producer logs as
+    // "supplied but isn't a known config" and ignores: rflume runs without it too, and warns.
     let mut rejected = false;
+    let mut unknown: Vec<String> = Vec::new();
     for p in &out.props {
         if let Err(message) = check_with_librdkafka(&p.name, &p.value) {
-            rejected = true;
             let (key, line) = match &p.from {
                 Some(from) => {
                     let s = settings.iter().find(|s| &s.flume_key == from);
@@ -263,16 +265,31 @@ pub(super) fn translate(
                 }
                 None => (format!("{PRODUCER_PREFIX}{}", p.name), None),
             };
-            let hint = if message.contains("No such configuration property") {
-                "neither a Kafka producer setting nor a librdkafka property; check the spelling \
-                 (Flume's Java producer would log 'isn't a known config' and ignore it)"
-                    .to_string()
+            if message.contains("No such configuration property") {
+                unknown.push(p.name.clone());
+                let hint = match java_settings::did_you_mean(&p.name) {
+                    Some(name) => format!("did you mean {PRODUCER_PREFIX}{name}?"),
+                    None => "check the spelling".to_string(),
+                };
+                r.warn(
+                    &key,
+                    line,
+                    format!(
+                        "'{}' is neither a Kafka producer setting nor a librdkafka property; \
+                         ignored, as Flume's Java producer ignores it ('supplied but isn't a \
+                         known config')",
+                        p.name
+                    ),
+                    Some(hint),
+                );
             } else {
-                format!("librdkafka's {} rejected the value", p.name)
-            };
-            r.error(&key, line, format!("librdkafka: {message}"), Some(hint));
+                rejected = true;
+                let hint = format!("librdkafka's {} rejected the value", p.name);
+                r.error(&key, line, format!("librdkafka: {message}"), Some(hint));
+            }
         }
     }
+    out.props.retain(|p| !unknown.contains(&p.name));
     // rflume's defaults, unless the file set the same property (under any alias).
     if !out.contains("acks") {
         out.push(
@@ -323,8 +340,27 @@ pub(super) fn translate(
     out
 }
 
-/// Settings that are each valid but not together.
+/// The values Java's producer accepts for `acks` (`ConfigDef.ValidString.in`, case-sensitive,
+/// after trimming); librdkafka accepts any count up to 1000, so rflume checks this itself.
+const JAVA_ACKS: &[&str] = &["all", "-1", "0", "1"];
+
+/// Settings that are each valid but not together, and values Java's producer refuses.
 fn cross_checks(r: &mut PropReader, settings: &[UserSetting], out: &ProducerProps) {
+    if let Some(s) = settings
+        .iter()
+        .find(|s| canonical(&s.key) == "acks" && !JAVA_ACKS.contains(&s.value.trim()))
+    {
+        r.error(
+            &s.flume_key,
+            Some(s.line),
+            format!(
+                "Invalid value {} for configuration acks: String must be one of: all, -1, 0, 1 \
+                 (Java's producer refuses it, so Flume's sink would not start either)",
+                s.value
+            ),
+            Some("use acks = all, 1 or 0".to_string()),
+        );
+    }
     let idempotent = out
         .get("enable.idempotence")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
