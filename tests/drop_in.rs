@@ -334,3 +334,144 @@ fn run_rflume_check(conf: &str) -> (Option<i32>, String) {
         ),
     )
 }
+
+/// Flume 1.11: several `--conf-file`s make one configuration, a later file's key winning;
+/// `--conf-uri file:…` reads the same way.
+#[test]
+fn several_conf_files_merge_and_conf_uri_reads_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.conf");
+    let site = dir.path().join("site.conf");
+    std::fs::write(
+        &base,
+        "a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\n\
+         a1.sources.r1.channels = c1\na1.channels.c1.type = memory\n\
+         a1.channels.c1.capacity = 100\na1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n",
+    )
+    .unwrap();
+    // The override's own problem is reported at its own file and line.
+    std::fs::write(
+        &site,
+        "# site overrides\na1.channels.c1.capacity = 5000\na1.sinks.k1.bogus = 1\n",
+    )
+    .unwrap();
+    let out = run_rflume([
+        "check".as_ref(),
+        "-f".as_ref(),
+        base.as_os_str(),
+        "--conf-file".as_ref(),
+        site.as_os_str(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("capacity = 5000"),
+        "the later file wins:\n{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}:3: a1.sinks.k1.bogus: unknown property",
+            site.display()
+        )),
+        "{text}"
+    );
+    let uri = format!("file://{}", base.display());
+    let out = run_rflume(["check", "--conf-uri", &uri]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("capacity = 100"), "{text}");
+}
+
+/// `--conf-uri http://…` with Flume's `-user`/`-pwd` (HTTP basic authentication), against a
+/// one-file HTTP server on loopback that insists on the credentials.
+#[test]
+fn conf_uri_over_http_with_basic_authentication() {
+    use std::io::Read;
+    let conf = "a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\n\
+                a1.sources.r1.channels = c1\na1.channels.c1.type = memory\n\
+                a1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n";
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // base64("flume:s3cret")
+    let expected = "Authorization: Basic Zmx1bWU6czNjcmV0";
+    let server = std::thread::spawn(move || {
+        let mut answered = Vec::new();
+        for _ in 0..2 {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                req.extend_from_slice(&buf[..n]);
+            }
+            let req = String::from_utf8_lossy(&req).into_owned();
+            let authorized = req.lines().any(|l| l.eq_ignore_ascii_case(expected));
+            let reply = if authorized {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{conf}",
+                    conf.len()
+                )
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_string()
+            };
+            s.write_all(reply.as_bytes()).unwrap();
+            answered.push(authorized);
+        }
+        answered
+    });
+    let uri = format!("http://127.0.0.1:{port}/flume.conf");
+    let denied = run_rflume(["check", "--conf-uri", &uri]);
+    assert_eq!(denied.status.code(), Some(2), "{denied:?}");
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("authorization failed"),
+        "{denied:?}"
+    );
+    let ok = run_rflume([
+        "check",
+        "--conf-uri",
+        &uri,
+        "-user",
+        "flume",
+        "-pwd",
+        "s3cret",
+    ]);
+    let text = String::from_utf8_lossy(&ok.stdout).into_owned();
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    assert!(text.contains("agent a1: OK"), "{text}");
+    assert!(!text.contains("s3cret"), "the password is not printed");
+    assert_eq!(server.join().unwrap(), [false, true]);
+}
+
+/// `flume-ng version` keeps Flume's first-line shape and names rflume; Flume's other
+/// sub-commands say they are not part of rflume.
+#[test]
+fn flume_ng_subcommands_rflume_does_not_have_say_so() {
+    let v = run_rflume(["version"]);
+    let text = String::from_utf8_lossy(&v.stdout).into_owned();
+    assert_eq!(v.status.code(), Some(0));
+    assert!(text.starts_with("Flume 1."), "{text}");
+    assert!(text.lines().next().unwrap().contains("rflume"), "{text}");
+    for args in [
+        &[
+            "avro-client",
+            "-H",
+            "localhost",
+            "-p",
+            "41414",
+            "-F",
+            "/etc/hosts",
+        ][..],
+        &["tool", "FCINTEGRITYTOOL", "-l", "/tmp"][..],
+    ] {
+        let out = run_rflume(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("is not supported by rflume"),
+            "{out:?}"
+        );
+    }
+}

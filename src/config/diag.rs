@@ -53,23 +53,81 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Collects diagnostics for one configuration file.
+/// Collects diagnostics for one configuration, which may come from several files (Flume 1.11
+/// merges several `--conf-file`s into one configuration). Lines are numbered through all files in
+/// order — the second file's first line follows the first file's last — so that every component
+/// keeps one plain line number per key; a diagnostic is stored with the file and the line within
+/// it that such a number stands for.
 #[derive(Debug, Clone)]
 pub struct Diagnostics {
-    file: Arc<Path>,
+    /// (file, lines before it): the files in order, each with the global number of the line
+    /// before its first.
+    files: Vec<(Arc<Path>, usize)>,
     pub items: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
     pub fn new(file: Arc<Path>) -> Self {
         Diagnostics {
-            file,
+            files: vec![(file, 0)],
             items: Vec::new(),
         }
     }
 
+    /// Diagnostics for several files read in this order; `files[i].1` is the number of lines
+    /// before file `i` (0 for the first).
+    pub fn for_files(files: Vec<(Arc<Path>, usize)>) -> Self {
+        assert!(!files.is_empty(), "a configuration has at least one file");
+        Diagnostics {
+            files,
+            items: Vec::new(),
+        }
+    }
+
+    /// Empty diagnostics for the same files (a nested reader's), to [`Diagnostics::extend`]
+    /// this one with later.
+    pub fn child(&self) -> Self {
+        Diagnostics {
+            files: self.files.clone(),
+            items: Vec::new(),
+        }
+    }
+
+    /// The first (or only) file.
     pub fn file(&self) -> &Arc<Path> {
-        &self.file
+        &self.files[0].0
+    }
+
+    /// The file and the line within it that a global line number stands for.
+    pub fn locate(&self, line: usize) -> (Arc<Path>, usize) {
+        let (file, before) = self
+            .files
+            .iter()
+            .rev()
+            .find(|(_, before)| *before < line)
+            .unwrap_or(&self.files[0]);
+        (file.clone(), line - before)
+    }
+
+    /// `FILE:LINE` of a global line number (`FILE` alone without one), for messages outside
+    /// diagnostics.
+    pub fn location(&self, line: Option<usize>) -> String {
+        match line {
+            Some(l) => {
+                let (file, local) = self.locate(l);
+                format!("{}:{local}", file.display())
+            }
+            None => self.file().display().to_string(),
+        }
+    }
+
+    /// Takes over the diagnostics of a [`Diagnostics::child`].
+    pub fn extend(&mut self, other: Diagnostics) {
+        for d in other.items {
+            if !self.items.contains(&d) {
+                self.items.push(d);
+            }
+        }
     }
 
     pub fn push(
@@ -80,9 +138,16 @@ impl Diagnostics {
         message: impl Into<String>,
         hint: Option<String>,
     ) {
+        let (file, line) = match line {
+            Some(l) => {
+                let (file, local) = self.locate(l);
+                (file, Some(local))
+            }
+            None => (self.file().clone(), None),
+        };
         let d = Diagnostic {
             severity,
-            file: self.file.clone(),
+            file,
             line,
             key: key.into(),
             message: message.into(),
@@ -150,10 +215,19 @@ impl Diagnostics {
             .collect()
     }
 
-    /// Diagnostics in file order (line, then severity), absences last.
+    /// Diagnostics in file order (file, line, then severity), absences last.
     pub fn sorted(&self) -> Vec<&Diagnostic> {
+        let file_index = |d: &Diagnostic| {
+            self.files
+                .iter()
+                .position(|(f, _)| *f == d.file)
+                .unwrap_or(0)
+        };
         let mut v: Vec<&Diagnostic> = self.items.iter().collect();
-        v.sort_by_key(|d| (d.line.unwrap_or(usize::MAX), d.severity));
+        v.sort_by_key(|d| match d.line {
+            Some(l) => (0, file_index(d), l, d.severity),
+            None => (1, 0, 0, d.severity),
+        });
         v
     }
 }

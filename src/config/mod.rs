@@ -5,11 +5,13 @@
 //! * [`properties`]: Java-properties syntax, encodings, `${…}` substitution;
 //! * [`reader`]: [`reader::PropReader`], a component's keys with "what was read" bookkeeping;
 //! * [`diag`]: `FILE:LINE: key: problem (fix)`;
-//! * [`registry`]: the shape of a component type table.
+//! * [`registry`]: the shape of a component type table;
+//! * [`source`]: where a configuration comes from (files, `file:` and `http(s):` URIs).
 
 pub mod diag;
 pub mod properties;
 pub mod reader;
 pub mod registry;
+pub mod source;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};

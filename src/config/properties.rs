@@ -8,10 +8,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use thiserror::Error;
 
 use super::diag::Diagnostics;
+use super::source::{self, ConfSource, Credentials, ReadError};
 
 /// One `key = value` line after trimming and substitution.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,14 +26,8 @@ pub struct Prop {
 
 #[derive(Debug, Error)]
 pub enum PropertiesError {
-    #[error("The specified configuration file does not exist: {path}")]
-    NotFound { path: String },
-    #[error("{path}: cannot read configuration file: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] ReadError),
     #[error("{path}:{line}: not a valid properties line: {message}")]
     Syntax {
         path: String,
@@ -47,6 +43,16 @@ pub fn parse(
     path: &Path,
     diags: &mut Diagnostics,
 ) -> Result<Vec<Prop>, PropertiesError> {
+    parse_at(text, path, 0, diags)
+}
+
+/// [`parse`] for a file whose lines are numbered after `lines_before` lines of earlier files.
+fn parse_at(
+    text: &str,
+    path: &Path,
+    lines_before: usize,
+    diags: &mut Diagnostics,
+) -> Result<Vec<Prop>, PropertiesError> {
     let iter =
         java_properties::PropertiesIter::new_with_encoding(text.as_bytes(), encoding_rs::UTF_8);
     let mut props: Vec<Prop> = Vec::new();
@@ -57,7 +63,7 @@ pub fn parse(
             line: e.line_number().unwrap_or(0),
             message: e.to_string(),
         })?;
-        let number = line.line_number();
+        let number = line.line_number() + lines_before;
         let java_properties::LineContent::KVPair(key, value) = line.consume_content() else {
             continue;
         };
@@ -69,12 +75,12 @@ pub fn parse(
         }
         match index.get(&key) {
             Some(&i) => {
+                let earlier = diags.locate(props[i].line).1;
                 diags.warn(
                     Some(number),
                     &key,
                     format!(
-                        "duplicate key: this value replaces the one on line {} (last one wins, as in Flume)",
-                        props[i].line
+                        "duplicate key: this value replaces the one on line {earlier} (last one wins, as in Flume)"
                     ),
                     Some("delete one of the two lines".to_string()),
                 );
@@ -99,34 +105,77 @@ pub fn parse(
 
 /// Reads and parses a file; a missing file gets Flume's own message.
 pub fn load(path: &Path, diags: &mut Diagnostics) -> Result<Vec<Prop>, PropertiesError> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            PropertiesError::NotFound {
-                path: path.display().to_string(),
-            }
-        } else {
-            PropertiesError::Io {
-                path: path.display().to_string(),
-                source: e,
-            }
-        }
-    })?;
-    let text = match String::from_utf8(bytes) {
+    let bytes = source::read(&ConfSource::File(path.to_path_buf()), None)?;
+    let text = decode(bytes, 1, diags);
+    parse(&text, path, diags)
+}
+
+/// Text of a configuration: UTF-8, or else ISO-8859-1, which is what Java's
+/// `Properties.load(InputStream)` reads, so such a file still loads exactly as under Flume 1.11.
+fn decode(bytes: Vec<u8>, first_line: usize, diags: &mut Diagnostics) -> String {
+    match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
-            // Not UTF-8: decode as ISO-8859-1, which is what Java's Properties.load(InputStream)
-            // does, so such a file still loads exactly as it would under Flume 1.11.
-            let bytes = e.into_bytes();
             diags.warn(
-                None,
+                Some(first_line),
                 "(file)",
                 "file is not valid UTF-8; decoded as ISO-8859-1 like Java's Properties.load",
                 Some("save the file as UTF-8".to_string()),
             );
-            bytes.iter().map(|&b| b as char).collect()
+            e.into_bytes().iter().map(|&b| b as char).collect()
         }
-    };
-    parse(&text, path, diags)
+    }
+}
+
+/// The bytes of each source, read once, in order (see [`parse_all`]).
+pub struct Texts(Vec<(Arc<Path>, Vec<u8>)>);
+
+impl Texts {
+    pub fn read(
+        sources: &[ConfSource],
+        credentials: Option<&Credentials>,
+    ) -> Result<Texts, PropertiesError> {
+        let mut out = Vec::with_capacity(sources.len());
+        for s in sources {
+            out.push((s.label(), source::read(s, credentials)?));
+        }
+        Ok(Texts(out))
+    }
+
+    /// One in-memory text (tests, stdin).
+    pub fn one(label: &Path, text: &str) -> Texts {
+        Texts(vec![(Arc::from(label), text.as_bytes().to_vec())])
+    }
+}
+
+/// Parses every text in order into one list of properties, numbered through all of them (see
+/// [`Diagnostics::for_files`]); a key of a later text replaces the same key of an earlier one, as
+/// Flume 1.11 loads them all into one `Properties`. Returns the properties and diagnostics that
+/// know the files.
+pub fn parse_all(texts: &Texts) -> Result<(Vec<Prop>, Diagnostics), PropertiesError> {
+    let mut files = Vec::new();
+    let mut lines_before = 0;
+    for (label, bytes) in &texts.0 {
+        files.push((label.clone(), lines_before));
+        lines_before += bytes.iter().filter(|&&b| b == b'\n').count() + 1;
+    }
+    let mut diags = Diagnostics::for_files(files.clone());
+    let mut merged: Vec<Prop> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for ((label, bytes), (_, before)) in texts.0.iter().zip(files) {
+        let text = decode(bytes.clone(), before + 1, &mut diags);
+        for p in parse_at(&text, label, before, &mut diags)? {
+            match index.get(&p.key) {
+                // A later file overrides an earlier one on purpose: no warning.
+                Some(&i) => merged[i] = p,
+                None => {
+                    index.insert(p.key.clone(), merged.len());
+                    merged.push(p);
+                }
+            }
+        }
+    }
+    Ok((merged, diags))
 }
 
 /// Where `${…}` references are looked up.
@@ -137,21 +186,31 @@ pub struct Lookup<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
-/// Flume 1.11 substitution (`MapResolver`): `${env:VAR}`, `${sys:prop}`, and plain `${name}`,
-/// which is another key of the same file or, failing that, an environment variable (Flume 1.9's
-/// `EnvVarResolverProperties`). Nested references resolve; an unresolved reference stays verbatim
-/// (as in 1.11) and is reported, because an empty broker list is worse than a visible `${…}`.
+/// Flume 1.11 substitution (`MapResolver`, commons-text's `StringSubstitutor`): `${env:VAR}`,
+/// `${sys:prop}`, and plain `${name}`, which is another key of the same configuration (top-level
+/// `NAME = value` lines included) or, failing that, an environment variable (Flume 1.9's
+/// `EnvVarResolverProperties`). As in commons-text: references nest (`${${env:STAGE}_CH}`),
+/// resolved values are substituted again, `${name:-default}` gives a default, and `$${…}` is a
+/// literal `${…}`. An unresolved reference stays verbatim (as in Flume) and is reported, because
+/// an empty broker list is worse than a visible `${…}`. References of the form `${f1['KEY']}`
+/// belong to config filters and are left to them.
 pub fn substitute(props: &mut [Prop], lookup: &Lookup<'_>, diags: &mut Diagnostics) {
     let by_key: HashMap<String, String> = props
         .iter()
         .map(|p| (p.key.clone(), p.value.clone()))
         .collect();
     for p in props.iter_mut() {
-        if !p.value.contains("${") {
+        if !p.value.contains('$') {
             continue;
         }
         let mut unresolved = Vec::new();
-        p.value = expand(&p.value, &by_key, lookup, 0, &mut unresolved);
+        let mut r = Resolver {
+            by_key: &by_key,
+            lookup,
+            unresolved: &mut unresolved,
+            stack: vec![p.key.clone()],
+        };
+        p.value = r.expand(&p.value, 0);
         for name in unresolved {
             diags.warn(
                 Some(p.line),
@@ -166,50 +225,135 @@ pub fn substitute(props: &mut [Prop], lookup: &Lookup<'_>, diags: &mut Diagnosti
     }
 }
 
-const MAX_DEPTH: usize = 8;
+/// How deep references may nest or chain before the text is kept as written (a cycle).
+const MAX_DEPTH: usize = 16;
 
-fn expand(
-    value: &str,
-    by_key: &HashMap<String, String>,
-    lookup: &Lookup<'_>,
-    depth: usize,
-    unresolved: &mut Vec<String>,
-) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            return out;
-        };
-        let name = &after[..end];
-        let resolved = if let Some(var) = name.strip_prefix("env:") {
-            (lookup.env)(var)
-        } else if let Some(prop) = name.strip_prefix("sys:") {
-            lookup.system.get(prop).cloned()
-        } else {
-            by_key
-                .get(name)
-                .cloned()
-                .or_else(|| lookup.system.get(name).cloned())
-                .or_else(|| (lookup.env)(name))
-        };
-        match resolved {
-            Some(v) if depth < MAX_DEPTH && v.contains("${") => {
-                out.push_str(&expand(&v, by_key, lookup, depth + 1, unresolved))
+struct Resolver<'a, 'b> {
+    by_key: &'a HashMap<String, String>,
+    lookup: &'a Lookup<'b>,
+    unresolved: &'a mut Vec<String>,
+    /// Keys being expanded, to stop a cycle (`a = ${b}`, `b = ${a}`).
+    stack: Vec<String>,
+}
+
+/// A config filter reference, `name[key]`, `name['key']` or `name["key"]`.
+fn is_filter_reference(name: &str) -> bool {
+    let Some(open) = name.find('[') else {
+        return false;
+    };
+    name.ends_with(']')
+        && open > 0
+        && name[..open]
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+}
+
+impl Resolver<'_, '_> {
+    fn expand(&mut self, value: &str, depth: usize) -> String {
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        while let Some(start) = rest.find('$') {
+            out.push_str(&rest[..start]);
+            let after = &rest[start..];
+            if let Some(escaped) = after.strip_prefix("$${") {
+                // commons-text's escape: `$${x}` is the literal `${x}`.
+                out.push_str("${");
+                rest = escaped;
+                continue;
             }
-            Some(v) => out.push_str(&v),
-            None => {
-                unresolved.push(name.to_string());
-                out.push_str(&rest[start..start + 2 + end + 1]);
+            let Some(body) = after.strip_prefix("${") else {
+                out.push('$');
+                rest = &after[1..];
+                continue;
+            };
+            let Some(end) = matching_brace(body) else {
+                out.push_str(after);
+                return out;
+            };
+            let written = &after[..2 + end + 1];
+            let inner = &body[..end];
+            rest = &body[end + 1..];
+            if depth >= MAX_DEPTH {
+                out.push_str(written);
+                continue;
+            }
+            // Substitution in variable names: `${${env:STAGE}_CH}`.
+            let name = if inner.contains("${") {
+                self.expand(inner, depth + 1)
+            } else {
+                inner.to_string()
+            };
+            let (name, default) = match name.split_once(":-") {
+                Some((n, d)) => (n.to_string(), Some(d.to_string())),
+                None => (name, None),
+            };
+            if is_filter_reference(&name) {
+                out.push_str(written);
+                continue;
+            }
+            match self.resolve(&name) {
+                Some(v) if self.stack.contains(&name) => {
+                    // A cycle: keep the text and report it once.
+                    let _ = v;
+                    self.unresolved.push(name);
+                    out.push_str(written);
+                }
+                Some(v) => {
+                    self.stack.push(name);
+                    let expanded = self.expand(&v, depth + 1);
+                    self.stack.pop();
+                    out.push_str(&expanded);
+                }
+                None => match default {
+                    Some(d) => {
+                        let expanded = self.expand(&d, depth + 1);
+                        out.push_str(&expanded);
+                    }
+                    None => {
+                        self.unresolved.push(name);
+                        out.push_str(written);
+                    }
+                },
             }
         }
-        rest = &after[end + 1..];
+        out.push_str(rest);
+        out
     }
-    out.push_str(rest);
-    out
+
+    fn resolve(&self, name: &str) -> Option<String> {
+        if let Some(var) = name.strip_prefix("env:") {
+            (self.lookup.env)(var)
+        } else if let Some(prop) = name.strip_prefix("sys:") {
+            self.lookup.system.get(prop).cloned()
+        } else {
+            self.by_key
+                .get(name)
+                .cloned()
+                .or_else(|| self.lookup.system.get(name).cloned())
+                .or_else(|| (self.lookup.env)(name))
+        }
+    }
+}
+
+/// The index in `body` (the text after `${`) of the `}` that closes it, counting nested `${`.
+fn matching_brace(body: &str) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 2;
+                continue;
+            }
+            b'}' if depth == 0 => return Some(i),
+            b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 #[cfg(test)]
@@ -294,5 +438,54 @@ mod tests {
         );
         assert_eq!(d.items.len(), 1);
         assert_eq!(d.items[0].line, Some(5));
+    }
+
+    fn substituted(text: &str, env: &[(&str, &str)]) -> (Vec<String>, Vec<String>) {
+        let (mut p, mut d) = parse_ok(text);
+        let system = HashMap::new();
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = |k: &str| env.get(k).cloned();
+        substitute(
+            &mut p,
+            &Lookup {
+                system: &system,
+                env: &lookup,
+            },
+            &mut d,
+        );
+        (
+            p.into_iter().map(|p| p.value).collect(),
+            d.items.into_iter().map(|i| i.message).collect(),
+        )
+    }
+
+    /// commons-text's StringSubstitutor, as Flume 1.11's MapResolver configures it.
+    #[test]
+    fn nested_references_defaults_escapes_and_cycles() {
+        let (v, warnings) = substituted(
+            "prod_CH = c-prod\na1.ch = ${${env:STAGE}_CH}\na1.d = ${env:MISSING:-fallback}\n\
+             a1.e = $${env:STAGE}\na1.f = ${a1.g}\na1.g = ${a1.f}\na1.h = ${f1['password']}\n\
+             a1.i = 100$\n",
+            &[("STAGE", "prod")],
+        );
+        assert_eq!(
+            v,
+            [
+                "c-prod",
+                "c-prod",
+                "fallback",
+                "${env:STAGE}",
+                // The cycle stops where it closes (commons-text throws and Flume then loads
+                // no configuration at all).
+                "${a1.f}",
+                "${a1.g}",
+                "${f1['password']}",
+                "100$"
+            ]
+        );
+        assert_eq!(warnings.len(), 2, "the cycle, once per key: {warnings:?}");
     }
 }

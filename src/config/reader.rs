@@ -336,9 +336,9 @@ impl<'a> PropReader<'a> {
         self.diags.warn(line, full, message, hint);
     }
 
-    /// The file the diagnostics are for.
-    pub fn file(&self) -> std::sync::Arc<std::path::Path> {
-        self.diags.file().clone()
+    /// Empty diagnostics for a nested reader (interceptors of a source), for [`PropReader::absorb`].
+    pub fn child_diagnostics(&self) -> Diagnostics {
+        self.diags.child()
     }
 
     /// Takes over diagnostics gathered by a nested reader (interceptors of a source); an error
@@ -350,10 +350,7 @@ impl<'a> PropReader<'a> {
         if other.count(super::diag::Severity::Unsupported) > 0 {
             self.unsupported = true;
         }
-        for d in other.items {
-            self.diags
-                .push(d.severity, d.line, d.key, d.message, d.hint);
-        }
+        self.diags.extend(other);
     }
 
     /// The settings this reader was asked for, by the name `describe()` must report them under:

@@ -431,7 +431,7 @@ fn interceptors(r: &mut PropReader, comp: &ComponentProps) -> Option<Vec<Interce
             ok = false;
             continue;
         }
-        let mut sub_diags = Diagnostics::new(r.file());
+        let mut sub_diags = r.child_diagnostics();
         let mut ignored = Vec::new();
         let parsed = parse_component(
             &sub,

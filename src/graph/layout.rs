@@ -29,6 +29,7 @@ pub struct RawAgent {
     pub channel_props: BTreeMap<String, ComponentProps>,
     pub sink_props: BTreeMap<String, ComponentProps>,
     pub sinkgroup_props: BTreeMap<String, ComponentProps>,
+    pub configfilter_props: BTreeMap<String, ComponentProps>,
     /// Other agents the file configures, with their key counts (for "pass one with --name").
     pub other_agents: BTreeMap<String, usize>,
 }
@@ -46,7 +47,7 @@ impl RawAgent {
                 diags.warn(
                     Some(p.line),
                     &p.key,
-                    "no agent name in key; ignored (Flume: AGENT_NAME_MISSING)",
+                    "no agent name in key: not a component property (Flume: AGENT_NAME_MISSING); usable only as a ${…} variable",
                     Some("keys look like <agent>.sources.<name>.<property>".to_string()),
                 );
                 continue;
@@ -100,7 +101,7 @@ impl RawAgent {
                     "channels" => &mut self.channel_props,
                     "sinks" => &mut self.sink_props,
                     "sinkgroups" => &mut self.sinkgroup_props,
-                    "configfilters" => return,
+                    "configfilters" => &mut self.configfilter_props,
                     _ => {
                         let fix = match section {
                             "source" => Some(format!("did you mean {agent}.sources.{tail}?")),

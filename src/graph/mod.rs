@@ -8,6 +8,7 @@
 //!
 //! * [`layout`]: raw keys → one property map per listed component (`a1.sources.r1.*`);
 //! * [`build`]: each component's type resolved in its kind's table and its settings parsed;
+//! * [`filters`]: Flume 1.10+ config filters (`${f1['KEY']}` from the environment or a command);
 //! * [`validate`]: the rules that look across components (batch sizes against transaction
 //!   capacities, unconnected channels, unlisted components, sink groups).
 //!
@@ -15,6 +16,7 @@
 //! and new graph component by component.
 
 mod build;
+mod filters;
 mod layout;
 mod validate;
 
@@ -23,8 +25,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::channel::ChannelSettings;
-use crate::config::properties::{self, Lookup, PropertiesError};
+use crate::config::properties::{self, Lookup, PropertiesError, Texts};
 use crate::config::registry::TypeName;
+use crate::config::source::ConfSource;
 pub use crate::config::{Diagnostic, Diagnostics, Severity};
 use crate::interceptor::InterceptorSettings;
 use crate::sink::SinkSettings;
@@ -221,8 +224,18 @@ pub fn load(
     agent: &str,
     system: &HashMap<String, String>,
 ) -> Result<Loaded, PropertiesError> {
-    let mut diags = Diagnostics::new(Arc::from(file));
-    let props = properties::load(file, &mut diags)?;
+    let texts = Texts::read(&[ConfSource::File(file.to_path_buf())], None)?;
+    load_texts(&texts, agent, system)
+}
+
+/// Loads agent `agent` from the texts of several sources (a later key replaces an earlier one,
+/// as in Flume 1.11).
+pub fn load_texts(
+    texts: &Texts,
+    agent: &str,
+    system: &HashMap<String, String>,
+) -> Result<Loaded, PropertiesError> {
+    let (props, diags) = properties::parse_all(texts)?;
     Ok(finish(props, agent, system, diags))
 }
 
@@ -251,7 +264,7 @@ fn finish(
 /// Flume's order: channels first (sources and sinks refer to them), then the rules across
 /// components.
 fn build_agent(props: &[properties::Prop], agent: &str, diags: &mut Diagnostics) -> AgentConfig {
-    let raw = layout::RawAgent::collect(props, agent, diags);
+    let mut raw = layout::RawAgent::collect(props, agent, diags);
     let mut cfg = AgentConfig {
         agent: agent.to_string(),
         file: diags.file().clone(),
@@ -264,14 +277,7 @@ fn build_agent(props: &[properties::Prop], agent: &str, diags: &mut Diagnostics)
         layout::report_no_agent(&raw, agent, diags);
         return cfg;
     }
-    if let Some(cf) = &raw.configfilters {
-        diags.unsupported(
-            cf.line,
-            format!("{agent}.configfilters"),
-            "config filters are not supported yet; values using them stay unresolved",
-            Some("use ${env:VAR} substitution instead".to_string()),
-        );
-    }
+    filters::apply(&mut raw, agent, diags);
     build::channels(&mut cfg, &raw, diags);
     build::sources(&mut cfg, &raw, diags);
     build::sinks(&mut cfg, &raw, diags);

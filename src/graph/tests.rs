@@ -325,3 +325,56 @@ fn taildir_groups_headers_and_defaults() {
     assert_eq!(t.batch_size, 100);
     assert!(t.position_file.ends_with(".flume/taildir_position.json"));
 }
+
+/// Flume 1.10+ config filters: `env` and `external` resolve `${f[KEY]}` in component values;
+/// the Hadoop credential store is reported as unsupported.
+#[test]
+fn config_filters_resolve_component_values() {
+    let home = std::env::var("HOME").expect("HOME is set");
+    let l = check(&format!(
+        "a1.configfilters = e x\n\
+         a1.configfilters.e.type = env\n\
+         a1.configfilters.x.type = external\n\
+         a1.configfilters.x.command = echo secret-for\n\
+         {}\
+         a1.sources.r1.command = tail -F ${{e['HOME']}}/app.log ${{x[db-password]}} ${{e[RFLUME_NO_SUCH_VAR]}}\n",
+        SEED.replace("a1.sources.r1.command = tail -F /root/hadoop-3.2.1/testdata/testflume.log\n", "")
+    ));
+    let SourceSettings::Exec(e) = &l.config.sources[0].settings else {
+        panic!("exec expected: {:?}", messages(&l))
+    };
+    assert_eq!(
+        e.command,
+        format!("tail -F {home}/app.log secret-for db-password ${{e[RFLUME_NO_SUCH_VAR]}}")
+    );
+    assert!(
+        has(
+            &l,
+            "config filter e has no value for RFLUME_NO_SUCH_VAR; the text is kept as written"
+        ),
+        "{:?}",
+        messages(&l)
+    );
+    assert!(!l.diagnostics.has_errors(), "{:?}", messages(&l));
+
+    let l = check(&format!(
+        "a1.configfilters = h\na1.configfilters.h.type = hadoop\na1.configfilters.h.credential.provider.path = jceks://file/x\n{SEED}"
+    ));
+    assert!(
+        has(&l, "test.conf:2: a1.configfilters.h.type: the Hadoop credential-store config filter needs Hadoop's Java libraries"),
+        "{:?}",
+        messages(&l)
+    );
+    assert_eq!(l.diagnostics.count(Severity::Unsupported), 1);
+}
+
+/// Flume 1.11's MapResolver: nested references, and top-level `NAME = value` lines as variables.
+#[test]
+fn nested_substitution_with_top_level_variables() {
+    let l = check(&format!(
+        "STAGE = prod\nprod_CAPACITY = 5000\n{}",
+        SEED.replace("capacity=10000", "capacity=${${STAGE}_CAPACITY}")
+    ));
+    let ChannelSettings::Memory(m) = &l.config.channels[0].settings;
+    assert_eq!(m.capacity, 5000, "{:?}", messages(&l));
+}

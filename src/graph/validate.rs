@@ -231,6 +231,7 @@ pub fn report_unlisted(raw: &RawAgent, agent: &str, diags: &mut Diagnostics) {
         ("channels", &raw.channels, &raw.channel_props),
         ("sinks", &raw.sinks, &raw.sink_props),
         ("sinkgroups", &raw.sinkgroups, &raw.sinkgroup_props),
+        ("configfilters", &raw.configfilters, &raw.configfilter_props),
     ];
     for (section, list, props) in sections {
         for (name, comp) in props {
