@@ -178,8 +178,13 @@ pub fn channels(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) 
     let agent = cfg.agent.clone();
     let key = format!("{agent}.channels");
     if raw.channels.as_ref().is_none_or(|l| l.names.is_empty()) {
+        let line = raw
+            .channels
+            .as_ref()
+            .and_then(|l| l.line)
+            .or(raw.first_line);
         diags.error(
-            None,
+            line,
             &key,
             format!(
                 "agent '{agent}' does not contain any channels; it is invalid and nothing runs"

@@ -32,6 +32,8 @@ pub struct RawAgent {
     pub configfilter_props: BTreeMap<String, ComponentProps>,
     /// Other agents the file configures, with their key counts (for "pass one with --name").
     pub other_agents: BTreeMap<String, usize>,
+    /// The agent's first key, where an absence that concerns the whole agent is reported.
+    pub first_line: Option<usize>,
 }
 
 impl RawAgent {
@@ -65,6 +67,7 @@ impl RawAgent {
                 );
                 continue;
             }
+            raw.first_line = Some(raw.first_line.map_or(p.line, |l| l.min(p.line)));
             raw.add_property(agent, rest, p, diags);
         }
         raw

@@ -2,6 +2,11 @@
 //! line (`<LoginModule> <flag> key=value …;`); librdkafka has no JAAS, only plain properties, so
 //! the modules with an equivalent (PLAIN, SCRAM, Kerberos from a keytab) become those properties
 //! and any other is an error that says what to write instead.
+//!
+//! The line is read as Kafka's `JaasConfig` reads it (Java's `StreamTokenizer`): values quoted
+//! with `"` or `'` (the corpus writes `username='…' password='…'`) or bare words, backslash
+//! escapes inside quotes, the control flag in any case (`required`, `REQUIRED`), and exactly one
+//! login module, ended by `;`.
 
 /// `sasl.jaas.config` → librdkafka settings. Java's syntax: `<LoginModule> <flag> key=value …;`.
 pub(super) fn parse_jaas(text: &str) -> Result<Vec<(&'static str, String)>, String> {
@@ -10,13 +15,20 @@ pub(super) fn parse_jaas(text: &str) -> Result<Vec<(&'static str, String)>, Stri
     let flag = tokens
         .word()
         .ok_or("no control flag after the login module")?;
-    if !["required", "requisite", "sufficient", "optional"].contains(&flag.as_str()) {
-        return Err(format!("'{flag}' is not a JAAS control flag"));
+    // JaasConfig: LoginModuleControlFlag from value.toUpperCase(Locale.ROOT).
+    if !["required", "requisite", "sufficient", "optional"]
+        .iter()
+        .any(|f| f.eq_ignore_ascii_case(&flag))
+    {
+        return Err(format!(
+            "'{flag}' is not a JAAS control flag (required, requisite, sufficient or optional)"
+        ));
     }
     let mut options: Vec<(String, String)> = Vec::new();
     while let Some((k, v)) = tokens.option()? {
         options.push((k, v));
     }
+    tokens.end_of_module()?;
     let get = |name: &str| {
         options
             .iter()
@@ -73,7 +85,23 @@ impl JaasTokens<'_> {
         Some(w)
     }
 
-    /// `key=value` or `key="quoted \" value"`; `None` at `;` or the end.
+    /// After the options: `;`, then nothing but white space (Kafka allows one login module).
+    fn end_of_module(&mut self) -> Result<(), String> {
+        self.skip_ws();
+        let Some(rest) = self.rest.strip_prefix(';') else {
+            return Err("the login module's options must end with ';'".into());
+        };
+        let modules_after = rest.split(';').filter(|m| !m.trim().is_empty()).count();
+        if modules_after > 0 {
+            return Err(format!(
+                "JAAS config property contains {} login modules, should be 1",
+                modules_after + 1
+            ));
+        }
+        Ok(())
+    }
+
+    /// `key=value`, `key="quoted \" value"` or `key='quoted'`; `None` at `;` or the end.
     fn option(&mut self) -> Result<Option<(String, String)>, String> {
         self.skip_ws();
         if self.rest.is_empty() || self.rest.starts_with(';') {
@@ -86,17 +114,22 @@ impl JaasTokens<'_> {
             .strip_prefix('=')
             .ok_or(format!("expected '=' after {key}"))?;
         self.skip_ws();
-        if let Some(quoted) = self.rest.strip_prefix('"') {
+        let quote = self.rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+        if let Some(q) = quote {
+            let quoted = &self.rest[1..];
             let mut value = String::new();
             let mut chars = quoted.char_indices();
             while let Some((i, c)) = chars.next() {
                 match c {
-                    '\\' => {
-                        if let Some((_, n)) = chars.next() {
-                            value.push(n);
-                        }
-                    }
-                    '"' => {
+                    // StreamTokenizer's escapes inside a quoted string.
+                    '\\' => match chars.next() {
+                        Some((_, 'n')) => value.push('\n'),
+                        Some((_, 't')) => value.push('\t'),
+                        Some((_, 'r')) => value.push('\r'),
+                        Some((_, n)) => value.push(n),
+                        None => {}
+                    },
+                    c if c == q => {
                         self.rest = &quoted[i + 1..];
                         return Ok(Some((key, value)));
                     }
@@ -144,5 +177,44 @@ mod tests {
         )
         .is_err());
         assert!(parse_jaas("x.PlainLoginModule maybe;").is_err());
+    }
+
+    /// Kafka's JaasConfig: single or double quotes, the flag in any case, one module.
+    #[test]
+    fn quotes_flags_and_modules_as_kafka_reads_them() {
+        let plain = |user: &str, password: &str| {
+            vec![
+                ("sasl.username", user.to_string()),
+                ("sasl.password", password.to_string()),
+            ]
+        };
+        // The corpus's own style (029-bdp-flume-kafka-flume.conf).
+        assert_eq!(
+            parse_jaas("org.apache.kafka.common.security.plain.PlainLoginModule required username='<Kafka API Key>' password='<Kafka API Secret>';"),
+            Ok(plain("<Kafka API Key>", "<Kafka API Secret>"))
+        );
+        assert_eq!(
+            parse_jaas(
+                r#"org.apache.kafka.common.security.scram.ScramLoginModule REQUIRED username="u" password='it\'s "q"';"#
+            ),
+            Ok(plain("u", r#"it's "q""#))
+        );
+        assert_eq!(
+            parse_jaas("x.PlainLoginModule Required username=bob password=pw;"),
+            Ok(plain("bob", "pw"))
+        );
+        assert!(
+            parse_jaas("x.PlainLoginModule required username='u' password='p'")
+                .unwrap_err()
+                .contains("must end with ';'")
+        );
+        assert!(parse_jaas("x.PlainLoginModule required username='u' password='p'; y.PlainLoginModule required username='v' password='q';")
+            .unwrap_err()
+            .contains("2 login modules, should be 1"));
+        assert!(
+            parse_jaas("x.PlainLoginModule required username='u password=p;")
+                .unwrap_err()
+                .contains("unterminated quote")
+        );
     }
 }
