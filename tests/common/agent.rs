@@ -1,7 +1,7 @@
 //! The `rflume` binary as a black box: an agent process with its config in a temp dir, its output
 //! in a log file, and signals as an operator (or a crashing machine) would send them.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,19 @@ use tempfile::TempDir;
 use super::process::{descendants, ProcId, Supervised};
 use super::{poll_until, wait_until_or_explain};
 
+/// The original setup's configuration, as shipped (`conf/flume_kafka.conf`): tests that need the
+/// seed start from the very file users copy, redirecting only its paths and hosts.
+pub const SEED_CONF: &str = include_str!("../../conf/flume_kafka.conf");
+
 /// Name of the config file written into the agent's directory.
 pub const CONF_FILE: &str = "flume.conf";
+/// rflume's default `--drain-timeout`: how long a graceful stop may legitimately take to drain.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a test waits for an agent to exit after SIGTERM: longer than any drain timeout the
+/// tests use (the default included), so that a drain using its whole timeout on a loaded 2-core
+/// runner is not mistaken for a hang; what follows the drain (stopping sinks, writing positions,
+/// exiting) gets the rest.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(DEFAULT_DRAIN_TIMEOUT.as_secs() + 30);
 /// How long `run_rflume` lets a one-shot command (`check`, `version`) run before calling it hung.
 const ONE_SHOT_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -90,6 +101,51 @@ impl Agent {
     pub fn sigterm(&mut self) {
         self.remember_descendants();
         self.proc.signal(libc::SIGTERM);
+    }
+
+    /// SIGTERM, then waits (up to [`STOP_DEADLINE`]) for the agent to exit 0; panics with the
+    /// log otherwise. After it returns, everything the agent delivered is in Kafka, so a test
+    /// can read the topic to its end and judge "exactly once" on the final content.
+    #[track_caller]
+    pub fn stop_cleanly(&mut self) {
+        self.sigterm();
+        match self.wait_exit(STOP_DEADLINE) {
+            Some(status) if status.success() => {}
+            Some(status) => panic!(
+                "the agent exited with {status} after SIGTERM\n{}",
+                self.proc.log_tail(60)
+            ),
+            None => panic!(
+                "the agent still runs {STOP_DEADLINE:?} after SIGTERM\n{}",
+                self.proc.log_tail(60)
+            ),
+        }
+    }
+
+    /// The lifetime counters of `component` (`SOURCE.r1`, `CHANNEL.c1`, `SINK.k1`) from the
+    /// totals line the agent logs when it stops, with Flume's counter names:
+    /// `SINK.k1: EventDrainSuccessCount=500 RollbackCount=0 …`. Panics if there is no such line.
+    #[track_caller]
+    pub fn stop_totals(&self, component: &str) -> BTreeMap<String, u64> {
+        let log = self.log();
+        let marker = format!("{component}: ");
+        let Some(line) = log.lines().rev().find(|l| l.contains(&marker)) else {
+            panic!(
+                "no totals line for {component} in the log\n{}",
+                self.proc.log_tail(60)
+            );
+        };
+        let after = &line[line.find(&marker).expect("found above") + marker.len()..];
+        after
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| {
+                let n = v
+                    .parse()
+                    .unwrap_or_else(|_| panic!("counter {k} is not a number in {line:?}"));
+                (k.to_string(), n)
+            })
+            .collect()
     }
 
     /// Sends any signal (SIGHUP, SIGSTOP, …) to the agent process only.
