@@ -17,26 +17,6 @@ use common::*;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// The original setup's configuration (conf/flume_kafka.conf), deprecated property names and
-/// Chinese comment included.
-const SEED: &str = "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = exec
-#tail -F 根据文件名进行追踪
-a1.sources.r1.command = tail -F /root/hadoop-3.2.1/testdata/testflume.log
-a1.sources.r1.channels = c1
-a1.channels.c1.type=memory
-a1.channels.c1.capacity=10000
-a1.channels.c1.transactionCapacity=100
-a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.topic = HelloKafka
-a1.sinks.k1.brokerList = Slave001:9092,Slave002:9092,Slave003:9092
-a1.sinks.k1.requiredAcks = 1
-a1.sinks.k1.batchSize = 20
-a1.sinks.k1.channel = c1
-";
-
 /// A valid exec → memory → logger agent, the base each validation test breaks in one place.
 const VALID: &str = "a1.sources = r1
 a1.channels = c1
@@ -212,7 +192,7 @@ fn valid_with(key: &str, replacement: Option<&str>) -> String {
 
 #[test]
 fn check_prints_the_graph_of_the_seed_config_with_effective_settings() {
-    let c = check(SEED);
+    let c = check(SEED_CONF);
     c.assert_exit(0);
     let out = &c.stdout;
     for expected in [
@@ -292,186 +272,158 @@ fn missing_channel_list_is_an_error() {
     assert!(found, "an error naming a1.channels\n{}", c.output());
 }
 
-#[test]
-fn component_without_type_is_an_error_at_its_first_line() {
-    let c = check(&valid_with("a1.sources.r1.type", None));
-    c.assert_exit(1);
-    c.assert_diagnostic(
-        "error",
-        c.line_of("a1.sources.r1.command"),
-        "a1.sources.r1.type",
-        &["no type"],
-    );
-    assert!(c.stdout.contains("DROPPED source r1"), "{}", c.output());
-}
-
-#[test]
-fn source_channel_not_defined_is_an_error() {
-    let c = check(&valid_with(
-        "a1.sources.r1.channels",
-        Some("a1.sources.r1.channels = c9"),
-    ));
-    c.assert_exit(1);
-    c.assert_diagnostic(
-        "error",
-        c.line_of("a1.sources.r1.channels"),
-        "a1.sources.r1.channels",
-        &["c9"],
-    );
-}
-
-#[test]
-fn sink_channel_not_defined_is_an_error() {
-    let c = check(&valid_with(
-        "a1.sinks.k1.channel",
-        Some("a1.sinks.k1.channel = c9"),
-    ));
-    c.assert_exit(1);
-    c.assert_diagnostic(
-        "error",
-        c.line_of("a1.sinks.k1.channel"),
-        "a1.sinks.k1.channel",
-        &["c9"],
-    );
-}
-
-#[test]
-fn source_batch_size_over_transaction_capacity_is_an_error_at_its_line() {
-    let c = check(&format!("{VALID}a1.sources.r1.batchSize = 200\n"));
-    c.assert_exit(1);
-    c.assert_diagnostic(
-        "error",
-        c.line_of("a1.sources.r1.batchSize"),
-        "a1.sources.r1.batchSize",
-        &["200", "100"],
-    );
-}
-
-#[test]
-fn sink_batch_size_over_transaction_capacity_is_an_error_at_its_line() {
-    let text = format!(
+/// `VALID` with a Kafka sink k1 (bootstrap and topic set) instead of the logger, plus `extra`.
+fn with_kafka_sink(extra: &str) -> String {
+    format!(
         "{}a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
 a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:9092
 a1.sinks.k1.kafka.topic = t
-a1.sinks.k1.flumeBatchSize = 500
-",
+{extra}",
         valid_with("a1.sinks.k1.type", None)
-    );
-    let c = check(&text);
-    c.assert_exit(1);
-    c.assert_diagnostic(
-        "error",
-        c.line_of("a1.sinks.k1.flumeBatchSize"),
-        "a1.sinks.k1.flumeBatchSize",
-        &["500", "100"],
-    );
+    )
 }
 
+/// Each of Flume's validation rules (and rflume's support limits), broken in one place of
+/// `VALID`: `check` exits 1 with one diagnostic at the line of the key at fault (for a missing
+/// key: the component's first line) naming what is wrong.
 #[test]
-fn transaction_capacity_over_capacity_is_an_error() {
-    let c = check(&valid_with(
-        "a1.channels.c1.transactionCapacity",
-        Some("a1.channels.c1.transactionCapacity = 5000"),
-    ));
-    c.assert_exit(1);
-    c.assert_diagnostic(
-        "error",
-        c.line_of("a1.channels.c1.transactionCapacity"),
-        "a1.channels.c1.transactionCapacity",
-        &["5000", "1000"],
-    );
-}
-
-#[test]
-fn custom_class_type_is_an_error_naming_the_class() {
-    let c = check(&valid_with(
-        "a1.sources.r1.type",
-        Some("a1.sources.r1.type = com.example.flume.MySource"),
-    ));
-    c.assert_exit(1);
-    c.assert_diagnostic(
-        "error",
-        c.line_of("a1.sources.r1.type"),
-        "a1.sources.r1.type",
-        &["com.example.flume.MySource"],
-    );
-}
-
-/// A Flume type rflume does not run (yet) is an error naming it, not a silent drop. (TAILDIR,
-/// the brief's first example, has since become supported: spooldir stands in for it.)
-#[test]
-fn spooldir_source_is_reported_as_unsupported() {
-    let c = check(&valid_with(
-        "a1.sources.r1.type",
-        Some("a1.sources.r1.type = SPOOLDIR"),
-    ));
-    c.assert_exit(1);
-    let line = c.line_of("a1.sources.r1.type");
-    c.assert_diagnostic("error", line, "a1.sources.r1.type", &["not supported"]);
-    let named = c.stdout.lines().any(|l| {
-        l.starts_with(&format!("error: {}:{line}:", c.path.display()))
-            && l.to_ascii_lowercase().contains("spooldir")
-    });
-    assert!(named, "the error names spooldir\n{}", c.output());
-}
-
-#[test]
-fn hdfs_sink_is_reported_as_unsupported() {
-    let c = check(&valid_with(
-        "a1.sinks.k1.type",
-        Some("a1.sinks.k1.type = hdfs"),
-    ));
-    c.assert_exit(1);
-    c.assert_diagnostic(
-        "error",
-        c.line_of("a1.sinks.k1.type"),
-        "a1.sinks.k1.type",
-        &["hdfs", "not supported"],
-    );
-}
-
-#[test]
-fn file_channel_is_reported_as_unsupported() {
-    let c = check(&valid_with(
-        "a1.channels.c1.type",
-        Some("a1.channels.c1.type = file"),
-    ));
-    c.assert_exit(1);
-    c.assert_diagnostic(
-        "error",
-        c.line_of("a1.channels.c1.type"),
-        "a1.channels.c1.type",
-        &["file", "not supported"],
-    );
-}
-
-#[test]
-fn singular_sink_prefix_is_a_warning_with_the_fix() {
-    let c = check(&valid_with(
-        "a1.sinks.k1.type",
-        Some("a1.sink.k1.type = logger"),
-    ));
-    c.assert_diagnostic(
-        "warning",
-        c.line_of("a1.sink.k1.type"),
-        "a1.sink.k1.type",
-        &["did you mean a1.sinks.k1.type?"],
-    );
-    // k1 is then left without a type, as in Flume: it does not run.
-    c.assert_exit(1);
+fn each_broken_rule_is_reported_at_its_line_and_fails_the_check() {
+    struct Broken {
+        what: &'static str,
+        text: String,
+        severity: &'static str,
+        /// The key reported, and the key whose line it is reported at.
+        key: &'static str,
+        at: &'static str,
+        fragments: &'static [&'static str],
+        /// A line the resolved graph must also show.
+        graph_shows: Option<&'static str>,
+    }
+    let cases = [
+        Broken {
+            what: "a component without type is dropped",
+            text: valid_with("a1.sources.r1.type", None),
+            severity: "error",
+            key: "a1.sources.r1.type",
+            at: "a1.sources.r1.command",
+            fragments: &["no type"],
+            graph_shows: Some("DROPPED source r1"),
+        },
+        Broken {
+            what: "a source's channel is not defined",
+            text: valid_with(
+                "a1.sources.r1.channels",
+                Some("a1.sources.r1.channels = c9"),
+            ),
+            severity: "error",
+            key: "a1.sources.r1.channels",
+            at: "a1.sources.r1.channels",
+            fragments: &["c9"],
+            graph_shows: None,
+        },
+        Broken {
+            what: "a sink's channel is not defined",
+            text: valid_with("a1.sinks.k1.channel", Some("a1.sinks.k1.channel = c9")),
+            severity: "error",
+            key: "a1.sinks.k1.channel",
+            at: "a1.sinks.k1.channel",
+            fragments: &["c9"],
+            graph_shows: None,
+        },
+        Broken {
+            what: "a source's batchSize over the channel's transactionCapacity",
+            text: format!("{VALID}a1.sources.r1.batchSize = 200\n"),
+            severity: "error",
+            key: "a1.sources.r1.batchSize",
+            at: "a1.sources.r1.batchSize",
+            fragments: &["200", "100"],
+            graph_shows: None,
+        },
+        Broken {
+            what: "a Kafka sink's flumeBatchSize over the channel's transactionCapacity",
+            text: with_kafka_sink("a1.sinks.k1.flumeBatchSize = 500\n"),
+            severity: "error",
+            key: "a1.sinks.k1.flumeBatchSize",
+            at: "a1.sinks.k1.flumeBatchSize",
+            fragments: &["500", "100"],
+            graph_shows: None,
+        },
+        Broken {
+            what: "transactionCapacity over capacity",
+            text: valid_with(
+                "a1.channels.c1.transactionCapacity",
+                Some("a1.channels.c1.transactionCapacity = 5000"),
+            ),
+            severity: "error",
+            key: "a1.channels.c1.transactionCapacity",
+            at: "a1.channels.c1.transactionCapacity",
+            fragments: &["5000", "1000"],
+            graph_shows: None,
+        },
+        Broken {
+            what: "a custom class is named",
+            text: valid_with(
+                "a1.sources.r1.type",
+                Some("a1.sources.r1.type = com.example.flume.MySource"),
+            ),
+            severity: "error",
+            key: "a1.sources.r1.type",
+            at: "a1.sources.r1.type",
+            fragments: &["com.example.flume.MySource"],
+            graph_shows: None,
+        },
+        // A Flume type rflume does not run (yet) is an error naming it, not a silent drop.
+        Broken {
+            what: "spooldir is not supported (yet)",
+            text: valid_with("a1.sources.r1.type", Some("a1.sources.r1.type = SPOOLDIR")),
+            severity: "error",
+            key: "a1.sources.r1.type",
+            at: "a1.sources.r1.type",
+            fragments: &["spooldir", "not supported"],
+            graph_shows: None,
+        },
+        Broken {
+            what: "hdfs is not supported",
+            text: valid_with("a1.sinks.k1.type", Some("a1.sinks.k1.type = hdfs")),
+            severity: "error",
+            key: "a1.sinks.k1.type",
+            at: "a1.sinks.k1.type",
+            fragments: &["hdfs", "not supported"],
+            graph_shows: None,
+        },
+        Broken {
+            what: "the file channel is not supported (yet)",
+            text: valid_with("a1.channels.c1.type", Some("a1.channels.c1.type = file")),
+            severity: "error",
+            key: "a1.channels.c1.type",
+            at: "a1.channels.c1.type",
+            fragments: &["file", "not supported"],
+            graph_shows: None,
+        },
+        // k1 is then left without a type, as in Flume: it does not run, so the check fails.
+        Broken {
+            what: "the singular a1.sink. prefix is a warning with the fix",
+            text: valid_with("a1.sinks.k1.type", Some("a1.sink.k1.type = logger")),
+            severity: "warning",
+            key: "a1.sink.k1.type",
+            at: "a1.sink.k1.type",
+            fragments: &["did you mean a1.sinks.k1.type?"],
+            graph_shows: None,
+        },
+    ];
+    for case in cases {
+        let c = check(&case.text);
+        assert_eq!(c.status.code(), Some(1), "{}\n{}", case.what, c.output());
+        c.assert_diagnostic(case.severity, c.line_of(case.at), case.key, case.fragments);
+        if let Some(shown) = case.graph_shows {
+            assert!(c.stdout.contains(shown), "{}\n{}", case.what, c.output());
+        }
+    }
 }
 
 #[test]
 fn kafka_flume_batch_size_is_a_warning_naming_flume_batch_size() {
-    let text = format!(
-        "{}a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:9092
-a1.sinks.k1.kafka.topic = t
-a1.sinks.k1.kafka.flumeBatchSize = 20
-",
-        valid_with("a1.sinks.k1.type", None)
-    );
-    let c = check(&text);
+    let c = check(&with_kafka_sink("a1.sinks.k1.kafka.flumeBatchSize = 20\n"));
     let line = c.line_of("a1.sinks.k1.kafka.flumeBatchSize");
     let prefix = format!(
         "warning: {}:{line}: a1.sinks.k1.kafka.flumeBatchSize: ",
