@@ -872,3 +872,196 @@ fn doubled_equals_in_root_logger_is_accepted_with_a_warning() {
     let status = agent.wait_exit(DEADLINE).expect("exits on SIGTERM");
     assert_eq!(status.code(), Some(0), "{}", agent.log());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Logging and the config file's encoding
+
+/// Starts `rflume agent --conf-file flume.conf --name a1 -Xmx1m ARGS…` in a fresh directory
+/// (its working directory) with `config` written as raw bytes, stderr going to `<dir>/stderr`
+/// and stdout to the guard's log, and `RUST_LOG` as given (removed when `None`). `-Xmx1m` is
+/// there for its WARN line ("ignoring JVM options"), which every logging setting shows.
+fn spawn_agent(config: &[u8], args: &[&str], rust_log: Option<&str>) -> Agent {
+    let dir = tempfile::Builder::new()
+        .prefix("rflume-logging-")
+        .tempdir()
+        .unwrap();
+    fs::write(dir.path().join("flume.conf"), config).unwrap();
+    let mut cmd = Command::new("sh");
+    // `exec`: the guard's pid is rflume's own, so signals reach it directly.
+    cmd.arg("-c")
+        .arg(r#"exec "$0" "$@" 2>stderr"#)
+        .arg(rflume_bin())
+        .args([
+            "agent",
+            "--conf-file",
+            "flume.conf",
+            "--name",
+            "a1",
+            "-Xmx1m",
+        ])
+        .args(args);
+    match rust_log {
+        Some(v) => cmd.env("RUST_LOG", v),
+        None => cmd.env_remove("RUST_LOG"),
+    };
+    Agent::spawn(dir, cmd)
+}
+
+fn read_lossy(path: &Path) -> String {
+    fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// Where rflume's log goes and at which level: `-Dflume.root.logger=LEVEL,console|LOGFILE`,
+/// `flume.log.dir`/`flume.log.file` for LOGFILE (Flume's defaults `./logs/flume.log`), INFO on
+/// the console (stderr) without any `-D` — unlike Flume's `INFO,LOGFILE` — and `RUST_LOG`
+/// overriding the level both ways. Each agent runs a line through the logger sink (an INFO
+/// line) and is stopped before its output is judged, so what it never logged is known.
+#[test]
+fn logging_follows_root_logger_log_dir_and_file_and_rust_log() {
+    struct Case {
+        what: &'static str,
+        args: &'static [&'static str],
+        rust_log: Option<&'static str>,
+        /// Where the log must be, relative to the agent's directory (`stderr`: the console).
+        to: &'static str,
+        info: bool,
+    }
+    let cases = [
+        Case {
+            what: "no -D at all: INFO on the console",
+            args: &[],
+            rust_log: None,
+            to: "stderr",
+            info: true,
+        },
+        Case {
+            what: "LOGFILE with flume.log.dir and flume.log.file",
+            args: &[
+                "-Dflume.root.logger=INFO,LOGFILE",
+                "-Dflume.log.dir=var/log/flume",
+                "-Dflume.log.file=agent-a1.log",
+            ],
+            rust_log: None,
+            to: "var/log/flume/agent-a1.log",
+            info: true,
+        },
+        Case {
+            what: "LOGFILE alone: Flume's ./logs/flume.log",
+            args: &["-Dflume.root.logger=INFO,LOGFILE"],
+            rust_log: None,
+            to: "logs/flume.log",
+            info: true,
+        },
+        Case {
+            what: "RUST_LOG=info overrides WARN",
+            args: &["-Dflume.root.logger=WARN,console"],
+            rust_log: Some("info"),
+            to: "stderr",
+            info: true,
+        },
+        Case {
+            what: "RUST_LOG=warn overrides INFO",
+            args: &["-Dflume.root.logger=INFO,console"],
+            rust_log: Some("warn"),
+            to: "stderr",
+            info: false,
+        },
+    ];
+    let input = tempfile::tempdir().unwrap();
+    let file = input.path().join("app.log");
+    append_lines(&file, ["log-marker"]);
+    let config = logger_agent_config(&file, "a1.sinks = k1\n");
+    for case in cases {
+        let mut agent = spawn_agent(config.as_bytes(), case.args, case.rust_log);
+        let dest = agent.dir().join(case.to);
+        let wanted = if case.info {
+            "log-marker"
+        } else {
+            "ignoring JVM options"
+        };
+        agent.wait_until(
+            DEADLINE,
+            &format!("{}: {wanted:?} in {}", case.what, dest.display()),
+            || read_lossy(&dest).contains(wanted),
+        );
+        agent.stop_cleanly();
+
+        let log = read_lossy(&dest);
+        let context = format!("{} ({}):\n{log}", case.what, dest.display());
+        assert!(
+            log.lines()
+                .any(|l| l.contains("WARN") && l.contains("ignoring JVM options")),
+            "the WARN line is there: {context}"
+        );
+        assert_eq!(
+            log.lines().any(|l| l.contains(" INFO ")),
+            case.info,
+            "INFO lines there or not: {context}"
+        );
+        // Nowhere else: not on stdout, not on the console when logging to a file, and no
+        // Flume-style ./logs/flume.log when logging to the console.
+        let elsewhere = ["stderr", "logs/flume.log", "agent.log"]
+            .map(|p| agent.dir().join(p))
+            .into_iter()
+            .filter(|p| *p != dest);
+        for other in elsewhere {
+            assert!(
+                !read_lossy(&other).contains("ignoring JVM options"),
+                "{}: log lines also in {}:\n{}",
+                case.what,
+                other.display(),
+                read_lossy(&other)
+            );
+        }
+    }
+}
+
+/// A config file that is not valid UTF-8 is decoded as ISO-8859-1, as Java's
+/// `Properties.load(InputStream)` (and so Flume 1.11) reads it: `café` and a comment written in
+/// Latin-1 reach the event's header as `café`, with a warning that the file is not UTF-8.
+#[test]
+fn a_config_file_that_is_not_utf8_is_read_as_iso_8859_1() {
+    let input = tempfile::tempdir().unwrap();
+    let file = input.path().join("app.log");
+    append_lines(&file, ["latin-marker"]);
+    let text = format!(
+        "# répertoire des journaux, encodé en ISO-8859-1\n{}",
+        logger_agent_config(
+            &file,
+            "a1.sinks = k1
+a1.sources.r1.interceptors = i1
+a1.sources.r1.interceptors.i1.type = static
+a1.sources.r1.interceptors.i1.key = origin
+a1.sources.r1.interceptors.i1.value = café
+"
+        )
+    );
+    let latin1: Vec<u8> = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).expect("the text is Latin-1"))
+        .collect();
+    assert!(
+        std::str::from_utf8(&latin1).is_err(),
+        "precondition: the file is not valid UTF-8"
+    );
+    let mut agent = spawn_agent(&latin1, &["-Dflume.root.logger=INFO,console"], None);
+    let stderr = agent.dir().join("stderr");
+    agent.wait_until(DEADLINE, "the event is logged", || {
+        read_lossy(&stderr).contains("latin-marker")
+    });
+    agent.stop_cleanly();
+    let log = read_lossy(&stderr);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("Event: {") && l.contains("origin=café")),
+        "the header value decoded from ISO-8859-1:\n{log}"
+    );
+    assert!(
+        log.lines().any(|l| l.contains("WARN")
+            && l.contains("not valid UTF-8")
+            && l.contains("ISO-8859-1")),
+        "a warning that the file was read as ISO-8859-1:\n{log}"
+    );
+}
