@@ -28,8 +28,6 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use apache_avro::types::Value;
-use apache_avro::Schema;
 use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
 
@@ -39,12 +37,8 @@ use common::*;
 const TOPIC: &str = "taildir";
 /// Generous on a loaded 2-core machine; a passing test needs a fraction of it.
 const DELIVERY: Duration = Duration::from_secs(60);
-/// SIGTERM to exit: the source stops, the channel drains (default drain timeout 10 s).
-const STOP_DEADLINE: Duration = Duration::from_secs(20);
 /// Position writes in most tests (Flume's default is 3000 ms; the kill -9 test keeps it).
 const FAST_POS_WRITES: (&str, &str) = ("writePosInterval", "300");
-
-const FLUME_EVENT_SCHEMA: &str = r#"{"type":"record","name":"AvroFlumeEvent","namespace":"org.apache.flume.source.avro","fields":[{"name":"headers","type":{"type":"map","values":"string"}},{"name":"body","type":"bytes"}]}"#;
 
 // ---------------------------------------------------------------------------------------------
 // 1–3. Rotation
@@ -73,7 +67,7 @@ fn rotation_by_rename_and_create_delivers_every_line_exactly_once() {
 
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &t.log_files());
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     eprintln!(
         "rename+create: {} lines in {} files, {} records",
@@ -120,7 +114,7 @@ fn copytruncate_delivers_every_line_exactly_once() {
 
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &t.log_files());
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     eprintln!(
         "copytruncate: {} lines, {} records",
@@ -150,7 +144,7 @@ fn rename_to_a_matching_name_is_not_shipped_twice() {
 
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &t.log_files());
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     assert_exactly_once(&records, &expected);
 }
@@ -254,7 +248,7 @@ fn kill_9_mid_stream_loses_nothing_and_duplicates_only_what_was_unsaved() {
     let expected = lines("k9", 0..TOTAL);
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &[&app]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(TOTAL);
     let tally = Tally::of(&records, &expected);
     eprintln!(
@@ -316,7 +310,7 @@ fn kill_9_with_lines_held_in_the_memory_channel_loses_none_of_them() {
     let expected: Vec<String> = delivered.iter().chain(&held).cloned().collect();
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &[&app]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     let tally = Tally::of(&records, &expected);
     eprintln!("kill -9 with a stalled broker: {tally}");
@@ -352,7 +346,7 @@ fn flume_position_file_is_honoured_and_kept_in_flumes_layout() {
     let expected = &all[500..];
     t.wait_for_all(&agent, expected);
     t.wait_until_delivered(&agent, &[&app]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
 
     let records = t.records(expected.len());
     assert_exactly_once(&records, expected);
@@ -401,7 +395,7 @@ fn a_new_file_that_reuses_a_saved_inode_is_read_from_its_first_line() {
     let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
     t.wait_for_all(&agent, &old);
     t.wait_until_delivered(&agent, &[&app]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let saved = t
         .positions()
         .into_iter()
@@ -434,7 +428,7 @@ fn a_new_file_that_reuses_a_saved_inode_is_read_from_its_first_line() {
     let expected: Vec<String> = old.iter().chain(&new).cloned().collect();
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &[&app]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     assert_exactly_once(&records, &expected);
 }
@@ -469,7 +463,7 @@ fn a_thousand_files_in_one_group_are_shipped_exactly_once() {
     let files = t.log_files();
     assert_eq!(files.len(), 1000);
     t.wait_until_delivered(&agent, &files);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     assert_exactly_once(&records, &expected);
     assert_eq!(t.positions().len(), 1000, "one position per file");
@@ -527,15 +521,19 @@ a1.sinks.k2.useFlumeEventFormat = true
         bootstrap = t.broker.bootstrap(),
     );
     let mut agent = Agent::start(&config, "a1");
+    let read_avro = || {
+        consume_all(
+            &t.broker.bootstrap(),
+            "taildir-avro",
+            1,
+            sent.len(),
+            DELIVERY,
+        )
+    };
     t.wait_for_all(&agent, &sent);
-    let avro = consume_all(
-        &t.broker.bootstrap(),
-        "taildir-avro",
-        1,
-        sent.len(),
-        DELIVERY,
-    );
-    t.stop(&mut agent);
+    read_avro();
+    agent.stop_cleanly();
+    let avro = read_avro();
 
     let records = t.records(sent.len());
     assert_eq!(values(&records), sent);
@@ -564,11 +562,11 @@ a1.sinks.k2.useFlumeEventFormat = true
         );
     }
 
-    let schema = Schema::parse_str(FLUME_EVENT_SCHEMA).expect("schema");
     assert_eq!(avro.len(), sent.len(), "Avro copies");
     for (i, r) in avro.iter().enumerate() {
-        let (headers, body) = decode_flume_event(&schema, &r.value);
-        assert_eq!(body, sent[i].as_bytes(), "Avro body {i}");
+        let event = FlumeEvent::decode(&r.value);
+        let headers = event.header_map();
+        assert_eq!(event.body, sent[i].as_bytes(), "Avro body {i}");
         let offset = (i as u64 * len).to_string();
         let want: BTreeMap<String, String> = [
             ("byteoffset", offset.as_str()),
@@ -625,7 +623,7 @@ fn a_partial_last_line_waits_for_its_newline_and_is_not_split() {
     .map(String::from);
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &[&app, &barrier]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     assert_eq!(values(&records), expected, "one event, not two halves");
 }
@@ -644,7 +642,7 @@ fn an_unterminated_line_is_shipped_when_the_file_goes_idle() {
     let expected = ["first", "no newline at the end", "after idle"].map(String::from);
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &[&app]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     assert_eq!(values(&records), expected);
 }
@@ -692,7 +690,7 @@ fn truncation_restarts_at_offset_0_with_a_warning() {
     expected.extend(after);
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &[&app]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     assert_exactly_once(&records, &expected);
     assert_eq!(values(&records), expected, "in order");
@@ -711,7 +709,7 @@ fn rotation_while_stopped_is_handled_on_restart() {
     append_lines(&app, &first);
     t.wait_for_all(&agent, &first);
     t.wait_until_delivered(&agent, &[&app]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
 
     let while_stopped = lines("rws", 500..700);
     append_lines(&app, &while_stopped);
@@ -723,7 +721,7 @@ fn rotation_while_stopped_is_handled_on_restart() {
     let expected = lines("rws", 0..900);
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &[&app]);
-    t.stop(&mut agent);
+    agent.stop_cleanly();
     let records = t.records(expected.len());
     assert_exactly_once(&records, &expected);
 }
@@ -831,19 +829,6 @@ a1.sinks.k1.flumeBatchSize = 100
 
     fn start(&self, pattern: &str, props: &[(&str, &str)]) -> Agent {
         Agent::start(&self.config(pattern, props), "a1")
-    }
-
-    /// SIGTERM; the agent must exit 0.
-    #[track_caller]
-    fn stop(&self, agent: &mut Agent) {
-        agent.sigterm();
-        match agent.wait_exit(STOP_DEADLINE) {
-            Some(status) if status.success() => {}
-            other => panic!(
-                "after SIGTERM: {other:?} (None = still running after {STOP_DEADLINE:?})\n{}",
-                tail(&agent.log(), 60)
-            ),
-        }
     }
 
     /// The whole topic, once at least `expected` records are there (or after [`DELIVERY`]).
@@ -1167,34 +1152,6 @@ fn append_raw(path: &Path, bytes: &[u8]) {
         .open(path)
         .and_then(|mut f| f.write_all(bytes))
         .unwrap_or_else(|e| panic!("cannot append to {}: {e}", path.display()));
-}
-
-/// Decodes a bare `AvroFlumeEvent` datum into its headers and body.
-fn decode_flume_event(schema: &Schema, value: &[u8]) -> (BTreeMap<String, String>, Vec<u8>) {
-    let mut rest = value;
-    let datum = apache_avro::from_avro_datum(schema, &mut rest, None)
-        .unwrap_or_else(|e| panic!("not an AvroFlumeEvent datum ({e}): {value:?}"));
-    assert!(rest.is_empty(), "{} bytes after the datum", rest.len());
-    let Value::Record(fields) = datum else {
-        panic!("not a record: {datum:?}");
-    };
-    let mut headers = BTreeMap::new();
-    let mut body = Vec::new();
-    for (name, field) in fields {
-        match (name.as_str(), field) {
-            ("headers", Value::Map(map)) => {
-                for (k, v) in map {
-                    let Value::String(v) = v else {
-                        panic!("header {k} is not a string: {v:?}");
-                    };
-                    headers.insert(k, v);
-                }
-            }
-            ("body", Value::Bytes(b)) => body = b,
-            (name, field) => panic!("unexpected field {name}: {field:?}"),
-        }
-    }
-    (headers, body)
 }
 
 // =============================================================================================
