@@ -17,6 +17,49 @@ use super::{poll_until, wait_until_or_explain};
 /// seed start from the very file users copy, redirecting only its paths and hosts.
 pub const SEED_CONF: &str = include_str!("../../conf/flume_kafka.conf");
 
+/// The pipeline most tests run: exec `tail -n +1 -F LOG` → memory channel c1 (capacity 10000,
+/// transactionCapacity 1000) → Kafka sink k1 (`flumeBatchSize` 100) on `topic` at `bootstrap`, in
+/// Flume's property names. `tail -n +1` reads the file from its first line, so lines appended
+/// before `tail` opened it are not skipped: a test does not race the agent's start-up.
+///
+/// `settings` are `(key after "a1.", value)`: one for a key of the base replaces its value (no
+/// duplicate-key warning in the agent's log), any other is appended.
+pub fn exec_tail_to_kafka(
+    log: &Path,
+    bootstrap: &str,
+    topic: &str,
+    settings: &[(&str, &str)],
+) -> String {
+    let base = format!(
+        "a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = exec
+a1.sources.r1.command = tail -n +1 -F {log}
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c1.transactionCapacity = 1000
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.flumeBatchSize = 100
+a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
+a1.sinks.k1.kafka.topic = {topic}
+",
+        log = log.display()
+    );
+    let mut lines: Vec<String> = base.lines().map(str::to_string).collect();
+    for (key, value) in settings {
+        let line = format!("a1.{key} = {value}");
+        let prefix = format!("a1.{key} =");
+        match lines.iter_mut().find(|l| l.starts_with(&prefix)) {
+            Some(existing) => *existing = line,
+            None => lines.push(line),
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
 /// Name of the config file written into the agent's directory.
 pub const CONF_FILE: &str = "flume.conf";
 /// rflume's default `--drain-timeout`: how long a graceful stop may legitimately take to drain.

@@ -32,7 +32,7 @@ pub mod tansu;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
 #[allow(unused_imports)]
-pub use agent::{rflume_bin, run_rflume, Agent, SEED_CONF};
+pub use agent::{exec_tail_to_kafka, rflume_bin, run_rflume, Agent, SEED_CONF};
 #[allow(unused_imports)]
 pub use kafka::{consume_all, create_topic, values, FlumeEvent, Record, TestProducer};
 #[allow(unused_imports)]
