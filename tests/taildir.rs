@@ -48,34 +48,23 @@ const FAST_POS_WRITES: (&str, &str) = ("writePosInterval", "300");
 /// `.2`, `.3`, …) and a new empty `app.log` created, four times, while an application keeps
 /// logging. After each rename the application writes a few more lines through its old handle
 /// (into the renamed file, as until it handles postrotate's SIGHUP), then reopens `app.log`.
-/// The pattern `app\.log` matches only the live file: renamed files are drained through the
-/// handle the agent already holds. Every line arrives exactly once.
+/// Every line arrives exactly once, with either pattern:
+/// - `app\.log` matches only the live file: renamed files are drained through the handle the
+///   agent already holds;
+/// - `app\.log.*` also matches the renamed files (`app.log` → `app.log.1`, and the shifts
+///   `app.log.1` → `app.log.2` …): each is the same file under another name, followed by its
+///   inode and not read again. (Flume reads it again from 0: FLUME-2777 and friends.)
 #[test]
 fn rotation_by_rename_and_create_delivers_every_line_exactly_once() {
-    let t = Taildir::new();
-    let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
-    let app = t.log_path("app.log");
-    let writer = AppWriter::start(&app, "rot", Pace::steady());
-
-    rotate_four_times(&t, &agent, &writer, |k| {
-        shift_rotated(&t, k);
-        fs::rename(&app, t.log_path("app.log.1")).expect("rename app.log");
-        File::create(&app).expect("create the new app.log");
-        writer.reopen();
-    });
-    let expected = lines("rot", 0..writer.finish());
-
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &t.log_files());
-    agent.stop_cleanly();
-    let records = t.records(expected.len());
-    eprintln!(
-        "rename+create: {} lines in {} files, {} records",
-        expected.len(),
-        t.log_files().len(),
-        records.len()
-    );
-    assert_exactly_once(&records, &expected);
+    for (pattern, tag) in [(r"app\.log", "rot"), (r"app\.log.*", "ren")] {
+        rotate_while_logging(pattern, tag, |t, writer, k| {
+            let app = t.log_path("app.log");
+            shift_rotated(t, k);
+            fs::rename(&app, t.log_path("app.log.1")).expect("rename app.log");
+            File::create(&app).expect("create the new app.log");
+            writer.reopen();
+        });
+    }
 }
 
 /// logrotate's `copytruncate`, with a pattern that matches the copies (`app\.log.*`): the
@@ -89,14 +78,10 @@ fn rotation_by_rename_and_create_delivers_every_line_exactly_once() {
 /// not at a stale saved position), and every line written after the truncation arrives once.
 #[test]
 fn copytruncate_delivers_every_line_exactly_once() {
-    let t = Taildir::new();
-    let mut agent = t.start(r"app\.log.*", &[FAST_POS_WRITES]);
-    let app = t.log_path("app.log");
-    let writer = AppWriter::start(&app, "cpt", Pace::steady());
-
-    rotate_four_times(&t, &agent, &writer, |k| {
+    rotate_while_logging(r"app\.log.*", "cpt", |t, writer, k| {
+        let app = t.log_path("app.log");
         writer.hold();
-        shift_rotated(&t, k);
+        shift_rotated(t, k);
         copy_like_logrotate(&app, &t.log_path("app.log.1"));
         OpenOptions::new()
             .write(true)
@@ -110,43 +95,30 @@ fn copytruncate_delivers_every_line_exactly_once() {
             first_seq(&t.log_path("app.log.1")),
         );
     });
-    let expected = lines("cpt", 0..writer.finish());
-
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &t.log_files());
-    agent.stop_cleanly();
-    let records = t.records(expected.len());
-    eprintln!(
-        "copytruncate: {} lines, {} records",
-        expected.len(),
-        records.len()
-    );
-    assert_exactly_once(&records, &expected);
 }
 
-/// A rename to a name the pattern also matches (`app\.log.*`: `app.log` → `app.log.1`, and the
-/// shifts `app.log.1` → `app.log.2` …) is the same file under another name: it is followed by its
-/// inode and not read again. (Flume reads it again from 0: FLUME-2777 and friends.)
-#[test]
-fn rename_to_a_matching_name_is_not_shipped_twice() {
+/// An application logs `tag` lines to `app.log` (followed with `pattern`) while `rotate` runs
+/// four times; then every line must have arrived exactly once, judged after the agent stopped.
+fn rotate_while_logging(
+    pattern: &str,
+    tag: &'static str,
+    mut rotate: impl FnMut(&Taildir, &AppWriter, usize),
+) {
     let t = Taildir::new();
-    let mut agent = t.start(r"app\.log.*", &[FAST_POS_WRITES]);
+    let mut agent = t.start(pattern, &[FAST_POS_WRITES]);
     let app = t.log_path("app.log");
-    let writer = AppWriter::start(&app, "ren", Pace::steady());
+    let writer = AppWriter::start(&app, tag, Pace::steady());
 
-    rotate_four_times(&t, &agent, &writer, |k| {
-        shift_rotated(&t, k);
-        fs::rename(&app, t.log_path("app.log.1")).expect("rename app.log");
-        File::create(&app).expect("create the new app.log");
-        writer.reopen();
-    });
-    let expected = lines("ren", 0..writer.finish());
+    rotate_four_times(&t, &agent, &writer, |k| rotate(&t, &writer, k));
+    let expected = lines(tag, 0..writer.finish());
 
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &t.log_files());
-    agent.stop_cleanly();
-    let records = t.records(expected.len());
-    assert_exactly_once(&records, &expected);
+    let records = t.deliver_exactly_once(&mut agent, &expected, &t.log_files());
+    eprintln!(
+        "{pattern}, {tag}: {} lines in {} files, {} records",
+        expected.len(),
+        t.log_files().len(),
+        records.len()
+    );
 }
 
 /// Lines written to each generation of `app.log` before it is rotated away.
@@ -344,12 +316,7 @@ fn flume_position_file_is_honoured_and_kept_in_flumes_layout() {
 
     let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
     let expected = &all[500..];
-    t.wait_for_all(&agent, expected);
-    t.wait_until_delivered(&agent, &[&app]);
-    agent.stop_cleanly();
-
-    let records = t.records(expected.len());
-    assert_exactly_once(&records, expected);
+    let records = t.deliver_exactly_once(&mut agent, expected, &[&app]);
     assert_eq!(values(&records), expected, "in file order");
 
     let text = fs::read_to_string(&t.pos_file).expect("read the position file");
@@ -405,32 +372,11 @@ fn a_new_file_that_reuses_a_saved_inode_is_read_from_its_first_line() {
 
     fs::remove_file(&app).expect("delete app.log");
     let new = lines("new", 0..150);
-    let reused = reuse_inode(&t.logs, old_inode, Duration::from_secs(20), |probe| {
-        append_lines(probe, &new);
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no new file in {} got inode {old_inode} back within 20 s",
-            t.logs.display()
-        )
-    });
-    fs::rename(&reused, &app).expect("rename the new file to app.log");
-    let m = fs::metadata(&app).expect("stat");
-    assert_eq!(m.ino(), old_inode);
-    assert!(
-        m.len() >= saved.pos,
-        "the new file ({} bytes) is at least as long as the saved position {}",
-        m.len(),
-        saved.pos
-    );
+    t.replace_with_a_file_reusing(&app, old_inode, &new, saved.pos);
 
     let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
     let expected: Vec<String> = old.iter().chain(&new).cloned().collect();
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &[&app]);
-    agent.stop_cleanly();
-    let records = t.records(expected.len());
-    assert_exactly_once(&records, &expected);
+    t.deliver_exactly_once(&mut agent, &expected, &[&app]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,10 +408,7 @@ fn a_thousand_files_in_one_group_are_shipped_exactly_once() {
     t.wait_for_all(&agent, &expected);
     let files = t.log_files();
     assert_eq!(files.len(), 1000);
-    t.wait_until_delivered(&agent, &files);
-    agent.stop_cleanly();
-    let records = t.records(expected.len());
-    assert_exactly_once(&records, &expected);
+    t.deliver_exactly_once(&mut agent, &expected, &files);
     assert_eq!(t.positions().len(), 1000, "one position per file");
 }
 
@@ -621,10 +564,7 @@ fn a_partial_last_line_waits_for_its_newline_and_is_not_split() {
         "half a line",
     ]
     .map(String::from);
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &[&app, &barrier]);
-    agent.stop_cleanly();
-    let records = t.records(expected.len());
+    let records = t.deliver_exactly_once(&mut agent, &expected, &[&app, &barrier]);
     assert_eq!(values(&records), expected, "one event, not two halves");
 }
 
@@ -640,10 +580,7 @@ fn an_unterminated_line_is_shipped_when_the_file_goes_idle() {
     t.wait_for_all(&agent, &expected);
     append_lines(&app, ["after idle"]);
     let expected = ["first", "no newline at the end", "after idle"].map(String::from);
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &[&app]);
-    agent.stop_cleanly();
-    let records = t.records(expected.len());
+    let records = t.deliver_exactly_once(&mut agent, &expected, &[&app]);
     assert_eq!(values(&records), expected);
 }
 
@@ -688,11 +625,7 @@ fn truncation_restarts_at_offset_0_with_a_warning() {
     let after = lines("trn", 110..300);
     append_lines(&app, &after);
     expected.extend(after);
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &[&app]);
-    agent.stop_cleanly();
-    let records = t.records(expected.len());
-    assert_exactly_once(&records, &expected);
+    let records = t.deliver_exactly_once(&mut agent, &expected, &[&app]);
     assert_eq!(values(&records), expected, "in order");
 }
 
@@ -719,11 +652,7 @@ fn rotation_while_stopped_is_handled_on_restart() {
 
     let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
     let expected = lines("rws", 0..900);
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &[&app]);
-    agent.stop_cleanly();
-    let records = t.records(expected.len());
-    assert_exactly_once(&records, &expected);
+    t.deliver_exactly_once(&mut agent, &expected, &[&app]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -752,10 +681,7 @@ fn skip_to_end_skips_the_start_content_of_unknown_files_but_not_new_files() {
     let later_lines = lines("lat", 0..50);
     append_lines(&later, &later_lines);
     let expected: Vec<String> = appended.iter().chain(&later_lines).cloned().collect();
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &[&app, &later]);
-    agent.stop_cleanly();
-    assert_exactly_once(&t.records(expected.len()), &expected);
+    t.deliver_exactly_once(&mut agent, &expected, &[&app, &later]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -776,10 +702,7 @@ fn a_corrupt_position_file_is_moved_aside_and_files_are_read_from_the_start() {
     fs::write(&t.pos_file, garbage).expect("write the corrupt position file");
 
     let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
-    t.wait_for_all(&agent, &all);
-    t.wait_until_delivered(&agent, &[&app]);
-    agent.stop_cleanly();
-    assert_exactly_once(&t.records(all.len()), &all);
+    t.deliver_exactly_once(&mut agent, &all, &[&app]);
 
     let state = t.pos_file.parent().expect("the state dir");
     let kept: Vec<PathBuf> = fs::read_dir(state)
@@ -881,28 +804,10 @@ fn a_new_file_reusing_an_inode_while_the_agent_runs_is_read_from_its_first_line(
         || open_fds_to(agent.pid(), &app) == 0,
     );
     let new = lines("new", 0..150);
-    let reused = reuse_inode(&t.logs, old_inode, Duration::from_secs(20), |probe| {
-        append_lines(probe, &new);
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no new file in {} got inode {old_inode} back within 20 s",
-            t.logs.display()
-        )
-    });
-    fs::rename(&reused, &app).expect("rename the new file to app.log");
-    let m = fs::metadata(&app).expect("stat");
-    assert_eq!(m.ino(), old_inode);
-    assert!(
-        m.len() >= 100 * line_len("old"),
-        "at least as long as the old position"
-    );
+    t.replace_with_a_file_reusing(&app, old_inode, &new, 100 * line_len("old"));
 
     let expected: Vec<String> = old.iter().chain(&new).cloned().collect();
-    t.wait_for_all(&agent, &expected);
-    t.wait_until_delivered(&agent, &[&app]);
-    agent.stop_cleanly();
-    assert_exactly_once(&t.records(expected.len()), &expected);
+    t.deliver_exactly_once(&mut agent, &expected, &[&app]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1151,6 +1056,30 @@ a1.sinks.k1.flumeBatchSize = 100
         }
     }
 
+    /// Makes `path` (deleted by the caller, and closed by every process) a new file holding
+    /// `lines` that got inode `ino` back, and checks it is at least `old_pos` bytes long: a file
+    /// Flume's inode rule would resume in the middle of.
+    #[track_caller]
+    fn replace_with_a_file_reusing(&self, path: &Path, ino: u64, lines: &[String], old_pos: u64) {
+        let reused = reuse_inode(&self.logs, ino, Duration::from_secs(20), |probe| {
+            append_lines(probe, lines);
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no new file in {} got inode {ino} back within 20 s",
+                self.logs.display()
+            )
+        });
+        fs::rename(&reused, path).expect("rename the new file into place");
+        let m = fs::metadata(path).expect("stat");
+        assert_eq!(m.ino(), ino);
+        assert!(
+            m.len() >= old_pos,
+            "the new file ({} bytes) is at least as long as the old position {old_pos}",
+            m.len()
+        );
+    }
+
     /// A dangling symlink `app.log` in the logs directory to `real.log` in a directory nobody
     /// watches: (the symlink, its target). Creating the target leaves the logs directory as it
     /// was, so neither inotify nor the directory's mtime can reveal it.
@@ -1181,6 +1110,24 @@ a1.sinks.k1.flumeBatchSize = 100
             }
         }
         panic!("five barrier files each took longer than {budget:?} to reach Kafka");
+    }
+
+    /// The end of most tests: waits until every line of `expected` is in the topic and the
+    /// position file shows each of `files` delivered to its end, stops the agent (exit 0), reads
+    /// the whole topic and asserts every expected line is there exactly once, and nothing else.
+    #[track_caller]
+    fn deliver_exactly_once(
+        &self,
+        agent: &mut Agent,
+        expected: &[String],
+        files: &[impl AsRef<Path>],
+    ) -> Vec<Record> {
+        self.wait_for_all(agent, expected);
+        self.wait_until_delivered(agent, files);
+        agent.stop_cleanly();
+        let records = self.records(expected.len());
+        assert_exactly_once(&records, expected);
+        records
     }
 
     /// The position file's entries (none while it does not exist).
