@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::fs;
 use std::time::{Duration, Instant};
 
+use common::process::catches_signal;
 use common::*;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -156,20 +156,11 @@ fn a_command_that_cannot_start_is_reported_and_retried_with_restart() {
     agent.stop_cleanly();
 }
 
-/// Whether process `pid` has a handler installed for `signal` (`SigCgt` of /proc/PID/status).
-fn catches(pid: u32, signal: libc::c_int) -> bool {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("SigCgt:"))
-        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
-}
-
 /// SIGHUP (logrotate's `postrotate` habit, or a closed terminal) must not kill the agent: it is
 /// logged and the running configuration keeps working until a reload exists to replace it.
-/// The signal is sent once the agent has installed its handler (`SigCgt`): before that, no
-/// program can catch it.
+/// The signal is sent once the agent has installed its handler (`SigCgt`). rflume installs it
+/// only after starting its components, so a SIGHUP in the first milliseconds still kills it:
+/// a startup race no test can hit reliably, reported instead (issue 24 report).
 #[test]
 fn sighup_is_logged_and_the_agent_keeps_running() {
     let input = tempfile::tempdir().unwrap();
@@ -184,7 +175,7 @@ fn sighup_is_logged_and_the_agent_keeps_running() {
     });
     let pid = agent.pid();
     agent.wait_until(DEADLINE, "the agent handles SIGHUP", || {
-        catches(pid, libc::SIGHUP)
+        catches_signal(pid, libc::SIGHUP)
     });
 
     agent.signal(libc::SIGHUP);
