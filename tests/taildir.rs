@@ -750,22 +750,7 @@ fn a_corrupt_position_file_that_cannot_be_moved_is_not_said_to_be_moved() {
     for dir in [&logs, &state] {
         fs::set_permissions(dir, fs::Permissions::from_mode(readable)).expect("chmod");
     }
-    let config = format!(
-        "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = TAILDIR
-a1.sources.r1.channels = c1
-a1.sources.r1.filegroups = f1
-a1.sources.r1.filegroups.f1 = {}/app\\\\.log
-a1.sources.r1.positionFile = {}
-a1.channels.c1.type = memory
-a1.sinks.k1.type = logger
-a1.sinks.k1.channel = c1
-",
-        logs.display(),
-        pos_file.display()
-    );
+    let config = taildir_source(&logs, r"app\.log", &pos_file, &[]) + "a1.sinks.k1.type = logger\n";
     let agent_dir = tempfile::Builder::new()
         .prefix("rflume-agent-")
         .tempdir()
@@ -1063,35 +1048,18 @@ impl Taildir {
         v
     }
 
-    /// TAILDIR on `<logs>/<pattern>` (a regex on names; escaped here for the properties file)
-    /// with `props`, memory channel, Kafka sink.
+    /// TAILDIR on `<logs>/<pattern>` with `props`, memory channel, Kafka sink.
     fn config(&self, pattern: &str, props: &[(&str, &str)]) -> String {
-        let mut source = String::new();
-        for (k, v) in props {
-            source.push_str(&format!("a1.sources.r1.{k} = {v}\n"));
-        }
         format!(
-            "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = TAILDIR
-a1.sources.r1.channels = c1
-a1.sources.r1.filegroups = f1
-a1.sources.r1.filegroups.f1 = {dir}/{pattern}
-a1.sources.r1.positionFile = {pos}
-{source}a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
+            "{}a1.channels.c1.capacity = 10000
 a1.channels.c1.transactionCapacity = 1000
 a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
+a1.sinks.k1.kafka.bootstrap.servers = {}
 a1.sinks.k1.kafka.topic = {TOPIC}
 a1.sinks.k1.flumeBatchSize = 100
 ",
-            dir = self.logs.display(),
-            pattern = pattern.replace('\\', "\\\\"),
-            pos = self.pos_file.display(),
-            bootstrap = self.broker.bootstrap(),
+            taildir_source(&self.logs, pattern, &self.pos_file, props),
+            self.broker.bootstrap(),
         )
     }
 
@@ -1314,6 +1282,32 @@ a1.sinks.k1.flumeBatchSize = 100
             );
         }
     }
+}
+
+/// Agent a1's TAILDIR source r1 on `<dir>/<pattern>` (a regex on names; escaped here for the
+/// properties file) with `props` and position file `pos`, feeding memory channel c1, read by
+/// sink k1: the caller adds the channel's sizes and the sink's type and settings.
+fn taildir_source(dir: &Path, pattern: &str, pos: &Path, props: &[(&str, &str)]) -> String {
+    let mut source = String::new();
+    for (k, v) in props {
+        source.push_str(&format!("a1.sources.r1.{k} = {v}\n"));
+    }
+    format!(
+        "a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.channels = c1
+a1.sources.r1.filegroups = f1
+a1.sources.r1.filegroups.f1 = {dir}/{pattern}
+a1.sources.r1.positionFile = {pos}
+{source}a1.channels.c1.type = memory
+a1.sinks.k1.channel = c1
+",
+        dir = dir.display(),
+        pattern = pattern.replace('\\', "\\\\"),
+        pos = pos.display(),
+    )
 }
 
 fn work_dir() -> TempDir {
