@@ -120,7 +120,6 @@ fn records_sent_through_a_proxy_outage_arrive_after_restart() {
     assert_eq!(producer.delivered(), 500, "the proxy passes traffic");
 
     assert!(producer.errors().is_empty(), "{:?}", producer.errors());
-    assert!(producer.errors().is_empty(), "{:?}", producer.errors());
     proxy.kill();
     wait_until(DEADLINE, "the producer notices the outage", || {
         !producer.errors().is_empty()
@@ -225,4 +224,37 @@ fn spawn_shell(script: &str) -> Agent {
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(script);
     Agent::spawn(tempfile::tempdir().unwrap(), cmd)
+}
+
+/// A [`ClosedPort`] stands for a broker that is down: connecting is refused at once, and nobody
+/// else can listen on it while the guard lives (unlike a port that was merely free a moment ago).
+#[test]
+fn a_closed_port_refuses_connections_and_cannot_be_taken() {
+    let closed = ClosedPort::new();
+    let refused = std::net::TcpStream::connect(("127.0.0.1", closed.port()))
+        .expect_err("nothing listens on a closed port");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", closed.port())).is_err(),
+        "another server cannot take the port"
+    );
+}
+
+/// The Avro decoder keeps the wire order of the headers and agrees with `apache_avro`.
+#[test]
+fn flume_event_decoder_reads_headers_in_wire_order() {
+    // {headers: {"b": "2", "a": "1"}, body: "hi"} written by hand: block of 2 entries (zig-zag 4),
+    // end of map (0), bytes of length 2 (zig-zag 4).
+    let datum = b"\x04\x02b\x022\x02a\x021\x00\x04hi";
+    let event = FlumeEvent::decode(datum);
+    assert_eq!(
+        event.headers,
+        [
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string())
+        ]
+    );
+    assert_eq!(event.body, b"hi");
+    let trailing = std::panic::catch_unwind(|| FlumeEvent::decode(b"\x00\x04hi!"));
+    assert!(trailing.is_err(), "bytes after the datum are an error");
 }

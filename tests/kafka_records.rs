@@ -4,48 +4,118 @@
 //! Input is Flume's `seq` source (bodies "0", "1", …) with Flume's `static`, `host` and
 //! `timestamp` interceptors for headers, all configured with Flume's property names. Each test has
 //! its own broker, topics and agent.
+//!
+//! The seq source sends a fixed number of events and nothing here can time out, so every test
+//! asserts exactly once on the topic's final content: it waits until the events are in Kafka,
+//! stops the agent (SIGTERM, exit 0) and then reads the topics to their end.
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use apache_avro::types::Value;
-use apache_avro::Schema;
 
 use common::*;
 
 /// Generous on a loaded 2-core machine; a passing test needs a few seconds.
 const DELIVERY: Duration = Duration::from_secs(60);
 
-/// Flume's `AvroFlumeEvent` (flume-ng-sdk/src/main/avro/flume.avdl).
-const FLUME_EVENT_SCHEMA: &str = r#"{"type":"record","name":"AvroFlumeEvent","namespace":"org.apache.flume.source.avro","fields":[{"name":"headers","type":{"type":"map","values":"string"}},{"name":"body","type":"bytes"}]}"#;
-
 // ---------------------------------------------------------------------------------------------
 // Keys
 // ---------------------------------------------------------------------------------------------
 
-/// The `key` header is the record key, so Kafka's key partitioning applies: every record lands
-/// in the partition Java's default partitioner picks for that key.
+/// Record keys of [`keys_land_on_the_partition_javas_partitioner_picks`]: Kafka's murmur2 test
+/// inputs, then assorted ASCII, UTF-8 and punctuated keys.
+const KEYS: [&str; 20] = [
+    "21",
+    "foobar",
+    "a-little-bit-long-string",
+    "a-little-bit-longer-string",
+    "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
+    "abc",
+    "k-1",
+    "user-42",
+    "order-0001",
+    "order-0002",
+    "session:9f86d081",
+    "日志",
+    "ключ",
+    "x",
+    "yy",
+    "zzz",
+    "host-01.example.com",
+    "2024-01-01T00:00:00Z",
+    "tenant/acme",
+    "🙂",
+];
+
+/// The `key` header is the record key and Kafka's key partitioning applies: 20 sources, each
+/// stamping its events with one of [`KEYS`], feed one sink; every record lands in the partition
+/// Java's default partitioner picks for its key, `toPositive(murmur2(key)) % 7`, computed here by
+/// the test's own murmur2 (checked against Kafka's published vectors below).
 #[test]
-fn record_key_is_the_key_header() {
+fn keys_land_on_the_partition_javas_partitioner_picks() {
+    const PARTITIONS: i32 = 7;
+    const PER_KEY: usize = 5;
     let broker = Broker::start();
-    broker.create_topic("keyed", 3);
-    let config = [
-        seq_to_kafka(&broker, "keyed", 30),
-        interceptors(&["i1"]),
-        static_header("i1", "key", "k-1"),
-    ]
-    .concat();
+    broker.create_topic("keyed", PARTITIONS);
+    let expected: BTreeMap<&str, i32> = KEYS
+        .iter()
+        .map(|k| (*k, java_partition(k.as_bytes(), PARTITIONS)))
+        .collect();
+    let spread: BTreeSet<i32> = expected.values().copied().collect();
+    assert!(
+        spread.len() >= 4,
+        "test data: the keys should spread over the partitions: {expected:?}"
+    );
+    let mut config = channel_and_sink(&broker, "keyed");
+    let ids: Vec<String> = (0..KEYS.len()).map(|i| format!("r{i}")).collect();
+    config.push_str(&format!("a1.sources = {}\n", ids.join(" ")));
+    for (id, key) in ids.iter().zip(KEYS) {
+        config.push_str(&format!(
+            "a1.sources.{id}.type = seq
+a1.sources.{id}.totalEvents = {PER_KEY}
+a1.sources.{id}.batchSize = {PER_KEY}
+a1.sources.{id}.channels = c1
+a1.sources.{id}.interceptors = i1
+a1.sources.{id}.interceptors.i1.type = static
+a1.sources.{id}.interceptors.i1.key = key
+a1.sources.{id}.interceptors.i1.value = {key}
+"
+        ));
+    }
     let mut agent = Agent::start(&config, "a1");
 
-    let records = delivered(&mut agent, &broker, "keyed", 3, 30);
-    assert_eq!(bodies(&records), counting(30));
+    let records = delivered(
+        &mut agent,
+        &broker,
+        "keyed",
+        PARTITIONS,
+        KEYS.len() * PER_KEY,
+    );
+    let mut per_key: BTreeMap<&str, Vec<(i32, String)>> = BTreeMap::new();
     for r in &records {
-        assert_eq!(r.key_str(), Some("k-1"), "{r:?}");
-        assert_eq!(r.partition, java_partition(b"k-1", 3), "{r:?}");
+        let key = r
+            .key_str()
+            .unwrap_or_else(|| panic!("a record without key: {r:?}"));
+        let key = *KEYS
+            .iter()
+            .find(|k| **k == key)
+            .unwrap_or_else(|| panic!("unexpected key {key:?}"));
+        per_key
+            .entry(key)
+            .or_default()
+            .push((r.partition, r.value_str().to_string()));
     }
+    for (key, partition) in &expected {
+        let got = per_key.get(key).cloned().unwrap_or_default();
+        let want: Vec<(i32, String)> = counting(PER_KEY)
+            .into_iter()
+            .map(|b| (*partition, b))
+            .collect();
+        assert_eq!(got, want, "records keyed {key:?}: (partition, body)");
+    }
+    assert_eq!(records.len(), KEYS.len() * PER_KEY, "nothing else");
 }
 
 /// Interceptors run in list order; a static interceptor overwrites an existing header only with
@@ -72,65 +142,104 @@ fn static_interceptors_set_the_key_in_order_honouring_preserve_existing() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Topics
+// Topics and partitions: which topic and partition the events go to
 // ---------------------------------------------------------------------------------------------
 
-/// `allowTopicOverride` defaults to true: the `topic` header names the topic.
+/// Where 30 events of a seq source end up, for each way Flume's sink chooses a topic and a
+/// partition: the `topic` header overrides `kafka.topic` unless `allowTopicOverride = false`;
+/// `%{header}` escapes are substituted; `defaultPartitionId` pins a partition; the integer in
+/// the `partitionIdHeader` header wins over it.
 #[test]
-fn topic_header_overrides_the_configured_topic() {
-    let broker = Broker::start();
-    broker.create_topic("configured", 1);
-    broker.create_topic("from-header", 1);
-    let config = [
-        seq_to_kafka(&broker, "configured", 20),
-        interceptors(&["i1"]),
-        static_header("i1", "topic", "from-header"),
-    ]
-    .concat();
-    let mut agent = Agent::start(&config, "a1");
+fn topic_and_partition_follow_the_sinks_settings_and_the_events_headers() {
+    struct Case {
+        what: &'static str,
+        /// `kafka.topic`.
+        configured: &'static str,
+        extra: Vec<String>,
+        /// The topic the records must be in, and its partition count.
+        lands_in: (&'static str, i32),
+        /// The partitions of that topic they may use (None: any).
+        partitions: Option<HashSet<i32>>,
+        /// Another topic that must stay empty.
+        stays_empty: Option<&'static str>,
+    }
+    let override_header = || {
+        vec![
+            interceptors(&["i1"]),
+            static_header("i1", "topic", "from-header"),
+        ]
+    };
+    let cases = [
+        Case {
+            what: "allowTopicOverride defaults to true: the topic header names the topic",
+            configured: "configured",
+            extra: override_header(),
+            lands_in: ("from-header", 1),
+            partitions: None,
+            stays_empty: Some("configured"),
+        },
+        Case {
+            what: "allowTopicOverride = false: the topic header is ignored",
+            configured: "configured",
+            extra: [vec![sink("allowTopicOverride", "false")], override_header()].concat(),
+            lands_in: ("configured", 1),
+            partitions: None,
+            stays_empty: Some("from-header"),
+        },
+        Case {
+            what: "kafka.topic = app-%{service}: the header's value is substituted",
+            configured: "app-%{service}",
+            extra: vec![
+                interceptors(&["i1"]),
+                static_header("i1", "service", "checkout"),
+            ],
+            lands_in: ("app-checkout", 1),
+            partitions: None,
+            stays_empty: None,
+        },
+        Case {
+            what: "defaultPartitionId = 2 pins every record (no key) to partition 2",
+            configured: "pinned",
+            extra: vec![sink("defaultPartitionId", "2")],
+            lands_in: ("pinned", 3),
+            partitions: Some(HashSet::from([2])),
+            stays_empty: None,
+        },
+        Case {
+            what: "the partitionIdHeader header (1) wins over defaultPartitionId (2)",
+            configured: "routed",
+            extra: vec![
+                sink("defaultPartitionId", "2"),
+                sink("partitionIdHeader", "shard"),
+                interceptors(&["i1"]),
+                static_header("i1", "shard", "1"),
+            ],
+            lands_in: ("routed", 3),
+            partitions: Some(HashSet::from([1])),
+            stays_empty: None,
+        },
+    ];
+    for case in cases {
+        let broker = Broker::start();
+        let (topic, partitions) = case.lands_in;
+        broker.create_topic(topic, partitions);
+        if let Some(other) = case.stays_empty {
+            broker.create_topic(other, 1);
+        }
+        let config = [vec![seq_to_kafka(&broker, case.configured, 30)], case.extra].concat();
+        let mut agent = Agent::start(&config.concat(), "a1");
 
-    let records = delivered(&mut agent, &broker, "from-header", 1, 20);
-    assert_eq!(bodies(&records), counting(20));
-    let stray = records_now(&broker, "configured", 1);
-    assert!(stray.is_empty(), "nothing goes to configured: {stray:?}");
-}
-
-/// With `allowTopicOverride = false` the `topic` header is ignored.
-#[test]
-fn topic_header_is_ignored_when_topic_override_is_not_allowed() {
-    let broker = Broker::start();
-    broker.create_topic("configured", 1);
-    broker.create_topic("from-header", 1);
-    let config = [
-        seq_to_kafka(&broker, "configured", 20),
-        sink("allowTopicOverride", "false"),
-        interceptors(&["i1"]),
-        static_header("i1", "topic", "from-header"),
-    ]
-    .concat();
-    let mut agent = Agent::start(&config, "a1");
-
-    let records = delivered(&mut agent, &broker, "configured", 1, 20);
-    assert_eq!(bodies(&records), counting(20));
-    let stray = records_now(&broker, "from-header", 1);
-    assert!(stray.is_empty(), "nothing goes to from-header: {stray:?}");
-}
-
-/// `kafka.topic = prefix-%{hdr}`: the header's value is substituted.
-#[test]
-fn topic_substitutes_header_escapes() {
-    let broker = Broker::start();
-    broker.create_topic("app-checkout", 1);
-    let config = [
-        seq_to_kafka(&broker, "app-%{service}", 20),
-        interceptors(&["i1"]),
-        static_header("i1", "service", "checkout"),
-    ]
-    .concat();
-    let mut agent = Agent::start(&config, "a1");
-
-    let records = delivered(&mut agent, &broker, "app-checkout", 1, 20);
-    assert_eq!(bodies(&records), counting(20));
+        let records = delivered(&mut agent, &broker, topic, partitions, 30);
+        assert_eq!(bodies(&records), counting(30), "{}", case.what);
+        if let Some(allowed) = &case.partitions {
+            assert_eq!(&self::partitions(&records), allowed, "{}", case.what);
+        }
+        if let Some(other) = case.stays_empty {
+            // The agent has stopped: nothing can still arrive there.
+            let stray = records_now(&broker, other, 1);
+            assert!(stray.is_empty(), "{}: {other} got {stray:?}", case.what);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,11 +265,11 @@ fn flume_event_format_values_are_avro_flume_events() {
     let mut agent = Agent::start(&config, "a1");
 
     let records = delivered(&mut agent, &broker, "avro", 1, 20);
-    let schema = Schema::parse_str(FLUME_EVENT_SCHEMA).unwrap();
     let mut bodies = Vec::new();
     for r in &records {
-        let (headers, body) = decode_flume_event(&schema, &r.value);
-        bodies.push(String::from_utf8(body).unwrap());
+        let event = FlumeEvent::decode(&r.value);
+        bodies.push(event.body_str().to_string());
+        let headers = event.header_map();
         assert_eq!(
             headers.keys().map(String::as_str).collect::<Vec<_>>(),
             ["host", "origin", "timestamp"],
@@ -215,106 +324,64 @@ fn mapped_headers_and_timestamp_header_reach_the_record() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Partitions
-// ---------------------------------------------------------------------------------------------
-
-/// `defaultPartitionId` puts every record (no key) in that partition of a 3-partition topic.
-#[test]
-fn default_partition_id_selects_the_partition() {
-    let broker = Broker::start();
-    broker.create_topic("pinned", 3);
-    let config = [
-        seq_to_kafka(&broker, "pinned", 30),
-        sink("defaultPartitionId", "2"),
-    ]
-    .concat();
-    let mut agent = Agent::start(&config, "a1");
-
-    let records = delivered(&mut agent, &broker, "pinned", 3, 30);
-    assert_eq!(bodies(&records), counting(30));
-    assert_eq!(partitions(&records), HashSet::from([2]));
-}
-
-/// The integer in the `partitionIdHeader` header wins over `defaultPartitionId`.
-#[test]
-fn partition_id_header_overrides_default_partition_id() {
-    let broker = Broker::start();
-    broker.create_topic("routed", 3);
-    let config = [
-        seq_to_kafka(&broker, "routed", 30),
-        sink("defaultPartitionId", "2"),
-        sink("partitionIdHeader", "shard"),
-        interceptors(&["i1"]),
-        static_header("i1", "shard", "1"),
-    ]
-    .concat();
-    let mut agent = Agent::start(&config, "a1");
-
-    let records = delivered(&mut agent, &broker, "routed", 3, 30);
-    assert_eq!(bodies(&records), counting(30));
-    assert_eq!(partitions(&records), HashSet::from([1]));
-}
-
-// ---------------------------------------------------------------------------------------------
 // Current property names and producer settings
 // ---------------------------------------------------------------------------------------------
 
 /// The current names (`kafka.bootstrap.servers`, `kafka.topic`, `flumeBatchSize`,
-/// `kafka.producer.*`) with `acks = all` and lz4 compression deliver, without deprecation warnings.
+/// `kafka.producer.*`) with `acks = all` deliver, without deprecation warnings, with each
+/// compression codec real configs use.
 #[test]
-fn current_names_with_acks_all_and_lz4_deliver() {
-    current_names_deliver_with_compression("lz4");
+fn current_names_with_acks_all_and_compression_deliver() {
+    for codec in ["lz4", "snappy"] {
+        let broker = Broker::start();
+        broker.create_topic("current", 1);
+        let config = [
+            seq_to_kafka(&broker, "current", 200),
+            sink("kafka.producer.acks", "all"),
+            sink("kafka.producer.compression.type", codec),
+        ]
+        .concat();
+        let mut agent = Agent::start(&config, "a1");
+
+        let records = delivered(&mut agent, &broker, "current", 1, 200);
+        assert_eq!(bodies(&records), counting(200), "{codec}");
+        let log = agent.log();
+        assert!(
+            !log.contains("deprecated") && !log.contains("ERROR"),
+            "current names with {codec}, no complaints:\n{log}"
+        );
+    }
 }
 
-/// The same with snappy, which several real configs use.
-#[test]
-fn current_names_with_acks_all_and_snappy_deliver() {
-    current_names_deliver_with_compression("snappy");
-}
-
-fn current_names_deliver_with_compression(codec: &str) {
-    let broker = Broker::start();
-    broker.create_topic("current", 1);
-    let config = [
-        seq_to_kafka(&broker, "current", 200),
-        sink("kafka.producer.acks", "all"),
-        sink("kafka.producer.compression.type", codec),
-    ]
-    .concat();
-    let mut agent = Agent::start(&config, "a1");
-
-    let records = delivered(&mut agent, &broker, "current", 1, 200);
-    assert_eq!(bodies(&records), counting(200));
-    let log = agent.log();
-    assert!(
-        !log.contains("deprecated") && !log.contains("ERROR"),
-        "current names, no complaints:\n{log}"
-    );
-}
-
-/// `kafka.producer.linger.ms` reaches the producer: with 3 s of linger, nothing can be
-/// acknowledged in the first 3 s after the agent starts (without it, the batch is sent at once).
+/// `kafka.producer.linger.ms` reaches the producer: with 4 s of linger, nothing is acknowledged
+/// for the first 2.5 s after the sink starts (without it, the batch is sent at once).
+///
+/// The hold starts when the agent logs that it starts the sink, which is before the sink can
+/// produce anything, and lasts its full length whatever the machine's load: records can only
+/// appear 4 s after the first one was produced, so they cannot appear within the hold.
 #[test]
 fn producer_linger_ms_passes_through() {
+    const LINGER: Duration = Duration::from_millis(4000);
+    const HOLD: Duration = Duration::from_millis(2500);
     let broker = Broker::start();
     broker.create_topic("lingering", 1);
     let config = [
         seq_to_kafka(&broker, "lingering", 5),
-        sink("kafka.producer.linger.ms", "3000"),
+        sink("kafka.producer.linger.ms", &LINGER.as_millis().to_string()),
     ]
     .concat();
-    let started = Instant::now();
     let mut agent = Agent::start(&config, "a1");
+    agent.wait_for_log(DELIVERY, "Starting Sink k1");
+    let hold_started = Instant::now();
 
-    let hold = Duration::from_millis(2500);
-    let early = poll_until(hold.saturating_sub(started.elapsed()), || {
-        !records_now(&broker, "lingering", 1).is_empty()
-    });
+    let early = poll_until(HOLD, || !records_now(&broker, "lingering", 1).is_empty());
     assert!(
         !early,
-        "records were visible {:?} after start despite linger.ms = 3000",
-        started.elapsed()
+        "records were visible {:?} after the sink started despite linger.ms = {}",
+        hold_started.elapsed(),
+        LINGER.as_millis()
     );
+    assert!(hold_started.elapsed() >= HOLD, "the hold ran in full");
     let records = delivered(&mut agent, &broker, "lingering", 1, 5);
     assert_eq!(bodies(&records), counting(5));
 }
@@ -347,18 +414,23 @@ fn murmur2_matches_kafkas_java_implementation() {
 fn seq_to_kafka(broker: &Broker, topic: &str, events: usize) -> String {
     format!(
         "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-
 a1.sources.r1.type = seq
 a1.sources.r1.totalEvents = {events}
 a1.sources.r1.batchSize = 10
 a1.sources.r1.channels = c1
+{}",
+        channel_and_sink(broker, topic)
+    )
+}
 
+/// Memory channel c1 → Kafka sink k1 on `topic`, with the current property names.
+fn channel_and_sink(broker: &Broker, topic: &str) -> String {
+    format!(
+        "a1.channels = c1
+a1.sinks = k1
 a1.channels.c1.type = memory
 a1.channels.c1.capacity = 1000
 a1.channels.c1.transactionCapacity = 100
-
 a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
 a1.sinks.k1.kafka.bootstrap.servers = {}
 a1.sinks.k1.kafka.topic = {topic}
@@ -403,8 +475,9 @@ fn static_header(id: &str, key: &str, value: &str) -> String {
 // Reading back
 // ---------------------------------------------------------------------------------------------
 
-/// Waits until `topic` holds at least `n` records and returns all of them; fails early, with the
-/// agent's log, if the agent exits (e.g. rejects the config).
+/// Waits until `topic` holds at least `n` records, stops the agent (SIGTERM, exit 0) and returns
+/// everything the topic then holds, read to its end; fails early, with the agent's log, if the
+/// agent exits first (e.g. rejects the config).
 fn delivered(
     agent: &mut Agent,
     broker: &Broker,
@@ -422,7 +495,7 @@ fn delivered(
             Duration::from_secs(2),
         );
         if records.len() >= n {
-            return records;
+            break;
         }
         if let Some(status) = agent.wait_exit(Duration::ZERO) {
             panic!(
@@ -439,6 +512,8 @@ fn delivered(
             );
         }
     }
+    agent.stop_cleanly();
+    consume_all(&broker.bootstrap(), topic, partitions, n, DELIVERY)
 }
 
 /// What `topic` holds right now.
@@ -469,38 +544,6 @@ fn bodies(records: &[Record]) -> Vec<String> {
 
 fn partitions(records: &[Record]) -> HashSet<i32> {
     records.iter().map(|r| r.partition).collect()
-}
-
-/// Decodes a bare `AvroFlumeEvent` datum; the value must contain nothing else.
-fn decode_flume_event(schema: &Schema, value: &[u8]) -> (BTreeMap<String, String>, Vec<u8>) {
-    let mut rest = value;
-    let datum = apache_avro::from_avro_datum(schema, &mut rest, None)
-        .unwrap_or_else(|e| panic!("not an AvroFlumeEvent datum ({e}): {value:?}"));
-    assert!(
-        rest.is_empty(),
-        "{} bytes after the datum: {value:?}",
-        rest.len()
-    );
-    let Value::Record(fields) = datum else {
-        panic!("not a record: {datum:?}");
-    };
-    let mut headers = BTreeMap::new();
-    let mut body = None;
-    for (name, field) in fields {
-        match (name.as_str(), field) {
-            ("headers", Value::Map(map)) => {
-                for (k, v) in map {
-                    let Value::String(v) = v else {
-                        panic!("header {k} is not a string: {v:?}");
-                    };
-                    headers.insert(k, v);
-                }
-            }
-            ("body", Value::Bytes(b)) => body = Some(b),
-            (name, field) => panic!("unexpected field {name}: {field:?}"),
-        }
-    }
-    (headers, body.expect("no body field"))
 }
 
 fn epoch_millis() -> i64 {

@@ -3,7 +3,7 @@
 //! All clients use the rdkafka crate's bundled librdkafka (2.12): older librdkafka cannot parse
 //! tansu's ApiVersions response.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -315,5 +315,137 @@ impl TestProducer {
     /// Records queued or in flight, not yet reported.
     pub fn in_flight(&self) -> i32 {
         self.producer.in_flight_count()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flume's Avro event (`useFlumeEventFormat = true`)
+// ---------------------------------------------------------------------------------------------
+
+/// Flume's `AvroFlumeEvent` (flume-ng-sdk/src/main/avro/flume.avdl).
+pub const FLUME_EVENT_SCHEMA: &str = r#"{"type":"record","name":"AvroFlumeEvent","namespace":"org.apache.flume.source.avro","fields":[{"name":"headers","type":{"type":"map","values":"string"}},{"name":"body","type":"bytes"}]}"#;
+
+/// A record value that is a bare `AvroFlumeEvent` datum, decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlumeEvent {
+    /// In the order they are on the wire (Flume writes its `HashMap`'s iteration order).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl FlumeEvent {
+    /// Decodes `value`, which must be one `AvroFlumeEvent` datum and nothing else; panics with
+    /// the bytes otherwise. The wire is read by hand (to keep the header order, which the
+    /// `apache_avro` crate's map type throws away) and cross-checked with `apache_avro` against
+    /// Flume's schema, so a value only this decoder accepts fails.
+    pub fn decode(value: &[u8]) -> FlumeEvent {
+        let event = AvroReader { rest: value }
+            .flume_event()
+            .unwrap_or_else(|e| panic!("not an AvroFlumeEvent datum ({e}): {value:?}"));
+        let schema = apache_avro::Schema::parse_str(FLUME_EVENT_SCHEMA).expect("Flume's schema");
+        let mut rest = value;
+        let datum = apache_avro::from_avro_datum(&schema, &mut rest, None)
+            .unwrap_or_else(|e| panic!("apache_avro rejects the datum ({e}): {value:?}"));
+        assert!(
+            rest.is_empty(),
+            "{} bytes after the datum: {value:?}",
+            rest.len()
+        );
+        let by_avro = match datum {
+            apache_avro::types::Value::Record(fields) => fields,
+            other => panic!("not a record: {other:?}"),
+        };
+        let mut avro_headers = BTreeMap::new();
+        let mut avro_body = None;
+        for (name, field) in by_avro {
+            match (name.as_str(), field) {
+                ("headers", apache_avro::types::Value::Map(map)) => {
+                    for (k, v) in map {
+                        let apache_avro::types::Value::String(v) = v else {
+                            panic!("header {k} is not a string: {v:?}");
+                        };
+                        avro_headers.insert(k, v);
+                    }
+                }
+                ("body", apache_avro::types::Value::Bytes(b)) => avro_body = Some(b),
+                (name, field) => panic!("unexpected field {name}: {field:?}"),
+            }
+        }
+        assert_eq!(
+            (&avro_headers, avro_body.as_ref()),
+            (&event.header_map(), Some(&event.body)),
+            "apache_avro and the hand decoder disagree on {value:?}"
+        );
+        event
+    }
+
+    /// The headers by name (a header name appears once in a Flume event).
+    pub fn header_map(&self) -> BTreeMap<String, String> {
+        self.headers.iter().cloned().collect()
+    }
+
+    pub fn body_str(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("event body is not UTF-8")
+    }
+}
+
+/// Avro's binary encoding, the parts `AvroFlumeEvent` uses (Avro 1.x specification, "Binary
+/// Encoding"): zig-zag varint longs, length-prefixed strings and bytes, maps as blocks.
+struct AvroReader<'a> {
+    rest: &'a [u8],
+}
+
+impl AvroReader<'_> {
+    fn flume_event(mut self) -> Result<FlumeEvent, String> {
+        let mut headers = Vec::new();
+        loop {
+            let mut count = self.long()?;
+            if count == 0 {
+                break;
+            }
+            if count < 0 {
+                // A negative count is followed by the block's size in bytes.
+                count = -count;
+                self.long()?;
+            }
+            for _ in 0..count {
+                let key = self.string()?;
+                let value = self.string()?;
+                headers.push((key, value));
+            }
+        }
+        let body = self.bytes()?.to_vec();
+        if !self.rest.is_empty() {
+            return Err(format!("{} bytes after the body", self.rest.len()));
+        }
+        Ok(FlumeEvent { headers, body })
+    }
+
+    fn long(&mut self) -> Result<i64, String> {
+        let mut n: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = self.rest.split_first().ok_or("truncated long")?;
+            self.rest = rest;
+            n |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok((n >> 1) as i64 ^ -((n & 1) as i64));
+            }
+        }
+        Err("long longer than 10 bytes".into())
+    }
+
+    fn bytes(&mut self) -> Result<&[u8], String> {
+        let len = usize::try_from(self.long()?).map_err(|_| "negative length")?;
+        if len > self.rest.len() {
+            return Err(format!("length {len} past the end"));
+        }
+        let (b, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Ok(b)
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let b = self.bytes()?;
+        String::from_utf8(b.to_vec()).map_err(|e| format!("string is not UTF-8: {e}"))
     }
 }

@@ -32,9 +32,9 @@ pub mod tansu;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
 #[allow(unused_imports)]
-pub use agent::{rflume_bin, run_rflume, Agent};
+pub use agent::{exec_tail_to_kafka, rflume_bin, run_rflume, Agent, SEED_CONF};
 #[allow(unused_imports)]
-pub use kafka::{consume_all, create_topic, values, Record, TestProducer};
+pub use kafka::{consume_all, create_topic, values, FlumeEvent, Record, TestProducer};
 #[allow(unused_imports)]
 pub use process::{pid_alive, process_read_offset};
 #[allow(unused_imports)]
@@ -126,4 +126,53 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("cannot bind an ephemeral loopback port")
+}
+
+/// A loopback port on which nothing listens and nothing else can start listening while this
+/// guard lives: a socket is bound to it but never `listen`s, so connecting gets "connection
+/// refused" at once — a broker that is down, as opposed to a [`free_port`] that any process
+/// (another test's broker, say) may pick up meanwhile.
+pub struct ClosedPort {
+    _socket: std::os::fd::OwnedFd,
+    port: u16,
+}
+
+impl ClosedPort {
+    pub fn new() -> ClosedPort {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        // SAFETY: plain socket calls on a descriptor this function owns; the sockaddr structs
+        // live on the stack for the duration of each call and their sizes are passed.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket(): {}", std::io::Error::last_os_error());
+            let socket = OwnedFd::from_raw_fd(fd);
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(fd, std::ptr::addr_of!(addr).cast(), len);
+            assert!(bound == 0, "bind(): {}", std::io::Error::last_os_error());
+            let mut got: libc::sockaddr_in = std::mem::zeroed();
+            let mut got_len = len;
+            let named = libc::getsockname(fd, std::ptr::addr_of_mut!(got).cast(), &mut got_len);
+            assert!(
+                named == 0,
+                "getsockname(): {}",
+                std::io::Error::last_os_error()
+            );
+            ClosedPort {
+                _socket: socket,
+                port: u16::from_be(got.sin_port),
+            }
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:PORT`, for a broker list.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
 }

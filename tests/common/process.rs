@@ -303,3 +303,16 @@ pub fn process_read_offset(pid: u32, path: &Path) -> Option<u64> {
     }
     None
 }
+
+/// Whether process `pid` has a handler installed for `signal` (`SigCgt` in /proc/PID/status).
+/// rflume installs its SIGTERM/SIGINT/SIGHUP handlers only once its components run; a signal
+/// that comes earlier gets the default action (the process dies), see the tests that wait for
+/// this before signalling.
+pub fn catches_signal(pid: u32, signal: libc::c_int) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+}
