@@ -203,7 +203,11 @@ impl Agent {
 
     /// Stops sources, drains channels through the sinks until `drain_timeout`, stops sinks.
     pub fn stop(self, drain_timeout: Duration) -> StopReport {
-        let deadline = Instant::now() + drain_timeout;
+        // checked: a drain timeout near `Duration::MAX` (library callers) must not panic here.
+        let far = Duration::from_secs(86_400 * 365);
+        let deadline = Instant::now()
+            .checked_add(drain_timeout.min(far))
+            .unwrap_or_else(Instant::now);
         info!(agent = %self.name, "stopping: sources first, then draining channels (up to {:.1}s)", drain_timeout.as_secs_f64());
         self.sources_stop.trigger(deadline);
         // Sources give up flushing at the deadline; a little grace covers process teardown.

@@ -4,14 +4,15 @@
 //!
 //! | rank | modules | what they are |
 //! |---|---|---|
-//! | 0 | `event`, `metrics`, `shutdown`, `logging` | plain data and plumbing |
-//! | 1 | `config` | properties syntax, the typed key reader, diagnostics, the table shape |
-//! | 2 | `channel` | the channel trait, transactions, the channel registry |
-//! | 3 | `interceptor` | the interceptor trait and registry |
-//! | 4 | `source`, `sink` | sources (with the ChannelProcessor) and sinks (with the runner) |
-//! | 5 | `graph` | the agent graph: layout, building through the registries, validation |
-//! | 6 | `agent` | wiring and lifecycle |
-//! | 7 | `cli` | the command line |
+//! | 0 | `testing` | unit-test helpers (compiled for tests only) |
+//! | 1 | `event`, `metrics`, `shutdown`, `logging` | plain data and plumbing |
+//! | 2 | `config` | properties syntax, the typed key reader, diagnostics, the table shape |
+//! | 3 | `channel` | the channel trait, transactions, the channel registry |
+//! | 4 | `interceptor` | the interceptor trait and registry |
+//! | 5 | `source`, `sink` | sources (with the ChannelProcessor) and sinks (with the runner) |
+//! | 6 | `graph` | the agent graph: layout, building through the registries, validation |
+//! | 7 | `agent` | wiring and lifecycle |
+//! | 8 | `cli` | the command line |
 //!
 //! Modules of the same rank do not import each other (a source never reaches into a sink).
 #![cfg(test)]
@@ -21,19 +22,21 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 const LAYERS: &[(&str, u32)] = &[
-    ("event", 0),
-    ("metrics", 0),
-    ("shutdown", 0),
-    ("logging", 0),
-    ("layers", 0),
-    ("config", 1),
-    ("channel", 2),
-    ("interceptor", 3),
-    ("source", 4),
-    ("sink", 4),
-    ("graph", 5),
-    ("agent", 6),
-    ("cli", 7),
+    // Unit-test helpers, which any module's tests may use.
+    ("testing", 0),
+    ("event", 1),
+    ("metrics", 1),
+    ("shutdown", 1),
+    ("logging", 1),
+    ("layers", 1),
+    ("config", 2),
+    ("channel", 3),
+    ("interceptor", 4),
+    ("source", 5),
+    ("sink", 5),
+    ("graph", 6),
+    ("agent", 7),
+    ("cli", 8),
 ];
 
 /// A module path inside the crate, e.g. `["source", "taildir", "position"]`.

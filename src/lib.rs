@@ -17,3 +17,5 @@ pub mod metrics;
 pub mod shutdown;
 pub mod sink;
 pub mod source;
+#[cfg(test)]
+mod testing;

@@ -4,6 +4,7 @@
 //! async code awaits [`Shutdown::stopped`]. It also carries the drain deadline, so a source
 //! flushing its last batch into a full channel knows when to give up (and report the count).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,8 @@ struct Inner {
     state: Mutex<Option<Instant>>,
     cv: Condvar,
     tx: watch::Sender<bool>,
+    /// Threads inside [`Shutdown::sleep`] right now (lets a test trigger during a sleep).
+    sleeping: AtomicUsize,
 }
 
 /// A cloneable stop signal with a deadline.
@@ -36,6 +39,7 @@ impl Shutdown {
                 state: Mutex::new(None),
                 cv: Condvar::new(),
                 tx,
+                sleeping: AtomicUsize::new(0),
             }),
         }
     }
@@ -68,25 +72,37 @@ impl Shutdown {
         self.deadline().is_some_and(|d| Instant::now() >= d)
     }
 
-    /// Sleeps for `d` or until a stop is requested; returns true if stopping.
+    /// Sleeps for `d` or until a stop is requested; returns true if stopping. A `d` too large
+    /// for a deadline (`Duration::MAX`) sleeps until the stop.
     pub fn sleep(&self, d: Duration) -> bool {
-        let end = Instant::now() + d;
+        let end = Instant::now().checked_add(d);
         let mut s = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
+        self.inner.sleeping.fetch_add(1, Ordering::SeqCst);
+        let stopping = loop {
             if s.is_some() {
-                return true;
+                break true;
             }
             let now = Instant::now();
-            if now >= end {
-                return false;
+            match end {
+                Some(end) if now >= end => break false,
+                Some(end) => {
+                    s = self
+                        .inner
+                        .cv
+                        .wait_timeout(s, end - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                None => s = self.inner.cv.wait(s).unwrap_or_else(|e| e.into_inner()),
             }
-            s = self
-                .inner
-                .cv
-                .wait_timeout(s, end - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        };
+        self.inner.sleeping.fetch_sub(1, Ordering::SeqCst);
+        stopping
+    }
+
+    /// Threads sleeping on this signal at this moment.
+    pub fn sleepers(&self) -> usize {
+        self.inner.sleeping.load(Ordering::SeqCst)
     }
 
     /// Completes once a stop is requested.
@@ -105,7 +121,10 @@ mod tests {
     fn sleep_returns_early_on_trigger() {
         let s = Shutdown::new();
         let s2 = s.clone();
-        let t = std::thread::spawn(move || s2.sleep(Duration::from_secs(30)));
+        let t = std::thread::spawn(move || s2.sleep(Duration::MAX));
+        // Triggered while the thread sleeps (not before it started), with a sleep no deadline
+        // could end.
+        crate::testing::wait_for("the thread sleeps", || s.sleepers() == 1);
         s.trigger(Instant::now());
         assert!(t.join().expect("thread"));
         assert!(s.is_stopping());

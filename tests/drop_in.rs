@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use common::process::catches_signal;
 use common::*;
 
 const DELIVERY: Duration = Duration::from_secs(60);
@@ -474,4 +475,62 @@ fn flume_ng_subcommands_rflume_does_not_have_say_so() {
             "{out:?}"
         );
     }
+}
+
+/// The stop signals are caught from before the configuration is read: while the agent waits for
+/// its configuration (an HTTP server that answers only when told to), it already catches
+/// SIGHUP, SIGTERM and SIGINT (`SigCgt`), and a SIGHUP then is held, survived and logged once
+/// the agent runs.
+#[test]
+fn signals_are_caught_before_the_configuration_is_read() {
+    use std::io::Read;
+    let conf = "a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\n\
+                a1.sources.r1.totalEvents = 10\na1.sources.r1.channels = c1\n\
+                a1.channels.c1.type = memory\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n";
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (answer_tx, answer_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = s.read(&mut buf);
+        // Hold the request until the test has signalled the waiting agent.
+        answer_rx.recv().unwrap();
+        let reply = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{conf}",
+            conf.len()
+        );
+        s.write_all(reply.as_bytes()).unwrap();
+    });
+    let dir = tempfile::Builder::new()
+        .prefix("rflume-agent-")
+        .tempdir()
+        .unwrap();
+    let mut cmd = std::process::Command::new(rflume_bin());
+    cmd.args(["agent", "-n", "a1", "--conf-uri"])
+        .arg(format!("http://127.0.0.1:{port}/flume.conf"))
+        .arg("-Dflume.root.logger=INFO,console");
+    let mut agent = Agent::spawn(dir, cmd);
+    let pid = agent.pid();
+    agent.wait_until(
+        DELIVERY,
+        "the agent catches SIGHUP, SIGTERM and SIGINT",
+        || {
+            [libc::SIGHUP, libc::SIGTERM, libc::SIGINT]
+                .iter()
+                .all(|&sig| catches_signal(pid, sig))
+        },
+    );
+    assert!(
+        !agent.log().contains("started"),
+        "still waiting for its configuration"
+    );
+    agent.signal(libc::SIGHUP);
+    answer_tx.send(()).unwrap();
+    // The SIGHUP was held while the configuration loaded, and is handled once the agent runs.
+    agent.wait_for_log(DELIVERY, "started");
+    agent.wait_for_log(DELIVERY, "received SIGHUP");
+    assert!(agent.is_running(), "{}", agent.log());
+    server.join().unwrap();
+    agent.stop_cleanly();
 }

@@ -734,7 +734,6 @@ fn a_corrupt_position_file_is_moved_aside_and_files_are_read_from_the_start() {
 /// not exist. The agent runs as `nobody` (or, when the tests are not root, the directory is made
 /// read-only), with a logger sink: no broker needed.
 #[test]
-#[ignore = "rflume bug: TAILDIR restore logs 'moved to …' even when the rename failed; see report"]
 fn a_corrupt_position_file_that_cannot_be_moved_is_not_said_to_be_moved() {
     use std::os::unix::fs::PermissionsExt;
     let work = work_dir();
@@ -957,8 +956,6 @@ fn cache_pattern_matching_decides_whether_a_pass_lists_the_directory_again() {
 /// The safety net where inotify is blind: with the default `cachePatternMatching` and back-off,
 /// the hidden file is found by the forced rescan (every 10 s) and shipped.
 #[test]
-#[ignore = "rflume bug: the forced rescan never runs while maxBackoffSleep < 10 s, because \
-            Tailer::scan resets last_scan even when the cache skipped the listing; see report"]
 fn the_forced_rescan_finds_a_file_inotify_and_the_directory_mtime_missed() {
     let t = Taildir::new();
     let (hidden, real) = t.hidden_file();

@@ -220,6 +220,8 @@ struct State {
     in_flight: usize,
     /// Byte slots used by stored and in-flight events.
     slots_used: u64,
+    /// Puts waiting for room right now (what a test waits for before it makes room).
+    waiting_puts: usize,
 }
 
 #[derive(Debug)]
@@ -246,6 +248,11 @@ impl MemoryChannel {
             not_full: Condvar::new(),
             counter,
         }
+    }
+
+    /// Puts blocked on a full channel at this moment.
+    pub fn waiting_puts(&self) -> usize {
+        self.lock().waiting_puts
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -300,7 +307,10 @@ impl Channel for MemoryChannel {
         } else {
             0
         };
-        let deadline = Instant::now() + self.settings.keep_alive;
+        // keep-alive is a Java int of seconds (68 years at most): checked all the same.
+        let deadline = Instant::now()
+            .checked_add(self.settings.keep_alive)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
         let mut s = self.lock();
         loop {
             match self.fits(&s, n, slots) {
@@ -310,11 +320,13 @@ impl Channel for MemoryChannel {
                     if now >= deadline {
                         return Err(e);
                     }
+                    s.waiting_puts += 1;
                     s = self
                         .not_full
                         .wait_timeout(s, deadline - now)
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
+                    s.waiting_puts -= 1;
                 }
             }
         }
@@ -516,7 +528,7 @@ mod tests {
 
     #[test]
     fn blocked_put_succeeds_when_a_take_commits_within_keep_alive() {
-        let c: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
+        let c = Arc::new(MemoryChannel::new(
             "c1",
             MemorySettings {
                 capacity: 2,
@@ -529,8 +541,11 @@ mod tests {
         c.put(&mut events(0..2)).expect("put");
         let c2 = c.clone();
         let taker = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            TakeTransaction::begin(&c2, 2, Duration::ZERO).commit();
+            // Room is made only once the put below is blocked, so the test proves a waiting put
+            // is woken (not merely that a put into a channel with room succeeds).
+            crate::testing::wait_for("the put is blocked", || c2.waiting_puts() == 1);
+            let dynamic: Arc<dyn Channel> = c2;
+            TakeTransaction::begin(&dynamic, 2, Duration::ZERO).commit();
         });
         c.put(&mut events(2..4))
             .expect("room appears while waiting");

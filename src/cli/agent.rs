@@ -20,6 +20,10 @@ pub const ALLOW_UNSUPPORTED_PROPERTY: &str = "rflume.allowUnsupported";
 const UNSUPPORTED_REMINDER: Duration = Duration::from_secs(600);
 
 pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow::Result<i32> {
+    // First of all: a SIGTERM or SIGHUP that arrives while logging starts, the configuration
+    // loads or the components start is then held for the wait below (a stop with a drain, or a
+    // logged SIGHUP), instead of killing the process with its default action.
+    let mut signals = StopSignals::install()?;
     let system = system_properties(&a.defines);
     let spec = logging::spec_from_system(&system);
     logging::init(&spec)?;
@@ -67,8 +71,15 @@ pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow
             "flume.monitoring.* is recorded but no metrics endpoint is served yet: {monitoring:?}"
         );
     }
-    if !a.drain_timeout.is_finite() || a.drain_timeout < 0.0 {
-        bail!("--drain-timeout must be a non-negative number of seconds");
+    if !a.drain_timeout.is_finite()
+        || a.drain_timeout < 0.0
+        || a.drain_timeout > MAX_DRAIN_TIMEOUT.as_secs_f64()
+    {
+        bail!(
+            "--drain-timeout must be a number of seconds from 0 to {} (a day), not {}",
+            MAX_DRAIN_TIMEOUT.as_secs(),
+            a.drain_timeout
+        );
     }
     let drain = Duration::from_secs_f64(a.drain_timeout);
     raise_open_file_limit();
@@ -143,7 +154,7 @@ pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow
         });
     }
     let agent = Agent::start(&loaded.config)?;
-    wait_for_stop_signal(&unsupported)?;
+    signals.wait(&unsupported)?;
     let report = agent.stop(drain);
     if crate::agent::fatal_error_occurred() {
         error!(
@@ -176,34 +187,56 @@ fn raise_open_file_limit() {
     }
 }
 
-/// Blocks until SIGTERM or SIGINT. SIGHUP (which would kill the process by default) is logged.
-/// Components that do not run (`--allow-unsupported`) are logged again every 10 minutes, so that
-/// an operator reading only recent logs still learns that the pipeline is partial.
-fn wait_for_stop_signal(not_running: &[String]) -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the signal runtime")?;
-    rt.block_on(async {
-        let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
-        let mut hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
-        let mut reminder = tokio::time::interval_at(
-            tokio::time::Instant::now() + UNSUPPORTED_REMINDER,
-            UNSUPPORTED_REMINDER,
-        );
-        loop {
-            tokio::select! {
-                _ = term.recv() => { info!("received SIGTERM"); return Ok(()); }
-                _ = int.recv() => { info!("received SIGINT"); return Ok(()); }
-                _ = hup.recv() => warn!("received SIGHUP: configuration reload is not supported yet; the running configuration is kept"),
-                _ = reminder.tick(), if !not_running.is_empty() => {
-                    for c in not_running {
-                        error!("not running (unsupported by rflume, started with --allow-unsupported): {c}");
+/// The longest `--drain-timeout`: a day is longer than any stop an init system waits for, and
+/// keeps deadline arithmetic far from `Instant`'s limits.
+const MAX_DRAIN_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// SIGTERM, SIGINT and SIGHUP, caught from the start of the process.
+struct StopSignals {
+    rt: tokio::runtime::Runtime,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the signal runtime")?;
+        let _entered = rt.enter();
+        let term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        let int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let hup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        drop(_entered);
+        Ok(StopSignals { rt, term, int, hup })
+    }
+
+    /// Blocks until SIGTERM or SIGINT. SIGHUP (which would kill the process by default) is
+    /// logged. Components that do not run (`--allow-unsupported`) are logged again every 10
+    /// minutes, so that an operator reading only recent logs still learns that the pipeline is
+    /// partial.
+    fn wait(&mut self, not_running: &[String]) -> anyhow::Result<()> {
+        let StopSignals { rt, term, int, hup } = self;
+        rt.block_on(async {
+            let mut reminder = tokio::time::interval_at(
+                tokio::time::Instant::now() + UNSUPPORTED_REMINDER,
+                UNSUPPORTED_REMINDER,
+            );
+            loop {
+                tokio::select! {
+                    _ = term.recv() => { info!("received SIGTERM"); return Ok(()); }
+                    _ = int.recv() => { info!("received SIGINT"); return Ok(()); }
+                    _ = hup.recv() => warn!("received SIGHUP: configuration reload is not supported yet; the running configuration is kept"),
+                    _ = reminder.tick(), if !not_running.is_empty() => {
+                        for c in not_running {
+                            error!("not running (unsupported by rflume, started with --allow-unsupported): {c}");
+                        }
                     }
                 }
             }
-        }
-    })
+        })
+    }
 }

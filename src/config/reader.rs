@@ -189,6 +189,24 @@ impl<'a> PropReader<'a> {
         }
     }
 
+    /// A positive Java `int` (Flume's `Context.getInteger`: batch sizes, capacities): a value
+    /// beyond 2147483647 is what `Integer.parseInt` refuses, so Flume drops the component and
+    /// rflume reports an error.
+    pub fn positive_int(&mut self, key: &str, default: u64) -> u64 {
+        let v = self.positive(key, default);
+        if v > i32::MAX as u64 {
+            let line = self.line(key);
+            self.error(
+                key,
+                line,
+                format!("{v} is larger than a Java int (2147483647), which Flume cannot read"),
+                Some(format!("Flume's default is {default}")),
+            );
+            return default;
+        }
+        v
+    }
+
     /// A non-negative integer.
     pub fn non_negative(&mut self, key: &str, default: u64) -> u64 {
         match self.parse::<i64>(key, "an integer") {

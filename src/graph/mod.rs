@@ -298,6 +298,8 @@ fn build_agent(props: &[properties::Prop], agent: &str, diags: &mut Diagnostics)
 }
 
 #[cfg(test)]
+mod extreme_tests;
+#[cfg(test)]
 mod registry_tests;
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@ type Properties = &'static [(&'static str, &'static str)];
 
 /// The smallest valid properties of each supported type: (kind, alias, properties). A type added
 /// to a registry without a row here fails [`every_supported_type_has_a_minimal_config`].
-const MINIMAL: &[(&str, &str, Properties)] = &[
+pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
     ("source", "exec", &[("command", "tail -F /var/log/app.log")]),
     ("source", "seq", &[]),
     (
@@ -51,6 +51,15 @@ const MINIMAL: &[(&str, &str, Properties)] = &[
     ("interceptor", "host", &[]),
     ("interceptor", "static", &[("key", "dc"), ("value", "eu")]),
 ];
+
+/// The minimal properties of `kind` `alias`.
+pub(super) fn minimal(kind: &str, alias: &str) -> Properties {
+    MINIMAL
+        .iter()
+        .find(|(k, a, _)| *k == kind && *a == alias)
+        .map(|(_, _, p)| *p)
+        .unwrap_or_else(|| panic!("{kind} type {alias} has no row in MINIMAL"))
+}
 
 /// A parsed minimal component: its alias, settings, and the settings its parser read
 /// (keys, prefixes).

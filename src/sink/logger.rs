@@ -26,8 +26,38 @@ pub struct LoggerSettings {
 
 impl LoggerSettings {
     pub fn parse(r: &mut PropReader) -> Option<Self> {
-        let max_bytes_to_log = r.positive("maxBytesToLog", DEFAULT_MAX_BYTES_TO_LOG) as usize;
+        let max_bytes_to_log = max_bytes_to_log(r);
         (!r.failed()).then_some(LoggerSettings { max_bytes_to_log })
+    }
+}
+
+/// Flume's `LoggerSink.configure`: a value `Integer.parseInt` cannot read falls back to the
+/// default with a warning. A negative one is refused: Flume accepts it and then fails on every
+/// event it logs.
+fn max_bytes_to_log(r: &mut PropReader) -> usize {
+    let Some((v, line)) = r.raw("maxBytesToLog") else {
+        return DEFAULT_MAX_BYTES_TO_LOG as usize;
+    };
+    match v.trim().parse::<i32>() {
+        Ok(n) if n >= 0 => n as usize,
+        Ok(n) => {
+            r.error(
+                "maxBytesToLog",
+                Some(line),
+                format!("must not be negative, got {n} (Flume would fail on every event)"),
+                Some(format!("Flume's default is {DEFAULT_MAX_BYTES_TO_LOG}")),
+            );
+            DEFAULT_MAX_BYTES_TO_LOG as usize
+        }
+        Err(_) => {
+            r.warn(
+                "maxBytesToLog",
+                Some(line),
+                format!("Unable to convert {v} to integer, using default value({DEFAULT_MAX_BYTES_TO_LOG}) for maxByteToDump, as Flume does"),
+                Some("use a whole number of bytes".to_string()),
+            );
+            DEFAULT_MAX_BYTES_TO_LOG as usize
+        }
     }
 }
 

@@ -22,8 +22,8 @@ pub struct NullSettings {
 
 impl NullSettings {
     pub fn parse(r: &mut PropReader) -> Option<Self> {
-        let batch_size = r.positive("batchSize", DEFAULT_BATCH_SIZE) as usize;
-        let log_every_n_events = r.positive("logEveryNEvents", DEFAULT_LOG_EVERY_N_EVENTS);
+        let batch_size = r.positive_int("batchSize", DEFAULT_BATCH_SIZE) as usize;
+        let log_every_n_events = r.positive_int("logEveryNEvents", DEFAULT_LOG_EVERY_N_EVENTS);
         (!r.failed()).then_some(NullSettings {
             batch_size,
             log_every_n_events,

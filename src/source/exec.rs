@@ -68,7 +68,7 @@ impl ExecSettings {
         let restart = r.bool("restart", false);
         let restart_throttle = r.non_negative("restartThrottle", DEFAULT_RESTART_THROTTLE_MS);
         let log_stderr = r.bool("logStdErr", false);
-        let batch_size = r.positive("batchSize", DEFAULT_BATCH_SIZE);
+        let batch_size = r.positive_int("batchSize", DEFAULT_BATCH_SIZE);
         let batch_timeout = r.positive("batchTimeout", DEFAULT_BATCH_TIMEOUT_MS);
         let charset = r.string("charset", "UTF-8");
         match encoding_rs::Encoding::for_label(charset.as_bytes()) {
@@ -402,7 +402,8 @@ impl Lines {
     fn new(batch_size: usize) -> Self {
         Lines {
             framer: LineFramer::new(),
-            batch: Vec::with_capacity(batch_size),
+            // The batch grows as lines come: a large batchSize must not be allocated up front.
+            batch: Vec::with_capacity(batch_size.min(1024)),
             started: None,
         }
     }

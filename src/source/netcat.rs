@@ -161,7 +161,9 @@ async fn serve(
     processor: &Arc<Mutex<ChannelProcessor>>,
     shutdown: &Shutdown,
 ) -> std::io::Result<()> {
-    let mut buf = bytes::BytesMut::with_capacity(settings.max_line_length.max(4096));
+    // Sized for a typical read, not for max-line-length: the limit is a cap (a huge one would
+    // otherwise be allocated up front for every client); the buffer grows when a line is long.
+    let mut buf = bytes::BytesMut::with_capacity(settings.max_line_length.clamp(4096, 64 * 1024));
     let max_batch = processor.lock().map(|p| p.max_batch()).unwrap_or(1).max(1);
     loop {
         let n = tokio::select! {

@@ -179,6 +179,7 @@ mod tests {
     use crate::channel::memory::{MemoryChannel, MemorySettings};
     use crate::channel::TakeTransaction;
     use crate::metrics::ChannelCounter;
+    use crate::testing::wait_for;
 
     fn mem(capacity: usize) -> Arc<dyn Channel> {
         Arc::new(MemoryChannel::new(
@@ -211,8 +212,12 @@ mod tests {
             PutOutcome::Committed
         );
         let c2 = c.clone();
+        let counter = p.counter().clone();
+        // Room is made only after a put of "c" was refused, so the retry path is what commits.
         let drainer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
+            wait_for("a put met the full channel", || {
+                counter.channel_write_fail.get() >= 1
+            });
             TakeTransaction::begin(&c2, 2, Duration::ZERO).commit();
         });
         assert_eq!(
@@ -240,8 +245,11 @@ mod tests {
         let stop = Shutdown::new();
         p.put_blocking(vec![Event::new("x")], &stop);
         let t2 = tight.clone();
+        let counter = p.counter().clone();
+        // `y` is committed to roomy and refused by tight before tight gets room: the retry must
+        // not put it into roomy again.
         let drainer = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
+            wait_for("tight refused y", || counter.channel_write_fail.get() >= 1);
             TakeTransaction::begin(&t2, 1, Duration::ZERO).commit();
         });
         p.put_blocking(vec![Event::new("y")], &stop);

@@ -11,6 +11,9 @@ use crate::config::registry::Describe;
 use crate::event::Event;
 use crate::shutdown::Shutdown;
 
+/// The most events seq builds for one put (see `run`).
+const MAX_SEQ_BATCH: u64 = 1 << 16;
+
 /// Flume's `batchSize` default for seq.
 pub const DEFAULT_BATCH_SIZE: u64 = 1;
 
@@ -22,7 +25,7 @@ pub struct SeqSettings {
 
 impl SeqSettings {
     pub fn parse(r: &mut PropReader) -> Option<Self> {
-        let batch_size = r.positive("batchSize", DEFAULT_BATCH_SIZE) as usize;
+        let batch_size = r.positive_int("batchSize", DEFAULT_BATCH_SIZE) as usize;
         let total_events = r.positive("totalEvents", i64::MAX as u64);
         (!r.failed()).then_some(SeqSettings {
             batch_size,
@@ -73,7 +76,12 @@ impl Source for SeqSource {
         let total = self.settings.total_events;
         let mut buf = [0u8; 20];
         while next < total && !shutdown.is_stopping() {
-            let n = (self.settings.batch_size as u64).min(total - next);
+            // A put of at most MAX_SEQ_BATCH events, whatever batchSize says: the events of one
+            // put are built in memory at once, and a batchSize in the billions would abort the
+            // agent on allocation (Flume's JVM would die of OutOfMemoryError the same way).
+            let n = (self.settings.batch_size as u64)
+                .min(MAX_SEQ_BATCH)
+                .min(total - next);
             let batch: Vec<Event> = (next..next + n)
                 .map(|i| Event::new(bytes::Bytes::copy_from_slice(decimal(i, &mut buf))))
                 .collect();

@@ -150,9 +150,9 @@ impl Agent {
     /// log otherwise. After it returns, everything the agent delivered is in Kafka, so a test
     /// can read the topic to its end and judge "exactly once" on the final content.
     ///
-    /// SIGTERM is sent once the agent handles it (`SigCgt`): rflume installs its handler only
-    /// after starting its components, and a SIGTERM before that kills it outright (see the
-    /// report on issue 24). A test that stops an agent right after start-up must not trip on that.
+    /// SIGTERM is sent once the agent handles it (`SigCgt`): a SIGTERM in the milliseconds
+    /// before rflume installs its handler (process start-up) kills it outright. A test that
+    /// stops an agent right after spawning it must not trip on that.
     #[track_caller]
     pub fn stop_cleanly(&mut self) {
         let pid = self.pid();

@@ -305,9 +305,9 @@ pub fn process_read_offset(pid: u32, path: &Path) -> Option<u64> {
 }
 
 /// Whether process `pid` has a handler installed for `signal` (`SigCgt` in /proc/PID/status).
-/// rflume installs its SIGTERM/SIGINT/SIGHUP handlers only once its components run; a signal
-/// that comes earlier gets the default action (the process dies), see the tests that wait for
-/// this before signalling.
+/// rflume installs its SIGTERM/SIGINT/SIGHUP handlers first thing in `rflume agent`; a signal in
+/// the few milliseconds before that (process start-up) gets the default action, so tests that
+/// signal an agent right after spawning it wait for this first.
 pub fn catches_signal(pid: u32, signal: libc::c_int) -> bool {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status

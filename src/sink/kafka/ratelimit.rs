@@ -28,7 +28,12 @@ impl RateLimit {
 
     /// `Some(n)` when a line may be logged now (`n` = lines suppressed since the last one).
     pub fn allow(&self) -> Option<u64> {
-        let now = self.origin.elapsed().as_millis() as u64 + 1;
+        self.allow_at(self.origin.elapsed())
+    }
+
+    /// [`RateLimit::allow`] at `elapsed` since the limit was made (the clock, injectable).
+    fn allow_at(&self, elapsed: Duration) -> Option<u64> {
+        let now = elapsed.as_millis() as u64 + 1;
         let last = self.last.load(Ordering::Relaxed);
         if last != 0 && now - last < self.interval_ms {
             self.suppressed.fetch_add(1, Ordering::Relaxed);
@@ -74,11 +79,12 @@ mod tests {
     #[test]
     fn allows_once_per_interval_and_counts_the_rest() {
         let l = RateLimit::new(Duration::from_millis(50));
-        assert_eq!(l.allow(), Some(0));
-        assert_eq!(l.allow(), None);
-        assert_eq!(l.allow(), None);
-        std::thread::sleep(Duration::from_millis(60));
-        assert_eq!(l.allow(), Some(2));
+        let at = Duration::from_millis;
+        assert_eq!(l.allow_at(at(0)), Some(0));
+        assert_eq!(l.allow_at(at(10)), None);
+        assert_eq!(l.allow_at(at(49)), None);
+        assert_eq!(l.allow_at(at(51)), Some(2));
+        assert_eq!(l.allow_at(at(60)), None);
         let k = KeyedRateLimit::new(Duration::from_secs(60));
         assert_eq!(k.allow("a"), Some(0));
         assert_eq!(k.allow("b"), Some(0));

@@ -180,7 +180,11 @@ impl KafkaSettings {
         // Translated even without a usable broker list, so that every problem is reported at once.
         let servers = bootstrap_servers.as_deref().unwrap_or_default().join(",");
         let producer = producer_props::translate(r, &user, &servers);
-        Self::check_linger(r, &producer, max_in_flight_batches * batch_size);
+        Self::check_linger(
+            r,
+            &producer,
+            max_in_flight_batches.saturating_mul(batch_size),
+        );
 
         if r.failed() {
             return None;
@@ -261,13 +265,13 @@ impl KafkaSettings {
 
     fn parse_batch_size(r: &mut PropReader, old: Option<String>) -> u64 {
         if r.raw(BATCH_SIZE).is_some() {
-            return r.positive(BATCH_SIZE, DEFAULT_BATCH_SIZE);
+            return r.positive_int(BATCH_SIZE, DEFAULT_BATCH_SIZE);
         }
         let Some(old) = old.filter(|v| !v.trim().is_empty()) else {
             return DEFAULT_BATCH_SIZE;
         };
         let line = r.line("batchSize");
-        match old.trim().parse::<i64>() {
+        match old.trim().parse::<i32>() {
             Ok(n) if n > 0 => n as u64,
             _ => {
                 r.error(

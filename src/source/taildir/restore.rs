@@ -26,8 +26,14 @@ impl Tailer {
                 // Flume starts over on an unreadable file; so does rflume (duplicates rather
                 // than loss), but it keeps the bad file for inspection and says so.
                 let aside = path.with_extension(format!("corrupt-{}", std::process::id()));
-                let _ = std::fs::rename(&path, &aside);
-                error!(source = %self.name, "{e}; moved to {} and starting without positions (files are read from the start)", aside.display());
+                match std::fs::rename(&path, &aside) {
+                    Ok(()) => {
+                        error!(source = %self.name, "{e}; moved to {} and starting without positions (files are read from the start)", aside.display())
+                    }
+                    Err(why) => {
+                        error!(source = %self.name, "{e}; it could not be kept aside as {} ({why}) and will be overwritten by the next position write; starting without positions (files are read from the start)", aside.display())
+                    }
+                }
                 Vec::new()
             }
         };

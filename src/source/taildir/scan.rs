@@ -85,9 +85,13 @@ impl Tailer {
             .and_then(|m| m.modified().ok())
     }
 
-    /// Rescans the groups whose directory changed (or all, when forced).
+    /// Rescans the groups whose directory changed (or all, when forced). Only a pass that listed
+    /// every group counts as the forced rescan's safety net: a pass that the cache let skip a
+    /// group must not postpone it (otherwise, with passes every few seconds, it never comes and a
+    /// file inotify cannot see is never found).
     pub(super) fn scan(&mut self, force: bool) {
         self.watch.watch_dirs(&self.s.groups);
+        let mut listed_all = true;
         for g in 0..self.s.groups.len() {
             let mtime = self.dir_mtime(g);
             if !force
@@ -95,6 +99,7 @@ impl Tailer {
                 && mtime.is_some()
                 && mtime == self.dir_mtimes[g]
             {
+                listed_all = false;
                 continue;
             }
             self.dir_mtimes[g] = mtime;
@@ -106,7 +111,9 @@ impl Tailer {
                 self.track(found);
             }
         }
-        self.last_scan = Instant::now();
+        if listed_all {
+            self.last_scan = Instant::now();
+        }
     }
 
     /// Follows a listed file: a known inode under a new name is a rename (not read again), an

@@ -167,7 +167,7 @@ impl TaildirSettings {
             write_pos_interval: Duration::from_millis(
                 r.positive("writePosInterval", DEFAULT_WRITE_POS_INTERVAL_MS),
             ),
-            batch_size: r.positive("batchSize", DEFAULT_BATCH_SIZE) as usize,
+            batch_size: r.positive_int("batchSize", DEFAULT_BATCH_SIZE) as usize,
             max_batch_count: max_batch_count(r),
             backoff_sleep_increment: Duration::from_millis(
                 r.positive("backoffSleepIncrement", DEFAULT_BACKOFF_SLEEP_INCREMENT_MS),
