@@ -617,6 +617,14 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.source.netcatsource",
         ],
         "channels" => &["memory", "org.apache.flume.channel.memorychannel"],
+        "interceptors" => &[
+            "timestamp",
+            "host",
+            "static",
+            "org.apache.flume.interceptor.timestampinterceptor$builder",
+            "org.apache.flume.interceptor.hostinterceptor$builder",
+            "org.apache.flume.interceptor.staticinterceptor$builder",
+        ],
         "sinks" => &[
             "logger",
             "null",
@@ -658,26 +666,62 @@ fn properties(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// (agent, section, component, type) of every listed component with an unsupported type.
+/// (agent, section, component, type) of every listed component with an unsupported type, and of
+/// the parts of listed sources and sink groups that rflume does not run yet (interceptor types,
+/// selector types, sink-group processors): what makes Flume run something rflume cannot.
 fn unsupported_components(text: &str) -> Vec<(String, String, String, String)> {
     let props = properties(text);
     let mut found = Vec::new();
+    let mut push = |agent: &str, section: &str, name: &str, kind: &str| {
+        found.push((
+            agent.to_string(),
+            section.to_string(),
+            name.to_string(),
+            kind.to_string(),
+        ))
+    };
     for (key, value) in &props {
         let Some((agent, section)) = key.split_once('.') else {
             continue;
         };
-        if !["sources", "channels", "sinks"].contains(&section) {
+        if !["sources", "channels", "sinks", "sinkgroups"].contains(&section) {
             continue;
         }
         for name in value.split_whitespace().collect::<BTreeSet<_>>() {
-            if let Some(kind) = props.get(&format!("{agent}.{section}.{name}.type")) {
+            let prefix = format!("{agent}.{section}.{name}");
+            if section == "sinkgroups" {
+                let processor = props
+                    .get(&format!("{prefix}.processor.type"))
+                    .map_or("default", String::as_str);
+                let sinks = props
+                    .get(&format!("{prefix}.sinks"))
+                    .map_or(0, |s| s.split_whitespace().count());
+                if !(processor.eq_ignore_ascii_case("default") && sinks <= 1) {
+                    push(agent, section, name, processor);
+                }
+                continue;
+            }
+            if let Some(kind) = props.get(&format!("{prefix}.type")) {
                 if !supported(section, kind) {
-                    found.push((
-                        agent.to_string(),
-                        section.to_string(),
-                        name.to_string(),
-                        kind.clone(),
-                    ));
+                    push(agent, section, name, kind);
+                }
+            }
+            if section != "sources" {
+                continue;
+            }
+            if let Some(selector) = props.get(&format!("{prefix}.selector.type")) {
+                let s = selector.to_ascii_lowercase();
+                if s != "replicating" && s != "org.apache.flume.channel.replicatingchannelselector"
+                {
+                    push(agent, "selector", name, selector);
+                }
+            }
+            let interceptors = props.get(&format!("{prefix}.interceptors"));
+            for i in interceptors.map_or(Vec::new(), |l| l.split_whitespace().collect()) {
+                if let Some(kind) = props.get(&format!("{prefix}.interceptors.{i}.type")) {
+                    if !supported("interceptors", kind) {
+                        push(agent, "interceptors", i, kind);
+                    }
                 }
             }
         }
@@ -775,6 +819,23 @@ fn check_handles_every_config_of_the_corpus() {
                      named on an error: line"
                 ));
             }
+        }
+        // The drop-in promise: a file built only from what rflume runs is never refused as
+        // unsupported (it may still have configuration errors, which Flume drops too), and a
+        // file with something rflume does not run fails the check.
+        let refused = stdout
+            .lines()
+            .filter(|l| l.starts_with("unsupported:"))
+            .count();
+        if unsupported.is_empty() && refused > 0 {
+            problems.push(format!(
+                "{name}: built only from supported components, yet {refused} unsupported: line(s)"
+            ));
+        }
+        if !unsupported.is_empty() && code != Some(1) {
+            problems.push(format!(
+                "{name}: names unsupported components but check exits {code:?}"
+            ));
         }
         summary.push(format!(
             "{:<55} {:<7} {:>2} located error(s), {:>2} DROPPED, unsupported: {}",
@@ -1069,4 +1130,84 @@ a1.sources.r1.interceptors.i1.value = café
             && l.contains("ISO-8859-1")),
         "a warning that the file was read as ISO-8859-1:\n{log}"
     );
+}
+
+/// `rflume agent` on each corpus agent that names something rflume does not run: it refuses to
+/// start (exit 1) and lists what it cannot run, with file:line; with `--allow-unsupported` it no
+/// longer refuses (`--dryrun` shows what would run instead of starting it: real corpus configs
+/// name paths and ports of other machines).
+#[test]
+fn the_agent_refuses_every_corpus_agent_with_unsupported_parts_unless_opted_in() {
+    let corpus = std::env::var_os("RFLUME_CONF_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/flume-conf-corpus")
+        });
+    if !corpus.is_dir() {
+        let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(
+            !in_ci,
+            "CI is set but the corpus {} is absent",
+            corpus.display()
+        );
+        eprintln!("SKIPPED: corpus directory {} is absent", corpus.display());
+        return;
+    }
+    let mut files: Vec<PathBuf> = fs::read_dir(&corpus)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .collect();
+    files.sort();
+    let mut refused = 0;
+    let mut problems = Vec::new();
+    for file in &files {
+        let text = String::from_utf8_lossy(&fs::read(file).unwrap()).into_owned();
+        let agents: BTreeSet<String> = unsupported_components(&text)
+            .into_iter()
+            .map(|(agent, ..)| agent)
+            .collect();
+        for agent in agents {
+            let run = |extra: &[&str]| {
+                let mut args: Vec<std::ffi::OsString> = vec![
+                    "agent".into(),
+                    "-n".into(),
+                    agent.clone().into(),
+                    "-f".into(),
+                    file.clone().into(),
+                ];
+                args.extend(extra.iter().map(std::ffi::OsString::from));
+                run_rflume(args)
+            };
+            let out = run(&["--dryrun"]);
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            let name = file.file_name().unwrap().to_string_lossy();
+            let listed = stderr
+                .lines()
+                .filter(|l| l.trim_start().starts_with(&format!("{}:", file.display())))
+                .count();
+            if out.status.code() != Some(1)
+                || !stderr.contains("names components that Flume would run and rflume cannot")
+                || listed == 0
+            {
+                problems.push(format!(
+                    "{name} agent {agent}: expected a refusal listing FILE:LINE, got exit {:?}:\n{stderr}",
+                    out.status.code()
+                ));
+                continue;
+            }
+            refused += 1;
+            let opted = run(&["--dryrun", "--allow-unsupported"]);
+            let text = String::from_utf8_lossy(&opted.stderr);
+            if text.contains("names components that Flume would run and rflume cannot") {
+                problems.push(format!(
+                    "{name} agent {agent}: refused despite --allow-unsupported"
+                ));
+            }
+        }
+    }
+    println!("{refused} corpus agents refused without the opt-in");
+    assert!(refused > 0, "the corpus has agents with unsupported parts");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

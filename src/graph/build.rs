@@ -39,6 +39,14 @@ fn parse_component<S, X>(
     let (kind, parse) = match resolve_type(comp, what, consequence, table, diags) {
         Ok(found) => found,
         Err(cause) => {
+            if cause == DropCause::Unsupported {
+                // The graph-owned parts (interceptors, selector, channels) are still read, so
+                // that every part rflume lacks is listed at once, not one per start attempt.
+                // The component's own keys are not reported as unknown: its parser never ran.
+                let mut r = PropReader::new(comp, diags);
+                r.known("type");
+                let _ = extra(&mut r);
+            }
             dropped.push(Dropped {
                 what: label,
                 why: match cause {
