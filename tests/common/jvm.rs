@@ -169,6 +169,22 @@ fn write_log4j1(dir: &Path) -> PathBuf {
     path
 }
 
+/// A log4j 1.x configuration for command-line tools: warnings only, on stderr, because the
+/// console consumer prints the records on stdout and log lines there would count as records.
+fn write_log4j1_tools(dir: &Path) -> PathBuf {
+    let path = dir.join("log4j-tools.properties");
+    fs::write(
+        &path,
+        "log4j.rootLogger=WARN, stderr\n\
+         log4j.appender.stderr=org.apache.log4j.ConsoleAppender\n\
+         log4j.appender.stderr.Target=System.err\n\
+         log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\n\
+         log4j.appender.stderr.layout.ConversionPattern=%d{ISO8601} %p [%t] %c{1}: %m%n\n",
+    )
+    .expect("cannot write log4j-tools.properties");
+    path
+}
+
 /// The same for log4j 2 (Flume 1.11).
 fn write_log4j2(dir: &Path) -> PathBuf {
     let path = dir.join("log4j2.xml");
@@ -352,6 +368,7 @@ pub struct KafkaCluster {
     peers: Peers,
     dir: TempDir,
     log4j: PathBuf,
+    log4j_tools: PathBuf,
     zookeeper: Option<ZooKeeper>,
     // Behind a mutex so a cluster shared by several tests (`shared`) can still restart a broker.
     nodes: Mutex<Vec<BrokerNode>>,
@@ -368,6 +385,7 @@ impl KafkaCluster {
     ) -> KafkaCluster {
         let dir = temp_dir("rflume-kafka-");
         let log4j = write_log4j1(dir.path());
+        let log4j_tools = write_log4j1_tools(dir.path());
         let zookeeper = (version == KafkaVersion::V2_3_1).then(|| ZooKeeper::start(peers));
         let ports: Vec<(u16, u16)> = (0..brokers).map(|_| (free_port(), free_port())).collect();
         let voters = ports
@@ -464,6 +482,7 @@ impl KafkaCluster {
             peers: peers.clone(),
             dir,
             log4j,
+            log4j_tools,
             zookeeper,
             nodes: Mutex::new(nodes),
         };
@@ -546,7 +565,7 @@ impl KafkaCluster {
                 let mut cmd = java(&self.peers.classpath(KAFKA_3_9), 128);
                 cmd.arg(format!(
                     "-Dlog4j.configuration=file:{}",
-                    self.log4j.display()
+                    self.log4j_tools.display()
                 ))
                 .arg("kafka.tools.StorageTool")
                 .args(["format", "--ignore-formatted", "-t", &cluster_id, "-c"])
@@ -628,7 +647,7 @@ impl KafkaCluster {
         let mut cmd = java(&self.peers.classpath(self.version.set()), 128);
         cmd.arg(format!(
             "-Dlog4j.configuration=file:{}",
-            self.log4j.display()
+            self.log4j_tools.display()
         ))
         .arg(self.version.topic_command())
         .args(["--bootstrap-server", &self.bootstrap()])
@@ -729,7 +748,7 @@ impl KafkaCluster {
         let mut cmd = java(&self.peers.classpath(self.version.set()), 256);
         cmd.arg(format!(
             "-Dlog4j.configuration=file:{}",
-            self.log4j.display()
+            self.log4j_tools.display()
         ))
         .arg(self.version.console_consumer())
         .args(["--bootstrap-server", &self.bootstrap()])
