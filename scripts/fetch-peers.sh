@@ -6,14 +6,16 @@
 # Each peer set is a tiny Maven project under tests/peers/<set>/pom.xml that lists the peer's jars;
 # `mvn dependency:copy-dependencies` copies that set's runtime classpath into
 #   $RFLUME_TOOLS/peers/<set>/lib/        (RFLUME_TOOLS defaults to ~/.cache/rflume)
-# and a `.complete` marker holding the pom's sha256 is written last, so a warm machine is done in
+# A set may also have a requirements.txt (PyPI packages, e.g. pyspark), installed with
+# `pip install --target $RFLUME_TOOLS/peers/<set>/site` (never into the system's Python).
+# A `.complete` marker holding the sha256 of the set's files is written last, so a warm machine is done in
 # milliseconds, an interrupted fetch is redone, and editing a pom refetches that set. Tests then
 # start a peer with plain `java -cp '<set>/lib/*' MAIN` (see tests/peers/README.md).
 #
 # Nothing fetched is committed. Maven's own download cache is kept under $RFLUME_TOOLS/peers/m2
 # (not ~/.m2), so that other Maven users of the machine neither see nor disturb it.
 #
-# Arguments: set names to fetch (default: all of tests/peers/*/pom.xml).
+# Arguments: set names to fetch (default: every folder of tests/peers/ with a pom.xml).
 # Safe to run concurrently (test processes may call it in parallel): fetches happen under a lock
 # and each set's lib/ is moved into place atomically.
 set -euo pipefail
@@ -34,7 +36,7 @@ else
     done
 fi
 
-pom_sum() { sha256sum "tests/peers/$1/pom.xml" | cut -d' ' -f1; }
+pom_sum() { cat "tests/peers/$1/pom.xml" "tests/peers/$1"/requirements.txt 2>/dev/null | sha256sum | cut -d' ' -f1; }
 complete() { [[ -f "$PEERS/$1/.complete" && "$(cat "$PEERS/$1/.complete")" == "$(pom_sum "$1")" ]]; }
 
 missing=()
@@ -73,6 +75,16 @@ for set in "${missing[@]}"; do
     fi
     [[ -n "$(ls "$work/lib")" ]] || die "mvn fetched no jar for $set"
     rm -f "$work/mvn.log"
+    if [[ -f "tests/peers/$set/requirements.txt" ]]; then
+        log "installing tests/peers/$set/requirements.txt from PyPI"
+        if ! python3 -m pip install --disable-pip-version-check --no-warn-script-location -q \
+            --target "$work/site" -r "tests/peers/$set/requirements.txt" >"$work/pip.log" 2>&1; then
+            cat "$work/pip.log" >&2
+            rm -rf "$work"
+            die "pip could not install tests/peers/$set/requirements.txt"
+        fi
+        rm -f "$work/pip.log"
+    fi
     pom_sum "$set" >"$work/.complete"
     # Same filesystem, so the swap is a rename: a reader sees the old set or the new one.
     rm -rf "$PEERS/$set.old"
