@@ -26,6 +26,8 @@ PEERS="$TOOLS/peers"
 
 log() { echo "fetch-peers: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# A command failing under `set -e` must not end the fetch without a word.
+trap 'log "error: command failed at line $LINENO: $BASH_COMMAND"' ERR
 
 if [[ $# -gt 0 ]]; then
     sets=("$@")
@@ -36,7 +38,12 @@ else
     done
 fi
 
-pom_sum() { cat "tests/peers/$1/pom.xml" "tests/peers/$1"/requirements.txt 2>/dev/null | sha256sum | cut -d' ' -f1; }
+# Hash of the files that define a set (its pom, and its requirements.txt if it has one).
+pom_sum() {
+    local files=("tests/peers/$1/pom.xml")
+    [[ -f "tests/peers/$1/requirements.txt" ]] && files+=("tests/peers/$1/requirements.txt")
+    cat "${files[@]}" | sha256sum | cut -d' ' -f1
+}
 complete() { [[ -f "$PEERS/$1/.complete" && "$(cat "$PEERS/$1/.complete")" == "$(pom_sum "$1")" ]]; }
 
 missing=()
