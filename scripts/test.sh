@@ -9,6 +9,7 @@
 #
 # Environment:
 #   TANSU                  a tansu 0.6.0 binary to use instead of installing one
+#   RFLUME_JVM_TIER=0      skip the JVM tier (no Maven fetch); scripts/test-jvm.sh runs it alone
 #   RFLUME_TOOLS           where tools are cached (default ~/.cache/rflume)
 #   RFLUME_TEST_TIMEOUT    upper bound for the test run (default 60m), so a hung test fails the
 #                          run with a message well inside CI's 90 minutes instead of eating them
@@ -24,6 +25,15 @@ step "tansu broker for integration tests"
 TANSU="$(bash scripts/install-tansu.sh)"
 export TANSU
 echo "TANSU=$TANSU" >&2
+
+# The JVM tier (real Kafka and Flume, tests/peers/README.md): fetched from Maven Central when
+# missing; RFLUME_JVM_TIER=0 runs the fast tier alone (its tests then skip, and fail in CI).
+if [[ "${RFLUME_JVM_TIER:-1}" != 0 ]]; then
+    step "JVM peers for the second test tier"
+    RFLUME_PEERS="$(bash scripts/fetch-peers.sh)"
+    export RFLUME_PEERS
+    echo "RFLUME_PEERS=$RFLUME_PEERS" >&2
+fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
