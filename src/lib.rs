@@ -11,6 +11,7 @@ pub mod config;
 pub mod event;
 pub mod graph;
 pub mod interceptor;
+pub mod java_hashmap;
 mod layers;
 pub mod logging;
 pub mod metrics;
