@@ -27,7 +27,7 @@ use crate::graph::AgentConfig;
 use crate::metrics::{Group, Registry};
 use crate::shutdown::Shutdown;
 use crate::sink::{runner, DefaultSinkProcessor, SinkCore, SinkProcessor};
-use crate::source::processor::{ChannelProcessor, ReplicatingSelector};
+use crate::source::processor::ChannelProcessor;
 
 /// Default time sinks get to drain the channels on stop.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -125,13 +125,7 @@ impl Agent {
             agent.sinks.push(runner);
         }
         for s in &config.sources {
-            let required: Vec<Arc<dyn Channel>> =
-                s.channels.iter().filter_map(|c| agent.channel(c)).collect();
-            let optional: Vec<Arc<dyn Channel>> = s
-                .optional_channels
-                .iter()
-                .filter_map(|c| agent.channel(c))
-                .collect();
+            let selector = s.selector.build(&s.channels, |c| agent.channel(c));
             let counter = agent.registry.source(&s.name);
             counter.lifecycle.started();
             let processor = ChannelProcessor::new(
@@ -140,7 +134,7 @@ impl Agent {
                     .iter()
                     .map(|i| i.settings.spec().build())
                     .collect(),
-                ReplicatingSelector { required, optional },
+                selector,
                 counter,
             );
             let source = s.settings.spec().build(&s.name);

@@ -31,6 +31,7 @@ use crate::config::source::ConfSource;
 pub use crate::config::{Diagnostic, Diagnostics, Severity};
 use crate::interceptor::InterceptorSettings;
 use crate::sink::SinkSettings;
+use crate::source::selector::SelectorSettings;
 use crate::source::SourceSettings;
 
 /// Where a component's type came from.
@@ -55,8 +56,10 @@ pub struct SourceConfig {
     pub kind: TypeRef,
     /// In the order of `interceptors = …`.
     pub interceptors: Vec<InterceptorConfig>,
+    /// Every channel the source feeds (its `channels`, intersected with the valid channels).
     pub channels: Vec<String>,
-    pub optional_channels: Vec<String>,
+    /// Which of them get each event.
+    pub selector: SelectorSettings,
     pub settings: SourceSettings,
     /// Line of each of the component's keys, for diagnostics found after parsing.
     pub lines: BTreeMap<String, usize>,
@@ -145,14 +148,18 @@ impl AgentConfig {
         };
         for s in &self.sources {
             let mut chans = s.channels.join(", ");
-            if !s.optional_channels.is_empty() {
-                chans.push_str(&format!(" (optional: {})", s.optional_channels.join(", ")));
+            let optional = s.selector.optional_for_all();
+            if !optional.is_empty() {
+                chans.push_str(&format!(" (optional: {})", optional.join(", ")));
             }
             out.push_str(&format!(
                 "  source {} [{}] -> channels: {}\n",
                 s.name, s.kind.name.alias, chans
             ));
             fmt_settings(&mut out, s.settings.spec().describe());
+            if s.selector != SelectorSettings::default() {
+                fmt_settings(&mut out, s.selector.describe());
+            }
             for i in &s.interceptors {
                 out.push_str(&format!(
                     "    interceptor {} [{}]\n",
@@ -165,7 +172,7 @@ impl AgentConfig {
             let feeders: Vec<&str> = self
                 .sources
                 .iter()
-                .filter(|s| s.channels.contains(&c.name) || s.optional_channels.contains(&c.name))
+                .filter(|s| s.channels.contains(&c.name))
                 .map(|s| s.name.as_str())
                 .collect();
             let readers: Vec<&str> = self
@@ -301,5 +308,7 @@ fn build_agent(props: &[properties::Prop], agent: &str, diags: &mut Diagnostics)
 mod extreme_tests;
 #[cfg(test)]
 mod registry_tests;
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod tests;

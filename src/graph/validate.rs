@@ -99,10 +99,9 @@ pub fn prune_channels_of_unsupported_sinks(
         });
         let mut emptied = Vec::new();
         for s in &mut cfg.sources {
-            let before = s.channels.len() + s.optional_channels.len();
+            let before = s.channels.len();
             s.channels.retain(|c| *c != channel);
-            s.optional_channels.retain(|c| *c != channel);
-            if s.channels.len() + s.optional_channels.len() < before && s.channels.is_empty() {
+            if s.channels.len() < before && !s.selector.has_required(&s.channels) {
                 emptied.push((s.name.clone(), s.kind.line));
             }
         }
@@ -147,7 +146,7 @@ pub fn batch_sizes(cfg: &mut AgentConfig, diags: &mut Diagnostics) {
     let prefix = cfg.agent.clone();
     let mut dropped = Vec::new();
     cfg.sources.retain(|s| {
-        for ch in s.channels.iter().chain(&s.optional_channels) {
+        for ch in &s.channels {
             if let Some(tx) = tx_of(ch) {
                 if s.settings.spec().batch_size() > tx {
                     diags.error(
@@ -198,9 +197,7 @@ pub fn prune_unconnected_channels(cfg: &mut AgentConfig, diags: &mut Diagnostics
     let agent = cfg.agent.clone();
     let mut dropped = Vec::new();
     cfg.channels.retain(|c| {
-        let used = sources
-            .iter()
-            .any(|s| s.channels.contains(&c.name) || s.optional_channels.contains(&c.name))
+        let used = sources.iter().any(|s| s.channels.contains(&c.name))
             || sinks.iter().any(|k| k.channel == c.name);
         if !used {
             diags.warn(
