@@ -187,3 +187,224 @@ a1.sources.r1.selector.default = c1 c2 c3",
         "a1.sources.r1.selector.header: unknown property for the seq source",
     );
 }
+
+/// Two logger sinks k1, k2 on c1 (and k3 on c1 when listed), plus `groups`.
+fn grouped(sinks: &str, groups: &str) -> String {
+    format!(
+        "a1.sources = r1
+a1.channels = c1
+a1.sinks = {sinks}
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = logger
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = logger
+a1.sinks.k2.channel = c1
+a1.sinks.k3.type = logger
+a1.sinks.k3.channel = c1
+{groups}
+"
+    )
+}
+
+fn group<'a>(l: &'a Loaded, name: &str) -> &'a SinkGroupConfig {
+    l.config
+        .sinkgroups
+        .iter()
+        .find(|g| g.name == name)
+        .unwrap_or_else(|| panic!("no group {name}: {:#?}", messages(l)))
+}
+
+fn sink_names(l: &Loaded) -> Vec<&str> {
+    l.config.sinks.iter().map(|k| k.name.as_str()).collect()
+}
+
+#[test]
+fn failover_group_with_priorities() {
+    let l = check(&grouped(
+        "k1 k2",
+        "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g1.processor.priority.k1 = 5
+a1.sinkgroups.g1.processor.priority.k2 = 10
+a1.sinkgroups.g1.processor.maxpenalty = 10000",
+    ));
+    assert!(!l.diagnostics.has_errors(), "{:#?}", messages(&l));
+    let g = group(&l, "g1");
+    let crate::sink::group::ProcessorSettings::Failover(f) = &g.processor else {
+        panic!("failover expected")
+    };
+    assert_eq!(f.sinks, [("k1".to_string(), 5), ("k2".to_string(), 10)]);
+    assert_eq!(f.max_penalty, 10000);
+    assert_eq!(
+        sink_names(&l),
+        ["k1", "k2"],
+        "the sinks are built, the group runs them"
+    );
+    let rendered = l.config.render();
+    assert!(
+        rendered.contains("sinkgroup g1 [failover] sinks: k1, k2"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("processor.priority.k2 = 10"),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn failover_default_priorities_follow_javas_hash_order() {
+    let l = check(&grouped(
+        "k1 k2",
+        "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k2 k1
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g1.processor.maxpenalty = lots",
+    ));
+    let crate::sink::group::ProcessorSettings::Failover(f) = &group(&l, "g1").processor else {
+        panic!("failover expected")
+    };
+    // "k1".hashCode() lands in an earlier bucket than "k2": k1 gets -1, the higher priority.
+    assert_eq!(f.sinks, [("k1".to_string(), -1), ("k2".to_string(), -2)]);
+    assert_eq!(f.max_penalty, 30000);
+    assert_has(
+        &l,
+        "lots is not a valid value for maxpenalty; Flume uses 30000",
+    );
+    assert_has(&l, "no priority for k1, k2");
+}
+
+#[test]
+fn a_duplicate_failover_priority_leaves_the_sink_out() {
+    let l = check(&grouped(
+        "k1 k2",
+        "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g1.processor.priority.k1 = 5
+a1.sinkgroups.g1.processor.priority.k2 = 5",
+    ));
+    assert_has(&l, "priority 5 of sink k2 duplicates that of sink k1: Flume does not add k2 to the failover group, and it never runs");
+    assert_eq!(group(&l, "g1").sinks, ["k1"]);
+    assert_eq!(sink_names(&l), ["k1"]);
+}
+
+#[test]
+fn a_group_without_processor_type_takes_its_sinks_down_with_it() {
+    let l = check(&grouped(
+        "k1 k2 k3",
+        "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2",
+    ));
+    assert_has(
+        &l,
+        "processor.type is missing: Flume cannot create the group's processor",
+    );
+    assert!(l.config.sinkgroups.is_empty());
+    assert_eq!(
+        sink_names(&l),
+        ["k3"],
+        "k1 and k2 do not run in Flume either"
+    );
+}
+
+#[test]
+fn load_balance_needs_two_sinks_and_default_exactly_one() {
+    let l = check(&grouped(
+        "k1 k2",
+        "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1
+a1.sinkgroups.g1.processor.type = load_balance",
+    ));
+    assert_has(
+        &l,
+        "The LoadBalancingSinkProcessor cannot be used for a single sink",
+    );
+    assert_eq!(sink_names(&l), ["k2"]);
+    let l = check(&grouped(
+        "k1 k2",
+        "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = default",
+    ));
+    assert_has(&l, "the default processor can only handle one sink");
+    assert!(sink_names(&l).is_empty());
+    let l = check(&grouped(
+        "k1 k2",
+        "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1
+a1.sinkgroups.g1.processor.type = default",
+    ));
+    assert!(!l.diagnostics.has_errors(), "{:#?}", messages(&l));
+    assert_eq!(group(&l, "g1").sinks, ["k1"]);
+}
+
+#[test]
+fn load_balance_settings() {
+    let l = check(&grouped(
+        "k1 k2",
+        "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = load_balance
+a1.sinkgroups.g1.processor.backoff = true
+a1.sinkgroups.g1.processor.selector = random
+a1.sinkgroups.g1.processor.selector.maxTimeOut = 10000",
+    ));
+    assert!(!l.diagnostics.has_errors(), "{:#?}", messages(&l));
+    assert!(l
+        .config
+        .render()
+        .contains("processor.selector.maxTimeOut = 10000"));
+    let l = check(&grouped(
+        "k1 k2",
+        "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = load_balance
+a1.sinkgroups.g1.processor.selector = com.example.MySelector",
+    ));
+    assert!(l.config.unsupported().any(|d| d.what == "sink group g1"));
+    assert_eq!(
+        sink_names(&l),
+        ["k1", "k2"],
+        "with --allow-unsupported they run on their own"
+    );
+}
+
+#[test]
+fn a_sink_in_two_groups_and_an_unknown_sink() {
+    let l = check(&grouped(
+        "k1 k2 k3",
+        "a1.sinkgroups = g1 g2
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover
+a1.sinkgroups.g2.sinks = k2 k3 k9
+a1.sinkgroups.g2.processor.type = failover",
+    ));
+    // Flume takes g1 first (Java HashSet order of "g1", "g2").
+    assert_has(
+        &l,
+        "sink k2 is in use by another group (g1): Flume does not add it to g2",
+    );
+    assert_has(&l, "sink k9 not found (it is not in the agent's sinks list); Flume does not add it to the group");
+    assert_eq!(group(&l, "g1").sinks, ["k1", "k2"]);
+    assert_eq!(group(&l, "g2").sinks, ["k3"]);
+}
+
+#[test]
+fn a_group_sink_that_fails_when_created_loses_the_whole_configuration() {
+    let l = check(&format!(
+        "{}a1.sinks.k2.batchSize = 500\na1.channels.c1.transactionCapacity = 100\n",
+        grouped(
+            "k1 k2",
+            "a1.sinkgroups = g1
+a1.sinkgroups.g1.sinks = k1 k2
+a1.sinkgroups.g1.processor.type = failover",
+        )
+        .replace("a1.sinks.k2.type = logger", "a1.sinks.k2.type = null")
+    ));
+    assert_has(&l, "Flume then abandons the whole configuration");
+    assert!(!l.config.is_runnable());
+    assert!(l.config.sources.is_empty() && l.config.sinks.is_empty());
+}

@@ -403,6 +403,20 @@ impl Sink for KafkaSink {
         !self.in_flight.is_empty()
     }
 
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.pump();
+        self.check_failures();
+        if !self.failing {
+            self.enqueue_tail();
+            self.check_failures();
+        }
+        self.commit_acknowledged();
+        if self.failing && self.in_flight.iter().all(|b| self.resolved(b)) {
+            return self.finish_failure().map(|_| ());
+        }
+        Ok(())
+    }
+
     fn stop(&mut self, deadline: Instant) {
         // Nothing new is enqueued: a partly enqueued batch is rolled back.
         if let Some(tail) = self.in_flight.back_mut() {
