@@ -304,11 +304,12 @@ fn log_totals(registry: &Registry) {
     for g in registry.groups() {
         match g {
             Group::Source(name, c) => info!(
-                "SOURCE.{name}: EventReceivedCount={} EventAcceptedCount={} ChannelWriteFail={} EventReadFail={}",
+                "SOURCE.{name}: EventReceivedCount={} EventAcceptedCount={} ChannelWriteFail={} EventReadFail={} Unrouted={}",
                 c.event_received.get(),
                 c.event_accepted.get(),
                 c.channel_write_fail.get(),
-                c.event_read_fail.get()
+                c.event_read_fail.get(),
+                c.unrouted.get()
             ),
             Group::Channel(name, c) => info!(
                 "CHANNEL.{name}: EventPutSuccessCount={} EventTakeSuccessCount={} ChannelSize={}",
