@@ -244,7 +244,7 @@ a1.sinkgroups.g1.processor.maxpenalty = 4000
             .collect()
     };
     let mut appended: Vec<String> = Vec::new();
-    let mut append = |phase: &str, n: usize, appended: &mut Vec<String>| {
+    let append = |phase: &str, n: usize, appended: &mut Vec<String>| {
         let start = appended.len();
         let batch: Vec<String> = (start..start + n)
             .map(|i| format!("{phase}-{i:05}"))
