@@ -192,11 +192,18 @@ pub fn sinkgroups(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics
                     .collect();
                 drop_sinks(cfg, &left_out, &format!("sink group {g} does not run it"));
                 if runs.is_empty() {
+                    // Its sinks are unsupported, or fail when created (then nothing runs at all,
+                    // reported below).
+                    let cause = if lost_everything.is_some() {
+                        DropCause::ConfigError
+                    } else {
+                        DropCause::Unsupported
+                    };
                     cfg.dropped.push(Dropped {
                         what: format!("sink group {g}"),
                         why: "none of its sinks runs".into(),
                         line,
-                        cause: DropCause::Unsupported,
+                        cause,
                     });
                     continue;
                 }
