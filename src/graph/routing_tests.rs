@@ -1,22 +1,9 @@
 //! Routing as specifications: channel selectors and sink groups, each a configuration and what
 //! rflume makes of it (Flume's rules, reported).
 
-use std::path::Path;
-
+use super::tests::{check, messages};
 use super::*;
 use crate::source::selector::{MultiplexingSettings, SelectorSettings};
-
-fn check(text: &str) -> Loaded {
-    load_str(text, Path::new("test.conf"), "a1").expect("parses")
-}
-
-fn messages(l: &Loaded) -> Vec<String> {
-    l.diagnostics
-        .sorted()
-        .iter()
-        .map(|d| d.to_string())
-        .collect()
-}
 
 #[track_caller]
 fn assert_has(l: &Loaded, needle: &str) {

@@ -4,11 +4,11 @@ use std::path::Path;
 
 use super::*;
 
-fn check(text: &str) -> Loaded {
+pub(super) fn check(text: &str) -> Loaded {
     load_str(text, Path::new("test.conf"), "a1").expect("parses")
 }
 
-fn messages(l: &Loaded) -> Vec<String> {
+pub(super) fn messages(l: &Loaded) -> Vec<String> {
     l.diagnostics
         .sorted()
         .iter()

@@ -100,14 +100,7 @@ pub fn sinkgroups(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics
                 format!("sink group {g} names no sinks; it is removed"),
                 Some(format!("add {}sinks = k1 k2", props.prefix)),
             );
-            r.known_prefix("processor.");
-            r.finish("a sink group");
-            cfg.dropped.push(Dropped {
-                what: format!("sink group {g}"),
-                why: "no sinks".into(),
-                line,
-                cause: DropCause::ConfigError,
-            });
+            removed_group(r, cfg, g, "no sinks", line);
             continue;
         };
         let mut names: Vec<String> = Vec::new();
@@ -163,14 +156,7 @@ pub fn sinkgroups(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics
                 format!("No available sinks for sinkgroup: {g}. Sinkgroup will be removed"),
                 None,
             );
-            r.known_prefix("processor.");
-            r.finish("a sink group");
-            cfg.dropped.push(Dropped {
-                what: format!("sink group {g}"),
-                why: "none of its sinks is valid".into(),
-                line,
-                cause: DropCause::ConfigError,
-            });
+            removed_group(r, cfg, g, "none of its sinks is valid", line);
             continue;
         }
         let processor = ProcessorSettings::parse(&mut r, &members);
@@ -272,6 +258,24 @@ pub fn sinkgroups(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics
         cfg.sinks.clear();
         cfg.sinkgroups.clear();
     }
+}
+
+/// A group removed before its processor was read: its remaining keys are not reported as unknown.
+fn removed_group(
+    mut r: PropReader,
+    cfg: &mut AgentConfig,
+    g: &str,
+    why: &str,
+    line: Option<usize>,
+) {
+    r.known_prefix("processor.");
+    r.finish("a sink group");
+    cfg.dropped.push(Dropped {
+        what: format!("sink group {g}"),
+        why: why.into(),
+        line,
+        cause: DropCause::ConfigError,
+    });
 }
 
 fn drop_sinks(cfg: &mut AgentConfig, sinks: &[String], why: &str) {

@@ -380,10 +380,10 @@ mod tests {
         e
     }
 
-    #[test]
-    fn a_batch_filtered_out_entirely_is_delivered_at_once() {
+    /// A processor that drops "drop" events, on one channel.
+    fn filtering() -> (Arc<dyn Channel>, ChannelProcessor) {
         let c = mem(10);
-        let mut p = ChannelProcessor::new(
+        let p = ChannelProcessor::new(
             "r1",
             vec![Box::new(DropSome)],
             ReplicatingSelector {
@@ -392,6 +392,12 @@ mod tests {
             },
             Arc::new(SourceCounter::default()),
         );
+        (c, p)
+    }
+
+    #[test]
+    fn a_batch_filtered_out_entirely_is_delivered_at_once() {
+        let (c, mut p) = filtering();
         let (r, fired) = counting_receipt();
         let stop = Shutdown::new();
         p.put_blocking(
@@ -408,16 +414,7 @@ mod tests {
 
     #[test]
     fn a_partly_filtered_batch_is_delivered_when_its_stored_events_are() {
-        let c = mem(10);
-        let mut p = ChannelProcessor::new(
-            "r1",
-            vec![Box::new(DropSome)],
-            ReplicatingSelector {
-                required: vec![c.clone()],
-                optional: vec![],
-            },
-            Arc::new(SourceCounter::default()),
-        );
+        let (c, mut p) = filtering();
         let (r, fired) = counting_receipt();
         let stop = Shutdown::new();
         p.put_blocking(

@@ -20,7 +20,10 @@ use tracing::{info, warn};
 
 use super::super::runner::SinkProcessor;
 use super::super::{SinkError, Status};
-use super::{all_failed, flush_others, start_members, Member, ProcessorProblem};
+use super::{
+    all_drained, all_failed, committed, flush_others, start_members, stop_all, Member,
+    ProcessorProblem,
+};
 use crate::config::reader::PropReader;
 
 /// Flume's `DEFAULT_MAX_PENALTY` (ms).
@@ -274,16 +277,14 @@ impl SinkProcessor for FailoverProcessor {
     }
 
     fn drained(&self) -> bool {
-        self.members.iter().all(Member::drained)
+        all_drained(&self.members)
     }
 
     fn stop(&mut self, deadline: Instant) {
-        for m in &mut self.members {
-            m.stop(deadline);
-        }
+        stop_all(&mut self.members, deadline)
     }
 
     fn committed_events(&self) -> u64 {
-        self.members.iter().map(Member::committed_events).sum()
+        committed(&self.members)
     }
 }

@@ -14,7 +14,9 @@ use tracing::warn;
 
 use super::super::runner::SinkProcessor;
 use super::super::{SinkError, Status};
-use super::{all_failed, start_members, Member, ProcessorProblem};
+use super::{
+    all_drained, all_failed, committed, start_members, stop_all, Member, ProcessorProblem,
+};
 use crate::config::reader::PropReader;
 
 /// Flume's `OrderSelector.MAX_TIMEOUT` (ms).
@@ -264,16 +266,14 @@ impl SinkProcessor for LoadBalanceProcessor {
     }
 
     fn drained(&self) -> bool {
-        self.members.iter().all(Member::drained)
+        all_drained(&self.members)
     }
 
     fn stop(&mut self, deadline: Instant) {
-        for m in &mut self.members {
-            m.stop(deadline);
-        }
+        stop_all(&mut self.members, deadline)
     }
 
     fn committed_events(&self) -> u64 {
-        self.members.iter().map(Member::committed_events).sum()
+        committed(&self.members)
     }
 }

@@ -196,6 +196,21 @@ impl Member {
     }
 }
 
+/// Whether every member is drained (nothing in flight, its channel empty).
+fn all_drained(members: &[Member]) -> bool {
+    members.iter().all(Member::drained)
+}
+
+fn stop_all(members: &mut [Member], deadline: Instant) {
+    for m in members {
+        m.stop(deadline);
+    }
+}
+
+fn committed(members: &[Member]) -> u64 {
+    members.iter().map(Member::committed_events).sum()
+}
+
 /// Starts the group: every sink that can start (the rest are retried when they are used).
 /// Fails only when none can, so that the runner retries with its back-off.
 fn start_members(members: &mut [Member]) -> Result<(), SinkError> {

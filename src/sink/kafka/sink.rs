@@ -333,6 +333,18 @@ impl KafkaSink {
         }
     }
 
+    /// Serves delivery reports, goes on enqueueing a partly sent batch unless a failure was
+    /// seen, and commits the acknowledged head: what every round starts with.
+    fn advance(&mut self) {
+        self.pump();
+        self.check_failures();
+        if !self.failing {
+            self.enqueue_tail();
+            self.check_failures();
+        }
+        self.commit_acknowledged();
+    }
+
     fn tail_partial(&self) -> bool {
         self.in_flight
             .back()
@@ -362,13 +374,7 @@ impl Sink for KafkaSink {
     }
 
     fn process(&mut self) -> Result<Status, SinkError> {
-        self.pump();
-        self.check_failures();
-        if !self.failing {
-            self.enqueue_tail();
-            self.check_failures();
-        }
-        self.commit_acknowledged();
+        self.advance();
         if self.failing {
             return self.finish_failure();
         }
@@ -404,13 +410,7 @@ impl Sink for KafkaSink {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.pump();
-        self.check_failures();
-        if !self.failing {
-            self.enqueue_tail();
-            self.check_failures();
-        }
-        self.commit_acknowledged();
+        self.advance();
         if self.failing && self.in_flight.iter().all(|b| self.resolved(b)) {
             return self.finish_failure().map(|_| ());
         }
