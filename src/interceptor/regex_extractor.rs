@@ -241,13 +241,16 @@ pub struct RegexExtractorInterceptor {
 }
 
 impl RegexExtractorInterceptor {
-    fn parse_failed(&mut self, header: &str, value: &str, why: &str) {
-        self.failures += 1;
+    /// Counts `n` date parse failures of this batch; logs at the first one and then at most
+    /// every 30 s, with one example.
+    fn parse_failed(&mut self, n: u64, example: Option<(String, String, String)>) {
+        self.failures += n;
         let now = Instant::now();
         if self
             .last_failure_log
             .is_none_or(|t| now.duration_since(t) >= PARSE_FAILURE_LOG_EVERY)
         {
+            let (header, value, why) = example.unwrap_or_default();
             warn!("regex_extractor: {} value(s) could not be parsed as dates since the last report and were delivered without their header (e.g. {header}: {why}; value \"{value}\"); Flume would fail the whole batch on them", self.failures);
             self.failures = 0;
             self.last_failure_log = Some(now);
@@ -257,33 +260,38 @@ impl RegexExtractorInterceptor {
 
 impl Interceptor for RegexExtractorInterceptor {
     fn intercept(&mut self, mut events: Vec<Event>) -> Vec<Event> {
-        let regex = self.s.regex.regex().clone();
+        let regex = self.s.regex.regex();
+        let serializers = &self.s.serializers;
         let mut locations = regex.capture_locations();
+        let mut failed = 0u64;
+        let mut example = None;
         for e in &mut events {
             let text = String::from_utf8_lossy(&e.body);
             if regex.captures_read(&mut locations, &text).is_none() {
                 continue;
             }
             let groups = locations.len().saturating_sub(1);
-            for group in 1..=groups.min(self.s.serializers.len()) {
-                let Some((start, end)) = locations.get(group) else {
+            for (group, s) in serializers.iter().enumerate().take(groups) {
+                let Some((start, end)) = locations.get(group + 1) else {
                     continue;
                 };
                 let value = &text[start..end];
-                let s = &self.s.serializers[group - 1];
                 let header = match &s.serializer {
                     Serializer::PassThrough => value.to_string(),
                     Serializer::Millis(p) => match p.parse_millis(value) {
                         Ok(ms) => ms.to_string(),
                         Err(why) => {
-                            let name = s.name.clone();
-                            self.parse_failed(&name, value, &why);
+                            failed += 1;
+                            example.get_or_insert_with(|| (s.name.clone(), value.to_string(), why));
                             continue;
                         }
                     },
                 };
                 e.headers.insert(s.name.clone(), header);
             }
+        }
+        if failed > 0 {
+            self.parse_failed(failed, example);
         }
         events
     }

@@ -178,6 +178,12 @@ impl Replacement {
         })
     }
 
+    /// Whether the replacement is plain text (no group references): matches can then be found
+    /// without building captures for each.
+    fn is_literal(&self) -> bool {
+        self.pieces.iter().all(|p| matches!(p, Piece::Literal(_)))
+    }
+
     fn append(&self, caps: &Captures, out: &mut String) {
         for p in &self.pieces {
             match p {
@@ -290,12 +296,25 @@ impl SearchReplaceInterceptor {
         let mut last = 0;
         self.out.clear();
         let mut matched = false;
-        for caps in regex.captures_iter(&text) {
-            let Some(m) = caps.get(0) else { continue };
-            matched = true;
-            self.out.push_str(&text[last..m.start()]);
-            self.s.replace_string.append(&caps, &mut self.out);
-            last = m.end();
+        if self.s.replace_string.is_literal() {
+            for m in regex.find_iter(&text) {
+                matched = true;
+                self.out.push_str(&text[last..m.start()]);
+                for p in &self.s.replace_string.pieces {
+                    if let Piece::Literal(l) = p {
+                        self.out.push_str(l);
+                    }
+                }
+                last = m.end();
+            }
+        } else {
+            for caps in regex.captures_iter(&text) {
+                let Some(m) = caps.get(0) else { continue };
+                matched = true;
+                self.out.push_str(&text[last..m.start()]);
+                self.s.replace_string.append(&caps, &mut self.out);
+                last = m.end();
+            }
         }
         if !matched {
             // Unchanged text; the bytes change only if decoding replaced bad ones.
@@ -357,6 +376,9 @@ mod tests {
             b"me at host"
         );
         assert_eq!(replace_all("x", "y", b"none"), b"none");
+        // Java: "abc".replaceAll("x*", "-") is "-a-b-c-" (empty matches between characters).
+        assert_eq!(replace_all("x*", "-", b"abc"), b"-a-b-c-");
+        assert_eq!(replace_all("(x*)", "<$1>", b"ab"), b"<>a<>b<>");
     }
 
     #[test]
