@@ -27,7 +27,7 @@ use crate::graph::AgentConfig;
 use crate::metrics::{Group, Registry};
 use crate::shutdown::Shutdown;
 use crate::sink::{runner, DefaultSinkProcessor, SinkCore, SinkProcessor};
-use crate::source::processor::{ChannelProcessor, ReplicatingSelector};
+use crate::source::processor::ChannelProcessor;
 
 /// Default time sinks get to drain the channels on stop.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +46,8 @@ pub enum AgentError {
 
 struct Runner {
     name: String,
+    /// Kind and name, as reported on the done channel.
+    key: String,
     handle: JoinHandle<()>,
 }
 
@@ -102,21 +104,48 @@ impl Agent {
             );
             agent.channels.push(channel);
         }
+        let mut built: Vec<(String, Box<dyn crate::sink::Sink>)> = Vec::new();
         for k in &config.sinks {
             let Some(channel) = agent.channel(&k.channel) else {
                 continue;
             };
             let core = SinkCore::new(&k.name, channel, agent.registry.sink(&k.name));
-            let sink = match k.settings.spec().build(core) {
-                Ok(sink) => sink,
-                Err(e) => {
-                    error!(
-                        "Sink {} has been removed due to an error during configuration: {e}",
-                        k.name
-                    );
-                    continue;
+            match k.settings.spec().build(core) {
+                Ok(sink) => built.push((k.name.clone(), sink)),
+                Err(e) => error!(
+                    "Sink {} has been removed due to an error during configuration: {e}",
+                    k.name
+                ),
+            }
+        }
+        // A sink group is one runner driving its processor over its sinks (Flume's SinkRunner per
+        // group); its sinks do not run on their own.
+        for g in &config.sinkgroups {
+            let mut members = Vec::new();
+            for name in &g.sinks {
+                if let Some(i) = built.iter().position(|(n, _)| n == name) {
+                    members.push(built.swap_remove(i).1);
                 }
+            }
+            let Some(processor) = g.processor.build(&g.name, members) else {
+                continue;
             };
+            info!(
+                "Starting sink group {} ({} processor over {})",
+                g.name,
+                g.processor.kind(),
+                g.sinks.join(", ")
+            );
+            let stop = agent.sinks_stop.clone();
+            let runner =
+                agent.spawn_runner("sinkgroup", &g.name, move || runner::run(processor, &stop))?;
+            agent.sinks.push(runner);
+        }
+        for k in &config.sinks {
+            let Some(i) = built.iter().position(|(n, _)| *n == k.name) else {
+                continue;
+            };
+            let sink = built.swap_remove(i).1;
             info!("Starting Sink {} (reads channel {})", k.name, k.channel);
             let processor: Box<dyn SinkProcessor> = Box::new(DefaultSinkProcessor::new(sink));
             let stop = agent.sinks_stop.clone();
@@ -125,13 +154,7 @@ impl Agent {
             agent.sinks.push(runner);
         }
         for s in &config.sources {
-            let required: Vec<Arc<dyn Channel>> =
-                s.channels.iter().filter_map(|c| agent.channel(c)).collect();
-            let optional: Vec<Arc<dyn Channel>> = s
-                .optional_channels
-                .iter()
-                .filter_map(|c| agent.channel(c))
-                .collect();
+            let selector = s.selector.build(&s.channels, |c| agent.channel(c));
             let counter = agent.registry.source(&s.name);
             counter.lifecycle.started();
             let processor = ChannelProcessor::new(
@@ -140,7 +163,7 @@ impl Agent {
                     .iter()
                     .map(|i| i.settings.spec().build())
                     .collect(),
-                ReplicatingSelector { required, optional },
+                selector,
                 counter,
             );
             let source = s.settings.spec().build(&s.name);
@@ -175,8 +198,8 @@ impl Agent {
         body: impl FnOnce() + Send + 'static,
     ) -> Result<Runner, AgentError> {
         let done = self.done_tx.clone();
-        let what = format!("{kind} {name}");
-        let owned = name.to_string();
+        let what = what_runner(kind, name);
+        let owned = what.clone();
         let handle = std::thread::Builder::new()
             .name(format!("{kind}-{name}"))
             .spawn(move || {
@@ -189,6 +212,7 @@ impl Agent {
             })?;
         Ok(Runner {
             name: name.to_string(),
+            key: what_runner(kind, name),
             handle,
         })
     }
@@ -280,11 +304,12 @@ fn log_totals(registry: &Registry) {
     for g in registry.groups() {
         match g {
             Group::Source(name, c) => info!(
-                "SOURCE.{name}: EventReceivedCount={} EventAcceptedCount={} ChannelWriteFail={} EventReadFail={}",
+                "SOURCE.{name}: EventReceivedCount={} EventAcceptedCount={} ChannelWriteFail={} EventReadFail={} Unrouted={}",
                 c.event_received.get(),
                 c.event_accepted.get(),
                 c.channel_write_fail.get(),
-                c.event_read_fail.get()
+                c.event_read_fail.get(),
+                c.unrouted.get()
             ),
             Group::Channel(name, c) => info!(
                 "CHANNEL.{name}: EventPutSuccessCount={} EventTakeSuccessCount={} ChannelSize={}",
@@ -303,6 +328,11 @@ fn log_totals(registry: &Registry) {
     }
 }
 
+/// A runner's identity on the done channel: kind and name (a sink group may share a sink's name).
+fn what_runner(kind: &str, name: &str) -> String {
+    format!("{kind} {name}")
+}
+
 fn names<'a>(it: impl Iterator<Item = &'a String>) -> String {
     it.map(String::as_str).collect::<Vec<_>>().join(", ")
 }
@@ -312,11 +342,11 @@ fn join_all(done: &Receiver<String>, runners: Vec<Runner>, deadline: Instant, wh
     let mut pending: Vec<Runner> = runners;
     while !pending.is_empty() {
         match done.recv_deadline(deadline) {
-            Ok(name) => {
-                if let Some(i) = pending.iter().position(|r| r.name == name) {
+            Ok(key) => {
+                if let Some(i) = pending.iter().position(|r| r.key == key) {
                     let r = pending.swap_remove(i);
                     let _ = r.handle.join();
-                    info!("{what} {name} stopped");
+                    info!("{what} {} stopped", r.name);
                 }
             }
             Err(_) => {

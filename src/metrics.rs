@@ -81,6 +81,10 @@ pub struct SourceCounter {
     pub open_files: Gauge,
     /// TAILDIR: position file writes that failed.
     pub position_write_fail: Counter,
+    /// Events the channel selector found no channel for and that were therefore dropped
+    /// (multiplexing: a header value without mapping and no `selector.default`). Flume drops
+    /// them without counting; rflume counts them here.
+    pub unrouted: Counter,
 }
 
 /// Flume's `ChannelCounter`.

@@ -50,6 +50,26 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
     ("interceptor", "timestamp", &[]),
     ("interceptor", "host", &[]),
     ("interceptor", "static", &[("key", "dc"), ("value", "eu")]),
+    ("interceptor", "remove_header", &[("withName", "password")]),
+    ("interceptor", "regex_filter", &[]),
+    (
+        "interceptor",
+        "regex_extractor",
+        &[
+            ("regex", "^(\\d+)"),
+            ("serializers", "s1"),
+            ("serializers.s1.name", "n"),
+        ],
+    ),
+    (
+        "interceptor",
+        "search_replace",
+        &[
+            ("searchPattern", "secret=\\w+"),
+            ("replaceString", "secret=***"),
+        ],
+    ),
+    ("interceptor", "uuid", &[]),
 ];
 
 /// The minimal properties of `kind` `alias`.

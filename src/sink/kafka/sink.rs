@@ -333,6 +333,18 @@ impl KafkaSink {
         }
     }
 
+    /// Serves delivery reports, goes on enqueueing a partly sent batch unless a failure was
+    /// seen, and commits the acknowledged head: what every round starts with.
+    fn advance(&mut self) {
+        self.pump();
+        self.check_failures();
+        if !self.failing {
+            self.enqueue_tail();
+            self.check_failures();
+        }
+        self.commit_acknowledged();
+    }
+
     fn tail_partial(&self) -> bool {
         self.in_flight
             .back()
@@ -362,13 +374,7 @@ impl Sink for KafkaSink {
     }
 
     fn process(&mut self) -> Result<Status, SinkError> {
-        self.pump();
-        self.check_failures();
-        if !self.failing {
-            self.enqueue_tail();
-            self.check_failures();
-        }
-        self.commit_acknowledged();
+        self.advance();
         if self.failing {
             return self.finish_failure();
         }
@@ -401,6 +407,14 @@ impl Sink for KafkaSink {
 
     fn has_in_flight(&self) -> bool {
         !self.in_flight.is_empty()
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.advance();
+        if self.failing && self.in_flight.iter().all(|b| self.resolved(b)) {
+            return self.finish_failure().map(|_| ());
+        }
+        Ok(())
     }
 
     fn stop(&mut self, deadline: Instant) {
