@@ -621,9 +621,18 @@ fn supported(section: &str, kind: &str) -> bool {
             "timestamp",
             "host",
             "static",
+            "remove_header",
+            "regex_filter",
+            "regex_extractor",
+            "search_replace",
             "org.apache.flume.interceptor.timestampinterceptor$builder",
             "org.apache.flume.interceptor.hostinterceptor$builder",
             "org.apache.flume.interceptor.staticinterceptor$builder",
+            "org.apache.flume.interceptor.removeheaderinterceptor$builder",
+            "org.apache.flume.interceptor.regexfilteringinterceptor$builder",
+            "org.apache.flume.interceptor.regexextractorinterceptor$builder",
+            "org.apache.flume.interceptor.searchandreplaceinterceptor$builder",
+            "org.apache.flume.sink.solr.morphline.uuidinterceptor$builder",
         ],
         "sinks" => &[
             "logger",
@@ -692,12 +701,18 @@ fn unsupported_components(text: &str) -> Vec<(String, String, String, String)> {
             if section == "sinkgroups" {
                 let processor = props
                     .get(&format!("{prefix}.processor.type"))
-                    .map_or("default", String::as_str);
-                let sinks = props
-                    .get(&format!("{prefix}.sinks"))
-                    .map_or(0, |s| s.split_whitespace().count());
-                if !(processor.eq_ignore_ascii_case("default") && sinks <= 1) {
-                    push(agent, section, name, processor);
+                    .map_or("default", String::as_str)
+                    .to_ascii_lowercase();
+                let known = [
+                    "default",
+                    "failover",
+                    "load_balance",
+                    "org.apache.flume.sink.defaultsinkprocessor",
+                    "org.apache.flume.sink.failoversinkprocessor",
+                    "org.apache.flume.sink.loadbalancingsinkprocessor",
+                ];
+                if !known.contains(&processor.as_str()) {
+                    push(agent, section, name, &processor);
                 }
                 continue;
             }
@@ -711,8 +726,13 @@ fn unsupported_components(text: &str) -> Vec<(String, String, String, String)> {
             }
             if let Some(selector) = props.get(&format!("{prefix}.selector.type")) {
                 let s = selector.to_ascii_lowercase();
-                if s != "replicating" && s != "org.apache.flume.channel.replicatingchannelselector"
-                {
+                let known = [
+                    "replicating",
+                    "multiplexing",
+                    "org.apache.flume.channel.replicatingchannelselector",
+                    "org.apache.flume.channel.multiplexingchannelselector",
+                ];
+                if !known.contains(&s.as_str()) {
                     push(agent, "selector", name, selector);
                 }
             }
