@@ -6,17 +6,14 @@
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::registry_tests::{minimal, MINIMAL};
+use super::registry_tests::{parse_minimal, MINIMAL};
 use crate::channel::{self, memory::MemorySettings, ChannelSettings, TakeTransaction};
-use crate::config::reader::{ComponentProps, PropReader};
 use crate::config::registry::{ParseFn, Support, TypeEntry};
-use crate::config::Diagnostics;
 use crate::event::Event;
 use crate::metrics::{ChannelCounter, SinkCounter};
 use crate::sink::{self, SinkCore};
@@ -48,26 +45,8 @@ fn parse_with<S>(
     alias: &str,
     extra: Option<(&str, &str)>,
 ) -> Option<S> {
-    let mut props = minimal(kind, alias).to_vec();
-    if let Some((key, value)) = extra {
-        props.retain(|(k, _)| *k != key);
-        props.push((key, value));
-    }
-    let comp = ComponentProps {
-        name: "x1".into(),
-        prefix: format!("a1.{kind}s.x1."),
-        props: props
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| (k.to_string(), (v.to_string(), i + 1)))
-            .collect(),
-    };
-    let mut diags = Diagnostics::new(Arc::from(Path::new("extreme.conf")));
-    let mut r = PropReader::new(&comp, &mut diags);
-    r.known("type");
-    let s = parse(&mut r);
-    r.finish(alias);
-    s.filter(|_| !diags.has_errors())
+    let p = parse_minimal(parse, kind, alias, extra);
+    p.settings.filter(|_| !p.diags.has_errors())
 }
 
 /// The numeric properties of each supported type: those its `describe()` shows as a number (or

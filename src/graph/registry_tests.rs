@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::channel::{self, memory::MemorySettings, ChannelSettings};
 use crate::config::reader::{ComponentProps, PropReader};
-use crate::config::registry::{Describe, Support, TypeEntry};
+use crate::config::registry::{Describe, ParseFn, Support, TypeEntry};
 use crate::config::Diagnostics;
 use crate::metrics::{ChannelCounter, SinkCounter};
 use crate::sink::{self, SinkCore};
@@ -81,6 +81,50 @@ pub(super) fn minimal(kind: &str, alias: &str) -> Properties {
         .unwrap_or_else(|| panic!("{kind} type {alias} has no row in MINIMAL"))
 }
 
+/// What parsing a component from its minimal properties gave.
+pub(super) struct ParsedMinimal<S> {
+    pub settings: Option<S>,
+    pub diags: Diagnostics,
+    /// The settings the parser read (keys, prefixes).
+    pub keys: BTreeSet<String>,
+    pub prefixes: BTreeSet<String>,
+}
+
+/// Parses `kind`/`alias` from its MINIMAL properties, with `extra` replacing or adding one key.
+pub(super) fn parse_minimal<S>(
+    parse: ParseFn<S>,
+    kind: &str,
+    alias: &str,
+    extra: Option<(&str, &str)>,
+) -> ParsedMinimal<S> {
+    let mut props = minimal(kind, alias).to_vec();
+    if let Some((key, value)) = extra {
+        props.retain(|(k, _)| *k != key);
+        props.push((key, value));
+    }
+    let comp = ComponentProps {
+        name: "x1".into(),
+        prefix: format!("a1.{kind}s.x1."),
+        props: props
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| (k.to_string(), (v.to_string(), i + 1)))
+            .collect(),
+    };
+    let mut diags = Diagnostics::new(Arc::from(Path::new("minimal.conf")));
+    let mut r = PropReader::new(&comp, &mut diags);
+    r.known("type");
+    let settings = parse(&mut r);
+    let (keys, prefixes) = r.settings_read();
+    r.finish(alias);
+    ParsedMinimal {
+        settings,
+        diags,
+        keys,
+        prefixes,
+    }
+}
+
 /// A parsed minimal component: its alias, settings, and the settings its parser read
 /// (keys, prefixes).
 struct Parsed<S> {
@@ -97,24 +141,12 @@ fn parse_all<S>(kind: &str, table: &'static [TypeEntry<S>]) -> Vec<Parsed<S>> {
             continue;
         };
         let alias = entry.name.alias;
-        let Some((_, _, props)) = MINIMAL.iter().find(|(k, a, _)| *k == kind && *a == alias) else {
-            panic!("{kind} type {alias} has no row in MINIMAL (src/graph/registry_tests.rs)");
-        };
-        let comp = ComponentProps {
-            name: "x1".into(),
-            prefix: format!("a1.{kind}s.x1."),
-            props: props
-                .iter()
-                .enumerate()
-                .map(|(i, (k, v))| (k.to_string(), (v.to_string(), i + 1)))
-                .collect(),
-        };
-        let mut diags = Diagnostics::new(Arc::from(Path::new("minimal.conf")));
-        let mut r = PropReader::new(&comp, &mut diags);
-        r.known("type");
-        let settings = parse(&mut r);
-        let (keys, prefixes) = r.settings_read();
-        r.finish(alias);
+        let ParsedMinimal {
+            settings,
+            diags,
+            keys,
+            prefixes,
+        } = parse_minimal(parse, kind, alias, None);
         let rendered: Vec<String> = diags.items.iter().map(|d| d.to_string()).collect();
         assert!(
             !diags.has_errors(),
