@@ -109,7 +109,13 @@ fn changing_a_sink_setting_while_lines_stream_loses_nothing_and_keeps_the_channe
     });
     let written = stream.stop();
     assert_eq!(agent.descendant_pids(), tail_before, "the unchanged exec source kept its tail -F");
-    agent.wait_until(DEADLINE, "the channel is empty", || channel_size(port) == 0);
+    // The exec source's guarantee starts once a line is read: wait until it read them all.
+    agent.wait_until(DEADLINE, "the source read every line and the channel is empty", || {
+        metrics_json(port).is_some_and(|m| {
+            m["SOURCE.r1"]["EventAcceptedCount"] == written.to_string().as_str()
+                && m["CHANNEL.c1"]["ChannelSize"] == "0"
+        })
+    });
     agent.stop_cleanly();
     let records = consume_all(&broker.bootstrap(), "r1", 1, written, DEADLINE);
     let seen: BTreeSet<&str> = records.iter().map(|r| r.value_str()).collect();
