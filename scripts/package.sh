@@ -10,7 +10,7 @@
 # versions (`objdump -T`) and written into the dependencies.
 #
 # Options: --binary PATH, --out DIR (default target/packages), --version V (default Cargo.toml's),
-#          --no-rpm
+#          --no-rpm, --fast (quick gzip compression, for tests)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,12 +18,14 @@ binary=""
 out="target/packages"
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 want_rpm=1
+compression=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --binary) binary="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --version) version="$2"; shift 2 ;;
         --no-rpm) want_rpm=0; shift ;;
+        --fast) compression=(-Zgzip -z1); shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -90,7 +92,7 @@ for s in postinst prerm postrm; do
     install -m 0755 "packaging/deb/$s" "$deb_root/DEBIAN/$s"
 done
 deb="$out/rflume_${version}_amd64.deb"
-dpkg-deb --root-owner-group --build "$deb_root" "$deb" >&2
+dpkg-deb "${compression[@]}" --root-owner-group --build "$deb_root" "$deb" >&2
 echo "$deb"
 
 # --- .rpm ---------------------------------------------------------------------------------
@@ -105,6 +107,7 @@ if [[ $want_rpm -eq 1 ]]; then
             --define "rflume_stage $stage" \
             --define "__strip /bin/true" \
             --define "debug_package %{nil}" \
+            ${compression:+--define "_binary_payload w1.gzdio"} \
             packaging/rpm/rflume.spec >&2
         find "$top/RPMS" -name '*.rpm' -exec cp {} "$out/" \; -exec sh -c 'echo "'"$out"'/$(basename "$1")"' _ {} \;
     else

@@ -25,6 +25,9 @@ TANSU="$(bash scripts/install-tansu.sh)"
 export TANSU
 echo "TANSU=$TANSU" >&2
 
+step "tools the operations tests use (installed when missing)"
+bash scripts/install-test-tools.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -23,7 +23,10 @@ fn start_monitored(config: &str, port: u16, extra: &[&str]) -> Agent {
     args.extend(extra.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut agent = Agent::start_with_args(config, "a1", &refs);
-    agent.wait_for_log(DEADLINE, &format!("serving metrics on http://127.0.0.1:{port}"));
+    agent.wait_for_log(
+        DEADLINE,
+        &format!("serving metrics on http://127.0.0.1:{port}"),
+    );
     agent
 }
 
@@ -134,16 +137,32 @@ fn metrics_json_has_flumes_keys_and_values_after_a_known_number_of_events() {
         .expect("clock")
         .as_millis() as u64;
     for c in [src, ch, sink] {
-        let start: u64 = c["StartTime"].as_str().and_then(|s| s.parse().ok()).expect("number");
-        assert!(start > now_ms - 120_000 && start <= now_ms, "StartTime {start}");
+        let start: u64 = c["StartTime"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("number");
+        assert!(
+            start > now_ms - 120_000 && start <= now_ms,
+            "StartTime {start}"
+        );
     }
     // Flume's other answers.
     let root = get(&format!("http://127.0.0.1:{port}/")).expect("answer");
     assert_eq!(root.status, 200);
-    assert!(root.body.contains("<a href = \"./metrics\"> here</a>"), "{}", root.body);
-    let trace = request("TRACE", &format!("http://127.0.0.1:{port}/metrics"), None).expect("answer");
+    assert!(
+        root.body.contains("<a href = \"./metrics\"> here</a>"),
+        "{}",
+        root.body
+    );
+    let trace =
+        request("TRACE", &format!("http://127.0.0.1:{port}/metrics"), None).expect("answer");
     assert_eq!(trace.status, 403);
-    assert_eq!(get(&format!("http://127.0.0.1:{port}/nope")).expect("answer").status, 404);
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{port}/nope"))
+            .expect("answer")
+            .status,
+        404
+    );
     let records = consume_all(&broker.bootstrap(), "m1", 1, 500, DEADLINE);
     assert_eq!(records.len(), 500);
     agent.stop_cleanly();
@@ -166,9 +185,16 @@ fn prometheus_text_parses_and_carries_counters_and_librdkafka_statistics() {
     let scrape = || {
         let a = get(&url).expect("answer");
         assert_eq!(a.status, 200);
-        assert!(a.content_type.starts_with("text/plain; version=0.0.4"), "{}", a.content_type);
+        assert!(
+            a.content_type.starts_with("text/plain; version=0.0.4"),
+            "{}",
+            a.content_type
+        );
         let lines = a.body.lines().map(|l| Ok(l.to_string()));
-        (prometheus_parse::Scrape::parse(lines).expect("valid exposition text"), a.body)
+        (
+            prometheus_parse::Scrape::parse(lines).expect("valid exposition text"),
+            a.body,
+        )
     };
     let value = |s: &prometheus_parse::Scrape, metric: &str, label: (&str, &str)| {
         s.samples
@@ -182,27 +208,71 @@ fn prometheus_text_parses_and_carries_counters_and_librdkafka_statistics() {
             })
     };
     // librdkafka's statistics come every 5 s once the producer is connected.
-    agent.wait_until(DEADLINE, "250 delivered and broker statistics present", || {
-        let (s, _) = scrape();
-        value(&s, "rflume_sink_events_drained_total", ("sink", "k1")) == Some(250.0)
-            && s.samples.iter().any(|x| x.metric == "rflume_kafka_broker_rtt_seconds")
-    });
+    agent.wait_until(
+        DEADLINE,
+        "250 delivered and broker statistics present",
+        || {
+            let (s, _) = scrape();
+            value(&s, "rflume_sink_events_drained_total", ("sink", "k1")) == Some(250.0)
+                && s.samples
+                    .iter()
+                    .any(|x| x.metric == "rflume_kafka_broker_rtt_seconds")
+        },
+    );
     let (s, body) = scrape();
-    assert_eq!(value(&s, "rflume_source_events_accepted_total", ("source", "r1")), Some(250.0));
-    assert_eq!(value(&s, "rflume_channel_events_put_total", ("channel", "c1")), Some(250.0));
-    assert_eq!(value(&s, "rflume_channel_events", ("channel", "c1")), Some(0.0));
-    assert_eq!(value(&s, "rflume_channel_capacity_events", ("channel", "c1")), Some(10000.0));
+    assert_eq!(
+        value(&s, "rflume_source_events_accepted_total", ("source", "r1")),
+        Some(250.0)
+    );
+    assert_eq!(
+        value(&s, "rflume_channel_events_put_total", ("channel", "c1")),
+        Some(250.0)
+    );
+    assert_eq!(
+        value(&s, "rflume_channel_events", ("channel", "c1")),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&s, "rflume_channel_capacity_events", ("channel", "c1")),
+        Some(10000.0)
+    );
     assert_eq!(value(&s, "rflume_component_up", ("name", "k1")), Some(1.0));
-    assert_eq!(value(&s, "rflume_kafka_producer_queue_messages", ("sink", "k1")), Some(0.0));
-    assert!(s.samples.iter().any(|x| x.metric == "rflume_kafka_broker_up"
-        && x.labels.get("broker").is_some_and(|b| b.contains(&broker.port().to_string()))));
+    assert_eq!(
+        value(&s, "rflume_kafka_producer_queue_messages", ("sink", "k1")),
+        Some(0.0)
+    );
+    assert!(s
+        .samples
+        .iter()
+        .any(|x| x.metric == "rflume_kafka_broker_up"
+            && x.labels
+                .get("broker")
+                .is_some_and(|b| b.contains(&broker.port().to_string()))));
     // Families are typed and documented; counters end in _total.
-    for name in ["rflume_sink_events_drained_total", "rflume_channel_events", "rflume_kafka_requests_in_flight"] {
-        assert!(body.contains(&format!("# HELP {name} ")), "no HELP for {name}");
-        assert!(body.contains(&format!("# TYPE {name} ")), "no TYPE for {name}");
+    for name in [
+        "rflume_sink_events_drained_total",
+        "rflume_channel_events",
+        "rflume_kafka_requests_in_flight",
+    ] {
+        assert!(
+            body.contains(&format!("# HELP {name} ")),
+            "no HELP for {name}"
+        );
+        assert!(
+            body.contains(&format!("# TYPE {name} ")),
+            "no TYPE for {name}"
+        );
     }
-    for line in body.lines().filter(|l| l.starts_with("# TYPE ") && l.ends_with(" counter")) {
-        assert!(line.split(' ').nth(2).is_some_and(|n| n.ends_with("_total")), "{line}");
+    for line in body
+        .lines()
+        .filter(|l| l.starts_with("# TYPE ") && l.ends_with(" counter"))
+    {
+        assert!(
+            line.split(' ')
+                .nth(2)
+                .is_some_and(|n| n.ends_with("_total")),
+            "{line}"
+        );
     }
     // A Prometheus scraper asking /metrics for its format gets it there too.
     let negotiated = request(
@@ -211,7 +281,9 @@ fn prometheus_text_parses_and_carries_counters_and_librdkafka_statistics() {
         Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),
     )
     .expect("answer");
-    assert!(negotiated.body.contains("# TYPE rflume_channel_events gauge"));
+    assert!(negotiated
+        .body
+        .contains("# TYPE rflume_channel_events gauge"));
     agent.stop_cleanly();
 }
 
@@ -257,14 +329,20 @@ fn health_turns_503_during_a_broker_outage_and_200_after() {
     assert_eq!(json["components"]["SINK.k1"]["state"], "failing");
 
     proxy.restart();
-    agent.wait_until(DEADLINE, "/health answers 200 again", || health().status == 200);
+    agent.wait_until(DEADLINE, "/health answers 200 again", || {
+        health().status == 200
+    });
     agent.wait_until(DEADLINE, "everything delivered", || {
         metrics_json(port).is_some_and(|m| m["CHANNEL.c1"]["ChannelSize"] == "0")
     });
     agent.stop_cleanly();
     let records = consume_all(&broker.bootstrap(), "h1", 1, 200, DEADLINE);
     let distinct: BTreeSet<&str> = records.iter().map(|r| r.value_str()).collect();
-    assert_eq!(distinct.len(), 200, "every line delivered (duplicates allowed)");
+    assert_eq!(
+        distinct.len(),
+        200,
+        "every line delivered (duplicates allowed)"
+    );
 }
 
 #[test]
@@ -304,7 +382,10 @@ fn secrets_never_reach_the_log_check_or_metrics() {
         &broker.bootstrap(),
         "s1",
         &[
-            ("sinks.k1.kafka.producer.security.protocol", "SASL_PLAINTEXT"),
+            (
+                "sinks.k1.kafka.producer.security.protocol",
+                "SASL_PLAINTEXT",
+            ),
             ("sinks.k1.kafka.producer.sasl.mechanism", "PLAIN"),
             ("sinks.k1.kafka.producer.sasl.jaas.config", &jaas),
             ("sinks.k1.kafka.producer.ssl.key.password", secret),
@@ -313,9 +394,15 @@ fn secrets_never_reach_the_log_check_or_metrics() {
     let port = free_port();
     let mut agent = start_monitored(&config, port, &["-Drflume.counters.logIntervalSeconds=1"]);
     agent.wait_for_log(DEADLINE, "SINK.k1: ");
-    let json = get(&format!("http://127.0.0.1:{port}/metrics")).expect("answer").body;
-    let prom = get(&format!("http://127.0.0.1:{port}/metrics/prometheus")).expect("answer").body;
-    let health = get(&format!("http://127.0.0.1:{port}/health")).expect("answer").body;
+    let json = get(&format!("http://127.0.0.1:{port}/metrics"))
+        .expect("answer")
+        .body;
+    let prom = get(&format!("http://127.0.0.1:{port}/metrics/prometheus"))
+        .expect("answer")
+        .body;
+    let health = get(&format!("http://127.0.0.1:{port}/health"))
+        .expect("answer")
+        .body;
     let check = run_rflume([
         "check".as_ref(),
         "--conf-file".as_ref(),
@@ -324,7 +411,10 @@ fn secrets_never_reach_the_log_check_or_metrics() {
         "a1".as_ref(),
     ]);
     let check_out = String::from_utf8_lossy(&check.stdout).to_string();
-    assert!(check_out.contains("sasl.jaas.config"), "check shows the key: {check_out}");
+    assert!(
+        check_out.contains("sasl.jaas.config"),
+        "check shows the key: {check_out}"
+    );
     agent.stop_cleanly();
     for (what, text) in [
         ("agent log", agent.log()),

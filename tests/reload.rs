@@ -61,7 +61,11 @@ impl Drop for Stream {
 
 fn channel_size(port: u16) -> usize {
     metrics_json(port)
-        .and_then(|m| m["CHANNEL.c1"]["ChannelSize"].as_str().and_then(|s| s.parse().ok()))
+        .and_then(|m| {
+            m["CHANNEL.c1"]["ChannelSize"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -93,7 +97,9 @@ fn changing_a_sink_setting_while_lines_stream_loses_nothing_and_keeps_the_channe
     let tail_before = agent.descendant_pids();
     // The broker becomes unreachable: events pile up in the memory channel.
     proxy.kill();
-    agent.wait_until(DEADLINE, "the channel holds events", || channel_size(port) > 200);
+    agent.wait_until(DEADLINE, "the channel holds events", || {
+        channel_size(port) > 200
+    });
     // Configuration management points the sink straight at the broker.
     let direct = exec_tail_to_kafka(&log, &broker.bootstrap(), "r1", &settings);
     std::fs::write(agent.conf_path(), direct).expect("rewrite the config");
@@ -103,19 +109,32 @@ fn changing_a_sink_setting_while_lines_stream_loses_nothing_and_keeps_the_channe
         .lines()
         .find(|l| l.contains("configuration reloaded"))
         .expect("reload line");
-    assert!(line.contains("channel c1") && line.contains("source r1"), "kept: {line}");
-    agent.wait_until(DEADLINE, "the held events drain through the new sink", || {
-        channel_size(port) < 50
-    });
+    assert!(
+        line.contains("channel c1") && line.contains("source r1"),
+        "kept: {line}"
+    );
+    agent.wait_until(
+        DEADLINE,
+        "the held events drain through the new sink",
+        || channel_size(port) < 50,
+    );
     let written = stream.stop();
-    assert_eq!(agent.descendant_pids(), tail_before, "the unchanged exec source kept its tail -F");
+    assert_eq!(
+        agent.descendant_pids(),
+        tail_before,
+        "the unchanged exec source kept its tail -F"
+    );
     // The exec source's guarantee starts once a line is read: wait until it read them all.
-    agent.wait_until(DEADLINE, "the source read every line and the channel is empty", || {
-        metrics_json(port).is_some_and(|m| {
-            m["SOURCE.r1"]["EventAcceptedCount"] == written.to_string().as_str()
-                && m["CHANNEL.c1"]["ChannelSize"] == "0"
-        })
-    });
+    agent.wait_until(
+        DEADLINE,
+        "the source read every line and the channel is empty",
+        || {
+            metrics_json(port).is_some_and(|m| {
+                m["SOURCE.r1"]["EventAcceptedCount"] == written.to_string().as_str()
+                    && m["CHANNEL.c1"]["ChannelSize"] == "0"
+            })
+        },
+    );
     agent.stop_cleanly();
     let records = consume_all(&broker.bootstrap(), "r1", 1, written, DEADLINE);
     let seen: BTreeSet<&str> = records.iter().map(|r| r.value_str()).collect();
@@ -123,7 +142,12 @@ fn changing_a_sink_setting_while_lines_stream_loses_nothing_and_keeps_the_channe
         .map(|i| format!("line-{i:06}"))
         .filter(|l| !seen.contains(l.as_str()))
         .collect();
-    assert!(missing.is_empty(), "{} lines lost, first {:?}", missing.len(), missing.first());
+    assert!(
+        missing.is_empty(),
+        "{} lines lost, first {:?}",
+        missing.len(),
+        missing.first()
+    );
 }
 
 #[test]
@@ -133,7 +157,12 @@ fn an_invalid_edit_is_rejected_and_the_old_pipeline_keeps_running() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("app.log");
     let port = free_port();
-    let good = exec_tail_to_kafka(&log, &broker.bootstrap(), "r2", &[("sources.r1.batchTimeout", "100")]);
+    let good = exec_tail_to_kafka(
+        &log,
+        &broker.bootstrap(),
+        "r2",
+        &[("sources.r1.batchTimeout", "100")],
+    );
     let port_flag = format!("-Dflume.monitoring.port={port}");
     let mut agent =
         Agent::start_with_args(&good, "a1", &["-Dflume.monitoring.type=http", &port_flag]);
@@ -144,13 +173,23 @@ fn an_invalid_edit_is_rejected_and_the_old_pipeline_keeps_running() {
     });
     // A typo in the sink's type: Flume would drop the sink and run the source into a channel
     // nobody reads. rflume keeps what runs.
-    let broken = good.replace("org.apache.flume.sink.kafka.KafkaSink", "org.apache.flume.sink.kafka.KafkaSnik");
+    let broken = good.replace(
+        "org.apache.flume.sink.kafka.KafkaSink",
+        "org.apache.flume.sink.kafka.KafkaSnik",
+    );
     std::fs::write(agent.conf_path(), &broken).expect("write");
     agent.signal(libc::SIGHUP);
-    agent.wait_for_log(DEADLINE, "configuration reload rejected, the running configuration is kept");
+    agent.wait_for_log(
+        DEADLINE,
+        "configuration reload rejected, the running configuration is kept",
+    );
     let health = get(&format!("http://127.0.0.1:{port}/health")).expect("answer");
     assert_eq!(health.status, 503, "{}", health.body);
-    assert!(health.body.contains("reload was rejected"), "{}", health.body);
+    assert!(
+        health.body.contains("reload was rejected"),
+        "{}",
+        health.body
+    );
     append_lines(&log, (0..50).map(|i| format!("second-{i}")));
     agent.wait_until(DEADLINE, "the old pipeline still delivers", || {
         metrics_json(port).is_some_and(|m| m["SINK.k1"]["EventDrainSuccessCount"] == "100")
@@ -161,7 +200,10 @@ fn an_invalid_edit_is_rejected_and_the_old_pipeline_keeps_running() {
         get(&format!("http://127.0.0.1:{port}/health")).is_some_and(|h| h.status == 200)
     });
     agent.stop_cleanly();
-    assert_eq!(consume_all(&broker.bootstrap(), "r2", 1, 100, DEADLINE).len(), 100);
+    assert_eq!(
+        consume_all(&broker.bootstrap(), "r2", 1, 100, DEADLINE).len(),
+        100
+    );
 }
 
 #[test]
@@ -171,9 +213,17 @@ fn no_reload_conf_keeps_the_configuration_on_sighup_and_edits() {
         a1.channels.c1.type = memory\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n";
     let mut agent = Agent::start_with_args(config, "a1", &["--no-reload-conf"]);
     agent.wait_for_log(DEADLINE, "rflume agent a1 started");
-    std::fs::write(agent.conf_path(), config.replace("type = null", "type = logger")).expect("write");
+    std::fs::write(
+        agent.conf_path(),
+        config.replace("type = null", "type = logger"),
+    )
+    .expect("write");
     agent.signal(libc::SIGHUP);
     agent.wait_for_log(DEADLINE, "--no-reload-conf keeps the configuration");
-    assert!(!agent.log().contains("Reloading configuration"), "{}", agent.log());
+    assert!(
+        !agent.log().contains("Reloading configuration"),
+        "{}",
+        agent.log()
+    );
     agent.stop_cleanly();
 }

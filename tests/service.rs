@@ -48,35 +48,46 @@ impl NotifySocket {
                 }
             }
         }
-        panic!(
-            "no {line} datagram; got {:?}\n{}",
-            self.seen,
-            agent.log()
-        );
+        panic!("no {line} datagram; got {:?}\n{}", self.seen, agent.log());
     }
 }
 
 #[test]
 fn notify_socket_gets_ready_watchdog_reloading_and_stopping() {
-    let dir = tempfile::Builder::new().prefix("rflume-notify-").tempdir().expect("tempdir");
+    let dir = tempfile::Builder::new()
+        .prefix("rflume-notify-")
+        .tempdir()
+        .expect("tempdir");
     let sock_dir = tempfile::tempdir().expect("tempdir");
     let sock_path = sock_dir.path().join("notify.sock");
     let mut notify = NotifySocket::bind(&sock_path);
     let conf = dir.path().join("flume.conf");
     std::fs::write(&conf, NULL_PIPELINE).expect("write");
     let mut cmd = Command::new(rflume_bin());
-    cmd.args(["agent", "--name", "a1", "-Dflume.root.logger=INFO,console", "--conf-file"])
-        .arg(&conf)
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "1000000");
+    cmd.args([
+        "agent",
+        "--name",
+        "a1",
+        "-Dflume.root.logger=INFO,console",
+        "--conf-file",
+    ])
+    .arg(&conf)
+    .env("NOTIFY_SOCKET", &sock_path)
+    .env("WATCHDOG_USEC", "1000000");
     let mut agent = Agent::spawn(dir, cmd);
     let ready = notify.wait_for("READY=1", &agent);
-    assert!(ready.contains("STATUS=running 1 source(s), 1 channel(s), 1 sink(s)"), "{ready}");
+    assert!(
+        ready.contains("STATUS=running 1 source(s), 1 channel(s), 1 sink(s)"),
+        "{ready}"
+    );
     // WatchdogSec=1: pings every half second while the sink goes round.
     notify.wait_for("WATCHDOG=1", &agent);
     notify.wait_for("WATCHDOG=1", &agent);
-    std::fs::write(agent.conf_path(), NULL_PIPELINE.replace("type = null", "type = null\na1.sinks.k1.batchSize = 10"))
-        .expect("edit");
+    std::fs::write(
+        agent.conf_path(),
+        NULL_PIPELINE.replace("type = null", "type = null\na1.sinks.k1.batchSize = 10"),
+    )
+    .expect("edit");
     let reloading = notify.wait_for("RELOADING=1", &agent);
     assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
     notify.wait_for("READY=1", &agent);
@@ -106,7 +117,9 @@ fn have(tool: &str) -> bool {
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     (
         out.status.success(),
         format!(
@@ -119,7 +132,10 @@ fn run(cmd: &mut Command) -> (bool, String) {
 
 #[test]
 fn the_unit_file_passes_systemd_analyze_verify() {
-    assert!(have("systemd-analyze"), "systemd-analyze is needed (scripts/test.sh installs it)");
+    assert!(
+        have("systemd-analyze"),
+        "systemd-analyze is needed (scripts/test.sh installs it)"
+    );
     // verify checks that ExecStart's binary exists: give it a root with the binary in place.
     let root = tempfile::tempdir().expect("tempdir");
     let unit_dir = root.path().join("etc/systemd/system");
@@ -128,14 +144,19 @@ fn the_unit_file_passes_systemd_analyze_verify() {
     std::fs::copy(rflume_bin(), root.path().join("usr/bin/rflume")).expect("copy");
     let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/rflume@.service");
     std::fs::copy(&unit, unit_dir.join("rflume@.service")).expect("copy unit");
+    // …and the system's own units the unit refers to (sysinit.target, network-online.target).
+    let system_units = root.path().join("usr/lib/systemd");
+    std::fs::create_dir_all(&system_units).expect("mkdir");
+    let (ok, out) = run(Command::new("cp")
+        .arg("-a")
+        .arg("/usr/lib/systemd/system")
+        .arg(&system_units));
+    assert!(ok, "{out}");
     let (ok, out) = run(Command::new("systemd-analyze")
         .arg("verify")
         .arg(format!("--root={}", root.path().display()))
         .arg("rflume@a1.service"));
-    let problems: Vec<&str> = out
-        .lines()
-        .filter(|l| l.contains("rflume@"))
-        .collect();
+    let problems: Vec<&str> = out.lines().filter(|l| l.contains("rflume@")).collect();
     assert!(ok && problems.is_empty(), "systemd-analyze verify:\n{out}");
     let text = std::fs::read_to_string(&unit).expect("unit");
     for needed in [
@@ -166,12 +187,16 @@ fn the_deb_installs_the_binary_unit_config_and_state_dir() {
         .arg("--out")
         .arg(out_dir.path())
         .arg("--version")
-        .arg("0.0.0-test"));
+        .arg("0.0.0-test")
+        .arg("--fast"));
     assert!(ok, "package.sh failed:\n{log}");
     let deb = out_dir.path().join("rflume_0.0.0-test_amd64.deb");
     assert!(deb.exists(), "no .deb:\n{log}");
     let root = tempfile::tempdir().expect("tempdir");
-    let (ok, out) = run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(root.path()));
+    let (ok, out) = run(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(root.path()));
     assert!(ok, "{out}");
     let r = root.path();
     let bin = r.join("usr/bin/rflume");
@@ -193,21 +218,48 @@ fn the_deb_installs_the_binary_unit_config_and_state_dir() {
         .arg(r.join("etc/rflume/example.conf")));
     assert!(ok, "example.conf does not pass rflume check:\n{out}");
     // Control data: glibc (and libgcc) only; the service account is made by postinst.
-    let (ok, depends) = run(Command::new("dpkg-deb").args(["-f"]).arg(&deb).arg("Depends"));
+    let (ok, depends) = run(Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&deb)
+        .arg("Depends"));
     assert!(ok, "{depends}");
     assert!(depends.starts_with("libc6 (>= 2."), "{depends}");
-    assert!(!depends.contains("libssl") && !depends.contains("zlib"), "{depends}");
-    let (ok, conffiles) = run(Command::new("dpkg-deb").args(["-I"]).arg(&deb).arg("conffiles"));
-    assert!(ok && conffiles.contains("/etc/rflume/example.conf"), "{conffiles}");
-    let (ok, postinst) = run(Command::new("dpkg-deb").args(["-I"]).arg(&deb).arg("postinst"));
-    assert!(ok && postinst.contains("chown rflume:rflume /var/lib/rflume"), "{postinst}");
+    assert!(
+        !depends.contains("libssl") && !depends.contains("zlib"),
+        "{depends}"
+    );
+    let (ok, conffiles) = run(Command::new("dpkg-deb")
+        .args(["-I"])
+        .arg(&deb)
+        .arg("conffiles"));
+    assert!(
+        ok && conffiles.contains("/etc/rflume/example.conf"),
+        "{conffiles}"
+    );
+    let (ok, postinst) = run(Command::new("dpkg-deb")
+        .args(["-I"])
+        .arg(&deb)
+        .arg("postinst"));
+    assert!(
+        ok && postinst.contains("chown rflume:rflume /var/lib/rflume"),
+        "{postinst}"
+    );
     // The binary itself needs nothing beyond glibc: OpenSSL and zlib are linked in.
     let (ok, dynamic) = run(Command::new("objdump").arg("-p").arg(&bin));
     assert!(ok, "{dynamic}");
-    for needed in dynamic.lines().filter(|l| l.trim_start().starts_with("NEEDED")) {
+    for needed in dynamic
+        .lines()
+        .filter(|l| l.trim_start().starts_with("NEEDED"))
+    {
         let lib = needed.split_whitespace().nth(1).unwrap_or("");
         assert!(
-            ["libc.so.6", "libm.so.6", "libgcc_s.so.1", "ld-linux-x86-64.so.2"].contains(&lib),
+            [
+                "libc.so.6",
+                "libm.so.6",
+                "libgcc_s.so.1",
+                "ld-linux-x86-64.so.2"
+            ]
+            .contains(&lib),
             "the binary needs {lib}"
         );
     }
@@ -220,8 +272,16 @@ fn the_deb_installs_the_binary_unit_config_and_state_dir() {
             .unwrap_or_else(|| panic!("no .rpm:\n{log}"));
         let (ok, files) = run(Command::new("rpm").args(["-qlp"]).arg(&rpm));
         assert!(ok, "{files}");
-        for f in ["/usr/bin/rflume", "/usr/lib/systemd/system/rflume@.service", "/etc/rflume/example.conf", "/var/lib/rflume"] {
-            assert!(files.lines().any(|l| l == f), "{f} not in the rpm:\n{files}");
+        for f in [
+            "/usr/bin/rflume",
+            "/usr/lib/systemd/system/rflume@.service",
+            "/etc/rflume/example.conf",
+            "/var/lib/rflume",
+        ] {
+            assert!(
+                files.lines().any(|l| l == f),
+                "{f} not in the rpm:\n{files}"
+            );
         }
         let (_, requires) = run(Command::new("rpm").args(["-qp", "--requires"]).arg(&rpm));
         assert!(requires.contains("glibc >= 2."), "{requires}");
@@ -231,11 +291,24 @@ fn the_deb_installs_the_binary_unit_config_and_state_dir() {
 
 #[test]
 fn conf_uri_https_works_with_the_static_openssl() {
-    assert!(have("openssl") && have("python3"), "openssl and python3 are needed");
+    assert!(
+        have("openssl") && have("python3"),
+        "openssl and python3 are needed"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let (ok, out) = run(Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
         .args(["-addext", "subjectAltName=IP:127.0.0.1"])
         .arg("-keyout")
         .arg(d.join("key.pem"))
@@ -266,14 +339,21 @@ fn conf_uri_https_works_with_the_static_openssl() {
     let url = format!("https://127.0.0.1:{port}/flume.conf");
     // Trusted through the standard OpenSSL variable: the check reads the file over TLS.
     let mut check = Command::new(rflume_bin());
-    check.args(["check", "--name", "a1", "--conf-uri", &url]).env("SSL_CERT_FILE", d.join("cert.pem"));
+    check
+        .args(["check", "--name", "a1", "--conf-uri", &url])
+        .env("SSL_CERT_FILE", d.join("cert.pem"));
     let (ok, out) = run(&mut check);
     assert!(ok && out.contains("agent a1: OK"), "{out}");
     // Not trusted: a clear error, never a panic.
     let mut untrusted = Command::new(rflume_bin());
-    untrusted.args(["check", "--name", "a1", "--conf-uri", &url]).env("SSL_CERT_FILE", "/nonexistent");
+    untrusted
+        .args(["check", "--name", "a1", "--conf-uri", &url])
+        .env("SSL_CERT_FILE", "/nonexistent");
     let (ok, out) = run(&mut untrusted);
-    assert!(!ok && out.contains("cannot read the configuration at"), "{out}");
+    assert!(
+        !ok && out.contains("cannot read the configuration at"),
+        "{out}"
+    );
     assert!(!out.contains("panicked"), "{out}");
     py.kill();
 }

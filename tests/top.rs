@@ -45,7 +45,10 @@ impl Drop for Tmux {
 #[test]
 fn top_shows_components_rates_and_health_and_quits_on_q() {
     assert!(
-        Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success()),
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success()),
         "tmux is needed (scripts/test.sh installs it)"
     );
     let port = free_port();
@@ -54,7 +57,8 @@ fn top_shows_components_rates_and_health_and_quits_on_q() {
         a1.channels.c1.type = memory\na1.channels.c1.capacity = 1000\n\
         a1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n";
     let port_flag = format!("-Dflume.monitoring.port={port}");
-    let mut agent = Agent::start_with_args(config, "a1", &["-Dflume.monitoring.type=http", &port_flag]);
+    let mut agent =
+        Agent::start_with_args(config, "a1", &["-Dflume.monitoring.type=http", &port_flag]);
     agent.wait_for_log(DEADLINE, "serving metrics on");
     let tmux = Tmux {
         socket: format!("rflume-top-{}", std::process::id()),
@@ -75,17 +79,30 @@ fn top_shows_components_rates_and_health_and_quits_on_q() {
         s.lines().any(|l| {
             l.contains("SOURCE.r1")
                 && l.contains("seq")
-                && l.split_whitespace().any(|w| w.parse::<f64>().is_ok_and(|v| v > 0.0))
+                && l.split_whitespace()
+                    .any(|w| w.parse::<f64>().is_ok_and(|v| v > 0.0))
         })
     };
     agent.wait_until(DEADLINE, "top shows the agent with non-zero rates", || {
         screen = tmux.screen();
         screen.contains("health: UP") && screen.contains("CHANNEL.c1") && shows_rates(&screen)
     });
-    assert!(screen.contains("SINK.k1") && screen.contains("null"), "{screen}");
-    assert!(screen.contains("EVENTS/S") && screen.contains("FILL"), "{screen}");
-    assert!(screen.contains("/ 1000"), "the channel's size and capacity: {screen}");
-    tmux.cmd().args(["send-keys", "-t", "top", "q"]).status().expect("send-keys");
+    assert!(
+        screen.contains("SINK.k1") && screen.contains("null"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("EVENTS/S") && screen.contains("FILL"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("/ 1000"),
+        "the channel's size and capacity: {screen}"
+    );
+    tmux.cmd()
+        .args(["send-keys", "-t", "top", "q"])
+        .status()
+        .expect("send-keys");
     agent.wait_until(DEADLINE, "top quits on q", || !tmux.running());
     agent.stop_cleanly();
 }
