@@ -272,19 +272,7 @@ impl Agent {
     /// longer than `max_silence` (a hang: a sink's round returns within seconds, also while
     /// idle or failing). Sources block in reads by design and are judged by being alive only.
     pub fn check_responsive(&self, max_silence: Duration) -> Result<(), String> {
-        for g in self.registry.groups() {
-            if let Group::Sink(name, c) = g {
-                if c.runner.is_running() {
-                    if let Some(silent) = c.runner.since_beat().filter(|s| *s > max_silence) {
-                        return Err(format!(
-                            "sink {name} has not completed a round for {:.0}s",
-                            silent.as_secs_f64()
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
+        responsive(&self.registry, max_silence)
     }
 
     fn channel(&self, name: &str) -> Option<Arc<dyn Channel>> {
@@ -670,6 +658,23 @@ fn join_all(done: &Receiver<()>, runners: Vec<Runner>, deadline: Instant, what: 
     }
 }
 
+/// See [`Agent::check_responsive`].
+fn responsive(registry: &Registry, max_silence: Duration) -> Result<(), String> {
+    for g in registry.groups() {
+        if let Group::Sink(name, c) = g {
+            if c.runner.is_running() {
+                if let Some(silent) = c.runner.since_beat().filter(|s| *s > max_silence) {
+                    return Err(format!(
+                        "sink {name} has not completed a round for {:.0}s",
+                        silent.as_secs_f64()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What `spawn_runner` marks running and ended: a source's or a sink's counter group.
 trait HasRunner: Send + 'static {
     fn runner(&self) -> &RunnerState;
@@ -734,5 +739,26 @@ impl SinkProcessor for Watched {
     }
     fn committed_events(&self) -> u64 {
         self.inner.committed_events()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sink_silent_for_too_long_fails_the_watchdog_check() {
+        let registry = Registry::default();
+        let k = registry.sink("k1");
+        k.runner.set_running(true);
+        assert!(responsive(&registry, Duration::from_secs(60)).is_ok());
+        crate::testing::wait_for("a millisecond passes", || {
+            k.runner.since_beat() > Some(Duration::from_millis(1))
+        });
+        let err = responsive(&registry, Duration::from_millis(1)).expect_err("silent");
+        assert!(err.contains("sink k1"), "{err}");
+        // A stopped sink is not a hung one.
+        k.runner.set_running(false);
+        assert!(responsive(&registry, Duration::from_millis(1)).is_ok());
     }
 }
