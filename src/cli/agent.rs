@@ -484,14 +484,7 @@ impl Running<'_> {
             .dropped
             .iter()
             .filter(|d| d.cause == DropCause::ConfigError && !already.contains(&d.what.as_str()))
-            .map(|d| {
-                format!(
-                    "{}: {} ({})",
-                    loaded.diagnostics.location(d.line),
-                    d.what,
-                    d.why
-                )
-            })
+            .map(|d| located(loaded, d))
             .collect();
         if !newly.is_empty() {
             return Err(format!("it would drop {}", newly.join("; ")));
@@ -585,18 +578,21 @@ fn log_diagnostics(loaded: &Loaded) {
     }
 }
 
+/// `FILE:LINE: what (why)` for a dropped component.
+fn located(loaded: &Loaded, d: &graph::Dropped) -> String {
+    format!(
+        "{}: {} ({})",
+        loaded.diagnostics.location(d.line),
+        d.what,
+        d.why
+    )
+}
+
 fn unsupported_of(loaded: &Loaded) -> Vec<String> {
     loaded
         .config
         .unsupported()
-        .map(|d| {
-            format!(
-                "{}: {} ({})",
-                loaded.diagnostics.location(d.line),
-                d.what,
-                d.why
-            )
-        })
+        .map(|d| located(loaded, d))
         .collect()
 }
 

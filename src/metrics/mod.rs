@@ -383,46 +383,53 @@ pub struct Registry {
 impl Registry {
     /// The source group named `name`, created on first use and kept across restarts.
     pub fn source(&self, name: &str) -> Arc<SourceCounter> {
-        let mut groups = self.lock();
-        for g in groups.iter() {
-            if let Group::Source(n, c) = g {
-                if n == name {
-                    return c.clone();
-                }
-            }
-        }
-        let c = Arc::new(SourceCounter::default());
-        groups.push(Group::Source(name.to_string(), c.clone()));
-        c
+        self.group(
+            name,
+            |g| match g {
+                Group::Source(_, c) => Some(c.clone()),
+                _ => None,
+            },
+            Group::Source,
+        )
     }
     pub fn channel(&self, name: &str) -> Arc<ChannelCounter> {
-        let mut groups = self.lock();
-        for g in groups.iter() {
-            if let Group::Channel(n, c) = g {
-                if n == name {
-                    return c.clone();
-                }
-            }
-        }
-        let c = Arc::new(ChannelCounter::default());
-        groups.push(Group::Channel(name.to_string(), c.clone()));
-        c
+        self.group(
+            name,
+            |g| match g {
+                Group::Channel(_, c) => Some(c.clone()),
+                _ => None,
+            },
+            Group::Channel,
+        )
     }
     pub fn sink(&self, name: &str) -> Arc<SinkCounter> {
-        let mut groups = self.lock();
-        for g in groups.iter() {
-            if let Group::Sink(n, c) = g {
-                if n == name {
-                    return c.clone();
-                }
-            }
-        }
-        let c = Arc::new(SinkCounter::default());
+        let c = self.group(
+            name,
+            |g| match g {
+                Group::Sink(_, c) => Some(c.clone()),
+                _ => None,
+            },
+            Group::Sink,
+        );
         c.client.interval_ms.store(
             self.client_stats_interval_ms.load(Ordering::Relaxed),
             Ordering::Relaxed,
         );
-        groups.push(Group::Sink(name.to_string(), c.clone()));
+        c
+    }
+    /// The group of `name` that `pick` recognises, or a new one made by `make`.
+    fn group<T: Default>(
+        &self,
+        name: &str,
+        pick: impl Fn(&Group) -> Option<Arc<T>>,
+        make: fn(String, Arc<T>) -> Group,
+    ) -> Arc<T> {
+        let mut groups = self.lock();
+        if let Some(c) = groups.iter().filter(|g| g.name() == name).find_map(&pick) {
+            return c;
+        }
+        let c = Arc::new(T::default());
+        groups.push(make(name.to_string(), c.clone()));
         c
     }
     /// Forgets a component that a reload removed (`key` as [`Group::key`]).
