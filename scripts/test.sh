@@ -34,6 +34,8 @@ if [[ "${RFLUME_JVM_TIER:-1}" != 0 ]]; then
     export RFLUME_PEERS
     echo "RFLUME_PEERS=$RFLUME_PEERS" >&2
 fi
+step "tools the operations tests use (installed when missing)"
+bash scripts/install-test-tools.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

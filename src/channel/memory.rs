@@ -181,6 +181,9 @@ impl ChannelSpec for MemorySettings {
     fn transaction_capacity(&self) -> usize {
         self.transaction_capacity
     }
+    fn capacity(&self) -> Option<usize> {
+        Some(self.capacity)
+    }
     fn build(&self, name: &str, counter: Arc<ChannelCounter>) -> Arc<dyn Channel> {
         Arc::new(MemoryChannel::new(name, self.clone(), counter))
     }

@@ -66,6 +66,11 @@ impl ChannelSettings {
 pub trait ChannelSpec: Describe {
     /// Flume's `transactionCapacity`: the largest batch a put or take may carry.
     fn transaction_capacity(&self) -> usize;
+    /// The most events the channel will hold, when the settings say so: a reload checks that a
+    /// replaced channel's events fit into its successor before building it.
+    fn capacity(&self) -> Option<usize> {
+        None
+    }
     fn build(&self, name: &str, counter: Arc<ChannelCounter>) -> Arc<dyn Channel>;
 }
 

@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientContext, Message};
+use rdkafka::{ClientContext, Message, Statistics};
 use tracing::{debug, error, info, warn};
 
 use super::errors::BatchError;
 use super::ratelimit::KeyedRateLimit;
 use crate::channel::TakeTransaction;
+use crate::metrics::{BrokerStats, SinkCounter};
 
 /// Sleep step of `wait_for_events`: the latency it adds to a delivery report.
 const EVENT_WAIT_STEP: Duration = Duration::from_micros(200);
@@ -66,11 +67,14 @@ pub(super) struct SinkContext {
     pub(super) failures: AtomicU64,
     errors: KeyedRateLimit,
     logs: KeyedRateLimit,
+    /// Where librdkafka's statistics go (`/metrics/prometheus`, `rflume top`).
+    counter: std::sync::Arc<SinkCounter>,
 }
 
 impl SinkContext {
-    pub(super) fn new(sink: &str, slots: usize) -> Self {
+    pub(super) fn new(sink: &str, slots: usize, counter: std::sync::Arc<SinkCounter>) -> Self {
         SinkContext {
+            counter,
             sink: sink.to_string(),
             slots: (0..slots).map(|_| Slot::default()).collect(),
             activity: AtomicU64::new(0),
@@ -82,6 +86,37 @@ impl SinkContext {
 }
 
 impl ClientContext for SinkContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`, on the sink's thread inside
+    /// `poll`): the few figures that explain slow or stuck delivery.
+    fn stats(&self, statistics: Statistics) {
+        let c = &self.counter.client;
+        c.queue_messages.set(statistics.msg_cnt as i64);
+        c.queue_bytes.set(statistics.msg_size as i64);
+        let (mut requests, mut messages, mut retries, mut errors) = (0, 0, 0, 0);
+        let mut brokers: Vec<BrokerStats> = statistics
+            .brokers
+            .values()
+            .map(|b| {
+                requests += b.waitresp_cnt;
+                messages += b.waitresp_msg_cnt;
+                retries += b.txretries as i64;
+                errors += b.txerrs as i64;
+                BrokerStats {
+                    name: b.name.clone(),
+                    state: b.state.clone(),
+                    rtt_avg_us: b.rtt.as_ref().map_or(0, |w| w.avg),
+                    rtt_p99_us: b.rtt.as_ref().map_or(0, |w| w.p99),
+                }
+            })
+            .collect();
+        brokers.sort_by(|a, b| a.name.cmp(&b.name));
+        c.in_flight_requests.set(requests);
+        c.in_flight_messages.set(messages);
+        c.retries.set(retries);
+        c.errors.set(errors);
+        c.set_brokers(brokers);
+    }
+
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         let sink = self.sink.as_str();

@@ -74,6 +74,13 @@ impl KafkaSink {
     pub fn new(core: SinkCore, settings: &KafkaSettings) -> Result<Self, KafkaSinkError> {
         let name = core.name.as_str();
         let mut config = settings.producer.client_config();
+        core.counter.client.mark_kafka();
+        // Statistics only when someone reads them (the metrics server), and never over the
+        // user's own `kafka.producer.statistics.interval.ms`.
+        let stats_ms = core.counter.client.interval_ms();
+        if stats_ms > 0 && settings.producer.get("statistics.interval.ms").is_none() {
+            config.set("statistics.interval.ms", stats_ms.to_string());
+        }
         // librdkafka's debug contexts log at debug level; otherwise warnings and errors only.
         config.set_log_level(if settings.producer.get("debug").is_some() {
             RDKafkaLogLevel::Debug
@@ -82,7 +89,7 @@ impl KafkaSink {
         });
         let slots = settings.max_in_flight_batches.max(1);
         let producer: BaseProducer<SinkContext> = config
-            .create_with_context(SinkContext::new(name, slots))
+            .create_with_context(SinkContext::new(name, slots, core.counter.clone()))
             .map_err(|source| KafkaSinkError::Producer {
                 sink: name.to_string(),
                 source,
@@ -374,6 +381,34 @@ impl Sink for KafkaSink {
     }
 
     fn process(&mut self) -> Result<Status, SinkError> {
+        let status = self.process_round();
+        self.core
+            .counter
+            .batches_in_flight
+            .set(self.in_flight.len() as i64);
+        status
+    }
+
+    fn has_in_flight(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.advance();
+        if self.failing && self.in_flight.iter().all(|b| self.resolved(b)) {
+            return self.finish_failure().map(|_| ());
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self, deadline: Instant) {
+        self.stop_sending(deadline);
+        self.core.counter.batches_in_flight.set(0);
+    }
+}
+
+impl KafkaSink {
+    fn process_round(&mut self) -> Result<Status, SinkError> {
         self.advance();
         if self.failing {
             return self.finish_failure();
@@ -405,19 +440,7 @@ impl Sink for KafkaSink {
         Ok(Status::Ready)
     }
 
-    fn has_in_flight(&self) -> bool {
-        !self.in_flight.is_empty()
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.advance();
-        if self.failing && self.in_flight.iter().all(|b| self.resolved(b)) {
-            return self.finish_failure().map(|_| ());
-        }
-        Ok(())
-    }
-
-    fn stop(&mut self, deadline: Instant) {
+    fn stop_sending(&mut self, deadline: Instant) {
         // Nothing new is enqueued: a partly enqueued batch is rolled back.
         if let Some(tail) = self.in_flight.back_mut() {
             if tail.enqueued < tail.txn.len() {
