@@ -36,6 +36,10 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum AgentError {
     #[error("agent {agent}: nothing runnable remains (no source or sink survived validation and start-up); fix the errors above")]
     NothingRunnable { agent: String },
+    /// A channel could not open (a file channel's directories are locked or unreadable): the
+    /// agent does not start, rather than run sources into a channel that cannot hold anything.
+    #[error("{0}")]
+    Channel(#[from] crate::channel::OpenError),
     #[error("cannot start thread for {component}: {source}")]
     Thread {
         component: String,
@@ -92,7 +96,7 @@ impl Agent {
         );
         for c in &config.channels {
             let counter = agent.registry.channel(&c.name);
-            let channel = c.settings.spec().build(&c.name, counter);
+            let channel = c.settings.spec().build(&c.name, counter)?;
             info!(
                 "Created channel {} type {} (capacity {}, transactionCapacity {})",
                 c.name,
@@ -226,9 +230,13 @@ impl Agent {
         );
         let mut report = StopReport::default();
         for c in &self.channels {
+            c.close();
             c.counter().lifecycle.stopped();
             let left = c.len_including_in_flight();
-            if left > 0 {
+            if left > 0 && c.is_durable() {
+                warn!(channel = c.name(), "{left} events are still in channel {} ({}); they are kept on disk and delivered after the restart", c.name(), c.kind());
+                report.undelivered.push((c.name().to_string(), left));
+            } else if left > 0 {
                 error!(channel = c.name(), "{left} events were still in channel {} ({}) when the drain deadline passed; they are lost with this {} channel", c.name(), c.kind(), c.kind());
                 report.undelivered.push((c.name().to_string(), left));
             } else {

@@ -181,8 +181,12 @@ impl ChannelSpec for MemorySettings {
     fn transaction_capacity(&self) -> usize {
         self.transaction_capacity
     }
-    fn build(&self, name: &str, counter: Arc<ChannelCounter>) -> Arc<dyn Channel> {
-        Arc::new(MemoryChannel::new(name, self.clone(), counter))
+    fn build(
+        &self,
+        name: &str,
+        counter: Arc<ChannelCounter>,
+    ) -> Result<Arc<dyn Channel>, super::OpenError> {
+        Ok(Arc::new(MemoryChannel::new(name, self.clone(), counter)))
     }
 }
 
