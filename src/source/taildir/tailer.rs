@@ -2,10 +2,14 @@
 //! what changed, reads every file with new data (oldest first, at most `maxBatchCount` batches
 //! each, so a busy file does not starve quiet ones), puts each batch into the channel with one
 //! delivery receipt, then does the housekeeping: idle and deleted files are closed, fully read
-//! files that are gone are forgotten, and the delivered positions are written every
-//! `writePosInterval`. With nothing to read it waits for a notification, or polls with Flume's
-//! growing back-off. On stop it waits (up to the drain deadline) for the sinks to deliver what
-//! was read, and writes the final positions.
+//! files that are gone are forgotten, and the delivered positions are written. With nothing to
+//! read it waits for a notification, or polls with Flume's growing back-off. On stop it waits (up
+//! to the drain deadline) for the sinks to deliver what was read, and writes the final positions.
+//!
+//! Positions are written every `writePosInterval` (Flume's rule), and also shortly after a
+//! delivery moved one: at most every [`POSITION_COALESCE`] while lines flow, and not at all while
+//! nothing moves. What a `kill -9` ships twice is then the lines delivered in the last fraction of
+//! a second, not the last `writePosInterval` (3 s) worth.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, error, info, warn};
 
+use super::acks::DeliveryNotice;
 use super::position::{self, PosEntry};
 use super::settings::{self, TaildirSettings};
 use super::tailfile::{self, FileId, Line, Lineage, Stat, TailFile};
@@ -29,6 +34,10 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// A deleted file is closed this long after its last growth (its space is freed), instead of
 /// after `idleTimeout` (Flume keeps deleted files open: FLUME-3341).
 const DELETED_GRACE: Duration = Duration::from_secs(1);
+/// After a delivery moved a position, the position file is written again once this much time
+/// passed since the last write: often enough that a crash ships little twice, rarely enough that
+/// a busy source spends next to nothing on it (a write is two fsynced files).
+pub(super) const POSITION_COALESCE: Duration = Duration::from_millis(250);
 
 /// The reader of one TAILDIR source. One struct, because every question about a file (is it
 /// new, renamed, a copy, idle, delivered?) needs the others' answers; its methods are split by
@@ -50,12 +59,15 @@ pub(super) struct Tailer {
     last_pos_write: Instant,
     last_idle_check: Instant,
     pub(super) watch: Watch,
+    /// Set by deliveries that moved a position since the last position write.
+    notice: Arc<DeliveryNotice>,
 }
 
 impl Tailer {
     pub(super) fn new(name: String, s: TaildirSettings, counter: Arc<SourceCounter>) -> Self {
         let groups = s.groups.len();
         let watch = Watch::new(&name, &s);
+        let notice = DeliveryNotice::new(watch.waker());
         Tailer {
             name,
             s,
@@ -68,6 +80,7 @@ impl Tailer {
             last_pos_write: Instant::now(),
             last_idle_check: Instant::now(),
             watch,
+            notice,
         }
     }
 
@@ -87,9 +100,13 @@ impl Tailer {
                 backoff = Duration::ZERO;
                 continue;
             }
-            // Nothing to read: wait for inotify, or poll with Flume's growing back-off.
+            // Nothing to read: wait for inotify (or a delivery), or poll with Flume's growing
+            // back-off — but not past the next position write.
             backoff = (backoff + self.s.backoff_sleep_increment).min(self.s.max_backoff_sleep);
-            self.watch.wait(backoff, shutdown);
+            let until_write = self
+                .next_position_write()
+                .saturating_duration_since(Instant::now());
+            self.watch.wait(backoff.min(until_write), shutdown);
         }
         self.finish(shutdown);
     }
@@ -186,7 +203,7 @@ impl Tailer {
 
     /// Turns lines into events with the group's headers and one receipt for the batch.
     fn events(&self, t: &TailFile, lines: Vec<Line>) -> Vec<Event> {
-        let receipt = t.acks.register(t.next_offset);
+        let receipt = t.acks.register(t.next_offset, &self.notice);
         let group_headers = &self.s.groups[t.group].headers;
         let needs_headers =
             !group_headers.is_empty() || self.s.file_header || self.s.byte_offset_header;
@@ -276,15 +293,31 @@ impl Tailer {
             self.forget_old_history();
             self.ghosts.retain(|t| t.is_open());
         }
-        if self.last_pos_write.elapsed() >= self.s.write_pos_interval {
+        if Instant::now() >= self.next_position_write() {
             self.write_positions();
         }
+    }
+
+    /// When the positions are written next: `writePosInterval` after the last write, or
+    /// [`POSITION_COALESCE`] after it once a delivery moved a position.
+    fn next_position_write(&self) -> Instant {
+        let after = if self.notice.is_set() {
+            POSITION_COALESCE.min(self.s.write_pos_interval)
+        } else {
+            self.s.write_pos_interval
+        };
+        // checked: writePosInterval may be as large as a Java long of milliseconds.
+        self.last_pos_write
+            .checked_add(after)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
     }
 
     /// Writes each file's delivered position (not how far it was read: a `kill -9` must not
     /// skip lines still in a memory channel), in a stable order, with its fingerprint.
     fn write_positions(&mut self) {
         self.last_pos_write = Instant::now();
+        // Before the positions are read: a delivery from now on is for the next write.
+        self.notice.take();
         let mut entries = Vec::with_capacity(self.files.len());
         let mut fps = Vec::with_capacity(self.files.len());
         let mut keys: Vec<&FileId> = self.files.keys().collect();
@@ -335,6 +368,7 @@ mod tests {
     use crate::channel::{Channel, TakeTransaction};
     use crate::metrics::ChannelCounter;
     use crate::source::processor::ReplicatingSelector;
+    use crate::source::taildir::position;
     use regex::Regex;
     use std::os::unix::fs::MetadataExt;
     use std::path::Path;
@@ -432,6 +466,55 @@ mod tests {
             "without a limit the busy file is read to its end first"
         );
         assert_eq!(greedy.last().map(String::as_str), Some("quiet 0"));
+    }
+
+    /// A delivery is in the position file long before `writePosInterval` (a minute here): the
+    /// read loop writes it within [`POSITION_COALESCE`] of the commit, woken by the delivery.
+    #[test]
+    fn a_delivered_position_is_written_soon_after_the_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("app.log");
+        std::fs::write(&log, "one\ntwo\n").expect("write");
+        let mut s = settings(dir.path(), 10, u64::MAX);
+        s.write_pos_interval = Duration::from_secs(60);
+        s.max_backoff_sleep = Duration::from_secs(60);
+        s.backoff_sleep_increment = Duration::from_secs(60);
+        let pos_file = s.position_file.clone();
+        let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
+            "c1",
+            MemorySettings::default(),
+            Arc::new(ChannelCounter::default()),
+        ));
+        let counter = Arc::new(SourceCounter::default());
+        let mut processor = ChannelProcessor::new(
+            "r1",
+            vec![],
+            ReplicatingSelector {
+                required: vec![channel.clone()],
+                optional: vec![],
+            },
+            counter.clone(),
+        );
+        let stop = Shutdown::new();
+        let stop2 = stop.clone();
+        let reader = std::thread::spawn(move || {
+            let mut t = Tailer::new("r1".into(), s, counter);
+            t.restore();
+            t.run(&mut processor, &stop2);
+        });
+        let saved = || -> u64 {
+            position::load(&pos_file)
+                .ok()
+                .and_then(|e| e.first().map(|p| p.pos))
+                .unwrap_or(0)
+        };
+        crate::testing::wait_for("both lines are in the channel", || channel.len() == 2);
+        // The loop is idle now, in a back-off of a minute; the commit must wake it.
+        assert_eq!(saved(), 0, "nothing was delivered yet");
+        TakeTransaction::begin(&channel, 10, Duration::ZERO).commit();
+        crate::testing::wait_for("the delivered position is saved", || saved() == 8);
+        stop.trigger(std::time::Instant::now());
+        reader.join().expect("reader");
     }
 
     /// Resumes `app.log` from a position file Flume wrote (no rflume sidecar) whose entry has
