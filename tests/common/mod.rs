@@ -28,6 +28,7 @@
 pub mod agent;
 pub mod kafka;
 pub mod process;
+pub mod stream;
 pub mod tansu;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
