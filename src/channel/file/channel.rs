@@ -21,8 +21,8 @@ use tracing::{error, info, warn};
 
 use super::checkpoint::{self, Checkpoint};
 use super::dirs::{self, DirLock};
-use super::format::{decode_events, encoded_len, Kind, Pos, Record, SEGMENT_HEADER_LEN};
-use super::queue::{take_key, DiskPart, Promotion, Queue, Run};
+use super::format::{decode_events, Kind, Pos, Record, SEGMENT_HEADER_LEN};
+use super::queue::{mem_size, take_key, DiskPart, Promotion, Queue, Run};
 use super::reader::{Next, SegmentReader};
 use super::replay;
 use super::settings::FileSettings;
@@ -46,7 +46,7 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            mem_budget: 16 << 20,
+            mem_budget: 8 << 20,
             keeper_tick: Duration::from_secs(1),
             space_refresh: Duration::from_secs(1),
         }
@@ -333,7 +333,6 @@ impl Core {
             unreserve();
             return Err(e);
         }
-        let bytes = record.len() as usize;
         let appended = match self.wal.append(record) {
             Ok(a) => a,
             Err(e) => {
@@ -351,9 +350,7 @@ impl Core {
                     Ok(()) => {
                         receipts = strip_receipts(events);
                         let batch = std::mem::take(events);
-                        // The record's size is the events' encoded size plus a header.
-                        let size = bytes.saturating_sub(super::format::RECORD_HEADER_LEN);
-                        q.publish(appended.seq, batch, size, appended.pos);
+                        q.publish(appended.seq, batch, appended.pos);
                         self.counter.channel_size.set(q.stored() as i64);
                         Ok(())
                     }
@@ -483,7 +480,7 @@ impl Core {
                             }
                             continue;
                         }
-                        p.bytes += encoded_len(&e);
+                        p.bytes += mem_size(&e);
                         read += 1;
                         p.consumed += 1;
                         match run.as_mut() {

@@ -16,6 +16,11 @@ use crate::event::Event;
 
 use super::format::{encoded_len, Pos};
 
+/// What an event held in memory costs against the memory budget: its bytes and its struct.
+pub fn mem_size(e: &Event) -> usize {
+    encoded_len(e) + std::mem::size_of::<Event>()
+}
+
 /// Consecutive events (by sequence number) from one place in the log.
 #[derive(Debug)]
 pub struct Run {
@@ -62,7 +67,7 @@ pub struct Promotion {
     pub consumed: u64,
     pub cursor: Pos,
     pub first_seq: u64,
-    /// The runs' [`encoded_len`] total.
+    /// The runs' [`mem_size`] total.
     pub bytes: usize,
 }
 
@@ -125,10 +130,10 @@ impl Queue {
     }
 
     /// A committed put, in log order: held in memory when nothing waits on disk and the budget
-    /// allows, else left on disk. `bytes` is the events' [`encoded_len`] total. Returns whether
-    /// it is held in memory.
-    pub fn publish(&mut self, first_seq: u64, events: Vec<Event>, bytes: usize, pos: Pos) -> bool {
+    /// allows, else left on disk. Returns whether it is held in memory.
+    pub fn publish(&mut self, first_seq: u64, events: Vec<Event>, pos: Pos) -> bool {
         let n = events.len() as u64;
+        let bytes: usize = events.iter().map(mem_size).sum();
         self.published_seq = first_seq + n;
         if self.disk.events == 0 && self.mem_bytes + bytes <= self.mem_budget {
             self.mem_events += events.len();
@@ -170,7 +175,7 @@ impl Queue {
                 let k = (max - events.len()).min(run.events.len());
                 let mut bytes = 0;
                 for e in run.events.drain(..k) {
-                    bytes += encoded_len(&e);
+                    bytes += mem_size(&e);
                     events.push(e);
                 }
                 pieces.push(Piece {
@@ -294,11 +299,13 @@ mod tests {
 
     #[test]
     fn puts_spill_to_disk_past_the_budget_and_stay_there_until_it_drains() {
-        let mut q = Queue::new(DiskPart::default(), 0, 10);
-        assert!(q.publish(0, events(2, "a"), 8, pos(40)));
-        assert!(!q.publish(2, events(2, "b"), 8, pos(100)), "over budget");
+        // Room for two of these events, not four.
+        let each = mem_size(&Event::new("a0"));
+        let mut q = Queue::new(DiskPart::default(), 0, 2 * each + each / 2);
+        assert!(q.publish(0, events(2, "a"), pos(40)));
+        assert!(!q.publish(2, events(2, "b"), pos(100)), "over budget");
         assert!(
-            !q.publish(4, events(1, "c"), 1, pos(160)),
+            !q.publish(4, events(1, "c"), pos(160)),
             "something waits on disk: later puts go there too, to keep the order"
         );
         assert_eq!((q.stored(), q.disk.events, q.disk.cursor), (5, 3, pos(100)));
@@ -323,7 +330,7 @@ mod tests {
     #[test]
     fn rolled_back_takes_come_back_first_and_in_sequence_order() {
         let mut q = Queue::new(DiskPart::default(), 0, 1 << 20);
-        q.publish(0, events(6, "e"), 6, pos(40));
+        q.publish(0, events(6, "e"), pos(40));
         let (first, p1) = q.take_from_memory(2).expect("e0 e1");
         let (second, p2) = q.take_from_memory(2).expect("e2 e3");
         q.taken(take_key(&first), p1, 2);
@@ -345,7 +352,7 @@ mod tests {
             (10, pos(40)),
             "empty: everything published was delivered"
         );
-        q.publish(10, events(3, "x"), 3, pos(40));
+        q.publish(10, events(3, "x"), pos(40));
         assert_eq!(q.watermark(pos(90)), (10, pos(40)));
         let (e, p) = q.take_from_memory(3).expect("x");
         q.taken(take_key(&e), p, 3);
