@@ -17,7 +17,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::stream::*;
@@ -59,28 +59,19 @@ impl Moments {
     }
 }
 
-struct Work {
-    _tmp: tempfile::TempDir,
-    log: PathBuf,
-    positions: PathBuf,
-    channel: PathBuf,
-}
-
-impl Work {
-    fn new() -> Work {
-        let tmp = tempfile::Builder::new()
-            .prefix("rflume-crash-")
-            .tempdir()
-            .expect("temp dir");
-        let logs = tmp.path().join("logs");
-        std::fs::create_dir(&logs).expect("logs dir");
-        Work {
-            log: logs.join("app.log"),
-            positions: tmp.path().join("taildir_position.json"),
-            channel: tmp.path().join("channel"),
-            _tmp: tmp,
-        }
+/// Before kill `k`: the outage starts or ends on its kills; then waits for a random moment,
+/// 0.2 to 1.5 s of the stream later.
+fn approach_kill(k: usize, m: &mut Moments, appender: &Appender, agent: &Agent, proxy: &mut Proxy) {
+    if k == OUTAGE_KILLS.0 {
+        proxy.kill();
     }
+    if k == OUTAGE_KILLS.1 {
+        proxy.restart();
+    }
+    let target = appender.appended() + m.between(20, 150) * PER_TICK;
+    agent.wait_until(DEADLINE, "the stream moved on", || {
+        appender.appended() >= target
+    });
 }
 
 /// Reads the topic to its end once at least `n` records are there (or the deadline passed).
@@ -101,12 +92,7 @@ fn wait_all_delivered(broker: &Broker, agent: &Agent, total: usize) {
 }
 
 fn taildir_pipeline(w: &Work, bootstrap: &str) -> String {
-    format!(
-        "{}{}{}",
-        taildir_source(&w.log, &w.positions, &[]),
-        file_channel(&w.channel, &[]),
-        kafka_sink(bootstrap, TOPIC, &[])
-    )
+    w.taildir_pipeline(bootstrap, TOPIC, &[])
 }
 
 /// TAILDIR → file channel → Kafka, `kill -9` at 20 random moments of a 20,000 lines/s stream,
@@ -125,17 +111,7 @@ fn taildir_file_kafka_survives_kill_9_at_20_random_moments() {
     let mut agent = Agent::start(&taildir_pipeline(&w, &proxy.bootstrap()), "a1");
     let started = Instant::now();
     for k in 0..KILLS {
-        if k == OUTAGE_KILLS.0 {
-            proxy.kill();
-        }
-        if k == OUTAGE_KILLS.1 {
-            proxy.restart();
-        }
-        // A random moment: 0.2 to 1.5 s of the stream later.
-        let target = appender.appended() + moments.between(20, 150) * PER_TICK;
-        agent.wait_until(DEADLINE, "the stream moved on", || {
-            appender.appended() >= target
-        });
+        approach_kill(k, &mut moments, &appender, &agent, &mut proxy);
         agent.kill9();
         agent = Agent::start(&taildir_pipeline(&w, &proxy.bootstrap()), "a1");
     }
@@ -205,16 +181,7 @@ fn exec_file_kafka_survives_kill_9_at_20_random_moments() {
     let mut agent = Agent::start(&exec_pipeline(&w, from, &proxy.bootstrap()), "a1");
     let mut resumed_at = Vec::new();
     for k in 0..KILLS {
-        if k == OUTAGE_KILLS.0 {
-            proxy.kill();
-        }
-        if k == OUTAGE_KILLS.1 {
-            proxy.restart();
-        }
-        let target = appender.appended() + moments.between(20, 150) * PER_TICK;
-        agent.wait_until(DEADLINE, "the stream moved on", || {
-            appender.appended() >= target
-        });
+        approach_kill(k, &mut moments, &appender, &agent, &mut proxy);
         let read = tail_offset(&agent, &w.log);
         agent.kill9();
         // From the start of the line `tail` was in (a later read by the dying `tail` is read

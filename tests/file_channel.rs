@@ -23,38 +23,16 @@ const TOPIC: &str = "fc";
 /// Generous for anything that takes seconds on a loaded 2-core machine.
 const DEADLINE: Duration = Duration::from_secs(90);
 
-/// One test's directories: the log, TAILDIR's position file, the channel's directories.
-struct Work {
-    _tmp: tempfile::TempDir,
-    log: PathBuf,
-    positions: PathBuf,
-    channel: PathBuf,
+/// What the tests here need of a [`Work`].
+trait Checks {
+    fn config(&self, bootstrap: &str, channel: &[(&str, &str)]) -> String;
+    fn wait_stored(&self, agent: &Agent, n: usize);
+    fn wait_delivered(&self, agent: &Agent, n: u64);
 }
 
-impl Work {
-    fn new() -> Work {
-        let tmp = tempfile::Builder::new()
-            .prefix("rflume-fc-")
-            .tempdir()
-            .expect("temp dir");
-        let logs = tmp.path().join("logs");
-        std::fs::create_dir(&logs).expect("logs dir");
-        Work {
-            log: logs.join("app.log"),
-            positions: tmp.path().join("taildir_position.json"),
-            channel: tmp.path().join("channel"),
-            _tmp: tmp,
-        }
-    }
-
-    /// TAILDIR → file channel → Kafka at `bootstrap`.
+impl Checks for Work {
     fn config(&self, bootstrap: &str, channel: &[(&str, &str)]) -> String {
-        format!(
-            "{}{}{}",
-            taildir_source(&self.log, &self.positions, &[]),
-            file_channel(&self.channel, channel),
-            kafka_sink(bootstrap, TOPIC, &[])
-        )
+        self.taildir_pipeline(bootstrap, TOPIC, channel)
     }
 
     /// Lines `0..n` are in the channel: TAILDIR saved a position past them.

@@ -88,6 +88,20 @@ pub trait ChannelSpec: Describe {
     ) -> Result<Arc<dyn Channel>, OpenError>;
 }
 
+/// Flume waits `tryAcquire(keepAlive, SECONDS)` for room; a negative timeout does not wait at
+/// all, which Flume does without a word: rflume runs it the same way and says so.
+pub(crate) fn warn_negative_keep_alive(r: &mut crate::config::reader::PropReader, keep_alive: i64) {
+    if keep_alive < 0 {
+        let line = r.line("keep-alive");
+        r.warn(
+            "keep-alive",
+            line,
+            format!("a negative keep-alive ({keep_alive}) means no wait for room, as in Flume"),
+            Some("use 0 to say so".to_string()),
+        );
+    }
+}
+
 /// Why a channel could not be made; the agent does not start without it.
 #[derive(Debug, Error)]
 pub enum OpenError {

@@ -367,6 +367,47 @@ fn regex_escape(s: &str) -> String {
         .collect()
 }
 
+/// One test's files: the log a TAILDIR source follows, its position file, and the directory of
+/// the file channel's directories.
+pub struct Work {
+    _tmp: tempfile::TempDir,
+    pub log: PathBuf,
+    pub positions: PathBuf,
+    pub channel: PathBuf,
+}
+
+impl Work {
+    pub fn new() -> Work {
+        let tmp = tempfile::Builder::new()
+            .prefix("rflume-durable-")
+            .tempdir()
+            .expect("temp dir");
+        let logs = tmp.path().join("logs");
+        std::fs::create_dir(&logs).expect("logs dir");
+        Work {
+            log: logs.join("app.log"),
+            positions: tmp.path().join("taildir_position.json"),
+            channel: tmp.path().join("channel"),
+            _tmp: tmp,
+        }
+    }
+
+    /// TAILDIR → file channel (with `channel` properties) → Kafka at `bootstrap`.
+    pub fn taildir_pipeline(
+        &self,
+        bootstrap: &str,
+        topic: &str,
+        channel: &[(&str, &str)],
+    ) -> String {
+        format!(
+            "{}{}{}",
+            taildir_source(&self.log, &self.positions, &[]),
+            file_channel(&self.channel, channel),
+            kafka_sink(bootstrap, topic, &[])
+        )
+    }
+}
+
 /// The delivered position of `log` in a TAILDIR position file (Flume's format), if any.
 pub fn saved_position(position_file: &Path, log: &Path) -> Option<u64> {
     let text = std::fs::read_to_string(position_file).ok()?;

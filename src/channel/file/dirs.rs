@@ -148,31 +148,7 @@ pub fn usable_space(dir: &Path) -> std::io::Result<u64> {
     fs4::available_space(dir)
 }
 
-/// Makes a directory's entries (files created, renamed or deleted in it) durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Writes `bytes` to `path` atomically and durably: a temporary file, fsync, rename, fsync of
-/// the directory. A crash leaves the old or the new content, never a mix.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    sync_dir(dir)
-}
+pub use crate::durable::{sync_dir, write_atomic};
 
 #[cfg(test)]
 mod tests {

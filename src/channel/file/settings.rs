@@ -177,15 +177,7 @@ impl FileSettings {
             capacity = DEFAULT_CAPACITY;
         }
         let keep_alive = java_int(r, "keep-alive", DEFAULT_KEEP_ALIVE_SECS);
-        if keep_alive < 0 {
-            let line = r.line("keep-alive");
-            r.warn(
-                "keep-alive",
-                line,
-                format!("a negative keep-alive ({keep_alive}) means no wait for room, as in Flume"),
-                Some("use 0 to say so".to_string()),
-            );
-        }
+        crate::channel::warn_negative_keep_alive(r, keep_alive);
         let mut transaction_capacity =
             java_int(r, "transactionCapacity", DEFAULT_TRANSACTION_CAPACITY);
         if transaction_capacity <= 0 {

@@ -398,12 +398,8 @@ mod tests {
         }
     }
 
-    /// One read pass over a busy and a quiet file; returns the bodies stored, in order.
-    fn one_pass(max_batch_count: u64) -> Vec<String> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let busy: String = (0..1000).map(|i| format!("busy {i}\n")).collect();
-        std::fs::write(dir.path().join("a-busy.log"), busy).expect("write");
-        std::fs::write(dir.path().join("b-quiet.log"), "quiet 0\n").expect("write");
+    /// A memory channel (10,000 / 100) and a processor of source r1 feeding it.
+    fn memory_pipeline() -> (Arc<dyn Channel>, ChannelProcessor, Arc<SourceCounter>) {
         let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
             "c1",
             MemorySettings {
@@ -414,7 +410,7 @@ mod tests {
             Arc::new(ChannelCounter::default()),
         ));
         let counter = Arc::new(SourceCounter::default());
-        let mut processor = ChannelProcessor::new(
+        let processor = ChannelProcessor::new(
             "r1",
             vec![],
             ReplicatingSelector {
@@ -423,6 +419,16 @@ mod tests {
             },
             counter.clone(),
         );
+        (channel, processor, counter)
+    }
+
+    /// One read pass over a busy and a quiet file; returns the bodies stored, in order.
+    fn one_pass(max_batch_count: u64) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let busy: String = (0..1000).map(|i| format!("busy {i}\n")).collect();
+        std::fs::write(dir.path().join("a-busy.log"), busy).expect("write");
+        std::fs::write(dir.path().join("b-quiet.log"), "quiet 0\n").expect("write");
+        let (channel, mut processor, counter) = memory_pipeline();
         let mut t = Tailer::new(
             "r1".into(),
             settings(dir.path(), 10, max_batch_count),
@@ -480,21 +486,7 @@ mod tests {
         s.max_backoff_sleep = Duration::from_secs(60);
         s.backoff_sleep_increment = Duration::from_secs(60);
         let pos_file = s.position_file.clone();
-        let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
-            "c1",
-            MemorySettings::default(),
-            Arc::new(ChannelCounter::default()),
-        ));
-        let counter = Arc::new(SourceCounter::default());
-        let mut processor = ChannelProcessor::new(
-            "r1",
-            vec![],
-            ReplicatingSelector {
-                required: vec![channel.clone()],
-                optional: vec![],
-            },
-            counter.clone(),
-        );
+        let (channel, mut processor, counter) = memory_pipeline();
         let stop = Shutdown::new();
         let stop2 = stop.clone();
         let reader = std::thread::spawn(move || {
