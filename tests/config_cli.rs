@@ -619,7 +619,12 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.source.sequencegeneratorsource",
             "org.apache.flume.source.netcatsource",
         ],
-        "channels" => &["memory", "org.apache.flume.channel.memorychannel"],
+        "channels" => &[
+            "memory",
+            "file",
+            "org.apache.flume.channel.memorychannel",
+            "org.apache.flume.channel.file.filechannel",
+        ],
         "sinks" => &[
             "logger",
             "null",

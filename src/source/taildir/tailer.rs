@@ -125,13 +125,13 @@ impl Tailer {
             let Some(mut t) = self.files.remove(&key) else {
                 continue;
             };
-            let r = self.read_file(&mut t, processor, shutdown);
+            let r = self.read_file(&mut t, true, processor, shutdown);
             self.files.insert(key, t);
             total += r?;
         }
         let mut ghosts = std::mem::take(&mut self.ghosts);
         for t in &mut ghosts {
-            total += self.read_file(t, processor, shutdown)?;
+            total += self.read_file(t, false, processor, shutdown)?;
         }
         ghosts.retain(|t| t.is_open());
         self.ghosts = ghosts;
@@ -140,9 +140,12 @@ impl Tailer {
 
     /// Reads one file's new lines, up to `maxBatchCount` batches: the number of lines stored,
     /// or None when stopping left a batch unstored (its lines are read again after restart).
+    /// `tracked`: `t` is one of `files`, taken out of it while it is read (not a ghost, whose
+    /// position is never written: its inode belongs to another file now).
     fn read_file(
         &mut self,
         t: &mut TailFile,
+        tracked: bool,
         processor: &mut ChannelProcessor,
         shutdown: &Shutdown,
     ) -> Option<usize> {
@@ -193,6 +196,11 @@ impl Tailer {
                     return None;
                 }
                 stored += n;
+                // A long pass over a busy file must not hold the position writes back: what a
+                // crash ships twice is what the position file does not say yet.
+                if Instant::now() >= self.next_position_write() {
+                    self.write_positions_with(tracked.then_some(&mut *t));
+                }
             }
             if read.at_eof || n < self.s.batch_size {
                 break;
@@ -315,17 +323,26 @@ impl Tailer {
     /// Writes each file's delivered position (not how far it was read: a `kill -9` must not
     /// skip lines still in a memory channel), in a stable order, with its fingerprint.
     fn write_positions(&mut self) {
+        self.write_positions_with(None);
+    }
+
+    /// The same, in the middle of reading `current`, which is out of `files` meanwhile.
+    fn write_positions_with(&mut self, mut current: Option<&mut TailFile>) {
         self.last_pos_write = Instant::now();
         // Before the positions are read: a delivery from now on is for the next write.
         self.notice.take();
-        let mut entries = Vec::with_capacity(self.files.len());
-        let mut fps = Vec::with_capacity(self.files.len());
-        let mut keys: Vec<&FileId> = self.files.keys().collect();
+        let mut entries = Vec::with_capacity(self.files.len() + 1);
+        let mut fps = Vec::with_capacity(self.files.len() + 1);
+        let mut keys: Vec<FileId> = self.files.keys().copied().collect();
+        keys.extend(current.as_ref().map(|t| t.id));
         keys.sort();
-        let keys: Vec<FileId> = keys.into_iter().copied().collect();
         for key in keys {
-            let Some(t) = self.files.get_mut(&key) else {
-                continue;
+            let t = match current.as_deref_mut() {
+                Some(c) if c.id == key => c,
+                _ => match self.files.get_mut(&key) {
+                    Some(t) => t,
+                    None => continue,
+                },
             };
             let pos = t.acks.delivered();
             entries.push(PosEntry {
@@ -366,6 +383,7 @@ mod tests {
     use super::*;
     use crate::channel::memory::{MemoryChannel, MemorySettings};
     use crate::channel::{Channel, TakeTransaction};
+    use crate::event::Event;
     use crate::metrics::ChannelCounter;
     use crate::source::processor::ReplicatingSelector;
     use crate::source::taildir::position;
@@ -507,6 +525,104 @@ mod tests {
         crate::testing::wait_for("the delivered position is saved", || saved() == 8);
         stop.trigger(std::time::Instant::now());
         reader.join().expect("reader");
+    }
+
+    /// A durable channel as slow as a disk: every put takes 30 ms; it acknowledges the receipts
+    /// at once (as the file channel does) and, at its 15th put, reads the position file.
+    struct SlowDurable {
+        puts: std::sync::atomic::AtomicUsize,
+        seen_at_15th: std::sync::Mutex<Option<u64>>,
+        position_file: std::path::PathBuf,
+        counter: Arc<ChannelCounter>,
+    }
+
+    impl Channel for SlowDurable {
+        fn name(&self) -> &str {
+            "slow"
+        }
+        fn kind(&self) -> &'static str {
+            "slow"
+        }
+        fn put(&self, events: &mut Vec<Event>) -> Result<(), crate::channel::ChannelError> {
+            for e in events.iter_mut() {
+                if let Some(r) = e.receipt.take() {
+                    r.ack();
+                }
+            }
+            events.clear();
+            let n = self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n == 14 {
+                let saved = position::load(&self.position_file)
+                    .ok()
+                    .and_then(|e| e.first().map(|p| p.pos));
+                *self.seen_at_15th.lock().expect("lock") = saved;
+            }
+            // The disk's time for an fsync: what makes one pass over a busy file long.
+            std::thread::sleep(Duration::from_millis(30));
+            Ok(())
+        }
+        fn take_raw(&self, _: usize, _: Duration) -> Vec<Event> {
+            Vec::new()
+        }
+        fn commit_take(&self, _: &[Event]) {}
+        fn rollback_take(&self, _: Vec<Event>) {}
+        fn len(&self) -> usize {
+            0
+        }
+        fn len_including_in_flight(&self) -> usize {
+            0
+        }
+        fn capacity(&self) -> usize {
+            usize::MAX
+        }
+        fn transaction_capacity(&self) -> usize {
+            10
+        }
+        fn counter(&self) -> &Arc<ChannelCounter> {
+            &self.counter
+        }
+    }
+
+    /// One pass over a busy file that takes longer than the coalescing interval (30 batches of
+    /// 30 ms) writes positions on the way, not only when it ends: a crash in the middle of a
+    /// long pass must not ship the whole pass twice.
+    #[test]
+    fn positions_are_written_during_a_long_pass_over_a_busy_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text: String = (0..300).map(|i| format!("line {i:03}\n")).collect();
+        std::fs::write(dir.path().join("busy.log"), text).expect("write");
+        let mut s = settings(dir.path(), 10, u64::MAX);
+        s.write_pos_interval = Duration::from_secs(60);
+        let slow = Arc::new(SlowDurable {
+            puts: Default::default(),
+            seen_at_15th: Default::default(),
+            position_file: s.position_file.clone(),
+            counter: Arc::new(ChannelCounter::default()),
+        });
+        let counter = Arc::new(SourceCounter::default());
+        let mut processor = ChannelProcessor::new(
+            "r1",
+            vec![],
+            ReplicatingSelector {
+                required: vec![slow.clone() as Arc<dyn Channel>],
+                optional: vec![],
+            },
+            counter.clone(),
+        );
+        let mut t = Tailer::new("r1".into(), s, counter);
+        t.restore();
+        let stop = Shutdown::new();
+        assert_eq!(
+            t.read_pass(&mut processor, &stop),
+            Some(300),
+            "one pass reads it all"
+        );
+        let seen = *slow.seen_at_15th.lock().expect("lock");
+        let pos = seen.expect("the position file was written before the 15th batch");
+        assert!(
+            pos > 0 && pos < 300 * 9,
+            "a position in the middle of the pass: {pos}"
+        );
     }
 
     /// Resumes `app.log` from a position file Flume wrote (no rflume sidecar) whose entry has
