@@ -169,11 +169,6 @@ impl FileChannel {
         })
     }
 
-    /// Fsyncs so far (the benchmark's figure).
-    pub fn fsyncs(&self) -> u64 {
-        self.core.wal.stats.fsyncs.load(Ordering::Relaxed)
-    }
-
     /// Stops the keeper and lets the channel go without a checkpoint or a sync: what a crash
     /// leaves behind, for tests of replay.
     #[cfg(test)]

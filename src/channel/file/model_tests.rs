@@ -293,6 +293,27 @@ fn a_crash_keeps_committed_puts_and_forgets_committed_takes() {
     assert_eq!(again, [2, 3, 4, 5]);
 }
 
+/// A crash while a segment was being created leaves a file with a partial header (or none):
+/// it held nothing, and is removed; the channel opens with everything committed before.
+#[test]
+fn a_segment_torn_at_its_creation_is_removed() {
+    let root = scratch();
+    let s = settings(root.path());
+    let ch = open(&s);
+    ch.put(&mut (0..3).map(|i| Event::new(body(i))).collect())
+        .expect("put");
+    Arc::try_unwrap(ch).ok().expect("sole owner").crash();
+    let newest = newest_segment(&s).expect("a segment");
+    let name = newest.file_name().and_then(|n| n.to_str()).expect("name");
+    let id: u64 = name["rflume-wal-".len()..].parse().expect("an id");
+    let torn = s.data_dirs[0].join(format!("rflume-wal-{:020}", id + 1));
+    std::fs::write(&torn, b"RFLUMW").expect("a torn header");
+    let ch = open(&s);
+    assert!(!torn.exists(), "the torn segment is removed");
+    let got: Vec<u64> = ch.take_raw(7, Duration::ZERO).iter().map(id_of).collect();
+    assert_eq!(got, [0, 1, 2]);
+}
+
 #[test]
 fn a_second_channel_on_the_same_directories_is_refused() {
     let root = scratch();
