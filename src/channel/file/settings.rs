@@ -321,7 +321,10 @@ fn absolute(r: &mut PropReader, key: &str, dir: &str) -> PathBuf {
             key,
             line,
             format!("{dir} is a relative path: it is resolved against the agent's working directory, as in Flume"),
-            Some("use an absolute path such as /var/lib/rflume/file-channel/data".to_string()),
+            Some(format!(
+                "use an absolute path such as /var/lib/rflume/file-channel/{}",
+                if key == "dataDirs" { "data" } else { "checkpoint" }
+            )),
         );
     }
     path
