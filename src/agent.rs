@@ -45,6 +45,10 @@ pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum AgentError {
     #[error("agent {agent}: nothing runnable remains (no source or sink survived validation and start-up); fix the errors above")]
     NothingRunnable { agent: String },
+    /// A channel could not open (a file channel's directories are locked or unreadable): the
+    /// agent does not start, rather than run sources into a channel that cannot hold anything.
+    #[error("{0}")]
+    Channel(#[from] crate::channel::OpenError),
     #[error("cannot start thread for {component}: {source}")]
     Thread {
         component: String,
@@ -124,7 +128,7 @@ impl Agent {
             names(config.sinks.iter().map(|k| &k.name)),
         );
         for c in &config.channels {
-            agent.start_channel(c);
+            agent.start_channel(c)?;
         }
         let sinks: Vec<&SinkConfig> = config.sinks.iter().collect();
         let groups: Vec<&SinkGroupConfig> = config.sinkgroups.iter().collect();
@@ -141,10 +145,10 @@ impl Agent {
         Ok(agent)
     }
 
-    fn start_channel(&mut self, c: &ChannelConfig) {
+    fn start_channel(&mut self, c: &ChannelConfig) -> Result<(), AgentError> {
         let counter = self.registry.channel(&c.name);
         counter.meta.set_type(c.kind.name.alias);
-        let channel = c.settings.spec().build(&c.name, counter);
+        let channel = c.settings.spec().build(&c.name, counter)?;
         info!(
             "Created channel {} type {} (capacity {}, transactionCapacity {})",
             c.name,
@@ -153,6 +157,7 @@ impl Agent {
             channel.transaction_capacity()
         );
         self.channels.push(channel);
+        Ok(())
     }
 
     /// Builds `sinks` and starts them: one runner per sink group of `groups` (Flume's SinkRunner
@@ -449,7 +454,7 @@ impl Agent {
                         continue;
                     }
                     self.channels.retain(|c| c.name() != o.name);
-                    self.start_channel(n);
+                    self.start_channel(n)?;
                     if let Some(new_channel) = self.channel(&o.name) {
                         let (moved, left) = move_events(&old_channel, &new_channel);
                         report.moved_events += moved;
@@ -477,7 +482,7 @@ impl Agent {
         }
         for n in &new.channels {
             if old.channel(&n.name).is_none() {
-                self.start_channel(n);
+                self.start_channel(n)?;
                 report.added.push(format!("channel {}", n.name));
             }
         }
@@ -571,9 +576,13 @@ impl Agent {
         );
         let mut report = StopReport::default();
         for c in &self.channels {
+            c.close();
             c.counter().lifecycle.stopped();
             let left = c.len_including_in_flight();
-            if left > 0 {
+            if left > 0 && c.is_durable() {
+                warn!(channel = c.name(), "{left} events are still in channel {} ({}); they are kept on disk and delivered after the restart", c.name(), c.kind());
+                report.undelivered.push((c.name().to_string(), left));
+            } else if left > 0 {
                 error!(channel = c.name(), "{left} events were still in channel {} ({}) when the drain deadline passed; they are lost with this {} channel", c.name(), c.kind(), c.kind());
                 report.undelivered.push((c.name().to_string(), left));
             } else {

@@ -5,7 +5,7 @@
 //! | rank | modules | what they are |
 //! |---|---|---|
 //! | 0 | `testing`, `java` | unit-test helpers (compiled for tests only); models of Java behaviour |
-//! | 1 | `event`, `metrics`, `shutdown`, `logging` | plain data and plumbing |
+//! | 1 | `event`, `metrics`, `shutdown`, `logging`, `durable` | plain data and plumbing |
 //! | 2 | `config`, `monitor` | properties syntax, the typed key reader, diagnostics, the table shape |
 //! | 3 | `channel` | the channel trait, transactions, the channel registry |
 //! | 4 | `interceptor` | the interceptor trait and registry |
@@ -30,6 +30,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("metrics", 1),
     ("shutdown", 1),
     ("logging", 1),
+    ("durable", 1),
     ("layers", 1),
     ("config", 2),
     // The monitoring server renders the registry; it knows no component.

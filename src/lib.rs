@@ -8,6 +8,7 @@ pub mod agent;
 pub mod channel;
 pub mod cli;
 pub mod config;
+pub mod durable;
 pub mod event;
 pub mod graph;
 pub mod interceptor;

@@ -38,15 +38,17 @@ const EDGES: &[&str] = &[
 ];
 
 /// Parses a component of `kind`/`alias` from its minimal properties with `key = value` added;
-/// `Some` only when it parsed without errors.
+/// `Some` only when it parsed without errors. The directory is where its files may go (see
+/// `with_temp_dirs`); it must outlive what is built.
 fn parse_with<S>(
     parse: ParseFn<S>,
     kind: &str,
     alias: &str,
     extra: Option<(&str, &str)>,
-) -> Option<S> {
+) -> (Option<S>, tempfile::TempDir) {
     let p = parse_minimal(parse, kind, alias, extra);
-    p.settings.filter(|_| !p.diags.has_errors())
+    let ok = !p.diags.has_errors();
+    (p.settings.filter(|_| ok), p.dirs)
 }
 
 /// The numeric properties of each supported type: those its `describe()` shows as a number (or
@@ -63,6 +65,7 @@ fn numeric_keys<S>(
         };
         let alias = entry.name.alias;
         let settings = parse_with(parse, kind, alias, None)
+            .0
             .unwrap_or_else(|| panic!("{kind} {alias}: its minimal config parses"));
         let keys: BTreeSet<String> = describe(&settings)
             .into_iter()
@@ -91,8 +94,14 @@ fn try_channel(value: &str) {
         s.spec().describe()
     }) {
         exercise("channel", alias, &key, value, || {
-            if let Some(s) = parse_with(parse, "channel", alias, Some((&key, value))) {
-                let c = s.spec().build("c1", Arc::new(ChannelCounter::default()));
+            let (parsed, _dirs) = parse_with(parse, "channel", alias, Some((&key, value)));
+            if let Some(s) = parsed {
+                let c = s
+                    .spec()
+                    .build("c1", Arc::new(ChannelCounter::default()))
+                    .unwrap_or_else(|e| {
+                        panic!("channel {alias} with {key} = {value} did not open: {e}")
+                    });
                 let mut batch = vec![Event::new("a"), Event::new("b")];
                 let _ = c.put(&mut batch);
                 let txn = TakeTransaction::begin(&c, 2, Duration::ZERO);
@@ -109,7 +118,7 @@ fn try_source(value: &str) {
         })
     {
         exercise("source", alias, &key, value, || {
-            if let Some(s) = parse_with(parse, "source", alias, Some((&key, value))) {
+            if let (Some(s), _dirs) = parse_with(parse, "source", alias, Some((&key, value))) {
                 let _ = s.spec().batch_size();
                 let _running = s.spec().build("r1");
             }
@@ -123,11 +132,12 @@ fn try_sink(value: &str, build: bool) {
         s.spec().describe()
     }) {
         exercise("sink", alias, &key, value, || {
-            if let Some(s) = parse_with(parse, "sink", alias, Some((&key, value))) {
+            if let (Some(s), _dirs) = parse_with(parse, "sink", alias, Some((&key, value))) {
                 if build {
                     let channel = memory
                         .spec()
-                        .build("c1", Arc::new(ChannelCounter::default()));
+                        .build("c1", Arc::new(ChannelCounter::default()))
+                        .expect("a memory channel opens");
                     let core = SinkCore::new("k1", channel, Arc::new(SinkCounter::default()));
                     let _ = s.spec().build(core);
                 }
@@ -143,7 +153,7 @@ fn try_interceptor(value: &str) {
         |s: &interceptor::InterceptorSettings| s.spec().describe(),
     ) {
         exercise("interceptor", alias, &key, value, || {
-            if let Some(s) = parse_with(parse, "interceptor", alias, Some((&key, value))) {
+            if let (Some(s), _dirs) = parse_with(parse, "interceptor", alias, Some((&key, value))) {
                 let mut i = s.spec().build();
                 let _ = i.intercept(vec![Event::new("x")]);
             }

@@ -30,6 +30,7 @@ pub mod http;
 pub mod jvm;
 pub mod kafka;
 pub mod process;
+pub mod stream;
 pub mod tansu;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
