@@ -196,6 +196,15 @@ const DEFAULT_MESSAGE_TIMEOUT_MS: &str = "120000";
 /// Java's default partitioner hashes keys with murmur2; librdkafka's default (CRC32) would put
 /// keyed records on other partitions than Flume did.
 const DEFAULT_PARTITIONER_NAME: &str = "murmur2_random";
+/// Java's producer default (librdkafka's is 10 s): a broker that comes back, or a leader that
+/// moved to a broker the client had lost, is used again within a second, as with Flume.
+const DEFAULT_RECONNECT_BACKOFF_MAX_MS: &str = "1000";
+/// librdkafka 2.12 sometimes misses that all the brokers it knows are down (its count drifts
+/// when bootstrap brokers are retired) and then re-bootstraps only after this long (5 minutes by
+/// default): with a broker list whose brokers advertise themselves (load balancers, proxies)
+/// delivery stalled that long although another listed broker was up. Ten seconds bounds the
+/// stall; re-bootstrapping only adds connection attempts to the listed brokers.
+const DEFAULT_REBOOTSTRAP_TRIGGER_MS: &str = "10000";
 
 /// A value from the file: the Java key (without `kafka.producer.`), the value, the line, and the
 /// Flume property that carried it (`requiredAcks` for the deprecated name).
@@ -325,6 +334,26 @@ pub(super) fn translate(
             DEFAULT_PARTITIONER_NAME,
             None,
             Some("same key hashing as Flume's Java producer".into()),
+        );
+    }
+    if !out.contains("reconnect.backoff.max.ms") {
+        out.push(
+            "reconnect.backoff.max.ms",
+            DEFAULT_RECONNECT_BACKOFF_MAX_MS,
+            None,
+            Some("Java's producer default (librdkafka's is 10000)".into()),
+        );
+    }
+    if !out.contains("metadata.recovery.rebootstrap.trigger.ms") {
+        out.push(
+            "metadata.recovery.rebootstrap.trigger.ms",
+            DEFAULT_REBOOTSTRAP_TRIGGER_MS,
+            None,
+            Some(
+                "rflume default (librdkafka's is 300000): the broker list is tried again after \
+                 10 s without metadata"
+                    .into(),
+            ),
         );
     }
     cross_checks(r, settings, &out);
