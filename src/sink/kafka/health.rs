@@ -14,6 +14,8 @@
 //!   sink's thread, which keeps serving delivery reports — and the answer becomes one ERROR
 //!   line: "topic X does not exist", "not authorized to write to topic X", "partitions 0, 2 of
 //!   X have no leader", or "no broker answered" with every configured broker and its problem;
+//! * a batch held up [`CHECK_AFTER`] while a broker reported a problem is a failover in
+//!   progress (librdkafka logs the broker's problem; no line of its own);
 //! * a stall longer than [`STALL_WARNING`] with none of these causes is a WARN (a slow cluster);
 //! * the first commit after any of that is one INFO line: "k1: delivering again to topic X,
 //!   N events waited S s (cause)". The runner then does not add its own recovery line
@@ -148,6 +150,17 @@ impl Watch {
             return;
         };
         let waited = oldest.started.elapsed();
+        if waited >= CHECK_AFTER && self.trouble.is_none() {
+            // Held up while a broker failed: a failover, worth its "delivering again" line.
+            if let Some((address, problem)) = context
+                .brokers
+                .failed_since(oldest.started)
+                .into_iter()
+                .next()
+            {
+                self.begin(oldest.started, format!("broker {address}: {problem}"));
+            }
+        }
         if (waited >= CHECK_AFTER || failing)
             && self.check.is_none()
             && self
