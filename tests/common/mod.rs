@@ -27,7 +27,9 @@
 
 pub mod agent;
 pub mod kafka;
+pub mod mock;
 pub mod process;
+pub mod tally;
 pub mod tansu;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
@@ -36,7 +38,9 @@ pub use agent::{exec_tail_to_kafka, rflume_bin, run_rflume, Agent, SEED_CONF};
 #[allow(unused_imports)]
 pub use kafka::{consume_all, create_topic, values, FlumeEvent, Record, TestProducer};
 #[allow(unused_imports)]
-pub use process::{pid_alive, process_read_offset};
+pub use process::{connected_ports, pid_alive, process_read_offset};
+#[allow(unused_imports)]
+pub use tally::{numbered, LineStream, Tally};
 #[allow(unused_imports)]
 pub use tansu::{tansu_bin, Broker, Proxy};
 
