@@ -9,6 +9,8 @@
 #
 # Environment:
 #   TANSU                  a tansu 0.6.0 binary to use instead of installing one
+#   RFLUME_PYTHON          a python with tests/python/requirements.txt installed (default: the
+#                          venv tests/python/venv.sh creates in the tools cache)
 #   RFLUME_TOOLS           where tools are cached (default ~/.cache/rflume)
 #   RFLUME_TEST_TIMEOUT    upper bound for the test run (default 60m), so a hung test fails the
 #                          run with a message well inside CI's 90 minutes instead of eating them
@@ -24,6 +26,13 @@ step "tansu broker for integration tests"
 TANSU="$(bash scripts/install-tansu.sh)"
 export TANSU
 echo "TANSU=$TANSU" >&2
+
+# kafka-python and fastavro, the consumer from another client implementation in
+# tests/foreign_consumer.rs: a pinned venv in the tools cache, created only when missing.
+step "Python venv for the foreign consumer"
+RFLUME_PYTHON="$(bash tests/python/venv.sh)"
+export RFLUME_PYTHON
+echo "RFLUME_PYTHON=$RFLUME_PYTHON" >&2
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -29,6 +29,7 @@ pub mod agent;
 pub mod kafka;
 pub mod mock;
 pub mod process;
+pub mod python;
 pub mod tally;
 pub mod tansu;
 
