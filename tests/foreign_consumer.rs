@@ -14,29 +14,10 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::time::Duration;
 
-use common::python::{consume_with_kafka_python, ForeignRecord};
+use common::python::consume_with_kafka_python;
 use common::*;
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// What both consumers must agree on: (partition, offset, key, value, headers).
-type Seen = (
-    i32,
-    i64,
-    Option<Vec<u8>>,
-    Vec<u8>,
-    Vec<(String, Option<Vec<u8>>)>,
-);
-
-fn seen_by_python(r: &ForeignRecord) -> Seen {
-    let r = r.clone();
-    (r.partition, r.offset, r.key, r.value, r.headers)
-}
-
-fn seen_by_rdkafka(r: &Record) -> Seen {
-    let r = r.clone();
-    (r.partition, r.offset, r.key, r.value, r.headers)
-}
 
 /// Two tailed files, one source stamping a key and both a header mapped into the record: every
 /// body (UTF-8, tabs, quotes, a 4 KiB line, bytes that are not UTF-8), key and header that
@@ -118,20 +99,20 @@ a1.sinks.k1.header.env = X-Env
     let ours = consume_all(&broker.bootstrap(), "spark-input", 3, n, DEADLINE);
     let theirs =
         consume_with_kafka_python(&broker.bootstrap(), "spark-input", 3, n, false, DEADLINE);
-    let mut read_by_python: Vec<Seen> = theirs.iter().map(seen_by_python).collect();
-    read_by_python.sort_by_key(|r| (r.0, r.1));
-    let as_theirs: Vec<Seen> = ours.iter().map(seen_by_rdkafka).collect();
+    let mut read_by_python: Vec<Record> = theirs.iter().map(|f| f.record.clone()).collect();
+    read_by_python.sort_by_key(|r| (r.partition, r.offset));
     assert_eq!(
-        read_by_python, as_theirs,
-        "kafka-python and librdkafka read the same records"
+        read_by_python, ours,
+        "kafka-python and librdkafka read the same records: partition, offset, key, value, \
+         headers, timestamp"
     );
 
-    let mut got: Vec<Vec<u8>> = theirs.iter().map(|r| r.value.clone()).collect();
+    let mut got: Vec<Vec<u8>> = theirs.iter().map(|f| f.record.value.clone()).collect();
     got.sort();
     let mut want = bodies.clone();
     want.sort();
     assert_eq!(got, want, "every body once, byte for byte");
-    for r in &theirs {
+    for r in theirs.iter().map(|f| &f.record) {
         let from_keyed_file = !r.value.starts_with(b"b: ") && r.value != raw;
         let (key, env): (Option<&[u8]>, &[u8]) = if from_keyed_file {
             (Some("tenant-α".as_bytes()), b"prod")
@@ -147,6 +128,7 @@ a1.sinks.k1.header.env = X-Env
     }
     let partitions: std::collections::BTreeSet<i32> = theirs
         .iter()
+        .map(|f| &f.record)
         .filter(|r| r.key.is_some())
         .map(|r| r.partition)
         .collect();
@@ -206,12 +188,12 @@ a1.sinks.k1.useFlumeEventFormat = true
         .iter()
         .map(|r| {
             let (headers, body) = r.avro.clone().expect("decoded by fastavro");
-            let ours = FlumeEvent::decode(&r.value);
+            let ours = FlumeEvent::decode(&r.record.value);
             assert_eq!(
                 (&headers, &body),
                 (&ours.header_map(), &ours.body),
                 "fastavro and this project's decoder agree on offset {}",
-                r.offset
+                r.record.offset
             );
             assert_eq!(
                 headers.keys().map(String::as_str).collect::<Vec<_>>(),

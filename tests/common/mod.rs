@@ -121,6 +121,28 @@ where
         .unwrap_or_else(|e| panic!("cannot flush {}: {e}", path.display()));
 }
 
+/// Runs `bash SCRIPT` (an installer such as `scripts/install-tansu.sh` or
+/// `tests/python/venv.sh`, which installs what is missing and prints the path of the tool on
+/// stdout) and returns that path; panics with the script's stderr, saying what needs the tool,
+/// if it fails.
+pub fn path_printed_by(script: &Path, needed_for: &str) -> std::path::PathBuf {
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    if !out.status.success() {
+        panic!(
+            "{} failed ({}); {needed_for}:\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!path.is_empty(), "{} printed no path", script.display());
+    std::path::PathBuf::from(path)
+}
+
 /// A loopback port that was free a moment ago.
 ///
 /// Another process can take it before ours binds it, so whoever starts a server on it must check

@@ -13,7 +13,8 @@ use std::time::Duration;
 use base64::Engine;
 use serde::Deserialize;
 
-use super::poll_until;
+use super::kafka::Record;
+use super::{path_printed_by, poll_until};
 
 /// The venv's python: `$RFLUME_PYTHON` (as `scripts/test.sh` exports it), else whatever
 /// `tests/python/venv.sh` prints (installing the venv first if needed). Resolved once per test
@@ -26,20 +27,10 @@ pub fn python_bin() -> &'static Path {
                 return p;
             }
         }
-        let script = python_dir().join("venv.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        if !out.status.success() {
-            panic!(
-                "{} failed ({}); the foreign-consumer tests need kafka-python and fastavro:\n{}",
-                script.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        path_printed_by(
+            &python_dir().join("venv.sh"),
+            "the foreign-consumer tests need kafka-python and fastavro",
+        )
     })
 }
 
@@ -47,16 +38,12 @@ fn python_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python")
 }
 
-/// A record as kafka-python read it.
+/// A record as kafka-python read it: the same [`Record`] the librdkafka consumer returns, so the
+/// two can be compared whole, and with `avro` the value as fastavro decoded it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ForeignRecord {
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub value: Vec<u8>,
-    pub headers: Vec<(String, Option<Vec<u8>>)>,
-    pub timestamp: Option<i64>,
-    /// With `avro`: the value decoded by fastavro as Flume's `AvroFlumeEvent`.
+    pub record: Record,
+    /// The `AvroFlumeEvent`'s headers and body.
     pub avro: Option<(BTreeMap<String, String>, Vec<u8>)>,
 }
 
@@ -134,16 +121,18 @@ pub fn consume_with_kafka_python(
             let line: Line =
                 serde_json::from_str(l).unwrap_or_else(|e| panic!("consume.py printed {l:?}: {e}"));
             ForeignRecord {
-                partition: line.partition,
-                offset: line.offset,
-                key: line.key.as_deref().map(unbase64),
-                value: line.value.as_deref().map(unbase64).unwrap_or_default(),
-                headers: line
-                    .headers
-                    .into_iter()
-                    .map(|(k, v)| (k, v.as_deref().map(unbase64)))
-                    .collect(),
-                timestamp: line.timestamp,
+                record: Record {
+                    partition: line.partition,
+                    offset: line.offset,
+                    key: line.key.as_deref().map(unbase64),
+                    value: line.value.as_deref().map(unbase64).unwrap_or_default(),
+                    headers: line
+                        .headers
+                        .into_iter()
+                        .map(|(k, v)| (k, v.as_deref().map(unbase64)))
+                        .collect(),
+                    timestamp: line.timestamp,
+                },
                 avro: line.avro.map(|a| {
                     (
                         a.headers,
