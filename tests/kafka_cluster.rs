@@ -127,11 +127,13 @@ fn leader_broker_dies_leadership_moves_and_returns() {
                 .filter(|r| r.partition == 0)
                 .count()
         };
+        // Counted just before the kill: what partition 0 gains from here on (the lines queued
+        // while it has no leader, and those after) can only come through the new leader.
+        let before = partition_0(&run);
         run.cluster.broker_down(1);
         // The scenario's timing: leadership moves about a second after the broker died.
         std::thread::sleep(Duration::from_secs(1));
         run.cluster.move_leader(TOPIC, 0, 2);
-        let before = partition_0(&run);
         run.agent.wait_until(
             DEADLINE,
             "partition 0 grows through its new leader while broker 1 is down",

@@ -104,15 +104,16 @@ impl Watch {
         }
     }
 
-    /// One look, every `process` round: cheap unless delivery is stuck. `oldest` is the oldest
-    /// batch not yet acknowledged (None when nothing is in flight), `failing` whether a batch
-    /// has failed and is about to be rolled back, `in_flight` the events taken and not committed.
+    /// One look, every `process` round: a clock read and a few comparisons unless delivery is
+    /// stuck. `oldest` is the oldest batch not yet acknowledged (None when nothing is in
+    /// flight), `failing` whether a batch has failed and is about to be rolled back,
+    /// `in_flight` counts the events taken and not committed (only for a message).
     pub(super) fn tick(
         &mut self,
         producer: &Arc<SinkProducer>,
         oldest: Option<Oldest<'_>>,
         failing: bool,
-        in_flight: usize,
+        in_flight: impl Fn() -> usize,
     ) {
         let context = producer.context();
         let now = Instant::now();
@@ -121,7 +122,9 @@ impl Watch {
         if all_down != self.all_down_seen {
             self.all_down_seen = all_down;
             self.all_down_at = Some(now);
-            self.begin(stalled_since, "no Kafka broker was reachable".to_string());
+            self.begin(stalled_since, || {
+                "no Kafka broker was reachable".to_string()
+            });
         }
         if let Some(at) = self.all_down_at {
             if now.saturating_duration_since(at) >= ALL_DOWN_GRACE {
@@ -130,22 +133,22 @@ impl Watch {
                     error!(
                         sink = self.sink.as_str(),
                         suppressed,
-                        "{}: no Kafka broker is reachable ({} configured): {}; {in_flight} events \
-                         are kept and sent as soon as one is back",
+                        "{}: no Kafka broker is reachable ({} configured): {}; {} events are \
+                         kept and sent as soon as one is back",
                         self.sink,
                         context.brokers.configured(),
-                        context.brokers.describe()
+                        context.brokers.describe(),
+                        in_flight()
                     );
                 }
             }
         }
         if failing {
-            self.begin(
-                stalled_since,
-                "batches failed and were rolled back".to_string(),
-            );
+            self.begin(stalled_since, || {
+                "batches failed and were rolled back".to_string()
+            });
         }
-        self.collect(context, in_flight);
+        self.collect(context, oldest.as_ref().map(|o| o.started), &in_flight);
         let Some(oldest) = oldest else {
             return;
         };
@@ -158,7 +161,7 @@ impl Watch {
                 .into_iter()
                 .next()
             {
-                self.begin(oldest.started, format!("broker {address}: {problem}"));
+                self.begin(oldest.started, || format!("broker {address}: {problem}"));
             }
         }
         if (waited >= CHECK_AFTER || failing)
@@ -186,16 +189,16 @@ impl Watch {
             let topics = topic_list(oldest.topics);
             warn!(
                 sink = self.sink.as_str(),
-                "{}: Kafka has not acknowledged {in_flight} events for {:.1} s ({topics}); \
-                 they are kept and retried. Brokers: {}",
+                "{}: Kafka has not acknowledged {} events for {:.1} s ({topics}); they are \
+                 kept and retried. Brokers: {}",
                 self.sink,
+                in_flight(),
                 waited.as_secs_f64(),
                 context.brokers.describe()
             );
-            self.begin(
-                oldest.started,
-                format!("no acknowledgement for {} s", STALL_WARNING.as_secs()),
-            );
+            self.begin(oldest.started, || {
+                format!("no acknowledgement for {} s", STALL_WARNING.as_secs())
+            });
         }
     }
 
@@ -224,14 +227,28 @@ impl Watch {
         self.repeats = KeyedRateLimit::new(REPEAT_INTERVAL);
     }
 
-    fn begin(&mut self, since: Instant, cause: String) {
+    /// Whether a trouble episode is open (a commit then ends it with a line).
+    pub(super) fn in_trouble(&self) -> bool {
+        self.trouble.is_some()
+    }
+
+    fn begin(&mut self, since: Instant, cause: impl FnOnce() -> String) {
         if self.trouble.is_none() {
-            self.trouble = Some(Trouble { since, cause });
+            self.trouble = Some(Trouble {
+                since,
+                cause: cause(),
+            });
         }
     }
 
-    /// Logs what a finished metadata check found.
-    fn collect(&mut self, context: &SinkContext, in_flight: usize) {
+    /// Logs what a finished metadata check found, unless the batch that prompted it has been
+    /// acknowledged meanwhile (`oldest` started after it): then the answer is stale.
+    fn collect(
+        &mut self,
+        context: &SinkContext,
+        oldest: Option<Instant>,
+        in_flight: &impl Fn() -> usize,
+    ) {
         if !self.check.as_ref().is_some_and(|(c, _)| c.is_finished()) {
             return;
         }
@@ -242,6 +259,9 @@ impl Watch {
         else {
             return;
         };
+        if oldest.is_none_or(|started| started > since) {
+            return;
+        }
         let sink = self.sink.clone();
         let sink = sink.as_str();
         for finding in findings {
@@ -257,15 +277,17 @@ impl Watch {
                     format!("leaderless {t}"),
                     format!("topic {t} had partitions without a leader"),
                 ),
+                // Said at most once with "no Kafka broker is reachable": the same list.
                 Finding::NoAnswer(_) => (
-                    "no answer".to_string(),
+                    "all down".to_string(),
                     "no Kafka broker answered".to_string(),
                 ),
             };
-            self.begin(since, cause);
+            self.begin(since, || cause);
             let Some(suppressed) = self.repeats.allow(&key) else {
                 continue;
             };
+            let in_flight = in_flight();
             match finding {
                 Finding::TopicMissing(t) => error!(
                     sink,

@@ -173,18 +173,21 @@ impl KafkaSink {
         self.core.counter.event_drain_success.add(events);
         self.core.counter.kafka_event_send_timer_ms.add(elapsed);
         self.free_slots.push(b.slot);
-        let waiting = events as usize + self.in_flight_events();
-        self.watch
-            .delivered(self.producer.context(), &b.topics, waiting);
+        if self.watch.in_trouble() {
+            let waiting = events as usize + self.in_flight_events();
+            self.watch
+                .delivered(self.producer.context(), &b.topics, waiting);
+        }
     }
 
     /// Lets the watch look at the oldest unacknowledged batch (see `health.rs`).
     fn watch_delivery(&mut self) {
-        let in_flight = self.in_flight_events();
-        let oldest = self.in_flight.front().map(|b| Oldest {
+        let batches = &self.in_flight;
+        let oldest = batches.front().map(|b| Oldest {
             started: b.started,
             topics: &b.topics,
         });
+        let in_flight = || batches.iter().map(|b| b.txn.len()).sum();
         self.watch
             .tick(&self.producer, oldest, self.failing, in_flight);
     }
