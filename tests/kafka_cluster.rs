@@ -448,6 +448,7 @@ fn killing_the_listed_broker_in_use_then_each_in_turn_loses_nothing() {
         for victim in victims {
             let before = in_topic();
             proxies[victim].kill();
+            let killed = Instant::now();
             agent.wait_until(
                 DEADLINE,
                 &format!(
@@ -455,6 +456,12 @@ fn killing_the_listed_broker_in_use_then_each_in_turn_loses_nothing() {
                     ports[victim]
                 ),
                 || in_topic() >= before + 500,
+            );
+            eprintln!(
+                "  killed {} (in use: {}): 500 more lines delivered {:.1} s later",
+                ports[victim],
+                victim == first,
+                killed.elapsed().as_secs_f64()
             );
             proxies[victim].restart();
         }
@@ -484,6 +491,9 @@ fn killing_the_listed_broker_in_use_then_each_in_turn_loses_nothing() {
             );
         }
         let log = agent.log();
+        for l in log.lines().filter(|l| l.contains("listed brokers again")) {
+            eprintln!("  the agent said: {l}");
+        }
         assert!(
             log.contains("delivering again to topic HelloKafka"),
             "a line says when delivery resumed:\n{log}"

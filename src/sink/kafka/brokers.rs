@@ -4,8 +4,11 @@
 //! [`BrokerHealth`]: what is wrong with each of them, so that a message about an outage names
 //! every broker of the list and its problem instead of librdkafka's "1/1 brokers are down".
 
+use std::ffi::CString;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use rdkafka::client::{Client, ClientContext};
 
 use crate::config::reader::PropReader;
 
@@ -110,6 +113,8 @@ pub(super) fn normalize_broker(entry: &str) -> Result<String, String> {
 /// and messages give its age ("12 s ago"), so an old problem reads as old.
 pub(super) struct BrokerHealth {
     brokers: Mutex<Vec<BrokerState>>,
+    /// The broker list as librdkafka was given it (`bootstrap.servers`).
+    listed: String,
 }
 
 struct BrokerState {
@@ -134,7 +139,13 @@ impl BrokerHealth {
                     })
                     .collect(),
             ),
+            listed: configured.join(","),
         }
+    }
+
+    /// The broker list as librdkafka was given it.
+    pub(super) fn listed(&self) -> &str {
+        &self.listed
     }
 
     /// Records a librdkafka error text `reason` if it is about one broker
@@ -198,6 +209,29 @@ impl BrokerHealth {
         let brokers = self.brokers.lock().unwrap_or_else(|e| e.into_inner());
         brokers.iter().filter(|b| b.configured).count()
     }
+}
+
+/// Gives librdkafka the broker list again (`rd_kafka_brokers_add`), which is what its own
+/// re-bootstrap does: the listed brokers it had retired once it learned the cluster's brokers
+/// are connected again, and the first to answer tells it where the cluster's brokers are now.
+///
+/// librdkafka 2.12 re-bootstraps by itself when it sees all the brokers it knows go down, but
+/// its count of down brokers can drift (when bootstrap brokers are retired while down); it then
+/// never sees it, and its timed fallback (`metadata.recovery.rebootstrap.trigger.ms`) starts
+/// only with a metadata request, which it does not send without a usable broker. Seen with
+/// brokers that advertise the address they were reached at (one broker behind several proxies or
+/// load balancers): the one address librdkafka knew was dead, the other listed ones up, and
+/// delivery stopped for good. The sink calls this when no broker answered a metadata request.
+/// Each call also appends the list to those librdkafka re-adds on its own re-bootstraps, so it is
+/// called at most once per outage. Returns how many brokers librdkafka added.
+pub(super) fn add_listed_brokers<C: ClientContext>(client: &Client<C>, list: &str) -> i32 {
+    let Ok(list) = CString::new(list) else {
+        return 0;
+    };
+    // SAFETY: `native_ptr` is the live handle `client` owns and keeps alive for the whole call;
+    // `list` is NUL-terminated and outlives the call (librdkafka copies what it keeps);
+    // rd_kafka_brokers_add may be called from any thread.
+    unsafe { rdkafka::bindings::rd_kafka_brokers_add(client.native_ptr(), list.as_ptr()) }
 }
 
 fn ago(d: Duration) -> String {

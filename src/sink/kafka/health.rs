@@ -17,6 +17,8 @@
 //! * a batch held up [`CHECK_AFTER`] while a broker reported a problem is a failover in
 //!   progress (librdkafka logs the broker's problem; no line of its own);
 //! * a stall longer than [`STALL_WARNING`] with none of these causes is a WARN (a slow cluster);
+//! * when no broker answered, the broker list is given to librdkafka again (once per outage:
+//!   `brokers::add_listed_brokers` says why librdkafka may not do it itself);
 //! * the first commit after any of that is one INFO line: "k1: delivering again to topic X,
 //!   N events waited S s (cause)". The runner then does not add its own recovery line
 //!   ([`crate::sink::Sink::reports_recovery`]).
@@ -30,6 +32,7 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{BaseProducer, Producer};
 use tracing::{error, info, warn};
 
+use super::brokers::add_listed_brokers;
 use super::delivery::SinkContext;
 use super::ratelimit::KeyedRateLimit;
 
@@ -65,6 +68,11 @@ pub(super) struct Watch {
     all_down_seen: u64,
     /// When librdkafka last said that all broker connections are down, until that is logged.
     all_down_at: Option<Instant>,
+    /// The broker list was given to librdkafka again in this episode (see
+    /// `brokers::add_listed_brokers`).
+    relisted: bool,
+    /// When the last episode ended: a batch older than that does not open a new one.
+    ended_at: Option<Instant>,
     repeats: KeyedRateLimit,
 }
 
@@ -100,6 +108,8 @@ impl Watch {
             trouble: None,
             all_down_seen: 0,
             all_down_at: None,
+            relisted: false,
+            ended_at: None,
             repeats: KeyedRateLimit::new(REPEAT_INTERVAL),
         }
     }
@@ -148,18 +158,18 @@ impl Watch {
                 "batches failed and were rolled back".to_string()
             });
         }
-        self.collect(context, oldest.as_ref().map(|o| o.started), &in_flight);
+        self.collect(producer, oldest.as_ref().map(|o| o.started), &in_flight);
         let Some(oldest) = oldest else {
             return;
         };
         let waited = oldest.started.elapsed();
         if waited >= CHECK_AFTER && self.trouble.is_none() {
-            // Held up while a broker failed: a failover, worth its "delivering again" line.
-            if let Some((address, problem)) = context
-                .brokers
-                .failed_since(oldest.started)
-                .into_iter()
-                .next()
+            // Held up while a broker failed: a failover, worth its "delivering again" line (once:
+            // not again for batches already waiting when the last episode ended).
+            let since = self
+                .ended_at
+                .map_or(oldest.started, |e| e.max(oldest.started));
+            if let Some((address, problem)) = context.brokers.failed_since(since).into_iter().next()
             {
                 self.begin(oldest.started, || format!("broker {address}: {problem}"));
             }
@@ -209,6 +219,10 @@ impl Watch {
             return;
         };
         self.all_down_at = None;
+        self.relisted = false;
+        self.ended_at = Some(Instant::now());
+        // The next episode may ask the cluster at once.
+        self.last_check = None;
         let failed = context.brokers.failed_since(trouble.since);
         let brokers = if failed.is_empty() {
             String::new()
@@ -245,10 +259,11 @@ impl Watch {
     /// acknowledged meanwhile (`oldest` started after it): then the answer is stale.
     fn collect(
         &mut self,
-        context: &SinkContext,
+        producer: &SinkProducer,
         oldest: Option<Instant>,
         in_flight: &impl Fn() -> usize,
     ) {
+        let context = producer.context();
         if !self.check.as_ref().is_some_and(|(c, _)| c.is_finished()) {
             return;
         }
@@ -284,6 +299,16 @@ impl Watch {
                 ),
             };
             self.begin(since, || cause);
+            if matches!(finding, Finding::NoAnswer(_)) && !self.relisted {
+                self.relisted = true;
+                let added = add_listed_brokers(producer.client(), context.brokers.listed());
+                warn!(
+                    sink,
+                    "{sink}: no Kafka broker answered; connecting to the {added} listed brokers \
+                     again ({})",
+                    context.brokers.listed()
+                );
+            }
             let Some(suppressed) = self.repeats.allow(&key) else {
                 continue;
             };

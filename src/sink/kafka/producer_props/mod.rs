@@ -199,11 +199,12 @@ const DEFAULT_PARTITIONER_NAME: &str = "murmur2_random";
 /// Java's producer default (librdkafka's is 10 s): a broker that comes back, or a leader that
 /// moved to a broker the client had lost, is used again within a second, as with Flume.
 const DEFAULT_RECONNECT_BACKOFF_MAX_MS: &str = "1000";
-/// librdkafka 2.12 sometimes misses that all the brokers it knows are down (its count drifts
-/// when bootstrap brokers are retired) and then re-bootstraps only after this long (5 minutes by
-/// default): with a broker list whose brokers advertise themselves (load balancers, proxies)
-/// delivery stalled that long although another listed broker was up. Ten seconds bounds the
-/// stall; re-bootstrapping only adds connection attempts to the listed brokers.
+/// How long librdkafka waits for an answer to a metadata request before it goes back to the
+/// broker list (KIP-1102; librdkafka's default is 5 minutes): a broker that hangs with its
+/// connection open (SIGSTOP, a full disk, a network black hole) would otherwise hold up the
+/// failover to another listed broker that long. The case where no request is sent at all (the
+/// one broker librdkafka knows refuses connections) is the sink's own fallback
+/// (`brokers::add_listed_brokers`).
 const DEFAULT_REBOOTSTRAP_TRIGGER_MS: &str = "10000";
 
 /// A value from the file: the Java key (without `kafka.producer.`), the value, the line, and the
@@ -351,7 +352,7 @@ pub(super) fn translate(
             None,
             Some(
                 "rflume default (librdkafka's is 300000): the broker list is tried again after \
-                 10 s without metadata"
+                 10 s without an answer to a metadata request"
                     .into(),
             ),
         );
