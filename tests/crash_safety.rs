@@ -21,6 +21,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::stream::*;
+// common::stream and common::tally (re-exported by common) both name these.
+use common::stream::Tally;
 use common::*;
 
 const TOPIC: &str = "crash";

@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::stream::*;
+// common::stream and common::tally (re-exported by common) both name these.
+use common::stream::{numbered, Tally};
 use common::*;
 
 const TOPIC: &str = "fc";
