@@ -271,11 +271,30 @@ pub fn run(args: Vec<String>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            error!("{e:#}");
-            eprintln!("rflume: {e:#}");
+            let text = error_chain(&e);
+            error!("{text}");
+            eprintln!("rflume: {text}");
             1
         }
     }
+}
+
+/// The error and its causes joined with ": ", leaving out a cause whose text is already shown:
+/// many of rflume's errors quote their cause in their own message (so the log line reads whole
+/// without `{:#}`), and printing the chain again would repeat it.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// `flume-ng version`'s block, in Flume's shape (scripts read its first line), naming rflume.
@@ -340,6 +359,20 @@ mod tests {
     fn parse(args: &[&str]) -> Cli {
         let (args, _jvm) = split_jvm_options(args.iter().map(|s| s.to_string()).collect());
         Cli::try_parse_from(args).expect("parses")
+    }
+
+    #[test]
+    fn an_error_chain_shows_each_message_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("disk on fire")]
+        struct Root;
+        #[derive(Debug, thiserror::Error)]
+        #[error("channel c1: {0}")]
+        struct Quoting(#[source] Root);
+        let quoted = anyhow::Error::new(Quoting(Root)).context("channel c1: disk on fire");
+        assert_eq!(error_chain(&quoted), "channel c1: disk on fire");
+        let plain = anyhow::Error::new(Root).context("starting the agent");
+        assert_eq!(error_chain(&plain), "starting the agent: disk on fire");
     }
 
     #[test]
