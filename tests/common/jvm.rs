@@ -937,6 +937,17 @@ impl FlumeAgent {
     /// `flume-ng agent --conf-file <tmp>/flume.conf --name NAME -Dflume.root.logger=INFO,console`
     /// without the start script: `java -cp '<flume>/lib/*' org.apache.flume.node.Application`.
     pub fn start(peers: &Peers, version: FlumeVersion, config: &str, name: &str) -> FlumeAgent {
+        Self::start_with(peers, version, config, name, &[])
+    }
+
+    /// As `start`, with more `-D` options before the main class (e.g. Flume's monitoring flags).
+    pub fn start_with(
+        peers: &Peers,
+        version: FlumeVersion,
+        config: &str,
+        name: &str,
+        jvm_options: &[String],
+    ) -> FlumeAgent {
         let dir = temp_dir("rflume-flume-");
         let conf = dir.path().join("flume.conf");
         fs::write(&conf, config).expect("cannot write the Flume config");
@@ -952,6 +963,7 @@ impl FlumeAgent {
             }
         }
         cmd.arg("-Dflume.root.logger=INFO,console")
+            .args(jvm_options)
             .arg("org.apache.flume.node.Application")
             .arg("--name")
             .arg(name)

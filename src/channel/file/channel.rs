@@ -137,6 +137,10 @@ impl FileChannel {
         );
         counter.channel_capacity.set(s.capacity as i64);
         counter.channel_size.set(waiting as i64);
+        // A channel that cannot open stops the agent's start, so a running one is never
+        // Flume's "unhealthy" (a channel whose start threw).
+        counter.open.set(1);
+        counter.unhealthy.set(0);
         counter.lifecycle.started();
         let space_dir = wal.current_dir();
         let core = Arc::new(Core {
@@ -236,7 +240,9 @@ impl Core {
         }
     }
 
+    /// A put that failed on the log (Flume's `EventPutErrorCount`).
     fn io(&self, message: String) -> ChannelError {
+        self.counter.event_put_error.inc();
         ChannelError::Io {
             channel: self.name.clone(),
             message,
@@ -427,6 +433,7 @@ impl Core {
                 match SegmentReader::open(at.segment, &path) {
                     Ok(r) => reader = Some(r),
                     Err(e) => {
+                        self.counter.event_take_error.inc();
                         error!(channel = %self.name, "file channel {}: cannot read {}: {e}", self.name, path.display());
                         if !self.next_segment(&mut p, disk, "cannot be read") {
                             break;
@@ -457,6 +464,7 @@ impl Core {
                     let events = match decode_events(&payload, header.count) {
                         Ok(e) => e,
                         Err(why) => {
+                            self.counter.event_take_error.inc();
                             error!(channel = %self.name, "file channel {}: {} at offset {offset}: {why}; its {} events cannot be delivered", self.name, r.path.display(), header.count);
                             let gone = (start..end)
                                 .filter(|s| !disk.delivered(*s) && *s >= p.first_seq)
@@ -500,12 +508,14 @@ impl Core {
                     }
                 }
                 Ok(Next::Bad { why, .. }) => {
+                    self.counter.event_take_error.inc();
                     error!(channel = %self.name, "file channel {}: {} at offset {offset}: damaged record ({why})", self.name, r.path.display());
                     if !self.next_segment(&mut p, disk, "is damaged") {
                         break;
                     }
                 }
                 Err(e) => {
+                    self.counter.event_take_error.inc();
                     error!(channel = %self.name, "file channel {}: reading {}: {e}", self.name, r.path.display());
                     if !self.next_segment(&mut p, disk, "cannot be read") {
                         break;
@@ -606,11 +616,18 @@ impl Core {
         if let Err(e) = self.wal.sync() {
             warn!(channel = %self.name, "file channel {}: sync before the {why} checkpoint failed: {}", self.name, e.0);
         }
-        let mut dirs_: Vec<&std::path::Path> = vec![self.s.checkpoint_dir.as_path()];
-        dirs_.extend(self.s.backup_checkpoint_dir.as_deref());
-        if let Err(e) = checkpoint::save(&dirs_, &cp) {
+        // The primary first, then the backup, each counted apart as Flume's counter does.
+        if let Err(e) = checkpoint::save(&[self.s.checkpoint_dir.as_path()], &cp) {
+            self.counter.checkpoint_write_error.inc();
             error!(channel = %self.name, "file channel {}: cannot write the checkpoint in {}: {e}; the next start reads more of the log, and delivered segments are kept until a checkpoint succeeds", self.name, self.s.checkpoint_dir.display());
             return;
+        }
+        if let Some(backup) = self.s.backup_checkpoint_dir.as_deref() {
+            if let Err(e) = checkpoint::save(&[backup], &cp) {
+                self.counter.checkpoint_backup_write_error.inc();
+                error!(channel = %self.name, "file channel {}: cannot write the backup checkpoint in {}: {e}; delivered segments are kept until both checkpoints succeed", self.name, backup.display());
+                return;
+            }
         }
         *lock(&self.last_checkpoint) = (Some(cp), Instant::now());
         let deleted = self.wal.delete_before(read.segment);
@@ -722,6 +739,7 @@ impl Channel for FileChannel {
     fn close(&self) {
         self.stop_keeper();
         let c = &self.core;
+        c.counter.open.set(0);
         if c.s.checkpoint_on_close {
             c.checkpoint("close");
         } else if let Err(e) = c.wal.sync() {
