@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RFLUME_PEERS="$(bash scripts/fetch-peers.sh)"
 export RFLUME_PEERS
-exec cargo test --test flume_oracle --test flume_metrics --test real_kafka --test spark_streaming "$@"
+exec cargo test --test flume_oracle --test flume_metrics --test real_kafka --test real_kafka_security --test spark_streaming "$@"

@@ -461,9 +461,11 @@ impl KafkaCluster {
                     ]);
                 }
             }
+            // `{port}` in a value is this node's PLAINTEXT port (for a `listeners` list that
+            // adds secured listeners beside the one the harness talks to).
             for (k, v) in extra {
                 props.retain(|(pk, _)| pk != k);
-                props.push((k.to_string(), v.to_string()));
+                props.push((k.to_string(), v.replace("{port}", &port.to_string())));
             }
             let config = dir.path().join(format!("server-{id}.properties"));
             let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
@@ -663,6 +665,29 @@ impl KafkaCluster {
             self.dir.path(),
         );
         self.wait_partitions_in_sync(topic, partitions, replication);
+    }
+
+    /// Adds a SCRAM user (SHA-256 and SHA-512 credentials) with Kafka's own `kafka-configs`
+    /// through ZooKeeper, as an operator of a 2.3 cluster does.
+    pub fn add_scram_user(&self, user: &str, password: &str) {
+        let zk = self
+            .zookeeper
+            .as_ref()
+            .expect("SCRAM users through ZooKeeper need the 2.3.1 cluster")
+            .connect();
+        let mut cmd = java(&self.peers.classpath(self.version.set()), 128);
+        cmd.arg(format!(
+            "-Dlog4j.configuration=file:{}",
+            self.log4j_tools.display()
+        ))
+        .arg("kafka.admin.ConfigCommand")
+        .args(["--zookeeper", &zk, "--alter"])
+        .args([
+            "--add-config",
+            &format!("SCRAM-SHA-256=[password={password}],SCRAM-SHA-512=[password={password}]"),
+        ])
+        .args(["--entity-type", "users", "--entity-name", user]);
+        run_tool(&format!("kafka-configs SCRAM {user}"), cmd, self.dir.path());
     }
 
     /// Creates `topic` through the admin API (faster than a tool JVM; for the differential tests).
