@@ -1676,7 +1676,16 @@ fn reuse_inode(
     let end = Instant::now() + deadline;
     let mut others = Vec::new();
     let mut found = None;
+    // ext4 hands out a freed inode only once the deletion is committed to its journal (every
+    // 5 s, or at an fsync on the filesystem — which an agent writing positions used to do for
+    // us): commit it now, and again while probing.
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     for i in 0.. {
+        if i > 0 && i % 2_000 == 0 {
+            // SAFETY: as above.
+            unsafe { libc::sync() };
+        }
         if Instant::now() >= end || i >= 20_000 {
             break;
         }

@@ -114,12 +114,13 @@ impl Watch {
     /// Waits up to `backoff` for a notification (or a stop: the tailer registers
     /// [`Watch::waker`] with the shutdown, so an idle source wakes only for work, not on a
     /// timer). The notification that ends the wait is kept for the next [`Watch::drain_events`].
+    /// Returns whether a notification ended the wait.
     pub(super) fn wait(
         &mut self,
         backoff: Duration,
         shutdown: &Shutdown,
         groups: &[FileGroupSettings],
-    ) {
+    ) -> bool {
         let until = Instant::now() + backoff;
         while !shutdown.is_stopping() {
             let left = until.saturating_duration_since(Instant::now());
@@ -132,12 +133,13 @@ impl Watch {
                 Ok(Ok(ev)) if irrelevant(groups, &ev) => {}
                 Ok(ev) => {
                     let _ = self.events_tx.send(ev);
-                    break;
+                    return true;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        false
     }
 }
 
