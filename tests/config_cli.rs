@@ -637,6 +637,8 @@ fn supported(section: &str, kind: &str) -> bool {
         "sinks" => &[
             "logger",
             "null",
+            "file_roll",
+            "org.apache.flume.sink.rollingfilesink",
             "org.apache.flume.sink.kafka.kafkasink",
             "org.apache.flume.sink.loggersink",
             "org.apache.flume.sink.nullsink",

@@ -46,6 +46,7 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         ],
     ),
     ("sink", "logger", &[]),
+    ("sink", "file_roll", &[("sink.directory", "/var/log/flume")]),
     ("sink", "null", &[]),
     ("interceptor", "timestamp", &[]),
     ("interceptor", "host", &[]),

@@ -12,6 +12,7 @@
 //! [`SinkSettings`] holds one variant per sink type. Adding a sink = its file, a `pub mod` line,
 //! one row in [`TYPES`] and one variant; the compiler points at the rest.
 
+pub mod file_roll;
 pub mod group;
 pub mod kafka;
 pub mod logger;
@@ -25,8 +26,9 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::channel::{Channel, TakeTransaction};
-use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
+use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::metrics::SinkCounter;
+use file_roll::FileRollSettings;
 use kafka::KafkaSettings;
 use logger::LoggerSettings;
 use null::NullSettings;
@@ -45,11 +47,9 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
     TypeEntry::yes("null", "org.apache.flume.sink.NullSink", |r| {
         NullSettings::parse(r).map(SinkSettings::Null)
     }),
-    TypeEntry::no(
-        "file_roll",
-        "org.apache.flume.sink.RollingFileSink",
-        PLANNED,
-    ),
+    TypeEntry::yes("file_roll", "org.apache.flume.sink.RollingFileSink", |r| {
+        FileRollSettings::parse(r).map(SinkSettings::FileRoll)
+    }),
     TypeEntry::no(
         "hdfs",
         "org.apache.flume.sink.hdfs.HDFSEventSink",
@@ -90,6 +90,7 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
 /// A configured sink's settings, one variant per supported type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SinkSettings {
+    FileRoll(FileRollSettings),
     Kafka(Box<KafkaSettings>),
     Logger(LoggerSettings),
     Null(NullSettings),
@@ -98,6 +99,7 @@ pub enum SinkSettings {
 impl SinkSettings {
     pub fn spec(&self) -> &dyn SinkSpec {
         match self {
+            SinkSettings::FileRoll(s) => s,
             SinkSettings::Kafka(s) => &**s,
             SinkSettings::Logger(s) => s,
             SinkSettings::Null(s) => s,
