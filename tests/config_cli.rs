@@ -611,6 +611,8 @@ fn supported(section: &str, kind: &str) -> bool {
             "seq",
             "netcat",
             "taildir",
+            "spooldir",
+            "org.apache.flume.source.spooldirectorysource",
             "org.apache.flume.source.execsource",
             "org.apache.flume.source.taildir.taildirsource",
             "org.apache.flume.source.sequencegeneratorsource",

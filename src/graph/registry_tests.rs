@@ -36,6 +36,7 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         "netcat",
         &[("bind", "127.0.0.1"), ("port", "44444")],
     ),
+    ("source", "spooldir", &[("spoolDir", "/var/spool/flume")]),
     ("channel", "memory", &[]),
     (
         "sink",

@@ -17,6 +17,7 @@ pub mod netcat;
 pub mod processor;
 pub mod selector;
 pub mod seq;
+pub mod spooldir;
 pub mod taildir;
 
 pub use processor::{ChannelProcessor, PutOutcome};
@@ -28,6 +29,7 @@ use crate::shutdown::Shutdown;
 use exec::ExecSettings;
 use netcat::NetcatSettings;
 use seq::SeqSettings;
+use spooldir::SpoolDirSettings;
 use taildir::TaildirSettings;
 
 /// Every source type Flume knows, by alias and class name.
@@ -53,10 +55,10 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
         "org.apache.flume.source.NetcatUdpSource",
         PLANNED,
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "spooldir",
         "org.apache.flume.source.SpoolDirectorySource",
-        PLANNED,
+        |r| SpoolDirSettings::parse(r).map(SourceSettings::SpoolDir),
     ),
     TypeEntry::no(
         "syslogtcp",
@@ -95,6 +97,7 @@ pub enum SourceSettings {
     Exec(ExecSettings),
     Netcat(NetcatSettings),
     Seq(SeqSettings),
+    SpoolDir(SpoolDirSettings),
     Taildir(TaildirSettings),
 }
 
@@ -104,6 +107,7 @@ impl SourceSettings {
             SourceSettings::Exec(s) => s,
             SourceSettings::Netcat(s) => s,
             SourceSettings::Seq(s) => s,
+            SourceSettings::SpoolDir(s) => s,
             SourceSettings::Taildir(s) => s,
         }
     }
