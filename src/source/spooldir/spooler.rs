@@ -194,6 +194,8 @@ impl Spooler {
                 info!(source = %self.name, "resuming {} at byte {} from Flume's {}", e.path, e.delivered, super::tracker::FLUME_META_FILE);
             }
         }
+        // What was loaded counts as saved: any change to it (even its end) is written.
+        self.saved = entries.clone();
         self.resume = entries.into();
         self.tracker = Some(tracker);
         Ok(())
