@@ -37,6 +37,26 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         &[("bind", "127.0.0.1"), ("port", "44444")],
     ),
     ("source", "spooldir", &[("spoolDir", "/var/spool/flume")]),
+    (
+        "source",
+        "netcatudp",
+        &[("bind", "127.0.0.1"), ("port", "44444")],
+    ),
+    (
+        "source",
+        "syslogtcp",
+        &[("host", "127.0.0.1"), ("port", "5140")],
+    ),
+    (
+        "source",
+        "multiport_syslogtcp",
+        &[("host", "127.0.0.1"), ("ports", "5140 5141")],
+    ),
+    (
+        "source",
+        "syslogudp",
+        &[("host", "127.0.0.1"), ("port", "5140")],
+    ),
     ("channel", "memory", &[]),
     (
         "sink",

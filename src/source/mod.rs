@@ -13,12 +13,16 @@
 pub mod exec;
 pub mod exec_guard;
 pub mod framer;
+pub mod net;
 pub mod netcat;
+pub mod netcat_udp;
 pub mod processor;
 pub mod selector;
 pub mod seq;
 pub mod spooldir;
+pub mod syslog;
 pub mod taildir;
+pub mod tls;
 
 pub use processor::{ChannelProcessor, PutOutcome};
 
@@ -28,8 +32,10 @@ use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
 use crate::shutdown::Shutdown;
 use exec::ExecSettings;
 use netcat::NetcatSettings;
+use netcat_udp::NetcatUdpSettings;
 use seq::SeqSettings;
 use spooldir::SpoolDirSettings;
+use syslog::{MultiportSyslogSettings, SyslogTcpSettings, SyslogUdpSettings};
 use taildir::TaildirSettings;
 
 /// Every source type Flume knows, by alias and class name.
@@ -50,30 +56,30 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
     TypeEntry::yes("netcat", "org.apache.flume.source.NetcatSource", |r| {
         NetcatSettings::parse(r).map(SourceSettings::Netcat)
     }),
-    TypeEntry::no(
+    TypeEntry::yes(
         "netcatudp",
         "org.apache.flume.source.NetcatUdpSource",
-        PLANNED,
+        |r| NetcatUdpSettings::parse(r).map(SourceSettings::NetcatUdp),
     ),
     TypeEntry::yes(
         "spooldir",
         "org.apache.flume.source.SpoolDirectorySource",
         |r| SpoolDirSettings::parse(r).map(SourceSettings::SpoolDir),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "syslogtcp",
         "org.apache.flume.source.SyslogTcpSource",
-        PLANNED,
+        |r| SyslogTcpSettings::parse(r).map(SourceSettings::SyslogTcp),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "multiport_syslogtcp",
         "org.apache.flume.source.MultiportSyslogTCPSource",
-        PLANNED,
+        |r| MultiportSyslogSettings::parse(r).map(SourceSettings::MultiportSyslogTcp),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "syslogudp",
         "org.apache.flume.source.SyslogUDPSource",
-        PLANNED,
+        |r| SyslogUdpSettings::parse(r).map(SourceSettings::SyslogUdp),
     ),
     TypeEntry::no("http", "org.apache.flume.source.http.HTTPSource", PLANNED),
     TypeEntry::no("avro", "org.apache.flume.source.AvroSource", NOT_PLANNED),
@@ -96,6 +102,10 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
 pub enum SourceSettings {
     Exec(ExecSettings),
     Netcat(NetcatSettings),
+    NetcatUdp(NetcatUdpSettings),
+    SyslogTcp(SyslogTcpSettings),
+    MultiportSyslogTcp(MultiportSyslogSettings),
+    SyslogUdp(SyslogUdpSettings),
     Seq(SeqSettings),
     SpoolDir(SpoolDirSettings),
     Taildir(TaildirSettings),
@@ -106,6 +116,10 @@ impl SourceSettings {
         match self {
             SourceSettings::Exec(s) => s,
             SourceSettings::Netcat(s) => s,
+            SourceSettings::NetcatUdp(s) => s,
+            SourceSettings::SyslogTcp(s) => s,
+            SourceSettings::MultiportSyslogTcp(s) => s,
+            SourceSettings::SyslogUdp(s) => s,
             SourceSettings::Seq(s) => s,
             SourceSettings::SpoolDir(s) => s,
             SourceSettings::Taildir(s) => s,
