@@ -52,6 +52,7 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         "multiport_syslogtcp",
         &[("host", "127.0.0.1"), ("ports", "5140 5141")],
     ),
+    ("source", "http", &[("bind", "127.0.0.1"), ("port", "8080")]),
     (
         "source",
         "syslogudp",

@@ -13,6 +13,7 @@
 pub mod exec;
 pub mod exec_guard;
 pub mod framer;
+pub mod http;
 pub mod net;
 pub mod netcat;
 pub mod netcat_udp;
@@ -28,9 +29,10 @@ pub use processor::{ChannelProcessor, PutOutcome};
 
 use thiserror::Error;
 
-use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
+use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::shutdown::Shutdown;
 use exec::ExecSettings;
+use http::HttpSettings;
 use netcat::NetcatSettings;
 use netcat_udp::NetcatUdpSettings;
 use seq::SeqSettings;
@@ -81,7 +83,9 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
         "org.apache.flume.source.SyslogUDPSource",
         |r| SyslogUdpSettings::parse(r).map(SourceSettings::SyslogUdp),
     ),
-    TypeEntry::no("http", "org.apache.flume.source.http.HTTPSource", PLANNED),
+    TypeEntry::yes("http", "org.apache.flume.source.http.HTTPSource", |r| {
+        HttpSettings::parse(r).map(SourceSettings::Http)
+    }),
     TypeEntry::no("avro", "org.apache.flume.source.AvroSource", NOT_PLANNED),
     TypeEntry::no(
         "thrift",
@@ -101,6 +105,7 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceSettings {
     Exec(ExecSettings),
+    Http(HttpSettings),
     Netcat(NetcatSettings),
     NetcatUdp(NetcatUdpSettings),
     SyslogTcp(SyslogTcpSettings),
@@ -115,6 +120,7 @@ impl SourceSettings {
     pub fn spec(&self) -> &dyn SourceSpec {
         match self {
             SourceSettings::Exec(s) => s,
+            SourceSettings::Http(s) => s,
             SourceSettings::Netcat(s) => s,
             SourceSettings::NetcatUdp(s) => s,
             SourceSettings::SyslogTcp(s) => s,

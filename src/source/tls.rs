@@ -31,9 +31,28 @@ pub struct TlsSettings {
 impl TlsSettings {
     /// `Some(None)`: TLS off; `None`: an error was reported.
     pub fn parse(r: &mut PropReader) -> Option<Option<TlsSettings>> {
-        let enabled = r.bool("ssl", false);
+        Self::parse_inner(r, false)
+    }
+
+    /// The HTTP source's: also Flume's deprecated `enableSSL`, `keystorePassword` and
+    /// `excludeProtocols`, used when the new name is absent.
+    pub fn parse_http(r: &mut PropReader) -> Option<Option<TlsSettings>> {
+        Self::parse_inner(r, true)
+    }
+
+    fn parse_inner(r: &mut PropReader, http: bool) -> Option<Option<TlsSettings>> {
+        let enabled = match http.then(|| r.deprecated("enableSSL", "ssl")).flatten() {
+            Some(v) => v.trim().eq_ignore_ascii_case("true"),
+            None => r.bool("ssl", false),
+        };
         let keystore = r.opt_string("keystore");
-        let password = r.opt_string("keystore-password");
+        let password = http
+            .then(|| r.deprecated("keystorePassword", "keystore-password"))
+            .flatten()
+            .or_else(|| r.opt_string("keystore-password"));
+        if http {
+            let _ = r.deprecated("excludeProtocols", "exclude-protocols");
+        }
         let kind_text = r.opt_string("keystore-type");
         for key in [
             "include-protocols",
