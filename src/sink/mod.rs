@@ -35,6 +35,9 @@ use null::NullSettings;
 
 pub use runner::{DefaultSinkProcessor, SinkProcessor};
 
+/// What to use instead of Flume's agent-to-agent RPC sinks.
+const AGENT_TO_AGENT: &str = "not planned: connect agents through Kafka instead (org.apache.flume.sink.kafka.KafkaSink, with useFlumeEventFormat = true to keep the headers), or keep both ends on Flume";
+
 /// Every sink type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<SinkSettings>] = &[
     TypeEntry::yes("kafka", "org.apache.flume.sink.kafka.KafkaSink", |r| {
@@ -53,10 +56,10 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
     TypeEntry::no(
         "hdfs",
         "org.apache.flume.sink.hdfs.HDFSEventSink",
-        NOT_PLANNED,
+        "not planned: send to Kafka (org.apache.flume.sink.kafka.KafkaSink) and load HDFS from the topic (e.g. Kafka Connect's HDFS sink), or write local files with file_roll; or keep this sink on Flume",
     ),
-    TypeEntry::no("avro", "org.apache.flume.sink.AvroSink", NOT_PLANNED),
-    TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", NOT_PLANNED),
+    TypeEntry::no("avro", "org.apache.flume.sink.AvroSink", AGENT_TO_AGENT),
+    TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", AGENT_TO_AGENT),
     TypeEntry::no("irc", "org.apache.flume.sink.irc.IRCSink", NOT_PLANNED),
     TypeEntry::no(
         "elasticsearch",

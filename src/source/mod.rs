@@ -40,6 +40,9 @@ use spooldir::SpoolDirSettings;
 use syslog::{MultiportSyslogSettings, SyslogTcpSettings, SyslogUdpSettings};
 use taildir::TaildirSettings;
 
+/// What to use instead of Flume's agent-to-agent RPC sources.
+const AGENT_TO_AGENT: &str = "not planned: connect agents through Kafka instead (the sending agent's org.apache.flume.sink.kafka.KafkaSink, with useFlumeEventFormat = true to keep the headers), or keep both ends on Flume";
+
 /// Every source type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<SourceSettings>] = &[
     TypeEntry::yes("exec", "org.apache.flume.source.ExecSource", |r| {
@@ -86,17 +89,17 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
     TypeEntry::yes("http", "org.apache.flume.source.http.HTTPSource", |r| {
         HttpSettings::parse(r).map(SourceSettings::Http)
     }),
-    TypeEntry::no("avro", "org.apache.flume.source.AvroSource", NOT_PLANNED),
+    TypeEntry::no("avro", "org.apache.flume.source.AvroSource", AGENT_TO_AGENT),
     TypeEntry::no(
         "thrift",
         "org.apache.flume.source.ThriftSource",
-        NOT_PLANNED,
+        AGENT_TO_AGENT,
     ),
     TypeEntry::no("jms", "org.apache.flume.source.jms.JMSSource", NOT_PLANNED),
     TypeEntry::no(
         "kafka",
         "org.apache.flume.source.kafka.KafkaSource",
-        NOT_PLANNED,
+        "not planned: rflume ships logs into Kafka; read the topic with a Kafka consumer (or keep this source on Flume)",
     )
     .class_only(),
 ];
