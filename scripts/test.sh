@@ -10,6 +10,8 @@
 # Environment:
 #   TANSU                  a tansu 0.6.0 binary to use instead of installing one
 #   RFLUME_JVM_TIER=0      skip the JVM tier (no Maven fetch); scripts/test-jvm.sh runs it alone
+#   RFLUME_PYTHON          a python with tests/python/requirements.txt installed (default: the
+#                          venv tests/python/venv.sh creates in the tools cache)
 #   RFLUME_TOOLS           where tools are cached (default ~/.cache/rflume)
 #   RFLUME_TEST_TIMEOUT    upper bound for the test run (default 60m), so a hung test fails the
 #                          run with a message well inside CI's 90 minutes instead of eating them
@@ -34,6 +36,14 @@ if [[ "${RFLUME_JVM_TIER:-1}" != 0 ]]; then
     export RFLUME_PEERS
     echo "RFLUME_PEERS=$RFLUME_PEERS" >&2
 fi
+step "tools the operations tests use (installed when missing)"
+bash scripts/install-test-tools.sh
+# kafka-python and fastavro, the consumer from another client implementation in
+# tests/foreign_consumer.rs: a pinned venv in the tools cache, created only when missing.
+step "Python venv for the foreign consumer"
+RFLUME_PYTHON="$(bash tests/python/venv.sh)"
+export RFLUME_PYTHON
+echo "RFLUME_PYTHON=$RFLUME_PYTHON" >&2
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

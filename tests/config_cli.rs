@@ -393,12 +393,15 @@ fn each_broken_rule_is_reported_at_its_line_and_fails_the_check() {
             graph_shows: None,
         },
         Broken {
-            what: "the file channel is not supported (yet)",
-            text: valid_with("a1.channels.c1.type", Some("a1.channels.c1.type = file")),
+            what: "the spillable memory channel is not supported (yet)",
+            text: valid_with(
+                "a1.channels.c1.type",
+                Some("a1.channels.c1.type = spillablememory"),
+            ),
             severity: "unsupported",
             key: "a1.channels.c1.type",
             at: "a1.channels.c1.type",
-            fragments: &["file", "not supported"],
+            fragments: &["spillablememory", "not supported"],
             graph_shows: None,
         },
         // k1 is then left without a type, as in Flume: it does not run, so the check fails.
@@ -628,7 +631,12 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.source.sequencegeneratorsource",
             "org.apache.flume.source.netcatsource",
         ],
-        "channels" => &["memory", "org.apache.flume.channel.memorychannel"],
+        "channels" => &[
+            "memory",
+            "file",
+            "org.apache.flume.channel.memorychannel",
+            "org.apache.flume.channel.file.filechannel",
+        ],
         "interceptors" => &[
             "timestamp",
             "host",

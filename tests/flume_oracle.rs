@@ -561,6 +561,8 @@ struct Sink {
 struct Graph {
     sources: Vec<Source>,
     sinks: Vec<Sink>,
+    /// Channels of `type = file`: their directories are moved into each side's own directory.
+    file_channels: Vec<String>,
 }
 
 /// The properties of `agent` (last duplicate wins, as in `java.util.Properties`).
@@ -639,7 +641,19 @@ fn graph(config: &str, agent: &str) -> Graph {
             }
         })
         .collect();
-    Graph { sources, sinks }
+    let file_channels = list(p.get("channels"))
+        .into_iter()
+        .filter(|c| {
+            get(format!("channels.{c}.type")).is_some_and(|t| {
+                t.eq_ignore_ascii_case("file") || t == "org.apache.flume.channel.file.FileChannel"
+            })
+        })
+        .collect();
+    Graph {
+        sources,
+        sinks,
+        file_channels,
+    }
 }
 
 /// Where one side's copy of a case points.
@@ -728,6 +742,28 @@ fn spooled_names(dir: &Path) -> Vec<String> {
     names
 }
 
+/// A file channel directory property pointed into `side_dir`; `dataDirs` keeps its count.
+fn file_channel_dirs(side_dir: &Path, channel: &str, prop: &str, value: &str) -> String {
+    let count = if prop == "dataDirs" {
+        value
+            .split(',')
+            .filter(|d| !d.trim().is_empty())
+            .count()
+            .max(1)
+    } else {
+        1
+    };
+    (0..count)
+        .map(|i| {
+            side_dir
+                .join(format!("channel-{channel}-{prop}-{i}"))
+                .display()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn exec_input(input: &Path, source: &str) -> PathBuf {
     input.join(format!("{source}.log"))
 }
@@ -788,6 +824,13 @@ fn redirect(config: &str, agent: &str, g: &Graph, r: &Redirect) -> String {
                     _ => None,
                 }
             }),
+            // Flume creates a file channel's directories where the config says (often under
+            // /var/log); two sides sharing one would make rflume refuse Flume's files.
+            ["channels", c, prop @ ("checkpointDir" | "dataDirs" | "backupCheckpointDir")]
+                if g.file_channels.iter().any(|x| x == c) =>
+            {
+                Some(file_channel_dirs(r.side_dir, c, prop, value))
+            }
             ["sinks", k, prop] => {
                 g.sinks
                     .iter()
@@ -832,6 +875,18 @@ fn redirect(config: &str, agent: &str, g: &Graph, r: &Redirect) -> String {
                     .join(format!("{}-position.json", s.name))
                     .display()
             ));
+        }
+    }
+    // A file channel without directories would use Flume's defaults under the user's home.
+    let props = agent_props(config, agent);
+    for c in &g.file_channels {
+        for prop in ["checkpointDir", "dataDirs"] {
+            if !props.contains_key(&format!("channels.{c}.{prop}")) {
+                out.push_str(&format!(
+                    "{agent}.channels.{c}.{prop} = {}\n",
+                    file_channel_dirs(r.side_dir, c, prop, "x")
+                ));
+            }
         }
     }
     for k in &g.sinks {

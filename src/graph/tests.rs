@@ -50,7 +50,9 @@ fn seed_shape_is_valid_and_resolved() {
         "tail -F /root/hadoop-3.2.1/testdata/testflume.log"
     );
     assert_eq!(e.batch_size, 20);
-    let ChannelSettings::Memory(m) = &c.channels[0].settings;
+    let ChannelSettings::Memory(m) = &c.channels[0].settings else {
+        panic!("memory expected")
+    };
     assert_eq!((m.capacity, m.transaction_capacity), (10000, 100));
     assert!(c.render().contains("source r1 [exec] -> channels: c1"));
 }
@@ -175,8 +177,8 @@ fn unknown_and_unsupported_types_are_errors() {
         &l,
         "source type spooldir (org.apache.flume.source.SpoolDirectorySource) is not supported"
     ));
-    let l = check(&SEED.replace("type=memory", "type=file"));
-    assert!(has(&l, "channel type file"));
+    let l = check(&SEED.replace("type=memory", "type=spillablememory"));
+    assert!(has(&l, "channel type spillablememory"));
 }
 
 #[test]
@@ -375,6 +377,8 @@ fn nested_substitution_with_top_level_variables() {
         "STAGE = prod\nprod_CAPACITY = 5000\n{}",
         SEED.replace("capacity=10000", "capacity=${${STAGE}_CAPACITY}")
     ));
-    let ChannelSettings::Memory(m) = &l.config.channels[0].settings;
+    let ChannelSettings::Memory(m) = &l.config.channels[0].settings else {
+        panic!("memory expected")
+    };
     assert_eq!(m.capacity, 5000, "{:?}", messages(&l));
 }

@@ -11,7 +11,7 @@ use crate::config::Diagnostics;
 use crate::sink::group::{ProcessorProblem, ProcessorSettings};
 // Flume takes groups and their sinks in Java `HashSet` order; the Kafka sink's Avro code has the
 // model of that order.
-use crate::java_hashmap::java_hashmap_order;
+use crate::java::java_hashmap_order;
 
 /// What became of a sink a group names, in Flume's terms.
 enum Member {

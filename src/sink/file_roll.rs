@@ -29,7 +29,7 @@ use super::{Failure, Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
-use crate::java_hashmap::java_hashmap_order;
+use crate::java::java_hashmap_order;
 
 /// Flume's `defaultRollInterval`, seconds.
 pub const DEFAULT_ROLL_INTERVAL: i64 = 30;

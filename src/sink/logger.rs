@@ -13,7 +13,7 @@ use super::{Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_WAIT};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
-use crate::java_hashmap::java_hashmap_order;
+use crate::java::java_hashmap_order;
 
 /// Flume's `maxBytesToLog` default.
 pub const DEFAULT_MAX_BYTES_TO_LOG: u64 = 16;

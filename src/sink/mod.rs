@@ -233,6 +233,13 @@ pub trait Sink: Send {
     fn flush(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
+
+    /// Whether the sink logs, itself, that delivery works again after a failure (with more
+    /// than the runner knows: what was wrong, how long events waited); the runner then does
+    /// not add its own "delivery recovered" line.
+    fn reports_recovery(&self) -> bool {
+        false
+    }
     /// Stops the sink: waits for outstanding acknowledgements until `deadline`, committing what
     /// was acknowledged and rolling back the rest.
     fn stop(&mut self, _deadline: Instant) {}

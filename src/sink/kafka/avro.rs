@@ -14,10 +14,10 @@
 //!
 //! The entry order is the iteration order of the `java.util.HashMap` Flume builds in `toCharSeqMap`
 //! (`new HashMap<>()`, then one `put` per header). rflume keeps headers in insertion order and
-//! replays those `put`s on the model of `HashMap` in `crate::java_hashmap`.
+//! replays those `put`s on the model of `HashMap` in `crate::java`.
 
 use crate::event::Headers;
-use crate::java_hashmap::{java_hashmap_order_into, KeySource, U32Buf};
+use crate::java::{java_hashmap_order_into, KeySource, U32Buf};
 
 /// Appends the Avro binary datum of `AvroFlumeEvent { headers, body }` to `out`, byte for byte what
 /// Flume 1.9–1.11's Kafka sink sends with `useFlumeEventFormat = true`.
@@ -74,7 +74,6 @@ fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::java_hashmap::{java_hashmap_order, java_string_hash};
     use apache_avro::types::Value;
     use apache_avro::Schema;
 
@@ -94,27 +93,6 @@ mod tests {
         let mut out = Vec::new();
         encode_flume_event(h, body, &mut out);
         out
-    }
-
-    #[test]
-    fn string_hash_matches_java() {
-        // Values printed by Java's "…".hashCode().
-        assert_eq!(java_string_hash(""), 0);
-        assert_eq!(java_string_hash("a"), 97);
-        assert_eq!(java_string_hash("timestamp"), 55126294);
-        assert_eq!(java_string_hash("host"), 3208616);
-        assert_eq!(java_string_hash("Aa"), java_string_hash("BB"));
-        // Overflow wraps like Java int arithmetic.
-        assert_eq!(
-            java_string_hash("polygenelubricants"),
-            i32::MIN,
-            "classic Java example whose hashCode is Integer.MIN_VALUE"
-        );
-        // Characters outside the BMP hash as their two UTF-16 surrogates.
-        assert_eq!(
-            java_string_hash("😀"),
-            0xD83D_i32.wrapping_mul(31).wrapping_add(0xDE00)
-        );
     }
 
     #[test]
@@ -146,78 +124,6 @@ mod tests {
         // Avro strings are length-prefixed by UTF-8 bytes, not chars.
         let bytes = encode(&headers(&[("é", "中")]), b"");
         assert_eq!(bytes, vec![2, 4, 0xc3, 0xa9, 6, 0xe4, 0xb8, 0xad, 0, 0]);
-    }
-
-    #[test]
-    fn order_follows_java_buckets() {
-        // Hand-computed with a 16-bucket table (index = spread(hash) & 15):
-        //   "a" = 97 → bucket 1; "b" = 98 → 2; "c" = 99 → 3;
-        //   "host": hash 3208616 = 0x30F5A8, spread ^ 0x30 → 0x30F598 → bucket 8;
-        //   "timestamp": 55126294 = 0x0349_2916, spread ^ 0x0349 → 0x0349_2A5F → bucket 15.
-        // Java prints {a=…, b=…, c=…, host=…, timestamp=…} whatever the insertion order.
-        let keys = ["timestamp", "c", "host", "b", "a"];
-        let order = java_hashmap_order(&keys);
-        let names: Vec<&str> = order.iter().map(|&i| keys[i]).collect();
-        assert_eq!(names, vec!["a", "b", "c", "host", "timestamp"]);
-    }
-
-    #[test]
-    fn same_bucket_keeps_insertion_order() {
-        // "Aa" and "BB" share hashCode 2112 → bucket 0 (2112 = 0x840, & 15 = 0); "p" = 112 → 0 too.
-        let order = java_hashmap_order(&["p", "BB", "Aa"]);
-        assert_eq!(order, vec![0, 1, 2]);
-        let order = java_hashmap_order(&["Aa", "p", "BB"]);
-        assert_eq!(order, vec![0, 1, 2]);
-        // "q" = 113 → bucket 1 goes after all of bucket 0, wherever it was inserted.
-        let order = java_hashmap_order(&["q", "BB", "Aa"]);
-        assert_eq!(order, vec![1, 2, 0]);
-    }
-
-    #[test]
-    fn thirteenth_key_doubles_the_table() {
-        // Single letters "a".."m" are 97..109: buckets 1..13 of a 16 table and 1..13 of 32
-        // (97..109 & 31 = 1..13) — same order either way. Then "Q" (81: 81 & 15 = 1, 81 & 31 = 17)
-        // and "A" (65: bucket 1 of both). The 13th put (12 = 0.75 × 16 exceeded) doubles the
-        // table to 32, so "Q" ends in bucket 17 after "m", and "A" shares bucket 1 with the
-        // earlier "a".
-        let mut keys: Vec<String> = ('a'..='m').map(|c| c.to_string()).collect();
-        keys.push("Q".into());
-        keys.push("A".into());
-        let order = java_hashmap_order(&keys);
-        let names: Vec<&str> = order.iter().map(|&i| keys[i].as_str()).collect();
-        assert_eq!(
-            names,
-            vec!["a", "A", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "Q"]
-        );
-        // With 12 keys the table is still 16: "Q" (bucket 1) follows "a" (bucket 1, earlier).
-        let mut keys: Vec<String> = ('a'..='k').map(|c| c.to_string()).collect();
-        keys.push("Q".into());
-        let order = java_hashmap_order(&keys);
-        let names: Vec<&str> = order.iter().map(|&i| keys[i].as_str()).collect();
-        assert_eq!(
-            names,
-            vec!["a", "Q", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]
-        );
-    }
-
-    #[test]
-    fn crowded_bucket_resizes_small_table() {
-        // Nine keys in bucket 0 of a 16 table — single chars whose code is a multiple of 16: '0' 48, '@' 64, 'P' 80, '`' 96,
-        // 'p' 112, 0x80, 0x90, 0xA0, 0xB0 — all bucket 0 of 16. The 9th put finds 8 nodes and
-        // treeifyBin resizes to 32 instead: buckets become 16 ('0' 48&31=16, 'P' 80&31=16, 'p'
-        // 112&31=16, 0x90&31=16, 0xB0&31=16) and 0 ('@', '`', 0x80, 0xA0).
-        let keys = [
-            "0", "@", "P", "`", "p", "\u{80}", "\u{90}", "\u{A0}", "\u{B0}",
-        ];
-        let order = java_hashmap_order(&keys);
-        let names: Vec<&str> = order.iter().map(|&i| keys[i]).collect();
-        assert_eq!(
-            names,
-            vec!["@", "`", "\u{80}", "\u{A0}", "0", "P", "p", "\u{90}", "\u{B0}"]
-        );
-        // Eight of them stay in one 16-bucket list in insertion order.
-        let order = java_hashmap_order(&keys[..8]);
-        assert_eq!(order, (0..8).collect::<Vec<_>>());
     }
 
     #[test]

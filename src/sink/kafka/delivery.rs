@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientContext, Message};
+use rdkafka::{ClientContext, Message, Statistics};
 use tracing::{debug, error, info, warn};
 
+use super::brokers::BrokerHealth;
 use super::errors::BatchError;
 use super::ratelimit::KeyedRateLimit;
 use crate::channel::TakeTransaction;
+use crate::metrics::{BrokerStats, SinkCounter};
 
 /// Sleep step of `wait_for_events`: the latency it adds to a delivery report.
 const EVENT_WAIT_STEP: Duration = Duration::from_micros(200);
@@ -66,22 +68,67 @@ pub(super) struct SinkContext {
     pub(super) failures: AtomicU64,
     errors: KeyedRateLimit,
     logs: KeyedRateLimit,
+    /// Where librdkafka's statistics go (`/metrics/prometheus`, `rflume top`).
+    counter: std::sync::Arc<SinkCounter>,
+    /// What each broker last reported, for messages that name them all.
+    pub(super) brokers: BrokerHealth,
+    /// librdkafka's "all broker connections are down" reports so far.
+    pub(super) all_brokers_down: AtomicU64,
 }
 
 impl SinkContext {
-    pub(super) fn new(sink: &str, slots: usize) -> Self {
+    pub(super) fn new(
+        sink: &str,
+        slots: usize,
+        brokers: &[String],
+        counter: std::sync::Arc<SinkCounter>,
+    ) -> Self {
         SinkContext {
+            counter,
             sink: sink.to_string(),
             slots: (0..slots).map(|_| Slot::default()).collect(),
             activity: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             errors: KeyedRateLimit::new(LOG_INTERVAL),
             logs: KeyedRateLimit::new(LOG_INTERVAL),
+            brokers: BrokerHealth::new(brokers),
+            all_brokers_down: AtomicU64::new(0),
         }
     }
 }
 
 impl ClientContext for SinkContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`, on the sink's thread inside
+    /// `poll`): the few figures that explain slow or stuck delivery.
+    fn stats(&self, statistics: Statistics) {
+        let c = &self.counter.client;
+        c.queue_messages.set(statistics.msg_cnt as i64);
+        c.queue_bytes.set(statistics.msg_size as i64);
+        let (mut requests, mut messages, mut retries, mut errors) = (0, 0, 0, 0);
+        let mut brokers: Vec<BrokerStats> = statistics
+            .brokers
+            .values()
+            .map(|b| {
+                requests += b.waitresp_cnt;
+                messages += b.waitresp_msg_cnt;
+                retries += b.txretries as i64;
+                errors += b.txerrs as i64;
+                BrokerStats {
+                    name: b.name.clone(),
+                    state: b.state.clone(),
+                    rtt_avg_us: b.rtt.as_ref().map_or(0, |w| w.avg),
+                    rtt_p99_us: b.rtt.as_ref().map_or(0, |w| w.p99),
+                }
+            })
+            .collect();
+        brokers.sort_by(|a, b| a.name.cmp(&b.name));
+        c.in_flight_requests.set(requests);
+        c.in_flight_messages.set(messages);
+        c.retries.set(retries);
+        c.errors.set(errors);
+        c.set_brokers(brokers);
+    }
+
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         let sink = self.sink.as_str();
@@ -112,27 +159,59 @@ impl ClientContext for SinkContext {
         }
     }
 
-    /// Client-wide errors (all brokers down, authentication, TLS). Records are not failed by
-    /// these — librdkafka keeps retrying other brokers until `message.timeout.ms` — so they are
-    /// logged, rate-limited per error code, and never fail a batch by themselves.
+    /// Client-wide errors (all brokers down, a broker refusing connections, authentication,
+    /// TLS). Records are not failed by these — librdkafka keeps retrying other brokers until
+    /// `message.timeout.ms` — so they are logged and never fail a batch by themselves.
+    ///
+    /// A broker's problem is logged per broker (at most every [`LOG_INTERVAL`] each), so that
+    /// two failing brokers are both named, and every such line lists all configured brokers with
+    /// what is wrong with each; "all broker connections are down" is counted for the sink's watch,
+    /// which turns it into one ERROR that does the same (librdkafka's own text, "1/1 brokers are
+    /// down", counts only the brokers it knows at that moment).
     fn error(&self, error: KafkaError, reason: &str) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         let code = error.rdkafka_error_code();
-        let key = format!("{code:?}");
-        let Some(suppressed) = self.errors.allow(&key) else {
-            return;
-        };
         let sink = self.sink.as_str();
+        if code == Some(RDKafkaErrorCode::AllBrokersDown) {
+            // Reported by the sink's watch a moment later (`health.rs`), once the brokers'
+            // own errors, which librdkafka sends after this one, have arrived.
+            self.all_brokers_down.fetch_add(1, Ordering::Relaxed);
+            debug!(sink, "librdkafka: {reason}");
+            return;
+        }
         let transient = matches!(
             code,
             Some(
                 RDKafkaErrorCode::BrokerTransportFailure
-                    | RDKafkaErrorCode::AllBrokersDown
                     | RDKafkaErrorCode::Resolve
                     | RDKafkaErrorCode::OperationTimedOut
                     | RDKafkaErrorCode::RequestTimedOut
             )
         );
+        if let Some((address, problem)) = self.brokers.record(reason) {
+            let Some(suppressed) = self.errors.allow(&address) else {
+                return;
+            };
+            let brokers = self.brokers.describe();
+            if transient {
+                warn!(
+                    sink,
+                    suppressed,
+                    "{sink}: Kafka broker {address}: {problem}; retrying (brokers: {brokers})"
+                );
+            } else {
+                error!(
+                    sink,
+                    suppressed,
+                    "{sink}: Kafka broker {address}: {problem} ({error}; brokers: {brokers})"
+                );
+            }
+            return;
+        }
+        let key = format!("{code:?}");
+        let Some(suppressed) = self.errors.allow(&key) else {
+            return;
+        };
         if transient {
             warn!(sink, suppressed, "Kafka: {reason} ({error}); retrying");
         } else {
@@ -185,6 +264,24 @@ pub(super) struct Batch {
     /// A failure found before librdkafka had the record (bad partition header, enqueue error).
     pub(super) error: Option<BatchError>,
     pub(super) started: Instant,
+    /// The topics its records go to (a few: for the messages about a stalled delivery).
+    pub(super) topics: Vec<Box<str>>,
+}
+
+/// Topics a batch remembers; a batch spread over more topics names only the first ones.
+const MAX_BATCH_TOPICS: usize = 8;
+
+/// Remembers in a batch's `topics` that a record goes to `topic`: a string comparison per
+/// record, an allocation per new topic. (A function of the field, not of the batch: the record
+/// being enqueued borrows the batch's events.)
+pub(super) fn note_topic(topics: &mut Vec<Box<str>>, topic: &str) {
+    if topics.last().is_some_and(|t| &**t == topic)
+        || topics.len() >= MAX_BATCH_TOPICS
+        || topics.iter().any(|t| &**t == topic)
+    {
+        return;
+    }
+    topics.push(topic.into());
 }
 
 impl Batch {

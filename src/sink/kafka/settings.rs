@@ -6,7 +6,7 @@ use super::producer_props::{self, ProducerProps, UserSetting, PRODUCER_PREFIX};
 use super::topic::{invalid_topic_name, TopicTemplate};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
-use crate::java_hashmap::java_hashmap_order;
+use crate::java::java_hashmap_order;
 
 /// Flume's `KafkaSinkConstants` names and defaults.
 const BOOTSTRAP_SERVERS: &str = "kafka.bootstrap.servers";

@@ -11,6 +11,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
@@ -21,8 +22,9 @@ use tracing::info;
 
 use crate::sink::{Sink, SinkCore, SinkError, Status, EMPTY_CHANNEL_WAIT};
 
-use super::delivery::{pump, wait_for_events, Batch, SinkContext, Slot};
+use super::delivery::{note_topic, pump, wait_for_events, Batch, SinkContext, Slot};
 use super::errors::BatchError;
+use super::health::{Oldest, Watch};
 use super::record::{RecordBuilder, Scratch};
 use super::settings::KafkaSettings;
 
@@ -65,7 +67,9 @@ pub struct KafkaSink {
     failing: bool,
     /// `SinkContext::failures` already accounted for.
     failures_seen: u64,
-    producer: BaseProducer<SinkContext>,
+    /// Shared with the short-lived threads that ask the cluster why delivery is stuck.
+    producer: Arc<BaseProducer<SinkContext>>,
+    watch: Watch,
 }
 
 impl KafkaSink {
@@ -74,6 +78,13 @@ impl KafkaSink {
     pub fn new(core: SinkCore, settings: &KafkaSettings) -> Result<Self, KafkaSinkError> {
         let name = core.name.as_str();
         let mut config = settings.producer.client_config();
+        core.counter.client.mark_kafka();
+        // Statistics only when someone reads them (the metrics server), and never over the
+        // user's own `kafka.producer.statistics.interval.ms`.
+        let stats_ms = core.counter.client.interval_ms();
+        if stats_ms > 0 && settings.producer.get("statistics.interval.ms").is_none() {
+            config.set("statistics.interval.ms", stats_ms.to_string());
+        }
         // librdkafka's debug contexts log at debug level; otherwise warnings and errors only.
         config.set_log_level(if settings.producer.get("debug").is_some() {
             RDKafkaLogLevel::Debug
@@ -81,8 +92,14 @@ impl KafkaSink {
             RDKafkaLogLevel::Warning
         });
         let slots = settings.max_in_flight_batches.max(1);
+        let watch = Watch::new(name);
         let producer: BaseProducer<SinkContext> = config
-            .create_with_context(SinkContext::new(name, slots))
+            .create_with_context(SinkContext::new(
+                name,
+                slots,
+                &settings.bootstrap_servers,
+                core.counter.clone(),
+            ))
             .map_err(|source| KafkaSinkError::Producer {
                 sink: name.to_string(),
                 source,
@@ -102,7 +119,8 @@ impl KafkaSink {
             free_slots: (0..slots).rev().collect(),
             failing: false,
             failures_seen: 0,
-            producer,
+            producer: Arc::new(producer),
+            watch,
         })
     }
 
@@ -167,6 +185,23 @@ impl KafkaSink {
         self.core.counter.event_drain_success.add(events);
         self.core.counter.kafka_event_send_timer_ms.add(elapsed);
         self.free_slots.push(b.slot);
+        if self.watch.in_trouble() {
+            let waiting = events as usize + self.in_flight_events();
+            self.watch
+                .delivered(self.producer.context(), &b.topics, waiting);
+        }
+    }
+
+    /// Lets the watch look at the oldest unacknowledged batch (see `health.rs`).
+    fn watch_delivery(&mut self) {
+        let batches = &self.in_flight;
+        let oldest = batches.front().map(|b| Oldest {
+            started: b.started,
+            topics: &b.topics,
+        });
+        let in_flight = || batches.iter().map(|b| b.txn.len()).sum();
+        self.watch
+            .tick(&self.producer, oldest, self.failing, in_flight);
     }
 
     /// Commits the successful batches and rolls back the others, last first, so the channel head
@@ -250,6 +285,7 @@ impl KafkaSink {
             abandoned: false,
             error: None,
             started: Instant::now(),
+            topics: Vec::new(),
         });
         Some(())
     }
@@ -281,6 +317,7 @@ impl KafkaSink {
                     return;
                 }
             };
+            note_topic(&mut batch.topics, record.topic);
             let mut headers = record.headers;
             loop {
                 let mut r = BaseRecord::<[u8], [u8], usize>::with_opaque_to(record.topic, opaque)
@@ -338,6 +375,7 @@ impl KafkaSink {
     fn advance(&mut self) {
         self.pump();
         self.check_failures();
+        self.watch_delivery();
         if !self.failing {
             self.enqueue_tail();
             self.check_failures();
@@ -374,6 +412,39 @@ impl Sink for KafkaSink {
     }
 
     fn process(&mut self) -> Result<Status, SinkError> {
+        let status = self.process_round();
+        self.core
+            .counter
+            .batches_in_flight
+            .set(self.in_flight.len() as i64);
+        status
+    }
+
+    fn has_in_flight(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.advance();
+        if self.failing && self.in_flight.iter().all(|b| self.resolved(b)) {
+            return self.finish_failure().map(|_| ());
+        }
+        Ok(())
+    }
+
+    /// The watch writes "delivering again to …" itself (`health.rs`).
+    fn reports_recovery(&self) -> bool {
+        true
+    }
+
+    fn stop(&mut self, deadline: Instant) {
+        self.stop_sending(deadline);
+        self.core.counter.batches_in_flight.set(0);
+    }
+}
+
+impl KafkaSink {
+    fn process_round(&mut self) -> Result<Status, SinkError> {
         self.advance();
         if self.failing {
             return self.finish_failure();
@@ -405,19 +476,7 @@ impl Sink for KafkaSink {
         Ok(Status::Ready)
     }
 
-    fn has_in_flight(&self) -> bool {
-        !self.in_flight.is_empty()
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.advance();
-        if self.failing && self.in_flight.iter().all(|b| self.resolved(b)) {
-            return self.finish_failure().map(|_| ());
-        }
-        Ok(())
-    }
-
-    fn stop(&mut self, deadline: Instant) {
+    fn stop_sending(&mut self, deadline: Instant) {
         // Nothing new is enqueued: a partly enqueued batch is rolled back.
         if let Some(tail) = self.in_flight.back_mut() {
             if tail.enqueued < tail.txn.len() {

@@ -25,7 +25,7 @@ use super::{DeletePolicy, SpoolDirSettings, TrackingPolicy};
 use crate::event::{Event, Headers, Receipt};
 use crate::metrics::SourceCounter;
 use crate::shutdown::Shutdown;
-use crate::source::taildir::acks::FileAcks;
+use crate::source::taildir::acks::{DeliveryNotice, FileAcks};
 use crate::source::{ChannelProcessor, PutOutcome};
 
 /// How long delivered progress may wait before it is written.
@@ -92,6 +92,9 @@ pub struct Spooler {
     last_save: Instant,
     wake_tx: Sender<()>,
     wake_rx: Receiver<()>,
+    /// TAILDIR's notice of a moved position; unused here (each receipt wakes the loop itself,
+    /// on every delivery, to retire finished files).
+    notice: Arc<DeliveryNotice>,
     last_truncation_warning: Option<Instant>,
 }
 
@@ -113,6 +116,7 @@ impl Spooler {
             last_save: Instant::now(),
             wake_tx,
             wake_rx,
+            notice: DeliveryNotice::new(|| {}),
             last_truncation_warning: None,
         }
     }
@@ -356,7 +360,7 @@ impl Spooler {
             return true;
         };
         if !bodies.is_empty() {
-            let inner = file.acks.register(end);
+            let inner = file.acks.register(end, &self.notice);
             inner.expect(1);
             let wake = self.wake_tx.clone();
             let receipt = Receipt::new(move || {
