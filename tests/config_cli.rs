@@ -634,8 +634,10 @@ fn supported(section: &str, kind: &str) -> bool {
         "channels" => &[
             "memory",
             "file",
+            "spillablememory",
             "org.apache.flume.channel.memorychannel",
             "org.apache.flume.channel.file.filechannel",
+            "org.apache.flume.channel.spillablememorychannel",
         ],
         "interceptors" => &[
             "timestamp",

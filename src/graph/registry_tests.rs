@@ -72,6 +72,15 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         ],
     ),
     (
+        "channel",
+        "spillablememory",
+        &[
+            ("checkpointDir", "@TMP@/checkpoint"),
+            ("dataDirs", "@TMP@/data"),
+            ("minimumRequiredSpace", "1048576"),
+        ],
+    ),
+    (
         "sink",
         "kafka",
         &[
