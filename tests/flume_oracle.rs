@@ -172,6 +172,7 @@ fn differential(test: &str, version: FlumeVersion) {
         Case::file("conf/netcat.conf", &repo_file("conf/netcat.conf"), "a1"),
         features_case(version),
         file_roll_case(),
+        spillable_case(),
     ];
     cases.extend(corpus_cases(test));
     run_all(test, &peers, &cluster, version, cases);
@@ -426,6 +427,42 @@ fn file_roll_case() -> Case {
     }
 }
 
+/// The spillable memory channel with Flume's class name, a memory smaller than exec's batches
+/// (20 > 10: every put overflows to disk, in both) and headers (a `useFlumeEventFormat` sink):
+/// what comes out of the overflow is what went in, in order.
+fn spillable_case() -> Case {
+    let c = "a1.sources = r1\n\
+             a1.channels = c1\n\
+             a1.sinks = k1\n\
+             a1.sources.r1.type = exec\n\
+             a1.sources.r1.command = tail -F /var/log/app.log\n\
+             a1.sources.r1.channels = c1\n\
+             a1.sources.r1.interceptors = st\n\
+             a1.sources.r1.interceptors.st.type = static\n\
+             a1.sources.r1.interceptors.st.key = datacenter\n\
+             a1.sources.r1.interceptors.st.value = NEW_YORK\n\
+             a1.channels.c1.type = org.apache.flume.channel.SpillableMemoryChannel\n\
+             a1.channels.c1.memoryCapacity = 10\n\
+             a1.channels.c1.overflowCapacity = 100000\n\
+             a1.channels.c1.overflowTimeout = 0\n\
+             a1.channels.c1.transactionCapacity = 100\n\
+             a1.channels.c1.checkpointDir = /var/lib/flume/checkpoint\n\
+             a1.channels.c1.dataDirs = /var/lib/flume/data\n\
+             a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink\n\
+             a1.sinks.k1.channel = c1\n\
+             a1.sinks.k1.kafka.bootstrap.servers = kafka1:9092\n\
+             a1.sinks.k1.kafka.topic = spilled\n\
+             a1.sinks.k1.flumeBatchSize = 5\n\
+             a1.sinks.k1.useFlumeEventFormat = true\n";
+    Case {
+        name: "spillable memory channel (every put overflows)".into(),
+        config: c.to_string(),
+        agent: "a1".into(),
+        partitions: 1,
+        diverted: Vec::new(),
+    }
+}
+
 /// The header counts issue 24 asks for: one, two, the last count before `HashMap`'s first resize
 /// (12 entries fill 16 buckets to the 0.75 load factor), the first after it, and many.
 const HEADER_COUNTS: [usize; 5] = [1, 2, 12, 13, 100];
@@ -583,7 +620,8 @@ struct Sink {
 struct Graph {
     sources: Vec<Source>,
     sinks: Vec<Sink>,
-    /// Channels of `type = file`: their directories are moved into each side's own directory.
+    /// Channels of `type = file` (or spillable memory, whose overflow is one): their directories
+    /// are moved into each side's own directory.
     file_channels: Vec<String>,
 }
 
@@ -667,7 +705,11 @@ fn graph(config: &str, agent: &str) -> Graph {
         .into_iter()
         .filter(|c| {
             get(format!("channels.{c}.type")).is_some_and(|t| {
-                t.eq_ignore_ascii_case("file") || t == "org.apache.flume.channel.file.FileChannel"
+                t.eq_ignore_ascii_case("file")
+                    || t == "org.apache.flume.channel.file.FileChannel"
+                    // Its overflow is a file channel with the same properties.
+                    || t.eq_ignore_ascii_case("spillablememory")
+                    || t == "org.apache.flume.channel.SpillableMemoryChannel"
             })
         })
         .collect();
@@ -1395,7 +1437,8 @@ fn records_as_text(records: &[Record]) -> Vec<String> {
 }
 
 /// Replaces what legitimately differs between the two runs: the side's tag in topic names and
-/// paths, and the time an event was stamped (the timestamp interceptor's epoch milliseconds).
+/// paths, the time an event was stamped (the timestamp interceptor's epoch milliseconds) and
+/// random UUIDs (the uuid interceptor's).
 fn normalize(s: &str) -> String {
     let s = s.replace(FLUME_TAG, SIDE_TAG).replace(RFLUME_TAG, SIDE_TAG);
     let s = s.replace("/flume/", "/SIDE/").replace("/rflume/", "/SIDE/");
@@ -1414,6 +1457,44 @@ fn normalize(s: &str) -> String {
         rest = &tail[digits..];
     }
     out.push_str(rest);
+    replace_uuids(&out)
+}
+
+/// Random UUIDs (the `uuid` interceptor's) replaced by `<uuid>`: both sides must have one where
+/// the other has one, the values differ.
+fn replace_uuids(s: &str) -> String {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    let is_uuid = |b: &[u8]| {
+        let mut i = 0;
+        for (n, len) in GROUPS.iter().enumerate() {
+            if n > 0 {
+                if b.get(i) != Some(&b'-') {
+                    return false;
+                }
+                i += 1;
+            }
+            if b.len() < i + len || !b[i..i + len].iter().all(u8::is_ascii_hexdigit) {
+                return false;
+            }
+            i += len;
+        }
+        true
+    };
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i + 36 <= bytes.len() {
+        if is_uuid(&bytes[i..i + 36]) {
+            out.push_str(&s[copied..i]);
+            out.push_str("<uuid>");
+            i += 36;
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&s[copied..]);
     out
 }
 
