@@ -25,11 +25,7 @@ const TOPIC: &str = "spill";
 const DEADLINE: Duration = Duration::from_secs(90);
 const MEMORY: usize = 100;
 
-/// netcat r1 on `port` → spillable c1 in `dir` → Kafka at `bootstrap`.
-fn netcat_config(port: u16, dir: &Path, bootstrap: &str) -> String {
-    netcat_config_with(port, dir, bootstrap, &[])
-}
-
+/// netcat r1 on `port` → spillable c1 in `dir` → Kafka at `bootstrap` (with `sink` properties).
 fn netcat_config_with(port: u16, dir: &Path, bootstrap: &str, sink: &[(&str, &str)]) -> String {
     format!(
         "a1.sources = r1
