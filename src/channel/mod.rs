@@ -21,6 +21,7 @@
 
 pub mod file;
 pub mod memory;
+pub mod spillable;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,7 @@ use crate::event::Event;
 use crate::metrics::ChannelCounter;
 use file::FileSettings;
 use memory::MemorySettings;
+use spillable::SpillableSettings;
 
 /// Every channel type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<ChannelSettings>] = &[
@@ -41,10 +43,10 @@ pub const TYPES: &[TypeEntry<ChannelSettings>] = &[
     TypeEntry::yes("file", "org.apache.flume.channel.file.FileChannel", |r| {
         FileSettings::parse(r).map(ChannelSettings::File)
     }),
-    TypeEntry::no(
+    TypeEntry::yes(
         "spillablememory",
         "org.apache.flume.channel.SpillableMemoryChannel",
-        "use type = memory",
+        |r| SpillableSettings::parse(r).map(ChannelSettings::Spillable),
     ),
     TypeEntry::no(
         "jdbc",
@@ -64,6 +66,7 @@ pub const TYPES: &[TypeEntry<ChannelSettings>] = &[
 pub enum ChannelSettings {
     Memory(MemorySettings),
     File(FileSettings),
+    Spillable(SpillableSettings),
 }
 
 impl ChannelSettings {
@@ -71,6 +74,7 @@ impl ChannelSettings {
         match self {
             ChannelSettings::Memory(s) => s,
             ChannelSettings::File(s) => s,
+            ChannelSettings::Spillable(s) => s,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! [`SinkSettings`] holds one variant per sink type. Adding a sink = its file, a `pub mod` line,
 //! one row in [`TYPES`] and one variant; the compiler points at the rest.
 
+pub mod file_roll;
 pub mod group;
 pub mod kafka;
 pub mod logger;
@@ -25,13 +26,17 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::channel::{Channel, TakeTransaction};
-use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
+use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::metrics::SinkCounter;
+use file_roll::FileRollSettings;
 use kafka::KafkaSettings;
 use logger::LoggerSettings;
 use null::NullSettings;
 
 pub use runner::{DefaultSinkProcessor, SinkProcessor};
+
+/// What to use instead of Flume's agent-to-agent RPC sinks.
+const AGENT_TO_AGENT: &str = "not planned: connect agents through Kafka instead (org.apache.flume.sink.kafka.KafkaSink, with useFlumeEventFormat = true to keep the headers), or keep both ends on Flume";
 
 /// Every sink type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<SinkSettings>] = &[
@@ -45,18 +50,16 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
     TypeEntry::yes("null", "org.apache.flume.sink.NullSink", |r| {
         NullSettings::parse(r).map(SinkSettings::Null)
     }),
-    TypeEntry::no(
-        "file_roll",
-        "org.apache.flume.sink.RollingFileSink",
-        PLANNED,
-    ),
+    TypeEntry::yes("file_roll", "org.apache.flume.sink.RollingFileSink", |r| {
+        FileRollSettings::parse(r).map(SinkSettings::FileRoll)
+    }),
     TypeEntry::no(
         "hdfs",
         "org.apache.flume.sink.hdfs.HDFSEventSink",
-        NOT_PLANNED,
+        "not planned: send to Kafka (org.apache.flume.sink.kafka.KafkaSink) and load HDFS from the topic (e.g. Kafka Connect's HDFS sink), or write local files with file_roll; or keep this sink on Flume",
     ),
-    TypeEntry::no("avro", "org.apache.flume.sink.AvroSink", NOT_PLANNED),
-    TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", NOT_PLANNED),
+    TypeEntry::no("avro", "org.apache.flume.sink.AvroSink", AGENT_TO_AGENT),
+    TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", AGENT_TO_AGENT),
     TypeEntry::no("irc", "org.apache.flume.sink.irc.IRCSink", NOT_PLANNED),
     TypeEntry::no(
         "elasticsearch",
@@ -90,6 +93,7 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
 /// A configured sink's settings, one variant per supported type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SinkSettings {
+    FileRoll(FileRollSettings),
     Kafka(Box<KafkaSettings>),
     Logger(LoggerSettings),
     Null(NullSettings),
@@ -98,6 +102,7 @@ pub enum SinkSettings {
 impl SinkSettings {
     pub fn spec(&self) -> &dyn SinkSpec {
         match self {
+            SinkSettings::FileRoll(s) => s,
             SinkSettings::Kafka(s) => &**s,
             SinkSettings::Logger(s) => s,
             SinkSettings::Null(s) => s,
