@@ -332,6 +332,8 @@ impl DrainOrder {
 
 #[derive(Debug, Default)]
 struct State {
+    /// Bumped by `wake_takers`: a waiting take that sees it change returns empty.
+    wake_generation: u64,
     memory: VecDeque<Event>,
     /// Taken from memory by open take transactions: still count against `memoryCapacity`.
     memory_in_flight: usize,
@@ -595,6 +597,7 @@ impl Channel for SpillableMemoryChannel {
         }
         let deadline = deadline_after(wait);
         let mut s = self.lock();
+        let generation = s.wake_generation;
         loop {
             match s.drain.front() {
                 Some(run) if run > 0 => {
@@ -631,7 +634,7 @@ impl Channel for SpillableMemoryChannel {
                 }
                 None => {
                     let now = Instant::now();
-                    if now >= deadline {
+                    if now >= deadline || s.wake_generation != generation {
                         return Vec::new();
                     }
                     s = self
@@ -642,6 +645,11 @@ impl Channel for SpillableMemoryChannel {
                 }
             }
         }
+    }
+
+    fn wake_takers(&self) {
+        self.lock().wake_generation += 1;
+        self.not_empty.notify_all();
     }
 
     fn commit_take(&self, events: &[Event]) {
