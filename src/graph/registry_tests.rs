@@ -57,6 +57,14 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
             ("kafka.topic", "t"),
         ],
     ),
+    (
+        "sink",
+        "hdfs",
+        &[
+            ("hdfs.path", "file://@TMP@/hdfs"),
+            ("hdfs.fileType", "DataStream"),
+        ],
+    ),
     ("sink", "logger", &[]),
     ("sink", "null", &[]),
     ("interceptor", "timestamp", &[]),

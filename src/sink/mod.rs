@@ -13,6 +13,7 @@
 //! one row in [`TYPES`] and one variant; the compiler points at the rest.
 
 pub mod group;
+pub mod hdfs;
 pub mod kafka;
 pub mod logger;
 pub mod null;
@@ -27,6 +28,7 @@ use thiserror::Error;
 use crate::channel::{Channel, TakeTransaction};
 use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
 use crate::metrics::SinkCounter;
+use hdfs::HdfsSettings;
 use kafka::KafkaSettings;
 use logger::LoggerSettings;
 use null::NullSettings;
@@ -50,11 +52,9 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
         "org.apache.flume.sink.RollingFileSink",
         PLANNED,
     ),
-    TypeEntry::no(
-        "hdfs",
-        "org.apache.flume.sink.hdfs.HDFSEventSink",
-        NOT_PLANNED,
-    ),
+    TypeEntry::yes("hdfs", "org.apache.flume.sink.hdfs.HDFSEventSink", |r| {
+        HdfsSettings::parse(r).map(|s| SinkSettings::Hdfs(Box::new(s)))
+    }),
     TypeEntry::no("avro", "org.apache.flume.sink.AvroSink", NOT_PLANNED),
     TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", NOT_PLANNED),
     TypeEntry::no("irc", "org.apache.flume.sink.irc.IRCSink", NOT_PLANNED),
@@ -90,6 +90,7 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
 /// A configured sink's settings, one variant per supported type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SinkSettings {
+    Hdfs(Box<HdfsSettings>),
     Kafka(Box<KafkaSettings>),
     Logger(LoggerSettings),
     Null(NullSettings),
@@ -98,6 +99,7 @@ pub enum SinkSettings {
 impl SinkSettings {
     pub fn spec(&self) -> &dyn SinkSpec {
         match self {
+            SinkSettings::Hdfs(s) => &**s,
             SinkSettings::Kafka(s) => &**s,
             SinkSettings::Logger(s) => s,
             SinkSettings::Null(s) => s,

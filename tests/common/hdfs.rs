@@ -236,6 +236,17 @@ impl Hdfs {
             .unwrap_or_else(|e| panic!("FsShell -cat {path} failed:\n{e}"))
     }
 
+    /// `FsShell -cat` of several files in one JVM: their bytes concatenated in the given order.
+    pub fn cat_all(&self, paths: &[&str]) -> Vec<u8> {
+        if paths.is_empty() {
+            return Vec::new();
+        }
+        let mut args = vec!["-cat"];
+        args.extend_from_slice(paths);
+        self.shell(&args)
+            .unwrap_or_else(|e| panic!("FsShell -cat {paths:?} failed:\n{e}"))
+    }
+
     /// `FsShell -text PATH`: the file decoded by Hadoop (SequenceFile records as `key\tvalue`,
     /// compressed streams inflated).
     pub fn text(&self, path: &str) -> Vec<u8> {
@@ -358,6 +369,10 @@ fn write_configs(conf: &Path, namenode_port: u16, replication: usize) {
             "dfs.client.block.write.replace-datanode-on-failure.enable",
             "false".into(),
         ),
+        // 1 MiB blocks (Hadoop's smallest): a DataNode accepts a block only with a block's size
+        // free per open file, so 128 MiB blocks would fail tests on a nearly full disk; small
+        // blocks also make block boundaries reachable by a test.
+        ("dfs.blocksize", "1048576".into()),
         // Heartbeats every second so that a killed DataNode is noticed within a test.
         ("dfs.heartbeat.interval", "1".into()),
     ]);
