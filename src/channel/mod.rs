@@ -168,6 +168,9 @@ pub trait Channel: Send + Sync {
     fn commit_take(&self, events: &[Event]);
     /// Ends a take unsuccessfully: the events return to the head in their original order.
     fn rollback_take(&self, events: Vec<Event>);
+    /// Ends the waits of takes blocked on this channel right now (they return empty): a
+    /// stopping sink notices its stop without a short polling wait. Later takes wait as usual.
+    fn wake_takers(&self) {}
     /// Events stored and not taken.
     fn len(&self) -> usize;
     /// Events stored plus events taken by an open take transaction.

@@ -120,9 +120,11 @@ pub trait SinkSpec: Describe {
     fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError>;
 }
 
-/// How long a sink waits on an empty channel before returning `Backoff`; short enough that the
-/// runner notices shutdown promptly, long enough not to spin.
-pub const EMPTY_CHANNEL_WAIT: Duration = Duration::from_millis(100);
+/// How long a sink waits on an empty channel before returning `Backoff`. A put wakes it at once
+/// and so does its stop (the agent registers `Channel::wake_takers` with the sink's shutdown),
+/// so this only bounds how often an idle sink wakes (Flume's SinkRunner backs off 1–5 s) and
+/// how stale the runner's heartbeat gets.
+pub const EMPTY_CHANNEL_WAIT: Duration = Duration::from_millis(1000);
 
 /// Result of one `process` round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

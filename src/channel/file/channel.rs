@@ -134,6 +134,7 @@ impl FileChannel {
             s.fsync_per_transaction,
             rec.segments,
             rec.next_seq,
+            rec.first_new_segment,
         );
         counter.channel_capacity.set(s.capacity as i64);
         counter.channel_size.set(waiting as i64);
@@ -383,6 +384,7 @@ impl Core {
         }
         let deadline = deadline_after(wait);
         let mut q = lock(&self.queue);
+        let generation = q.wake_generation;
         loop {
             if let Some((events, pieces)) = q.take_from_memory(max) {
                 let n = events.len();
@@ -403,7 +405,7 @@ impl Core {
                 self.not_empty.notify_all();
                 continue;
             }
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || q.wake_generation != generation {
                 return Vec::new();
             }
             q = wait_until(&self.not_empty, q, deadline);
@@ -693,6 +695,11 @@ impl Channel for FileChannel {
 
     fn kind(&self) -> &'static str {
         "file"
+    }
+
+    fn wake_takers(&self) {
+        lock(&self.core.queue).wake_generation += 1;
+        self.core.not_empty.notify_all();
     }
 
     fn put(&self, events: &mut Vec<Event>) -> Result<(), ChannelError> {

@@ -37,7 +37,7 @@ const FAILURE_WAIT: Duration = Duration::from_millis(10);
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(5);
 /// Longest a single `process` call keeps retrying a full queue before returning to the runner
 /// (which checks for shutdown between calls).
-const ENQUEUE_BUDGET: Duration = EMPTY_CHANNEL_WAIT;
+const ENQUEUE_BUDGET: Duration = Duration::from_millis(100);
 /// Poll step during `stop`.
 const STOP_WAIT: Duration = Duration::from_millis(10);
 /// After a purge at the stop deadline, how long to collect the resulting delivery reports.
