@@ -179,11 +179,7 @@ impl Format {
     /// Ends the batch: the bytes to write now (empty if nothing was appended since the last).
     pub fn finish_batch(&mut self) -> Result<Vec<u8>, FormatError> {
         match self.file_type {
-            FileType::SequenceFile => {
-                if !self.batch.is_empty() {
-                    self.write_sync();
-                }
-            }
+            FileType::SequenceFile if !self.batch.is_empty() => self.write_sync(),
             FileType::CompressedStream if !self.batch.is_empty() => {
                 let mut gz = flate2::write::GzEncoder::new(
                     Vec::with_capacity(self.batch.len() / 4 + 64),

@@ -395,10 +395,7 @@ fn rounding(r: &mut PropReader) -> Option<Rounding> {
     };
     let value = match value_raw {
         None => 1,
-        Some(_) => match r.parse::<i64>("hdfs.roundValue", "an integer") {
-            Some(v) => v,
-            None => return None,
-        },
+        Some(_) => r.parse::<i64>("hdfs.roundValue", "an integer")?,
     };
     let max = if unit == TimeUnit::Hour { 24 } else { 60 };
     if value <= 0 || value > max {

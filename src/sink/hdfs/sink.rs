@@ -179,7 +179,7 @@ impl HdfsSink {
                 return Err(format!("bucket {} vanished", self.key_buf));
             };
             entry.last_used = self.uses;
-            if !touched.iter().any(|k| *k == self.key_buf) {
+            if !touched.contains(&self.key_buf) {
                 touched.push(self.key_buf.clone());
             }
             let fs = file_system(
