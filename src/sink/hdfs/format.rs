@@ -10,14 +10,13 @@
 //!   (`writeFormat = Writable`) or `Text` values, a sync marker every 2000 bytes and at each
 //!   batch's end, as `SequenceFile.Writer.sync()` does on Flume's every flush.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 use thiserror::Error;
 
 use super::settings::{FileType, Serializer, WriteFormat};
 use crate::event::Event;
-use crate::java::java_hashmap_order;
+use crate::java::java_map_to_string;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum FormatError {
@@ -119,16 +118,9 @@ impl Format {
     fn serialize(&mut self, e: &Event) {
         if self.serializer == Serializer::HeaderAndText {
             let entries: Vec<(&str, &str)> = e.headers.iter().collect();
-            let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
-            let mut s = String::from("{");
-            for (n, i) in java_hashmap_order(&keys).into_iter().enumerate() {
-                if n > 0 {
-                    s.push_str(", ");
-                }
-                let (k, v) = entries[i];
-                let _ = write!(s, "{k}={v}");
-            }
-            s.push_str("} ");
+            let mut s = String::new();
+            java_map_to_string(&entries, &mut s);
+            s.push(' ');
             self.batch.extend_from_slice(s.as_bytes());
         }
         self.batch.extend_from_slice(&e.body);
