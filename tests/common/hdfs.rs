@@ -167,20 +167,27 @@ impl Hdfs {
     fn datanode_process(&self, i: usize, ports: DataNodePorts) -> Supervised {
         let base = self.dir.path();
         let mut cmd = hadoop_java(&self.classpath, base, 256);
-        cmd.arg(format!(
-            "-Ddfs.datanode.data.dir={}",
-            base.join(format!("data{i}")).display()
-        ))
-        .arg(format!("-Ddfs.datanode.address=127.0.0.1:{}", ports.data))
-        .arg(format!(
-            "-Ddfs.datanode.http.address=127.0.0.1:{}",
-            ports.http
-        ))
-        .arg(format!(
-            "-Ddfs.datanode.ipc.address=127.0.0.1:{}",
-            ports.ipc
-        ))
-        .arg("org.apache.hadoop.hdfs.server.datanode.DataNode");
+        // Generic options after the class name (Hadoop's GenericOptionsParser): a JVM `-D`
+        // before it only feeds `${…}` expansion and would leave the DataNode on its default
+        // ports 50010/50020/50075, which another HDFS on the machine may hold.
+        cmd.arg("org.apache.hadoop.hdfs.server.datanode.DataNode");
+        for (key, value) in [
+            (
+                "dfs.datanode.data.dir",
+                base.join(format!("data{i}")).display().to_string(),
+            ),
+            ("dfs.datanode.address", format!("127.0.0.1:{}", ports.data)),
+            (
+                "dfs.datanode.http.address",
+                format!("127.0.0.1:{}", ports.http),
+            ),
+            (
+                "dfs.datanode.ipc.address",
+                format!("127.0.0.1:{}", ports.ipc),
+            ),
+        ] {
+            cmd.arg("-D").arg(format!("{key}={value}"));
+        }
         Supervised::spawn(
             &format!("datanode{i}"),
             cmd,
