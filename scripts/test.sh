@@ -36,6 +36,10 @@ if [[ "${RFLUME_JVM_TIER:-1}" != 0 ]]; then
     export RFLUME_PEERS
     echo "RFLUME_PEERS=$RFLUME_PEERS" >&2
 fi
+# Hadoop 2.7.3's jars (NameNode, DataNode, FsShell) for the HDFS sink's tests, from PyPI's
+# pyspark==2.4.8 when missing; tests/common/hdfs.rs runs them with the machine's Java.
+step "Hadoop jars for the HDFS tests (installed when missing)"
+bash scripts/install-hadoop.sh >/dev/null
 step "tools the operations tests use (installed when missing)"
 bash scripts/install-test-tools.sh
 # kafka-python and fastavro, the consumer from another client implementation in

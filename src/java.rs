@@ -17,6 +17,24 @@ pub fn java_hashmap_order<S: AsRef<str>>(keys: &[S]) -> Vec<usize> {
     order.into_iter().map(|i| i as usize).collect()
 }
 
+/// Java's `Map.toString` of a `HashMap` filled with `entries` in order: `{k1=v1, k2=v2}` in
+/// [`java_hashmap_order`] (Flume's logger sink and its HEADER_AND_TEXT serializer write headers
+/// this way), appended to `out`.
+pub fn java_map_to_string(entries: &[(&str, &str)], out: &mut String) {
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
+    out.push('{');
+    for (n, i) in java_hashmap_order(&keys).into_iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        let (k, v) = entries[i];
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
+    }
+    out.push('}');
+}
+
 /// `java.lang.String.hashCode()`: `s[0]*31^(n-1) + … + s[n-1]` over UTF-16 code units, wrapping.
 pub fn java_string_hash(s: &str) -> i32 {
     s.encode_utf16().fold(0i32, |h, unit| {

@@ -384,12 +384,12 @@ fn each_broken_rule_is_reported_at_its_line_and_fails_the_check() {
             graph_shows: None,
         },
         Broken {
-            what: "hdfs is not supported",
-            text: valid_with("a1.sinks.k1.type", Some("a1.sinks.k1.type = hdfs")),
+            what: "irc is not supported",
+            text: valid_with("a1.sinks.k1.type", Some("a1.sinks.k1.type = irc")),
             severity: "unsupported",
             key: "a1.sinks.k1.type",
             at: "a1.sinks.k1.type",
-            fragments: &["hdfs", "not supported"],
+            fragments: &["irc", "not supported"],
             graph_shows: None,
         },
         Broken {
@@ -654,6 +654,8 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.sink.solr.morphline.uuidinterceptor$builder",
         ],
         "sinks" => &[
+            "hdfs",
+            "org.apache.flume.sink.hdfs.hdfseventsink",
             "logger",
             "null",
             "file_roll",
@@ -740,6 +742,24 @@ fn unsupported_components(text: &str) -> Vec<(String, String, String, String)> {
             if let Some(kind) = props.get(&format!("{prefix}.type")) {
                 if !supported(section, kind) {
                     push(agent, section, name, kind);
+                }
+            }
+            // The HDFS sink runs Flume's TEXT and HEADER_AND_TEXT serializers; another (a
+            // third-party Java class) is named as unsupported.
+            let kind = props
+                .get(&format!("{prefix}.type"))
+                .map(|k| k.to_ascii_lowercase());
+            if section == "sinks"
+                && kind
+                    .is_some_and(|k| k == "hdfs" || k == "org.apache.flume.sink.hdfs.hdfseventsink")
+            {
+                if let Some(serializer) = props.get(&format!("{prefix}.serializer")) {
+                    let s = serializer.to_ascii_lowercase();
+                    if !["text", "header_and_text"].contains(&s.as_str())
+                        && !s.starts_with("org.apache.flume.serialization.")
+                    {
+                        push(agent, "serializer", name, serializer);
+                    }
                 }
             }
             if section != "sources" {

@@ -15,10 +15,10 @@ use common::*;
 const DELIVERY: Duration = Duration::from_secs(60);
 const EXIT: Duration = Duration::from_secs(30);
 
-/// exec → c1 → Kafka and, fanned out by the same source, → c2 → an HDFS sink rflume cannot run.
+/// exec → c1 → Kafka and, fanned out by the same source, → c2 → an IRC sink rflume cannot run.
 /// c2 is small, so a pipeline that still fed it would stall the Kafka path after 10 lines.
 /// `tail -n +1` reads the file from its first line, whenever `tail` starts.
-fn fan_out_to_kafka_and_hdfs(log: &std::path::Path, bootstrap: &str) -> String {
+fn fan_out_to_kafka_and_irc(log: &std::path::Path, bootstrap: &str) -> String {
     format!(
         "a1.sources = r1
 a1.channels = c1 c2
@@ -36,8 +36,8 @@ a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
 a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
 a1.sinks.k1.kafka.topic = fan
 a1.sinks.k1.channel = c1
-a1.sinks.k2.type = hdfs
-a1.sinks.k2.hdfs.path = /flume/events/%Y-%m-%d
+a1.sinks.k2.type = irc
+a1.sinks.k2.hostname = irc.example.com
 a1.sinks.k2.channel = c2
 ",
         log = log.display()
@@ -49,7 +49,7 @@ fn an_unsupported_component_makes_the_agent_refuse_to_start_and_names_it() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     std::fs::write(&log, "").unwrap();
-    let conf = fan_out_to_kafka_and_hdfs(&log, "127.0.0.1:9");
+    let conf = fan_out_to_kafka_and_irc(&log, "127.0.0.1:9");
     let mut agent = Agent::start(&conf, "a1");
     let status = agent
         .wait_exit(EXIT)
@@ -57,7 +57,7 @@ fn an_unsupported_component_makes_the_agent_refuse_to_start_and_names_it() {
     assert_eq!(status.code(), Some(1), "{}", agent.log());
     let out = agent.log();
     let conf_path = agent.conf_path();
-    // Listed with file:line (the hdfs sink's type is on line 17) and what to do.
+    // Listed with file:line (the irc sink's type is on line 17) and what to do.
     assert!(
         out.contains(&format!("{}:17: sink k2", conf_path.display())),
         "{out}"
@@ -77,7 +77,7 @@ fn with_the_opt_in_the_rest_runs_and_the_unsupported_path_does_not_stall_it() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("app.log");
     std::fs::write(&log, "").unwrap();
-    let conf = fan_out_to_kafka_and_hdfs(&log, &broker.bootstrap());
+    let conf = fan_out_to_kafka_and_irc(&log, &broker.bootstrap());
     for opt_in in ["--allow-unsupported", "-Drflume.allowUnsupported=true"] {
         let mut agent = Agent::start_with_args(&conf, "a1", &[opt_in]);
         agent.wait_for_log(DELIVERY, "started");

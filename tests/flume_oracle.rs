@@ -297,7 +297,14 @@ fn corpus_cases(test: &str) -> Vec<Case> {
                 "-n".into(),
                 agent.clone(),
             ]));
-            if out.status.success() {
+            if out.status.success() && has_hdfs_sink(&text, &agent) {
+                // The oracle compares what reaches Kafka and the logs; the HDFS sink's files are
+                // checked against Hadoop's own reader in tests/hdfs.rs instead.
+                eprintln!(
+                    "{test}: corpus/{}:{agent} has an HDFS sink: not compared here",
+                    file.display()
+                );
+            } else if out.status.success() {
                 let name = format!(
                     "corpus/{}:{agent}",
                     file.file_name().unwrap().to_string_lossy()
@@ -313,6 +320,23 @@ fn corpus_cases(test: &str) -> Vec<Case> {
         cases.len()
     );
     cases
+}
+
+/// Whether `agent` in `text` declares a sink of type `hdfs` (by alias or class name).
+fn has_hdfs_sink(text: &str, agent: &str) -> bool {
+    let prefix = format!("{agent}.sinks.");
+    text.lines().any(|l| {
+        let Some((key, value)) = l.split_once('=') else {
+            return false;
+        };
+        let (key, value) = (key.trim(), value.trim().to_ascii_lowercase());
+        key.starts_with(&prefix)
+            && key.ends_with(".type")
+            && key[prefix.len()..key.len() - ".type".len()]
+                .find('.')
+                .is_none()
+            && (value == "hdfs" || value == "org.apache.flume.sink.hdfs.hdfseventsink")
+    })
 }
 
 /// What the corpus does not exercise: keyed records over 6 partitions (TAILDIR `headers.<fg>.key`),

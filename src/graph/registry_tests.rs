@@ -88,6 +88,14 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
             ("kafka.topic", "t"),
         ],
     ),
+    (
+        "sink",
+        "hdfs",
+        &[
+            ("hdfs.path", "file://@TMP@/hdfs"),
+            ("hdfs.fileType", "DataStream"),
+        ],
+    ),
     ("sink", "logger", &[]),
     ("sink", "file_roll", &[("sink.directory", "/var/log/flume")]),
     ("sink", "null", &[]),

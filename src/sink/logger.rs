@@ -13,7 +13,7 @@ use super::{Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_WAIT};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
-use crate::java::java_hashmap_order;
+use crate::java::java_map_to_string;
 
 /// Flume's `maxBytesToLog` default.
 pub const DEFAULT_MAX_BYTES_TO_LOG: u64 = 16;
@@ -109,16 +109,8 @@ impl Sink for LoggerSink {
 /// bytes with the offset column removed.
 pub fn dump_event(e: &Event, max: usize) -> String {
     let entries: Vec<(&str, &str)> = e.headers.iter().collect();
-    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
-    let mut headers = String::from("{");
-    for (n, i) in java_hashmap_order(&keys).into_iter().enumerate() {
-        if n > 0 {
-            headers.push_str(", ");
-        }
-        let (k, v) = entries[i];
-        let _ = write!(headers, "{k}={v}");
-    }
-    headers.push('}');
+    let mut headers = String::new();
+    java_map_to_string(&entries, &mut headers);
     let data = &e.body[..e.body.len().min(max)];
     let mut body = String::new();
     for (i, chunk) in data.chunks(16).enumerate() {

@@ -14,6 +14,7 @@
 
 pub mod file_roll;
 pub mod group;
+pub mod hdfs;
 pub mod kafka;
 pub mod logger;
 pub mod null;
@@ -29,6 +30,7 @@ use crate::channel::{Channel, TakeTransaction};
 use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::metrics::SinkCounter;
 use file_roll::FileRollSettings;
+use hdfs::HdfsSettings;
 use kafka::KafkaSettings;
 use logger::LoggerSettings;
 use null::NullSettings;
@@ -53,11 +55,9 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
     TypeEntry::yes("file_roll", "org.apache.flume.sink.RollingFileSink", |r| {
         FileRollSettings::parse(r).map(SinkSettings::FileRoll)
     }),
-    TypeEntry::no(
-        "hdfs",
-        "org.apache.flume.sink.hdfs.HDFSEventSink",
-        "not planned: send to Kafka (org.apache.flume.sink.kafka.KafkaSink) and load HDFS from the topic (e.g. Kafka Connect's HDFS sink), or write local files with file_roll; or keep this sink on Flume",
-    ),
+    TypeEntry::yes("hdfs", "org.apache.flume.sink.hdfs.HDFSEventSink", |r| {
+        HdfsSettings::parse(r).map(|s| SinkSettings::Hdfs(Box::new(s)))
+    }),
     TypeEntry::no("avro", "org.apache.flume.sink.AvroSink", AGENT_TO_AGENT),
     TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", AGENT_TO_AGENT),
     TypeEntry::no("irc", "org.apache.flume.sink.irc.IRCSink", NOT_PLANNED),
@@ -94,6 +94,7 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
 #[derive(Clone, Debug, PartialEq)]
 pub enum SinkSettings {
     FileRoll(FileRollSettings),
+    Hdfs(Box<HdfsSettings>),
     Kafka(Box<KafkaSettings>),
     Logger(LoggerSettings),
     Null(NullSettings),
@@ -103,6 +104,7 @@ impl SinkSettings {
     pub fn spec(&self) -> &dyn SinkSpec {
         match self {
             SinkSettings::FileRoll(s) => s,
+            SinkSettings::Hdfs(s) => &**s,
             SinkSettings::Kafka(s) => &**s,
             SinkSettings::Logger(s) => s,
             SinkSettings::Null(s) => s,
