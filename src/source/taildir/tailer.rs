@@ -161,7 +161,9 @@ impl Tailer {
         }
         let mut stored = 0;
         for _ in 0..self.s.max_batch_count {
-            let read = match t.read_lines(self.s.batch_size, size) {
+            let read = t.read_lines(self.s.batch_size, size, &self.s.line_limit);
+            self.report_long_lines(t);
+            let read = match read {
                 Ok(r) => r,
                 Err(e) => {
                     self.counter.event_read_fail.inc();
@@ -182,6 +184,18 @@ impl Tailer {
             }
         }
         Some(stored)
+    }
+
+    /// Counts and logs, once each, the lines longer than `rflume.maxLineLength`.
+    fn report_long_lines(&self, t: &mut TailFile) {
+        for long in t.take_long_lines() {
+            if long.dropped > 0 {
+                self.counter.long_line_truncated.inc();
+            } else {
+                self.counter.long_line_split.inc();
+            }
+            warn!(source = %self.name, "{}: {}", t.path.display(), long.describe(&self.s.line_limit));
+        }
     }
 
     /// Turns lines into events with the group's headers and one receipt for the batch.
@@ -251,9 +265,11 @@ impl Tailer {
                 if t.is_open()
                     && (idle_for >= self.s.idle_timeout || (deleted && idle_for >= DELETED_GRACE))
                 {
-                    if let Some(line) = t.take_partial() {
+                    let partial = t.take_partial(&self.s.line_limit);
+                    self.report_long_lines(&mut t);
+                    if !partial.is_empty() {
                         // Flume emits an unterminated last line when the file goes idle.
-                        let batch = self.events(&t, vec![line]);
+                        let batch = self.events(&t, partial);
                         if !self.store(batch, processor, shutdown) {
                             self.files.insert(key, t);
                             return;
@@ -361,6 +377,7 @@ mod tests {
             cache_pattern_matching: true,
             file_header: false,
             file_header_key: "file".into(),
+            line_limit: Default::default(),
         }
     }
 
