@@ -3,9 +3,11 @@
 //!
 //! Each in-flight take transaction owns a *slot* in the producer context; a record's delivery
 //! opaque is a plain integer naming its slot (plus a generation, so a late report for an abandoned
-//! batch cannot touch the slot's next batch). The callback only decrements the slot's pending count
-//! and counts failures — atomics, no allocation per record, no lock held across I/O (the only lock
-//! is taken on the error path to keep the first error message). The callbacks run inside `poll`,
+//! batch cannot touch the slot's next batch, and the record's position in its batch). The
+//! callback only decrements the slot's pending count and counts failures — atomics, no allocation
+//! per record, no lock held across I/O (the only locks are taken on the error path: to keep the
+//! first error message, and to note which record Kafka rejected for good, so that the sink can
+//! divert that one record and commit the rest of its batch). The callbacks run inside `poll`,
 //! on the sink's own thread: [`wait_for_events`] and [`pump`] are how the sink serves them.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -18,19 +20,25 @@ use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext}
 use rdkafka::{ClientContext, Message};
 use tracing::{debug, error, info, warn};
 
-use super::errors::BatchError;
+use super::dead_letter::Rejection;
+use super::errors::{classify, BatchError};
 use super::ratelimit::KeyedRateLimit;
 use crate::channel::TakeTransaction;
+use crate::sink::Failure;
 
 /// Sleep step of `wait_for_events`: the latency it adds to a delivery report.
 const EVENT_WAIT_STEP: Duration = Duration::from_micros(200);
 /// Repeated librdkafka errors/log lines of one kind are logged at most this often.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Delivery opaque layout: low 16 bits slot, next 16 bits generation.
+/// Delivery opaque layout: low 16 bits slot, next 16 bits generation, high 32 bits the record's
+/// index in its batch.
 const SLOT_BITS: u32 = 16;
 const SLOT_MASK: usize = (1 << SLOT_BITS) - 1;
 const GENERATION_MASK: u32 = 0xffff;
+const INDEX_SHIFT: u32 = 32;
+// The opaque packs 64 bits.
+const _: () = assert!(usize::BITS >= 64);
 
 /// Delivery bookkeeping of one in-flight batch, shared with the delivery callback.
 #[derive(Default)]
@@ -41,6 +49,8 @@ pub(super) struct Slot {
     /// Records reported as failed.
     pub(super) failed: AtomicU32,
     pub(super) first_error: Mutex<Option<BatchError>>,
+    /// Records Kafka refused for good (when the sink diverts them instead of retrying).
+    pub(super) rejected: Mutex<Vec<Rejection>>,
 }
 
 impl Slot {
@@ -52,6 +62,10 @@ impl Slot {
         self.pending.store(0, Ordering::Relaxed);
         self.failed.store(0, Ordering::Relaxed);
         *self.first_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.rejected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         generation
     }
 }
@@ -66,10 +80,12 @@ pub(super) struct SinkContext {
     pub(super) failures: AtomicU64,
     errors: KeyedRateLimit,
     logs: KeyedRateLimit,
+    /// Records Kafka refuses for good are noted for diversion rather than failing their batch.
+    divert_rejected: bool,
 }
 
 impl SinkContext {
-    pub(super) fn new(sink: &str, slots: usize) -> Self {
+    pub(super) fn new(sink: &str, slots: usize, divert_rejected: bool) -> Self {
         SinkContext {
             sink: sink.to_string(),
             slots: (0..slots).map(|_| Slot::default()).collect(),
@@ -77,6 +93,7 @@ impl SinkContext {
             failures: AtomicU64::new(0),
             errors: KeyedRateLimit::new(LOG_INTERVAL),
             logs: KeyedRateLimit::new(LOG_INTERVAL),
+            divert_rejected,
         }
     }
 }
@@ -155,6 +172,25 @@ impl ProducerContext for SinkContext {
             return;
         }
         if let Err((err, message)) = result {
+            let code = err.rdkafka_error_code();
+            if let (true, Some(Failure::Rejected { code })) =
+                (self.divert_rejected, code.map(classify))
+            {
+                slot.rejected
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Rejection {
+                        index: opaque >> INDEX_SHIFT,
+                        topic: message.topic().to_string(),
+                        partition: Some(message.partition()).filter(|p| *p >= 0),
+                        code,
+                        message: err.to_string(),
+                    });
+                let _ = slot
+                    .pending
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| p.checked_sub(1));
+                return;
+            }
             slot.failed.fetch_add(1, Ordering::Relaxed);
             self.failures.fetch_add(1, Ordering::Relaxed);
             let mut first = slot.first_error.lock().unwrap_or_else(|e| e.into_inner());
@@ -184,13 +220,15 @@ pub(super) struct Batch {
     pub(super) abandoned: bool,
     /// A failure found before librdkafka had the record (bad partition header, enqueue error).
     pub(super) error: Option<BatchError>,
+    /// Records refused for good before librdkafka had them (to divert at commit).
+    pub(super) rejected: Vec<Rejection>,
     pub(super) started: Instant,
 }
 
 impl Batch {
-    /// The delivery opaque of the batch's records: its slot and generation.
-    pub(super) fn opaque(&self) -> usize {
-        self.slot | ((self.generation as usize) << SLOT_BITS)
+    /// The delivery opaque of the batch's record at `index`: its slot, generation and index.
+    pub(super) fn opaque(&self, index: usize) -> usize {
+        self.slot | ((self.generation as usize) << SLOT_BITS) | (index << INDEX_SHIFT)
     }
 }
 

@@ -1,9 +1,15 @@
 //! Which Kafka errors a retry can fix and which it cannot.
 //!
 //! Flume rolls a batch back and retries it whatever the error, so a record Kafka will never
-//! accept wedges its channel for good. rflume keeps Flume's roll-back-and-retry for every error
-//! (nothing is dropped), but names the kind of failure, so that the runner's log and the metrics
-//! can tell an outage, which passes, from a rejection, which does not.
+//! accept wedges its channel for good. rflume keeps Flume's roll-back-and-retry for retriable
+//! errors; a record that is **rejected** is diverted on its own (`dead_letter.rs`: to the
+//! dead-letter file by default, or dropped, or — `rflume.onRejected = retry` — Flume's retry)
+//! while the rest of its batch is delivered and committed. The kind of failure is also named in
+//! the runner's log, so an outage, which passes, is told from a rejection, which does not.
+//!
+//! Caveat: the broker checks `max.message.bytes` per record *batch*, so a topic whose limit is
+//! smaller than the producer's `batch.size` can reject a batch of small records; each of them is
+//! then diverted (not lost). Keep `kafka.producer.batch.size` at or below the topic's limit.
 //!
 //! **Rejected** (the same record fails again on every retry):
 //! * `MessageSizeTooLarge` (10), `InvalidMessageSize` (4), `MessageBatchTooLarge` (18,
