@@ -21,9 +21,10 @@ use rdkafka::{ClientContext, Message};
 use tracing::{debug, error, info, warn};
 
 use super::dead_letter::Rejection;
-use super::errors::{classify, BatchError};
+use super::errors::{classify, explain, BatchError};
 use super::ratelimit::KeyedRateLimit;
 use crate::channel::TakeTransaction;
+use crate::config::secret::Scrubber;
 use crate::sink::Failure;
 
 /// Sleep step of `wait_for_events`: the latency it adds to a delivery report.
@@ -82,10 +83,12 @@ pub(super) struct SinkContext {
     logs: KeyedRateLimit,
     /// Records Kafka refuses for good are noted for diversion rather than failing their batch.
     divert_rejected: bool,
+    /// Masks the configuration's secrets in librdkafka's messages before they are logged.
+    scrubber: Scrubber,
 }
 
 impl SinkContext {
-    pub(super) fn new(sink: &str, slots: usize, divert_rejected: bool) -> Self {
+    pub(super) fn new(sink: &str, slots: usize, divert_rejected: bool, scrubber: Scrubber) -> Self {
         SinkContext {
             sink: sink.to_string(),
             slots: (0..slots).map(|_| Slot::default()).collect(),
@@ -94,6 +97,7 @@ impl SinkContext {
             errors: KeyedRateLimit::new(LOG_INTERVAL),
             logs: KeyedRateLimit::new(LOG_INTERVAL),
             divert_rejected,
+            scrubber,
         }
     }
 }
@@ -102,6 +106,7 @@ impl ClientContext for SinkContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         let sink = self.sink.as_str();
+        let message = self.scrubber.scrub(message);
         if fac == "FAIL" {
             // A broker connection failed: the same text reaches `error` below as a transport
             // error, which is where it is logged (once, as a warning).
@@ -150,8 +155,15 @@ impl ClientContext for SinkContext {
                     | RDKafkaErrorCode::RequestTimedOut
             )
         );
+        let reason = self.scrubber.scrub(reason);
         if transient {
             warn!(sink, suppressed, "Kafka: {reason} ({error}); retrying");
+        } else if let Some(hint) = explain(code, &reason) {
+            // Nothing is lost meanwhile: records wait in the channel and librdkafka reconnects.
+            error!(
+                sink,
+                suppressed, "Kafka: {reason} ({error}): {hint}; retrying until it is fixed"
+            );
         } else {
             error!(sink, suppressed, "Kafka: {reason} ({error})");
         }

@@ -246,7 +246,7 @@ impl KafkaSettings {
         let Some(p) = producer.find("linger.ms") else {
             return;
         };
-        let (Some(from), Ok(ms)) = (&p.from, p.value.parse::<f64>()) else {
+        let (Some(from), Ok(ms)) = (&p.from, p.value.expose().parse::<f64>()) else {
             return;
         };
         if ms < NOTICEABLE_LINGER_MS {

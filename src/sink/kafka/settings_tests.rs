@@ -588,3 +588,101 @@ fn jaas_secrets_never_appear_in_describe_or_debug() {
         );
     }
 }
+
+/// A password written in any of the places a Flume file can hold one — right or wrong — never
+/// shows in a diagnostic, in `rflume check`'s rows or in `Debug`, whatever else is mistyped.
+#[test]
+fn passwords_never_appear_in_diagnostics_rows_or_debug() {
+    const PW: &str = "Pa55-w0rd-XYZ";
+    let jaas = "kafka.producer.sasl.jaas.config";
+    let plain = format!(
+        r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="{PW}";"#
+    );
+    let one = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+    let sasl = |k: &str, v: &str| {
+        vec![
+            (
+                "kafka.producer.security.protocol".to_string(),
+                "SASL_SSL".to_string(),
+            ),
+            (
+                "kafka.producer.sasl.mechanism".to_string(),
+                "PLAIN".to_string(),
+            ),
+            (k.to_string(), v.to_string()),
+        ]
+    };
+    // (the lines, whether librdkafka gets the password: not for errors, no-effect or typos)
+    let variants: Vec<(Vec<(String, String)>, bool)> = vec![
+        (sasl(jaas, &plain), true),
+        // Malformed JAAS lines, each a different parse error.
+        (sasl(jaas, plain.trim_end_matches(';')), false),
+        (sasl(jaas, &format!("{PW} required;")), false),
+        (
+            sasl(jaas, &format!("x.PlainLoginModule {PW} username=alice;")),
+            false,
+        ),
+        (
+            sasl(
+                jaas,
+                &format!("x.PlainLoginModule required username=alice {PW};"),
+            ),
+            false,
+        ),
+        (
+            sasl(
+                jaas,
+                &format!("x.PlainLoginModule required username=alice password=\"{PW};"),
+            ),
+            false,
+        ),
+        (
+            [
+                sasl("kafka.producer.sasl.username", "alice"),
+                one("kafka.producer.sasl.password", PW),
+            ]
+            .concat(),
+            true,
+        ),
+        (one("kafka.producer.ssl.key.password", PW), true),
+        (
+            vec![
+                (
+                    "kafka.producer.ssl.keystore.location".into(),
+                    "/k.p12".into(),
+                ),
+                ("kafka.producer.ssl.keystore.password".into(), PW.into()),
+            ],
+            true,
+        ),
+        (one("kafka.producer.ssl.keystore.password", PW), false),
+        (one("kafka.producer.ssl.truststore.password", PW), false),
+        (one("kafka.producer.ssl.key.pem", PW), true),
+        // Mistyped names carrying the password.
+        (one("kafka.producer.sasl.pasword", PW), false),
+        (one("kafka.producer.sasl.jaas.confg", &plain), false),
+    ];
+    for (extra, reaches_librdkafka) in variants {
+        let mut pairs: Vec<(&str, &str)> =
+            vec![("kafka.bootstrap.servers", "b"), ("kafka.topic", "t")];
+        pairs.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let (s, d) = parse(&pairs);
+        for line in &d {
+            assert!(!line.contains(PW), "{extra:?}: diagnostic shows it: {line}");
+        }
+        let Some(s) = s else {
+            assert!(!reaches_librdkafka, "{extra:?}: refused: {d:?}");
+            continue;
+        };
+        assert!(!format!("{s:?}").contains(PW), "{extra:?}: Debug shows it");
+        for (k, v) in s.describe() {
+            assert!(!v.contains(PW), "{extra:?}: check row {k} shows it");
+        }
+        let exposed = s
+            .producer
+            .props
+            .iter()
+            .any(|p| p.value.expose().contains(PW));
+        assert_eq!(exposed, reaches_librdkafka, "{extra:?}");
+    }
+}

@@ -103,7 +103,12 @@ impl KafkaSink {
         };
         let divert = !matches!(diversion, Diversion::Retry);
         let producer: BaseProducer<SinkContext> = config
-            .create_with_context(SinkContext::new(name, slots, divert))
+            .create_with_context(SinkContext::new(
+                name,
+                slots,
+                divert,
+                settings.producer.scrubber(),
+            ))
             .map_err(|source| KafkaSinkError::Producer {
                 sink: name.to_string(),
                 source,

@@ -351,7 +351,9 @@ impl TailFile {
                 if self.long.skipping {
                     match memchr::memchr(b'\n', &self.buf) {
                         None => {
-                            let n = self.buf.len();
+                            // A last `\r` may be the first half of the line's `\r\n`.
+                            let keep = usize::from(self.buf.last() == Some(&b'\r'));
+                            let n = self.buf.len() - keep;
                             self.skip(n, n);
                             break;
                         }
@@ -435,7 +437,11 @@ impl TailFile {
     pub fn take_partial(&mut self, limit: &LineLimit) -> Vec<Line> {
         let mut lines = Vec::new();
         if self.long.skipping {
+            let n = self.buf.len();
+            let cr = usize::from(self.buf.last() == Some(&b'\r'));
+            self.skip(n, n - cr);
             self.end_of_line(0);
+            return lines;
         }
         if self.buf.is_empty() {
             return lines;

@@ -11,7 +11,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext};
 
-use super::{canonical, is_secret, ProducerProp, ProducerProps, PRODUCER_PREFIX};
+use super::{canonical, ProducerProp, ProducerProps, PRODUCER_PREFIX};
 use crate::config::reader::PropReader;
 
 /// `rd_kafka_conf_set` on an empty configuration: librdkafka's verdict on one property.
@@ -57,7 +57,9 @@ pub(super) fn probe(r: &mut PropReader, props: &ProducerProps) {
                     .unwrap_or_else(|e| e.into_inner()),
             );
             drop(producer);
+            let scrubber = props.scrubber();
             for w in warnings {
+                let w = scrubber.scrub(&w).into_owned();
                 let (key, line) = blame(props, &w, r);
                 r.warn(&key, line, format!("librdkafka: {w}"), None);
             }
@@ -67,6 +69,7 @@ pub(super) fn probe(r: &mut PropReader, props: &ProducerProps) {
                 KafkaError::ClientCreation(m) => m.clone(),
                 other => other.to_string(),
             };
+            let message = props.scrubber().scrub(&message).into_owned();
             let (key, line) = blame(props, &message, r);
             r.error(
                 &key,
@@ -100,9 +103,12 @@ fn blame(props: &ProducerProps, message: &str, r: &PropReader) -> (String, Optio
         }
     }
     for (p, from) in user_props() {
-        // Short values ("1", "true") would match by accident.
-        let distinctive = p.value.len() >= 4 && !p.value.eq_ignore_ascii_case("true");
-        if distinctive && !is_secret(&p.name) && message.contains(p.value.as_str()) {
+        // Short values ("1", "true") would match by accident; secrets are never compared.
+        let Some(value) = p.value.plain() else {
+            continue;
+        };
+        let distinctive = value.len() >= 4 && !value.eq_ignore_ascii_case("true");
+        if distinctive && message.contains(value) {
             return (from.clone(), r.line(from));
         }
     }
