@@ -38,6 +38,7 @@ mod scan;
 pub mod settings;
 mod tailer;
 pub mod tailfile;
+mod unsaved;
 mod watch;
 
 use self::tailer::Tailer;

@@ -10,12 +10,13 @@
 //! report).
 //!
 //! Both files are written atomically: temporary file, fsync, rename, fsync of the directory.
-//! A crash leaves either the old or the new version, never a torn one.
+//! A crash leaves either the old or the new version, never a torn one. They are created 0600,
+//! and directories rflume creates for them 0700.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -179,7 +180,21 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    // Directories rflume creates are private (0700), like the files (0600): positions name
+    // every tailed path. Existing directories keep their mode.
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            // EEXIST for "a file is in the way" says nothing to an operator; say which.
+            match dir.ancestors().find(|a| a.exists()) {
+                Some(a) if !a.is_dir() => {
+                    std::io::Error::new(e.kind(), format!("{} is not a directory", a.display()))
+                }
+                _ => e,
+            }
+        })?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);

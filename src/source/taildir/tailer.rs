@@ -16,6 +16,7 @@ use tracing::{debug, error, info, warn};
 use super::position::{self, PosEntry};
 use super::settings::{self, TaildirSettings};
 use super::tailfile::{self, FileId, Line, Lineage, Stat, TailFile};
+use super::unsaved::SaveReport;
 use super::watch::Watch;
 use crate::event::{Event, Headers};
 use crate::metrics::SourceCounter;
@@ -50,6 +51,8 @@ pub(super) struct Tailer {
     last_pos_write: Instant,
     last_idle_check: Instant,
     pub(super) watch: Watch,
+    /// How position-file failures have been reported (unsaved.rs).
+    saves: SaveReport,
 }
 
 impl Tailer {
@@ -68,11 +71,15 @@ impl Tailer {
             last_pos_write: Instant::now(),
             last_idle_check: Instant::now(),
             watch,
+            saves: SaveReport::default(),
         }
     }
 
     pub(super) fn run(&mut self, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
         self.scan(true);
+        // Written once at start, so that a position file that cannot be written is an error
+        // now, before any line is read, not a surprise at the first interval.
+        self.write_positions();
         let mut backoff = Duration::ZERO;
         while !shutdown.is_stopping() {
             let wake = self.watch.drain_events(&self.s.groups);
@@ -298,8 +305,9 @@ impl Tailer {
     }
 
     /// Writes each file's delivered position (not how far it was read: a `kill -9` must not
-    /// skip lines still in a memory channel), in a stable order, with its fingerprint.
-    fn write_positions(&mut self) {
+    /// skip lines still in a memory channel), in a stable order, with its fingerprint. Returns
+    /// whether they were saved.
+    fn write_positions(&mut self) -> bool {
         self.last_pos_write = Instant::now();
         let mut entries = Vec::with_capacity(self.files.len());
         let mut fps = Vec::with_capacity(self.files.len());
@@ -320,9 +328,16 @@ impl Tailer {
                 fps.push(fp);
             }
         }
-        if let Err(e) = position::save(&self.s.position_file, &entries, &fps) {
-            self.counter.position_write_fail.inc();
-            error!(source = %self.name, "{e}");
+        match position::save(&self.s.position_file, &entries, &fps) {
+            Ok(()) => {
+                self.saves
+                    .saved(&self.name, &self.s.position_file, &self.counter);
+                true
+            }
+            Err(e) => {
+                self.saves.failed(&self.name, &e, &self.counter);
+                false
+            }
         }
     }
 
@@ -339,7 +354,9 @@ impl Tailer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        self.write_positions();
+        if !self.write_positions() {
+            error!(source = %self.name, "stopping WITHOUT saving the positions to {}: the next start resumes from the positions last saved and ships the lines delivered since then again", self.s.position_file.display());
+        }
         self.counter.open_files.set(0);
     }
 }
