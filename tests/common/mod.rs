@@ -28,13 +28,16 @@
 pub mod agent;
 pub mod kafka;
 pub mod process;
+pub mod security;
 pub mod tansu;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
 #[allow(unused_imports)]
 pub use agent::{exec_tail_to_kafka, rflume_bin, run_rflume, Agent, SEED_CONF};
 #[allow(unused_imports)]
-pub use kafka::{consume_all, create_topic, values, FlumeEvent, Record, TestProducer};
+pub use kafka::{
+    consume_all, consume_all_with, create_topic, values, FlumeEvent, Record, TestProducer,
+};
 #[allow(unused_imports)]
 pub use process::{pid_alive, process_read_offset};
 #[allow(unused_imports)]

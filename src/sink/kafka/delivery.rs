@@ -23,6 +23,7 @@ use tracing::{debug, error, info, warn};
 use super::dead_letter::Rejection;
 use super::errors::{classify, explain, BatchError};
 use super::ratelimit::KeyedRateLimit;
+use super::tls_probe::TlsProbe;
 use crate::channel::TakeTransaction;
 use crate::config::secret::Scrubber;
 use crate::sink::Failure;
@@ -85,10 +86,18 @@ pub(super) struct SinkContext {
     divert_rejected: bool,
     /// Masks the configuration's secrets in librdkafka's messages before they are logged.
     scrubber: Scrubber,
+    /// Explains certificate failures librdkafka does not (TLS producers only).
+    tls_probe: Option<TlsProbe>,
 }
 
 impl SinkContext {
-    pub(super) fn new(sink: &str, slots: usize, divert_rejected: bool, scrubber: Scrubber) -> Self {
+    pub(super) fn new(
+        sink: &str,
+        slots: usize,
+        divert_rejected: bool,
+        scrubber: Scrubber,
+        tls_probe: Option<TlsProbe>,
+    ) -> Self {
         SinkContext {
             sink: sink.to_string(),
             slots: (0..slots).map(|_| Slot::default()).collect(),
@@ -98,6 +107,7 @@ impl SinkContext {
             logs: KeyedRateLimit::new(LOG_INTERVAL),
             divert_rejected,
             scrubber,
+            tls_probe,
         }
     }
 }
@@ -140,6 +150,9 @@ impl ClientContext for SinkContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         let code = error.rdkafka_error_code();
+        if let Some(probe) = &self.tls_probe {
+            probe.on_error(reason);
+        }
         let key = format!("{code:?}");
         let Some(suppressed) = self.errors.allow(&key) else {
             return;
@@ -156,14 +169,16 @@ impl ClientContext for SinkContext {
             )
         );
         let reason = self.scrubber.scrub(reason);
-        if transient {
-            warn!(sink, suppressed, "Kafka: {reason} ({error}); retrying");
-        } else if let Some(hint) = explain(code, &reason) {
-            // Nothing is lost meanwhile: records wait in the channel and librdkafka reconnects.
+        if let Some(hint) = explain(code, &reason) {
+            // A TLS or SASL failure is reported as a transport error too, but it does not pass
+            // by itself. Nothing is lost meanwhile: records wait in the channel and librdkafka
+            // reconnects.
             error!(
                 sink,
                 suppressed, "Kafka: {reason} ({error}): {hint}; retrying until it is fixed"
             );
+        } else if transient {
+            warn!(sink, suppressed, "Kafka: {reason} ({error}); retrying");
         } else {
             error!(sink, suppressed, "Kafka: {reason} ({error})");
         }

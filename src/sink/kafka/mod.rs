@@ -43,6 +43,8 @@
 //! * `sink.rs`: the sink at run time — [`KafkaSink`]: take, enqueue, commit in order, roll back;
 //! * `delivery.rs`: which in-flight batch a delivery report belongs to, and what of it is still
 //!   pending (the bookkeeping shared with librdkafka's callbacks);
+//! * `tls_probe.rs`: why a TLS handshake failed, when librdkafka only says "certificate verify
+//!   failed";
 //! * [`errors`]: whether a failed delivery can succeed on retry; [`dead_letter`]: where an event
 //!   goes that can never succeed (`rflume.onRejected`); `ratelimit.rs`: how often a repeated log
 //!   line is written;
@@ -63,6 +65,7 @@ mod settings_tests;
 mod sink;
 #[cfg(test)]
 mod sink_tests;
+mod tls_probe;
 mod topic;
 
 use std::collections::BTreeMap;

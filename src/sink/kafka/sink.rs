@@ -31,6 +31,7 @@ use super::delivery::{pump, wait_for_events, Batch, SinkContext, Slot};
 use super::errors::BatchError;
 use super::record::{RecordBuilder, Scratch};
 use super::settings::KafkaSettings;
+use super::tls_probe::TlsProbe;
 
 /// Longest wait for acknowledgements with nothing else to do; `wait_for_events` returns as soon
 /// as librdkafka reports something, so this only bounds how long new channel events wait.
@@ -108,6 +109,7 @@ impl KafkaSink {
                 slots,
                 divert,
                 settings.producer.scrubber(),
+                TlsProbe::new(name, &settings.producer),
             ))
             .map_err(|source| KafkaSinkError::Producer {
                 sink: name.to_string(),
