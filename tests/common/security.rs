@@ -320,55 +320,55 @@ pub fn tansu_libsql_bin() -> Option<PathBuf> {
 
 /// A tansu with `sqlite://` storage that requires SASL (`--authentication`), with one SCRAM user.
 /// Started in two phases, as tansu wants: without authentication to create the topic and the
-/// user, then again with it on the same port and database.
+/// user, then again with it on the same port and database. With `tls`, the second phase
+/// advertises a TLS port served by stunnel (SASL_SSL).
 pub struct SaslBroker {
     proc: Supervised,
     port: u16,
+    pub stunnel: Option<Stunnel>,
     dir: TempDir,
 }
 
 impl SaslBroker {
-    /// `mechanism`: tansu's `scram256` or `scram512`.
+    /// `mechanism`: tansu's `scram256` or `scram512`; `tls`: (certificate, key) for SASL_SSL.
     pub fn start(
         bin: &Path,
         topic: &str,
         user: &str,
         password: &str,
         mechanism: &str,
+        tls: Option<(&Path, &Path)>,
     ) -> SaslBroker {
         let dir = tempfile::Builder::new()
             .prefix("rflume-sasl-broker-")
             .tempdir()
             .expect("cannot create a temp dir for the broker");
         let port = free_port();
+        let tls_port = tls.map(|_| free_port());
         let listener = format!("tcp://127.0.0.1:{port}");
-        let args = |auth: bool| {
+        let spawn = |auth: bool| {
+            let advertised = match (auth, tls_port) {
+                (true, Some(t)) => format!("tcp://127.0.0.1:{t}"),
+                _ => listener.clone(),
+            };
             let mut a = vec![
-                "broker".to_string(),
-                "--listener-url".into(),
-                listener.clone(),
-                "--advertised-listener-url".into(),
-                listener.clone(),
-                "--storage-engine".into(),
-                "sqlite://tansu.db".into(),
+                "broker",
+                "--listener-url",
+                &listener,
+                "--advertised-listener-url",
+                &advertised,
+                "--storage-engine",
+                "sqlite://tansu.db",
             ];
             if auth {
-                a.push("--authentication".into());
+                a.push("--authentication");
             }
-            a
-        };
-        let spawn = |auth: bool| {
-            let a = args(auth);
-            let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-            let mut cmd = tansu_with(bin, &refs);
+            let mut cmd = tansu_with(bin, &a);
             cmd.current_dir(dir.path());
             let mut proc =
                 Supervised::spawn("tansu sasl broker", cmd, &dir.path().join("tansu.log"));
             if let Err(why) = wait_listening(&mut proc, port, START_DEADLINE) {
-                panic!(
-                    "sqlite tansu did not listen on {port}: {why:?}\n{}",
-                    proc.log()
-                );
+                panic!("sqlite tansu did not listen on {port}: {why:?}\n{}", proc.log());
             }
             proc
         };
@@ -391,11 +391,24 @@ impl SaslBroker {
         run(&mut user_cmd);
         setup.stop(STOP_GRACE);
         let proc = spawn(true);
-        SaslBroker { proc, port, dir }
+        let stunnel = match (tls, tls_port) {
+            (Some((cert, key)), Some(t)) => Some(Stunnel::start(t, port, cert, key)),
+            _ => None,
+        };
+        SaslBroker {
+            proc,
+            port,
+            stunnel,
+            dir,
+        }
     }
 
+    /// The address clients use: the TLS port with SASL_SSL, else the broker's own.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        match &self.stunnel {
+            Some(s) => format!("127.0.0.1:{}", s.port()),
+            None => format!("127.0.0.1:{}", self.port),
+        }
     }
 
     pub fn log(&self) -> String {

@@ -686,3 +686,50 @@ fn passwords_never_appear_in_diagnostics_rows_or_debug() {
         assert_eq!(exposed, reaches_librdkafka, "{extra:?}");
     }
 }
+
+/// GSSAPI needs a librdkafka with Cyrus SASL; without it the sink is unsupported (the agent
+/// refuses to start unless --allow-unsupported), said on the sasl.mechanism line.
+#[test]
+fn gssapi_is_reported_clearly_when_not_built_in() {
+    let (s, d) = parse(&[
+        ("kafka.bootstrap.servers", "b"),
+        ("kafka.topic", "t"),
+        ("kafka.producer.security.protocol", "SASL_PLAINTEXT"),
+        ("kafka.producer.sasl.mechanism", "GSSAPI"),
+        ("kafka.producer.sasl.kerberos.service.name", "kafka"),
+    ]);
+    if producer_props::librdkafka_has_feature("sasl_gssapi") {
+        assert!(s.is_some(), "{d:?}");
+    } else {
+        assert!(s.is_none());
+        assert!(
+            has(&d, "f.conf:4: a1.sinks.k1.kafka.producer.sasl.mechanism: SASL GSSAPI (Kerberos) is not built into this rflume"),
+            "{d:?}"
+        );
+        assert_eq!(d.len(), 1, "one message, not librdkafka's as well: {d:?}");
+    }
+}
+
+/// PLAIN: the JAAS line becomes librdkafka's username and password (tansu cannot do PLAIN, so
+/// this is tested by the settings it produces), SCRAM likewise.
+#[test]
+fn plain_and_scram_jaas_lines_become_librdkafka_credentials() {
+    for (mechanism, module) in [
+        ("PLAIN", "org.apache.kafka.common.security.plain.PlainLoginModule"),
+        ("SCRAM-SHA-512", "org.apache.kafka.common.security.scram.ScramLoginModule"),
+    ] {
+        let jaas = format!("{module} REQUIRED username='svc' password=\"p'w\\\"x\";");
+        let (s, d) = parse(&[
+            ("kafka.bootstrap.servers", "b"),
+            ("kafka.topic", "t"),
+            ("kafka.producer.security.protocol", "SASL_SSL"),
+            ("kafka.producer.sasl.mechanism", mechanism),
+            ("kafka.producer.sasl.jaas.config", &jaas),
+        ]);
+        let s = s.unwrap_or_else(|| panic!("{mechanism}: {d:?}"));
+        assert_eq!(s.producer.get("sasl.username"), Some("svc"));
+        assert_eq!(s.producer.get("sasl.password"), Some("p'w\"x"));
+        assert_eq!(s.producer.get("sasl.mechanism"), Some(mechanism));
+        assert_eq!(s.producer.get("security.protocol"), Some("SASL_SSL"));
+    }
+}

@@ -38,7 +38,6 @@ use rdkafka::ClientConfig;
 use crate::config::reader::PropReader;
 use crate::config::secret::{is_secret_key, Scrubber, Secret};
 use java_settings::translate_one;
-#[cfg(test)]
 pub(super) use probe::librdkafka_has_feature;
 use probe::{check_with_librdkafka, probe};
 
@@ -404,6 +403,25 @@ fn cross_checks(r: &mut PropReader, settings: &[UserSetting], out: &ProducerProp
             ),
             Some("use acks = all, 1 or 0".to_string()),
         );
+    }
+    // Kerberos needs librdkafka built with Cyrus SASL, which rflume's is not: Flume would run
+    // this sink, rflume cannot (the drop-in policy's "unsupported").
+    if let Some(s) = settings.iter().find(|s| {
+        canonical(&s.key) == "sasl.mechanism" && s.value.trim().eq_ignore_ascii_case("GSSAPI")
+    }) {
+        if !librdkafka_has_feature("sasl_gssapi") {
+            r.unsupported(
+                &s.flume_key,
+                Some(s.line),
+                "SASL GSSAPI (Kerberos) is not built into this rflume: its librdkafka has no \
+                 Cyrus SASL library",
+                Some(
+                    "keep this agent on Flume, or have the brokers offer SCRAM-SHA-256/512 (or \
+                     PLAIN over TLS) and set kafka.producer.sasl.mechanism accordingly"
+                        .to_string(),
+                ),
+            );
+        }
     }
     let idempotent = out
         .get("enable.idempotence")

@@ -25,9 +25,8 @@ pub(super) fn check_with_librdkafka(name: &str, value: &str) -> Result<(), Strin
     }
 }
 
-/// Whether this librdkafka was built with `feature` (`ssl`, `sasl_scram`, `zstd`, …; librdkafka's
-/// `builtin.features`). Only tests ask: what librdkafka refuses depends on how it was built.
-#[cfg(test)]
+/// Whether this librdkafka was built with `feature` (`ssl`, `sasl_scram`, `sasl_gssapi`, …;
+/// librdkafka's `builtin.features`): what librdkafka refuses depends on how it was built.
 pub(in crate::sink::kafka) fn librdkafka_has_feature(feature: &str) -> bool {
     ClientConfig::new()
         .create_native_config()
