@@ -23,12 +23,12 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, ChildStdout, Command};
 use tracing::{error, info, warn};
 
 use super::exec_guard::{EXEC_GUARD, GUARD_ERROR_PREFIX};
-use super::framer::{LineFramer, LineLimit};
+use super::framer::{LineFramer, LineLimit, LongLines};
 use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
@@ -42,6 +42,8 @@ pub const DEFAULT_BATCH_SIZE: u64 = 20;
 pub const DEFAULT_BATCH_TIMEOUT_MS: u64 = 3000;
 /// Flume's `restartThrottle` default, ms.
 pub const DEFAULT_RESTART_THROTTLE_MS: u64 = 10_000;
+/// Longest stderr line logged (the rest of a longer one is not read into memory).
+const STDERR_LINE_MAX: usize = 16 * 1024;
 /// How long a stopped command gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -284,21 +286,42 @@ impl ExecSource {
         if let Some(stderr) = child.stderr.take() {
             let name = self.name.clone();
             let log = self.settings.log_stderr;
-            // stderr must always be drained or a chatty command would block on it.
+            // stderr must always be drained or a chatty command would block on it. Its lines
+            // are only logged, so a line longer than STDERR_LINE_MAX is cut there: a command
+            // writing megabytes without a newline to stderr must not grow the agent's memory.
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).split(b'\n');
+                let mut stderr = stderr;
+                let mut framer = LineFramer::with_limit(LineLimit {
+                    max: STDERR_LINE_MAX,
+                    policy: LongLines::Truncate,
+                });
                 let mut n = 0u64;
-                while let Ok(Some(line)) = lines.next_segment().await {
+                let handle = |line: &[u8], n: &mut u64| {
                     if let Some(msg) = line.strip_prefix(GUARD_ERROR_PREFIX.as_bytes()) {
                         // The guard could not run the command (missing program, no permission):
                         // always an error, whatever logStdErr says.
                         error!(source = %name, "Failed while running command: {}", String::from_utf8_lossy(msg));
-                        continue;
+                        return;
                     }
-                    n += 1;
+                    *n += 1;
                     if log {
-                        info!(source = %name, "StderrLogger[{n}] = '{}'", String::from_utf8_lossy(&line));
+                        info!(source = %name, "StderrLogger[{n}] = '{}'", String::from_utf8_lossy(line));
                     }
+                };
+                loop {
+                    match stderr.read_buf(framer.buf_mut()).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            let mut lines = Vec::new();
+                            framer.drain_lines(|l| lines.push(l));
+                            for l in lines {
+                                handle(&l, &mut n);
+                            }
+                        }
+                    }
+                }
+                if let Some(last) = framer.finish() {
+                    handle(&last, &mut n);
                 }
             });
         }

@@ -715,8 +715,14 @@ fn gssapi_is_reported_clearly_when_not_built_in() {
 #[test]
 fn plain_and_scram_jaas_lines_become_librdkafka_credentials() {
     for (mechanism, module) in [
-        ("PLAIN", "org.apache.kafka.common.security.plain.PlainLoginModule"),
-        ("SCRAM-SHA-512", "org.apache.kafka.common.security.scram.ScramLoginModule"),
+        (
+            "PLAIN",
+            "org.apache.kafka.common.security.plain.PlainLoginModule",
+        ),
+        (
+            "SCRAM-SHA-512",
+            "org.apache.kafka.common.security.scram.ScramLoginModule",
+        ),
     ] {
         let jaas = format!("{module} REQUIRED username='svc' password=\"p'w\\\"x\";");
         let (s, d) = parse(&[
