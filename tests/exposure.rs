@@ -18,28 +18,16 @@ use common::*;
 const TOPIC: &str = "exposure";
 const DELIVERY: Duration = Duration::from_secs(60);
 
-fn taildir_conf(logs: &Path, pos: &Path, bootstrap: &str, extra: &str) -> String {
-    format!(
-        "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = TAILDIR
-a1.sources.r1.channels = c1
-a1.sources.r1.filegroups = f1
-a1.sources.r1.filegroups.f1 = {logs}/app\\\\.log
-a1.sources.r1.positionFile = {pos}
-a1.sources.r1.writePosInterval = 100
-a1.sources.r1.backoffSleepIncrement = 20
-a1.sources.r1.maxBackoffSleep = 100
-a1.channels.c1.type = memory
-a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
-a1.sinks.k1.kafka.topic = {TOPIC}
-{extra}",
-        logs = logs.display(),
-        pos = pos.display(),
-    )
+/// TAILDIR → Kafka with fast position writes and polling (a position write happens on the read
+/// loop's turns), plus `extra` settings.
+fn taildir_conf(logs: &Path, pos: &Path, bootstrap: &str, extra: &[(&str, &str)]) -> String {
+    let mut settings = vec![
+        ("sources.r1.writePosInterval", "100"),
+        ("sources.r1.backoffSleepIncrement", "20"),
+        ("sources.r1.maxBackoffSleep", "100"),
+    ];
+    settings.extend_from_slice(extra);
+    taildir_to_kafka(logs, pos, bootstrap, TOPIC, &settings)
 }
 
 fn mode(p: &Path) -> u32 {
@@ -62,15 +50,15 @@ fn position_and_dead_letter_files_are_private() {
     let broker = Broker::start();
     broker.create_topic(TOPIC, 1);
     append_lines(logs.join("app.log"), ["ok", &"x".repeat(3000)]);
+    let dead_dir = dead.display().to_string();
     let conf = taildir_conf(
         &logs,
         &pos,
         &broker.bootstrap(),
-        &format!(
-            "a1.sinks.k1.kafka.producer.max.request.size = 2000\n\
-             a1.sinks.k1.rflume.deadLetter.directory = {}\n",
-            dead.display()
-        ),
+        &[
+            ("sinks.k1.kafka.producer.max.request.size", "2000"),
+            ("sinks.k1.rflume.deadLetter.directory", &dead_dir),
+        ],
     );
     let mut agent = spawn_agent(&conf, "INFO", true);
     agent.wait_until(
@@ -85,10 +73,7 @@ fn position_and_dead_letter_files_are_private() {
     assert_eq!(mode(&dir.path().join("state")), 0o700);
     assert_eq!(mode(&dir.path().join("state/sub")), 0o700);
     assert_eq!(mode(&pos), 0o600);
-    assert_eq!(
-        mode(Path::new(&format!("{}.rflume", pos.display()))),
-        0o600
-    );
+    assert_eq!(mode(Path::new(&format!("{}.rflume", pos.display()))), 0o600);
     assert_eq!(mode(&dir.path().join("dead")), 0o700);
     assert_eq!(mode(&dead), 0o700);
     for f in fs::read_dir(&dead).expect("dead letters") {
@@ -140,7 +125,7 @@ fn an_unwritable_position_file_is_an_error_at_start_and_at_stop() {
     append_lines(logs.join("app.log"), (0..50).map(|i| format!("line {i}")));
     // DEBUG: each suppressed failure leaves a debug line, which is what the test counts.
     let mut agent = spawn_agent(
-        &taildir_conf(&logs, &pos, &broker.bootstrap(), ""),
+        &taildir_conf(&logs, &pos, &broker.bootstrap(), &[]),
         "DEBUG",
         false,
     );
@@ -200,7 +185,7 @@ fn a_position_file_that_becomes_unwritable_and_recovers() {
     broker.create_topic(TOPIC, 1);
     let app = logs.join("app.log");
     append_lines(&app, ["one"]);
-    let mut agent = Agent::start(&taildir_conf(&logs, &pos, &broker.bootstrap(), ""), "a1");
+    let mut agent = Agent::start(&taildir_conf(&logs, &pos, &broker.bootstrap(), &[]), "a1");
     agent.wait_until(DELIVERY, "the first position is saved", || {
         fs::read_to_string(&pos).is_ok_and(|t| t.contains("\"pos\":4"))
     });

@@ -56,43 +56,31 @@ fn append_bytes(path: &Path, bytes: &[u8]) {
     f.flush().expect("flush");
 }
 
-/// TAILDIR on `logs/app.log` → memory → Kafka, with `source` and `sink` settings added.
+/// TAILDIR on `logs/app.log` → memory → Kafka, its dead letters in the test's directory, with
+/// `source` and `sink` settings added.
 fn taildir_conf(
     files: &Files,
     bootstrap: &str,
     source: &[(&str, &str)],
     sink: &[(&str, &str)],
 ) -> String {
-    let mut c = format!(
-        "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = TAILDIR
-a1.sources.r1.channels = c1
-a1.sources.r1.filegroups = f1
-a1.sources.r1.filegroups.f1 = {logs}/app\\\\.log
-a1.sources.r1.positionFile = {pos}
-a1.sources.r1.writePosInterval = 200
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = 1000
-a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
-a1.sinks.k1.kafka.topic = {TOPIC}
-a1.sinks.k1.rflume.deadLetter.directory = {dl}
-",
-        logs = files.logs().display(),
-        pos = files.pos().display(),
-        dl = files.dead_letter().display(),
+    let dl = files.dead_letter().display().to_string();
+    let mut settings: Vec<(String, String)> =
+        vec![("sinks.k1.rflume.deadLetter.directory".into(), dl)];
+    settings.extend(
+        source
+            .iter()
+            .map(|(k, v)| (format!("sources.r1.{k}"), v.to_string())),
     );
-    for (k, v) in source {
-        c.push_str(&format!("a1.sources.r1.{k} = {v}\n"));
-    }
-    for (k, v) in sink {
-        c.push_str(&format!("a1.sinks.k1.{k} = {v}\n"));
-    }
-    c
+    settings.extend(
+        sink.iter()
+            .map(|(k, v)| (format!("sinks.k1.{k}"), v.to_string())),
+    );
+    let settings: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    taildir_to_kafka(&files.logs(), &files.pos(), bootstrap, TOPIC, &settings)
 }
 
 /// Every record of the dead-letter directory, in file and line order: (topic, error, body).

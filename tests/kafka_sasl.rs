@@ -31,40 +31,30 @@ fn libsql() -> PathBuf {
 }
 
 /// TAILDIR → memory → Kafka with SASL; the password comes from `$RFLUME_TEST_KAFKA_PASSWORD`.
-fn conf(files: &Path, bootstrap: &str, protocol: &str, mechanism: &str, ca: Option<&Path>) -> String {
-    let mut c = format!(
-        "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = TAILDIR
-a1.sources.r1.channels = c1
-a1.sources.r1.filegroups = f1
-a1.sources.r1.filegroups.f1 = {logs}/app\\\\.log
-a1.sources.r1.positionFile = {files}/taildir_position.json
-a1.sources.r1.writePosInterval = 200
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = 1000
-a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
-a1.sinks.k1.kafka.topic = {TOPIC}
-a1.sinks.k1.kafka.producer.reconnect.backoff.max.ms = 500
-a1.sinks.k1.kafka.producer.security.protocol = {protocol}
-a1.sinks.k1.kafka.producer.sasl.mechanism = {mechanism}
-a1.sinks.k1.kafka.producer.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username='{USER}' password='${{env:RFLUME_TEST_KAFKA_PASSWORD}}';
-",
-        logs = files.join("logs").display(),
-        files = files.display(),
+fn conf(
+    files: &Path,
+    bootstrap: &str,
+    protocol: &str,
+    mechanism: &str,
+    ca: Option<&Path>,
+) -> String {
+    let jaas = format!(
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username='{USER}' \
+         password='${{env:RFLUME_TEST_KAFKA_PASSWORD}}';"
     );
-    if let Some(ca) = ca {
-        c.push_str(&format!(
-            "a1.sinks.k1.kafka.producer.ssl.truststore.location = {}\n\
-             a1.sinks.k1.kafka.producer.ssl.truststore.type = PEM\n",
-            ca.display()
-        ));
+    let ca = ca.map(|c| c.display().to_string());
+    let mut settings = vec![
+        ("sinks.k1.kafka.producer.reconnect.backoff.max.ms", "500"),
+        ("sinks.k1.kafka.producer.security.protocol", protocol),
+        ("sinks.k1.kafka.producer.sasl.mechanism", mechanism),
+        ("sinks.k1.kafka.producer.sasl.jaas.config", jaas.as_str()),
+    ];
+    if let Some(ca) = &ca {
+        settings.push(("sinks.k1.kafka.producer.ssl.truststore.location", ca));
+        settings.push(("sinks.k1.kafka.producer.ssl.truststore.type", "PEM"));
     }
-    c
+    let pos = files.join("taildir_position.json");
+    taildir_to_kafka(&files.join("logs"), &pos, bootstrap, TOPIC, &settings)
 }
 
 fn start_agent(text: &str, password: &str) -> Agent {
@@ -93,7 +83,14 @@ fn read(broker: &SaslBroker, mechanism: &str, ca: Option<&Path>, expected: usize
         }
         None => client.push(("security.protocol", "SASL_PLAINTEXT")),
     }
-    consume_all_with(&broker.bootstrap(), &client, TOPIC, 1, expected, Duration::from_secs(10))
+    consume_all_with(
+        &broker.bootstrap(),
+        &client,
+        TOPIC,
+        1,
+        expected,
+        Duration::from_secs(10),
+    )
 }
 
 fn lines(prefix: &str, n: usize) -> Vec<String> {
@@ -121,7 +118,13 @@ fn wrong_password_then_fixed(mechanism: &str, tansu_mechanism: &str, tls: bool) 
     let first = lines("before-fix", 200);
     append_lines(&app, &first);
     let protocol = if tls { "SASL_SSL" } else { "SASL_PLAINTEXT" };
-    let text = conf(files.path(), &broker.bootstrap(), protocol, mechanism, ca_cert.as_deref());
+    let text = conf(
+        files.path(),
+        &broker.bootstrap(),
+        protocol,
+        mechanism,
+        ca_cert.as_deref(),
+    );
 
     let mut agent = start_agent(&text, WRONG);
     agent.wait_for_log(DELIVERY, "refused the SASL credentials (wrong password?)");
@@ -137,7 +140,10 @@ fn wrong_password_then_fixed(mechanism: &str, tansu_mechanism: &str, tls: bool) 
         read(&broker, mechanism, ca_cert.as_deref(), all.len()).len() >= all.len()
     });
     fixed.stop_cleanly();
-    assert_eq!(values(&read(&broker, mechanism, ca_cert.as_deref(), all.len())), all);
+    assert_eq!(
+        values(&read(&broker, mechanism, ca_cert.as_deref(), all.len())),
+        all
+    );
     for log in [agent.log(), fixed.log()] {
         for secret in [PASSWORD, WRONG] {
             assert!(!log.contains(secret), "the log shows a password");

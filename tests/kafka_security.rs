@@ -24,35 +24,23 @@ use common::*;
 const TOPIC: &str = "secure";
 const DELIVERY: Duration = Duration::from_secs(90);
 
-/// TAILDIR on `logs/app.log` (restart-safe: a restarted agent resumes from delivered positions)
-/// → memory → Kafka with `producer` settings (`kafka.producer.` is prefixed).
+/// TAILDIR → memory → Kafka (restart-safe: a restarted agent resumes from delivered positions)
+/// with `producer` settings (`kafka.producer.` is prefixed) and fast reconnects.
 fn conf(logs: &Path, pos: &Path, bootstrap: &str, producer: &[(&str, String)]) -> String {
-    let mut c = format!(
-        "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = TAILDIR
-a1.sources.r1.channels = c1
-a1.sources.r1.filegroups = f1
-a1.sources.r1.filegroups.f1 = {logs}/app\\\\.log
-a1.sources.r1.positionFile = {pos}
-a1.sources.r1.writePosInterval = 200
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = 1000
-a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
-a1.sinks.k1.kafka.topic = {TOPIC}
-a1.sinks.k1.kafka.producer.reconnect.backoff.max.ms = 500
-",
-        logs = logs.display(),
-        pos = pos.display(),
+    let mut settings: Vec<(String, String)> = vec![(
+        "sinks.k1.kafka.producer.reconnect.backoff.max.ms".into(),
+        "500".into(),
+    )];
+    settings.extend(
+        producer
+            .iter()
+            .map(|(k, v)| (format!("sinks.k1.kafka.producer.{k}"), v.clone())),
     );
-    for (k, v) in producer {
-        c.push_str(&format!("a1.sinks.k1.kafka.producer.{k} = {v}\n"));
-    }
-    c
+    let settings: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    taildir_to_kafka(logs, pos, bootstrap, TOPIC, &settings)
 }
 
 /// Flume's TLS settings trusting `ca`.

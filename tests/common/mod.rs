@@ -33,7 +33,7 @@ pub mod tansu;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
 #[allow(unused_imports)]
-pub use agent::{exec_tail_to_kafka, rflume_bin, run_rflume, Agent, SEED_CONF};
+pub use agent::{exec_tail_to_kafka, rflume_bin, run_rflume, taildir_to_kafka, Agent, SEED_CONF};
 #[allow(unused_imports)]
 pub use kafka::{
     consume_all, consume_all_with, create_topic, values, FlumeEvent, Record, TestProducer,

@@ -368,7 +368,10 @@ impl SaslBroker {
             let mut proc =
                 Supervised::spawn("tansu sasl broker", cmd, &dir.path().join("tansu.log"));
             if let Err(why) = wait_listening(&mut proc, port, START_DEADLINE) {
-                panic!("sqlite tansu did not listen on {port}: {why:?}\n{}", proc.log());
+                panic!(
+                    "sqlite tansu did not listen on {port}: {why:?}\n{}",
+                    proc.log()
+                );
             }
             proc
         };
