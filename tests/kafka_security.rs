@@ -52,6 +52,11 @@ fn tls(ca: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The pipeline of `files` to `broker` over TLS, trusting `ca`.
+fn tls_conf(files: &Files, broker: &TlsBroker, ca: &Path) -> String {
+    conf(&files.logs(), &files.pos(), &broker.bootstrap(), &tls(ca))
+}
+
 /// A test's tailed directory and position file.
 struct Files {
     dir: tempfile::TempDir,
@@ -100,15 +105,7 @@ fn delivers_over_tls_with_flumes_trust_store_properties() {
     let files = Files::new();
     let sent = lines("tls", 300);
     append_lines(files.app(), &sent);
-    let mut agent = Agent::start(
-        &conf(
-            &files.logs(),
-            &files.pos(),
-            &broker.bootstrap(),
-            &tls(&ca.cert()),
-        ),
-        "a1",
-    );
+    let mut agent = Agent::start(&tls_conf(&files, &broker, &ca.cert()), "a1");
     agent.wait_until(DELIVERY, "300 lines over TLS", || {
         read_tls(&broker, &ca.cert(), 300).len() >= 300
     });
@@ -134,12 +131,7 @@ fn an_untrusted_broker_certificate_is_named_and_nothing_is_lost_once_fixed() {
     let first = lines("before-fix", 200);
     append_lines(files.app(), &first);
     let mut agent = Agent::start_with_args(
-        &conf(
-            &files.logs(),
-            &files.pos(),
-            &broker.bootstrap(),
-            &tls(&other.cert()),
-        ),
+        &tls_conf(&files, &broker, &other.cert()),
         "a1",
         &["--drain-timeout", "2"],
     );
@@ -169,15 +161,7 @@ fn an_untrusted_broker_certificate_is_named_and_nothing_is_lost_once_fixed() {
 
     let second = lines("after-fix", 100);
     append_lines(files.app(), &second);
-    let mut fixed = Agent::start(
-        &conf(
-            &files.logs(),
-            &files.pos(),
-            &broker.bootstrap(),
-            &tls(&ca.cert()),
-        ),
-        "a1",
-    );
+    let mut fixed = Agent::start(&tls_conf(&files, &broker, &ca.cert()), "a1");
     let all: Vec<String> = first.iter().chain(&second).cloned().collect();
     fixed.wait_until(DELIVERY, "every line once the CA is right", || {
         read_tls(&broker, &ca.cert(), all.len()).len() >= all.len()
@@ -200,15 +184,7 @@ fn an_expired_broker_certificate_is_named_and_the_agent_recovers_when_it_is_rene
     let files = Files::new();
     let sent = lines("expired", 150);
     append_lines(files.app(), &sent);
-    let mut agent = Agent::start(
-        &conf(
-            &files.logs(),
-            &files.pos(),
-            &broker.bootstrap(),
-            &tls(&ca.cert()),
-        ),
-        "a1",
-    );
+    let mut agent = Agent::start(&tls_conf(&files, &broker, &ca.cert()), "a1");
     agent.wait_for_log(DELIVERY, "certificate has expired");
     let log = agent.log();
     let line = log
