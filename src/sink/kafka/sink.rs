@@ -210,7 +210,10 @@ impl KafkaSink {
         let events = b.txn.len() as u64;
         let elapsed = b.started.elapsed().as_millis() as u64;
         b.txn.commit();
-        self.core.counter.event_drain_success.add(events - diverted);
+        self.core
+            .counter
+            .event_drain_success
+            .add(events.saturating_sub(diverted));
         self.core.counter.kafka_event_send_timer_ms.add(elapsed);
         self.free_slots.push(b.slot);
         None

@@ -118,6 +118,11 @@ pub fn tail_fingerprint(file: &File, pos: u64) -> std::io::Result<Fingerprint> {
 
 /// Whether `file` (of `size` bytes) is the file a sidecar entry describes at its position.
 pub fn matches(file: &File, size: u64, fp: &FpEntry) -> std::io::Result<bool> {
+    // rflume never writes longer fingerprints; a damaged or hand-edited sidecar must not make
+    // the agent read (and allocate) gigabytes of a log file at start (found by fuzzing).
+    if fp.head.len > HEAD_LEN || fp.tail.len > TAIL_LEN {
+        return Ok(false);
+    }
     if size < fp.pos || size < fp.head.len {
         return Ok(false);
     }
@@ -280,5 +285,36 @@ mod tests {
             !matches(&f, 5, &fp).expect("io"),
             "shorter than the position"
         );
+    }
+
+    /// fuzz/artifacts/position_file/crash-536d7312…: a sidecar entry claiming a 72 PB head
+    /// fingerprint, checked with a stale size, allocated that much and aborted.
+    #[test]
+    fn a_hostile_fingerprint_length_is_a_mismatch_not_an_allocation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("a.log");
+        std::fs::write(&p, "").expect("write");
+        let f = File::open(&p).expect("open");
+        let fp = FpEntry {
+            inode: 1,
+            dev: 1,
+            pos: 281_470_681_743_360,
+            head: Fingerprint {
+                len: 72_057_589_742_960_640,
+                hash: 0,
+            },
+            tail: Fingerprint { len: 0, hash: 0 },
+        };
+        assert!(!matches(&f, u64::MAX, &fp).expect("no I/O error"));
+        let fp = FpEntry {
+            pos: 0,
+            head: Fingerprint { len: 0, hash: 0 },
+            tail: Fingerprint {
+                len: TAIL_LEN + 1,
+                hash: 0,
+            },
+            ..fp
+        };
+        assert!(!matches(&f, u64::MAX, &fp).expect("no I/O error"));
     }
 }
