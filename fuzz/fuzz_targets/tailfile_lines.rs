@@ -82,7 +82,11 @@ fuzz_target!(|input: Input| {
             let r = t.read_lines(max_lines, size, &limit).expect("read");
             got.extend(r.lines.into_iter().map(|l| (l.body.to_vec(), l.offset)));
             if r.at_eof {
-                assert!(t.partial_len() <= max + 1, "holds {} bytes", t.partial_len());
+                assert!(
+                    t.partial_len() <= max + 1,
+                    "holds {} bytes",
+                    t.partial_len()
+                );
                 break;
             }
         }
