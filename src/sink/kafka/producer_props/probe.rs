@@ -68,7 +68,17 @@ pub(super) fn probe(r: &mut PropReader, props: &ProducerProps) {
                 KafkaError::ClientCreation(m) => m.clone(),
                 other => other.to_string(),
             };
-            let message = props.scrubber().scrub(&message).into_owned();
+            let mut message = props.scrubber().scrub(&message).into_owned();
+            // OpenSSL's "system lib" says nothing about a file that is not there.
+            for p in &props.props {
+                let path = p.value.expose();
+                if p.name.ends_with(".location")
+                    && message.contains(&format!("{} failed", p.name))
+                    && !std::path::Path::new(path).exists()
+                {
+                    message.push_str(&format!(" ({path} does not exist)"));
+                }
+            }
             let (key, line) = blame(props, &message, r);
             r.error(
                 &key,
@@ -95,6 +105,7 @@ fn blame(props: &ProducerProps, message: &str, r: &PropReader) -> (String, Optio
         let mentioned = names(p).iter().any(|n| {
             message.contains(&format!("`{n}`"))
                 || message.contains(&format!("property {n} "))
+                || message.starts_with(&format!("{n} failed"))
                 || message.contains(&format!("\"{n}\""))
         });
         if mentioned {
