@@ -476,4 +476,49 @@ mod tests {
         assert_eq!(events, (160 * READ_CHUNK).div_ceil(1000));
         assert_eq!(f.take_long_lines()[0].len, (160 * READ_CHUNK) as u64);
     }
+
+    fn parse(pairs: &[(&str, &str)]) -> (LineLimit, Vec<String>) {
+        use crate::config::reader::{ComponentProps, PropReader};
+        use crate::config::Diagnostics;
+        let c = ComponentProps::sink_for_test(pairs);
+        let mut d = Diagnostics::new(std::sync::Arc::from(std::path::Path::new("f.conf")));
+        let mut r = PropReader::new(&c, &mut d);
+        let limit = LineLimit::parse(&mut r);
+        (limit, d.items.iter().map(|i| i.to_string()).collect())
+    }
+
+    #[test]
+    fn limit_properties() {
+        assert_eq!(parse(&[]), (LineLimit::default(), vec![]));
+        assert_eq!(
+            parse(&[
+                ("rflume.maxLineLength", "100"),
+                ("rflume.longLines", "Truncate")
+            ])
+            .0,
+            limit(100, LongLines::Truncate)
+        );
+        for (k, v, why) in [
+            ("rflume.maxLineLength", "0", "must be greater than 0"),
+            (
+                "rflume.maxLineLength",
+                "2147483648",
+                "more than a line may hold in memory",
+            ),
+            ("rflume.maxLineLength", "1MB", "is not an integer"),
+            (
+                "rflume.longLines",
+                "wrap",
+                "'wrap' is neither split nor truncate",
+            ),
+        ] {
+            let (l, d) = parse(&[(k, v)]);
+            assert_eq!(
+                l,
+                LineLimit::default(),
+                "{k} = {v} falls back to the default"
+            );
+            assert!(d.iter().any(|m| m.contains(why)), "{k} = {v}: {d:?}");
+        }
+    }
 }

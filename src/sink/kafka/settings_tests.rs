@@ -739,3 +739,53 @@ fn plain_and_scram_jaas_lines_become_librdkafka_credentials() {
         assert_eq!(s.producer.get("security.protocol"), Some("SASL_SSL"));
     }
 }
+
+/// `rflume.onRejected` and `rflume.deadLetter.*`: the default diverts to `~/.flume/dead-letter`
+/// with files named after agent and sink; a wrong value is an error; dead-letter settings with
+/// another policy are warned about.
+#[test]
+fn on_rejected_and_dead_letter_settings() {
+    use super::dead_letter::{DeadLetterSettings, OnRejected};
+    let base = [("kafka.bootstrap.servers", "b"), ("kafka.topic", "t")];
+    let (s, d) = parse(&base);
+    let s = s.expect("valid");
+    assert!(d.is_empty(), "{d:?}");
+    match &s.on_rejected {
+        OnRejected::DeadLetter(DeadLetterSettings {
+            directory,
+            max_file_size,
+            file_prefix,
+        }) => {
+            assert!(directory.ends_with(".flume/dead-letter"), "{directory:?}");
+            assert_eq!(*max_file_size, 64 * 1024 * 1024);
+            assert_eq!(file_prefix, "a1.k1");
+        }
+        other => panic!("default is the dead-letter file, got {other:?}"),
+    }
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut pairs = base.to_vec();
+        pairs.extend_from_slice(extra);
+        parse(&pairs)
+    };
+    let (s, _) = with(&[("rflume.onRejected", "DROP")]);
+    assert_eq!(s.expect("valid").on_rejected, OnRejected::Drop);
+    let (s, _) = with(&[("rflume.onRejected", "retry")]);
+    assert_eq!(s.expect("valid").on_rejected, OnRejected::Retry);
+    let (s, d) = with(&[("rflume.onRejected", "ignore")]);
+    assert!(s.is_none());
+    assert!(
+        has(
+            &d,
+            "E f.conf:3: a1.sinks.k1.rflume.onRejected: 'ignore' is not deadLetter, drop or retry"
+        ),
+        "{d:?}"
+    );
+    let (s, d) = with(&[
+        ("rflume.onRejected", "drop"),
+        ("rflume.deadLetter.directory", "/var/lib/dl"),
+    ]);
+    assert!(s.is_some());
+    assert!(has(&d, "W f.conf:4: a1.sinks.k1.rflume.deadLetter.directory: has no effect: rflume.onRejected is drop"), "{d:?}");
+    let (s, d) = with(&[("rflume.deadLetter.maxFileSize", "0")]);
+    assert!(s.is_none(), "{d:?}");
+}
