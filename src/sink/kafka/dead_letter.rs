@@ -20,7 +20,7 @@
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -195,10 +195,6 @@ impl DeadLetterFile {
         }
     }
 
-    pub fn directory(&self) -> &Path {
-        &self.settings.directory
-    }
-
     /// Creates the directory (0700: rejected events are as private as the logs they came from).
     pub fn prepare(&self) -> Result<(), DeadLetterError> {
         DirBuilder::new()
@@ -327,6 +323,7 @@ mod tests {
     use super::*;
     use crate::event::Headers;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
 
     fn rejection(index: usize) -> Rejection {
         Rejection {

@@ -512,6 +512,18 @@ impl Sink for KafkaSink {
             self.batch_size,
             self.max_in_flight
         );
+        // Found now rather than at the first rejected record: the directory the dead letters
+        // would go to cannot be created.
+        if let Diversion::DeadLetter(file) = &self.diversion {
+            if let Err(e) = file.prepare() {
+                error!(
+                    sink = self.core.name.as_str(),
+                    "{e}: records Kafka refuses for good cannot be diverted; their batches will \
+                     be rolled back and retried until the directory can be created \
+                     (rflume.deadLetter.directory)"
+                );
+            }
+        }
         Ok(())
     }
 
