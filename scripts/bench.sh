@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end throughput benchmark: exec `tail -F` → memory channel → Kafka sink, against a plain
-# librdkafka producer sending the same file to the same broker in the same run (the ceiling).
+# End-to-end throughput benchmark: exec `tail -F` / TAILDIR → memory or file channel → Kafka sink,
+# against a plain librdkafka producer sending the same file to the same broker in the same run (the
+# ceiling); and the file channel's restart time with the whole input waiting in it.
 #
 #   bash scripts/bench.sh [--lines N] [--runs R] [--out DIR] [--keep]
 #
@@ -24,7 +25,11 @@
 #                 input is appended in one `cat >>`; time from the append until a consumer that was
 #                 already connected has seen all N records. CPU = the agent's utime+stime delta
 #                 (/proc/PID/stat, threads included, child processes not) over that interval; peak
-#                 RSS = VmHWM at the end.
+#                 RSS = VmHWM at the end. File channel rows also give fsyncs/s: the channel's own
+#                 fsyncs (its log line at close) over the timed interval.
+#   replay        the file channel holding all N lines (exec `cat` into it, the broker
+#                 unreachable), the agent stopped and started again: the replay time the agent
+#                 logs ("replayed N waiting events ... in X ms"), data in the page cache.
 # Correctness is checked inside the benchmark: every consumer must see exactly N records, each
 # line byte-identical and exactly once (no duplicates, nothing missing), or the script fails.
 #
@@ -85,7 +90,7 @@ log "tansu: $TANSU"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/rflume-bench.XXXXXX")"
 INPUT="$WORK/input.log"
-RESULTS="$WORK/results.tsv"   # system run lines seconds cpu_s rss_kib max_gap_s max_gap_after
+RESULTS="$WORK/results.tsv"   # system run lines seconds cpu_s rss_kib max_gap_s max_gap_after fsyncs
 THREADS="$WORK/threads.tsv"   # system run thread cpu_s
 : >"$RESULTS"
 : >"$THREADS"
@@ -279,13 +284,13 @@ machine_busy_ticks() { # busy clock ticks of all CPUs together, from /proc/stat
     echo $((user + nice + system + irq + softirq + steal))
 }
 
-record() { # SYSTEM RUN SECONDS CPU_S RSS_KIB [CONSUMER_OUTPUT]
+record() { # SYSTEM RUN SECONDS CPU_S RSS_KIB [CONSUMER_OUTPUT] [FSYNCS] [LINES]
     local gap="" after=""
     if [[ -n "${6:-}" ]]; then
         gap="$(field max_gap_s "$6")"
         after="$(field max_gap_after "$6")"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$LINES" "$3" "$4" "$5" "$gap" "$after" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "${8:-$LINES}" "$3" "$4" "$5" "$gap" "$after" "${7:-}" >>"$RESULTS"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -336,15 +341,29 @@ run_raw_e2e() { # RUN: the raw producer, timed until an already connected consum
     log "run $run: raw producer until consumed: ${secs} s"
 }
 
-channel_and_sink() { # FILE TOPIC TX_CAPACITY SINK_BATCH: the part every benchmarked config shares
-    cat >>"$1" <<EOF
+channel_and_sink() { # FILE TOPIC TX_CAPACITY SINK_BATCH [FILE_CHANNEL_DIR] [BOOTSTRAP]
+    if [[ -n "${5:-}" ]]; then
+        # Flume's file channel defaults (capacity 1000000, fsyncPerTransaction) but for the
+        # transaction capacity, which must hold a source batch.
+        cat >>"$1" <<EOF
+
+a1.channels.c1.type = file
+a1.channels.c1.checkpointDir = $5/checkpoint
+a1.channels.c1.dataDirs = $5/data
+a1.channels.c1.transactionCapacity = $3
+EOF
+    else
+        cat >>"$1" <<EOF
 
 a1.channels.c1.type = memory
 a1.channels.c1.capacity = 10000
 a1.channels.c1.transactionCapacity = $3
+EOF
+    fi
+    cat >>"$1" <<EOF
 
 a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.kafka.bootstrap.servers = $BOOT
+a1.sinks.k1.kafka.bootstrap.servers = ${6:-$BOOT}
 a1.sinks.k1.kafka.topic = $2
 a1.sinks.k1.kafka.producer.acks = 1
 a1.sinks.k1.flumeBatchSize = $4
@@ -352,7 +371,7 @@ a1.sinks.k1.channel = c1
 EOF
 }
 
-write_conf() { # FILE INPUT TOPIC EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOUT_MS]
+write_conf() { # FILE INPUT TOPIC EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOUT_MS] [FILE_CHANNEL_DIR] [COMMAND] [BOOTSTRAP]
     cat >"$1" <<EOF
 # Written by scripts/bench.sh
 a1.sources = r1
@@ -360,15 +379,15 @@ a1.channels = c1
 a1.sinks = k1
 
 a1.sources.r1.type = exec
-a1.sources.r1.command = tail -F $2
+a1.sources.r1.command = ${9:-tail -F $2}
 a1.sources.r1.batchSize = $4
 ${7:+a1.sources.r1.batchTimeout = $7}
 a1.sources.r1.channels = c1
 EOF
-    channel_and_sink "$1" "$3" "$5" "$6"
+    channel_and_sink "$1" "$3" "$5" "$6" "${8:-}" "${10:-}"
 }
 
-write_taildir_conf() { # FILE INPUT TOPIC BATCH TX_CAPACITY SINK_BATCH
+write_taildir_conf() { # FILE INPUT TOPIC BATCH TX_CAPACITY SINK_BATCH [FILE_CHANNEL_DIR]
     cat >"$1" <<EOF
 # Written by scripts/bench.sh
 a1.sources = r1
@@ -382,7 +401,7 @@ a1.sources.r1.positionFile = $1.positions.json
 a1.sources.r1.batchSize = $4
 a1.sources.r1.channels = c1
 EOF
-    channel_and_sink "$1" "$3" "$5" "$6"
+    channel_and_sink "$1" "$3" "$5" "$6" "${7:-}"
 }
 
 run_rflume() { # SYSTEM RUN EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOUT_MS]
@@ -390,14 +409,17 @@ run_rflume() { # SYSTEM RUN EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOU
     local base="$WORK/$system-$run" topic="$system-$run" in="$WORK/in-$system-$run.log"
     create_topic "$topic"
     : >"$in"
-    local taildir=""
-    [[ "$system" == rflume_taildir* ]] && taildir=1
+    local taildir="" filech="" level=WARN
+    [[ "$system" == *taildir* ]] && taildir=1
+    # File channel rows: its directories in the run's work directory; INFO for its fsync count.
+    [[ "$system" == rflume_file_* ]] && filech="$base.channel"
+    [[ -n "$taildir$filech" ]] && level=INFO
     if [[ -n "$taildir" ]]; then
-        write_taildir_conf "$base.conf" "$in" "$topic" "$3" "$4" "$5"
+        write_taildir_conf "$base.conf" "$in" "$topic" "$3" "$4" "$5" "$filech"
     else
-        write_conf "$base.conf" "$in" "$topic" "$3" "$4" "$5" "${6:-}"
+        write_conf "$base.conf" "$in" "$topic" "$3" "$4" "$5" "${6:-}" "$filech"
     fi
-    "$RFLUME" agent --conf-file "$base.conf" --name a1 -Dflume.root.logger="${taildir:+INFO}${taildir:-WARN},console" \
+    "$RFLUME" agent --conf-file "$base.conf" --name a1 -Dflume.root.logger="$level,console" \
         >"$base.agent.log" 2>&1 &
     AGENT_PID=$!
 
@@ -409,7 +431,7 @@ run_rflume() { # SYSTEM RUN EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOU
     # whenever the append lands; running = the agent says it started.
     for ((i = 0; i < 300 && ${taildir:-0} == 1; i++)); do
         kill -0 "$AGENT_PID" 2>/dev/null || die "$system: agent exited: $(tail -5 "$base.agent.log")"
-        grep -q "agent a1 started" "$base.agent.log" && break
+        grep -q "agent a1 started" "$base.agent.log" 2>/dev/null && break
         sleep 0.05
     done
     for ((i = 0; i < 300 && ${taildir:-0} != 1; i++)); do
@@ -462,7 +484,6 @@ run_rflume() { # SYSTEM RUN EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOU
     local secs cpu
     secs=$(ns_to_s "$(field done_epoch_ns "$base.consumer") - $t0")
     cpu=$(python3 -c "print(f'{($a1 - $a0) / $CLK_TCK:.2f}')")
-    record "$system" "$run" "$secs" "$cpu" "$hwm" "$base.consumer"
     # CPU over the interval per agent thread (what `top -H` shows), per child process (`tail -F`,
     # any guard between; not part of the agent's figure), and of everything else sharing the
     # cores: is the machine saturated?
@@ -502,7 +523,76 @@ run_rflume() { # SYSTEM RUN EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOU
     wait "$AGENT_PID" || rc=$?
     AGENT_PID=""
     [[ $rc -eq 0 ]] || log "$system: agent exited with status $rc after SIGTERM (see $base.agent.log)"
+    local fsyncs=""
+    if [[ -n "$filech" ]]; then
+        # "file channel c1: closed with 0 events on disk; 1234 fsyncs, ..."
+        fsyncs="$(grep -o '[0-9]* fsyncs' "$base.agent.log" | tail -1 | cut -d' ' -f1)"
+        [[ -n "$fsyncs" ]] || log "$system: no fsync count in $base.agent.log"
+        rm -rf "$filech"
+    fi
+    record "$system" "$run" "$secs" "$cpu" "$hwm" "$base.consumer" "$fsyncs"
     rm -f "$in"
+}
+
+wait_log() { # FILE PATTERN SECONDS: until FILE contains PATTERN (fails the run otherwise)
+    local i
+    for ((i = 0; i < $3 * 20; i++)); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        kill -0 "$AGENT_PID" 2>/dev/null || die "agent exited: $(tail -5 "$1")"
+        sleep 0.05
+    done
+    die "no '$2' in $1 after $3 s"
+}
+
+stop_agent() { # SIGTERM with --drain-timeout 0: the broker is unreachable, nothing drains
+    kill -TERM "$AGENT_PID" 2>/dev/null || true
+    wait "$AGENT_PID" 2>/dev/null || true
+    AGENT_PID=""
+}
+
+evict_from_cache() { # DIR: drops DIR's files from the page cache (theirs only), as after a reboot
+    python3 - "$1" <<'PY'
+import os, sys
+for root, _, files in os.walk(sys.argv[1]):
+    for name in files:
+        fd = os.open(os.path.join(root, name), os.O_RDONLY)
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+PY
+}
+
+replay_once() { # RUN LABEL CONF: starts the agent on the filled channel; records its replay time
+    local run="$1" label="$2" conf="$3" logf="$WORK/replay-$1-$2.log"
+    "$RFLUME" agent --conf-file "$conf" --name a1 --drain-timeout 0 -Dflume.root.logger=INFO,console \
+        >"$logf" 2>&1 &
+    AGENT_PID=$!
+    wait_log "$logf" "replayed [0-9]* waiting events" 300
+    local line events ms
+    line="$(grep -o 'replayed [0-9]* waiting events.* in [0-9]* ms' "$logf" | head -1)"
+    events="$(echo "$line" | awk '{print $2}')"
+    ms="$(echo "$line" | grep -o 'in [0-9]* ms' | awk '{print $2}')"
+    stop_agent
+    [[ "$events" -ge "$LINES" ]] || die "replay: the channel held $events events, not $LINES (see $logf)"
+    record "replay_$label" "$run" "$(python3 -c "print(f'{$ms / 1000:.3f}')")" 0 0 "" "" "$events"
+    log "run $run: replay ($label page cache) of $events events: $ms ms ($line)"
+}
+
+run_replay() { # RUN: a file channel holding the whole input, restarted: how long is the replay?
+    local run="$1" base="$WORK/replay-$1"
+    # Port 1, where nothing listens: the sink cannot deliver, the channel keeps everything.
+    write_conf "$base.conf" "$INPUT" "replay" 1000 1000 1000 100 "$base.channel" "cat $INPUT" "127.0.0.1:1"
+    echo "a1.channels.c1.capacity = $((LINES > 1000000 ? LINES : 1000000))" >>"$base.conf"
+    "$RFLUME" agent --conf-file "$base.conf" --name a1 --drain-timeout 0 -Dflume.root.logger=INFO,console \
+        >"$base.fill.log" 2>&1 &
+    AGENT_PID=$!
+    wait_log "$base.fill.log" "exited with 0" "$CONSUME_TIMEOUT"
+    stop_agent
+    # After a power loss nothing is cached; after a crash of the agent alone, everything is.
+    evict_from_cache "$base.channel"
+    replay_once "$run" cold "$base.conf"
+    replay_once "$run" warm "$base.conf"
+    rm -rf "$base.channel"
 }
 
 run_unit() { # UNIT RUN
@@ -516,10 +606,16 @@ run_unit() { # UNIT RUN
         rflume_large) run_rflume rflume_large "$2" 1000 1000 1000 100 ;;
         # TAILDIR with Flume's default batchSize 100, memory 10000/100, sink batch 100.
         rflume_taildir) run_rflume rflume_taildir "$2" 100 100 100 ;;
+        # The file channel (one fsync per put): TAILDIR with Flume's default batchSize 100 and
+        # with 1000, exec with large batches.
+        rflume_file_taildir) run_rflume rflume_file_taildir "$2" 100 100 100 ;;
+        rflume_file_taildir_large) run_rflume rflume_file_taildir_large "$2" 1000 1000 1000 ;;
+        rflume_file_exec) run_rflume rflume_file_exec "$2" 1000 1000 1000 100 ;;
+        replay) run_replay "$2" ;;
     esac
 }
 
-UNITS=(ceiling raw_e2e rflume_seed rflume_large rflume_taildir)
+UNITS=(ceiling raw_e2e rflume_seed rflume_large rflume_taildir rflume_file_taildir rflume_file_taildir_large rflume_file_exec replay)
 for ((run = 1; run <= RUNS; run++)); do
     start_broker "$run"
     log "run $run/$RUNS: broker on $BOOT (pid $BROKER_PID)"
@@ -547,14 +643,24 @@ LABELS = [
     ("rflume_seed", "rflume, seed config: exec batch 20, memory 10000/100, flumeBatchSize 20"),
     ("rflume_large", "rflume, large batches: exec batch 1000 (batchTimeout 100 ms), memory 10000/1000, flumeBatchSize 1000"),
     ("rflume_taildir", "rflume, TAILDIR: batchSize 100, memory 10000/100, flumeBatchSize 100"),
+    ("rflume_file_taildir", "rflume, TAILDIR → file channel: batchSize 100, transactionCapacity 100, flumeBatchSize 100"),
+    ("rflume_file_taildir_large", "rflume, TAILDIR → file channel: batchSize 1000, transactionCapacity 1000, flumeBatchSize 1000"),
+    ("rflume_file_exec", "rflume, exec → file channel: exec batch 1000 (batchTimeout 100 ms), transactionCapacity 1000, flumeBatchSize 1000"),
 ]
 rows = defaultdict(dict)  # system -> run -> (secs, cpu, rss_kib)
 gaps = defaultdict(dict)  # system -> run -> (max gap s, records before it)
+fsyncs = defaultdict(dict)  # system -> run -> fsyncs
+replays = defaultdict(dict)  # cold|warm -> run -> (events, seconds)
 for line in open(results):
-    system, run, _, secs, cpu, rss, gap, after = line.rstrip("\n").split("\t")
+    system, run, n, secs, cpu, rss, gap, after, fs = line.rstrip("\n").split("\t")
+    if system.startswith("replay_"):
+        replays[system[len("replay_"):]][run] = (int(n), float(secs))
+        continue
     rows[system][run] = (float(secs), float(cpu), float(rss))
     if gap:
         gaps[system][run] = (float(gap), int(after))
+    if fs:
+        fsyncs[system][run] = int(fs)
 
 def cell(values, fmt):
     values = sorted(values)
@@ -564,8 +670,8 @@ def cell(values, fmt):
     return f"{fmt.format(med)} ({fmt.format(values[0])}–{fmt.format(values[-1])})"
 
 print(f"{lines:,} lines, {nbytes / 1e6:.1f} MB, {runs} run(s); median (min–max)\n")
-print("| system | lines | seconds | lines/s | MB/s | CPU s | peak RSS MB | ratio to ceiling (lines/s) | ratio to raw+consumer |")
-print("|---|---|---|---|---|---|---|---|---|")
+print("| system | lines | seconds | lines/s | MB/s | CPU s | peak RSS MB | fsyncs/s | ratio to ceiling (lines/s) | ratio to raw+consumer |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 ceiling = rows.get("ceiling", {})
 same_method = rows.get("raw_e2e", {})
 for key, label in LABELS:
@@ -584,8 +690,17 @@ for key, label in LABELS:
             [ceiling[run][0] / r[run][0] for run in r if run in ceiling], "{:.2f}")
         same = "—" if key == "ceiling" else "1 (reference)" if key == "raw_e2e" else cell(
             [same_method[run][0] / r[run][0] for run in r if run in same_method], "{:.2f}")
+    fs = fsyncs.get(key)
+    fps = cell([fs[run] / r[run][0] for run in fs if run in r], "{:,.0f}") if fs else "—"
     print(f"| {label} | {lines:,} | {cell(secs, '{:.2f}')} | {cell(lps, '{:,.0f}')} | {cell(mbs, '{:.1f}')} "
-          f"| {cell(cpu, '{:.2f}')} | {cell(rss, '{:.0f}')} | {ratio} | {same} |")
+          f"| {cell(cpu, '{:.2f}')} | {cell(rss, '{:.0f}')} | {fps} | {ratio} | {same} |")
+for how, what in (("cold", "its files not in the page cache (as after a power loss)"),
+                  ("warm", "its files in the page cache (as after a crash of the agent alone)")):
+    r = replays.get(how)
+    if r:
+        ev = min(v[0] for v in r.values())
+        print(f"\nFile channel restart with {ev:,} events waiting in it, {what}: replay in"
+              f" {cell([v[1] for v in r.values()], '{:.3f}')} s (the time the agent logs)")
 
 print("""
 - seconds: the ceiling is the producer process from start to its last acknowledgement; "consumer
@@ -601,6 +716,8 @@ print("""
 - peak RSS MB (MiB): /usr/bin/time's maximum RSS (raw), VmHWM at the end (rflume). The consumer's
   includes its in-memory copy of the input used to verify every record.
 - MB/s counts the input file's bytes, newlines included (MB = 10^6 bytes).
+- fsyncs/s: the file channel's own fsyncs (the count it logs at close: group commits, segment
+  creation, checkpoints) over the timed interval; TAILDIR's position file writes are not in it.
 - Every consumer saw exactly N records, each line byte-identical and exactly once.""")
 
 print("\nLongest pause between two consecutive records at the consumer, per run (seconds, after how many"

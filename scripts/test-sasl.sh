@@ -12,6 +12,6 @@ TANSU="$(bash scripts/install-tansu.sh)"
 export TANSU
 TANSU_LIBSQL="$(bash scripts/install-tansu-libsql.sh)"
 export TANSU_LIBSQL
-bash scripts/install-stunnel.sh
+bash scripts/install-test-tools.sh
 echo "TANSU_LIBSQL=$TANSU_LIBSQL" >&2
 exec cargo test --test kafka_sasl -- --ignored "$@"

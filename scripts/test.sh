@@ -9,6 +9,9 @@
 #
 # Environment:
 #   TANSU                  a tansu 0.6.0 binary to use instead of installing one
+#   RFLUME_JVM_TIER=0      skip the JVM tier (no Maven fetch); scripts/test-jvm.sh runs it alone
+#   RFLUME_PYTHON          a python with tests/python/requirements.txt installed (default: the
+#                          venv tests/python/venv.sh creates in the tools cache)
 #   RFLUME_TOOLS           where tools are cached (default ~/.cache/rflume)
 #   RFLUME_TEST_TIMEOUT    upper bound for the test run (default 60m), so a hung test fails the
 #                          run with a message well inside CI's 90 minutes instead of eating them
@@ -25,9 +28,6 @@ TANSU="$(bash scripts/install-tansu.sh)"
 export TANSU
 echo "TANSU=$TANSU" >&2
 
-step "stunnel4 for the TLS tests"
-bash scripts/install-stunnel.sh
-
 # The SASL SCRAM tests need the sqlite-capable tansu, a 12-17 minute build: they run here only
 # when it is already cached (scripts/test-sasl.sh builds it and runs them).
 sasl_tests=0
@@ -38,6 +38,23 @@ if TANSU_LIBSQL="$(RFLUME_NO_BUILD=1 bash scripts/install-tansu-libsql.sh 2>/dev
 else
     echo "no cached sqlite-capable tansu: the SASL tests (tests/kafka_sasl.rs) are skipped; run bash scripts/test-sasl.sh" >&2
 fi
+
+# The JVM tier (real Kafka and Flume, tests/peers/README.md): fetched from Maven Central when
+# missing; RFLUME_JVM_TIER=0 runs the fast tier alone (its tests then skip, and fail in CI).
+if [[ "${RFLUME_JVM_TIER:-1}" != 0 ]]; then
+    step "JVM peers for the second test tier"
+    RFLUME_PEERS="$(bash scripts/fetch-peers.sh)"
+    export RFLUME_PEERS
+    echo "RFLUME_PEERS=$RFLUME_PEERS" >&2
+fi
+step "tools the operations tests use (installed when missing)"
+bash scripts/install-test-tools.sh
+# kafka-python and fastavro, the consumer from another client implementation in
+# tests/foreign_consumer.rs: a pinned venv in the tools cache, created only when missing.
+step "Python venv for the foreign consumer"
+RFLUME_PYTHON="$(bash tests/python/venv.sh)"
+export RFLUME_PYTHON
+echo "RFLUME_PYTHON=$RFLUME_PYTHON" >&2
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -51,6 +51,11 @@ impl Headers {
         Some(self.0.remove(pos).1)
     }
 
+    /// Keeps the headers for which `keep(name, value)` holds, in their order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        self.0.retain(|(k, v)| keep(k, v));
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }

@@ -4,9 +4,9 @@
 //!
 //! | rank | modules | what they are |
 //! |---|---|---|
-//! | 0 | `testing` | unit-test helpers (compiled for tests only) |
-//! | 1 | `event`, `metrics`, `shutdown`, `logging` | plain data and plumbing |
-//! | 2 | `config` | properties syntax, the typed key reader, diagnostics, the table shape |
+//! | 0 | `testing`, `java` | unit-test helpers (compiled for tests only); models of Java behaviour |
+//! | 1 | `event`, `metrics`, `shutdown`, `logging`, `durable` | plain data and plumbing |
+//! | 2 | `config`, `monitor` | properties syntax, the typed key reader, diagnostics, the table shape |
 //! | 3 | `channel` | the channel trait, transactions, the channel registry |
 //! | 4 | `interceptor` | the interceptor trait and registry |
 //! | 5 | `source`, `sink` | sources (with the ChannelProcessor) and sinks (with the runner) |
@@ -24,12 +24,17 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u32)] = &[
     // Unit-test helpers, which any module's tests may use.
     ("testing", 0),
+    // Leaf models of Java behaviour (HashMap order, Double.toString) that any layer may use.
+    ("java", 0),
     ("event", 1),
     ("metrics", 1),
     ("shutdown", 1),
     ("logging", 1),
+    ("durable", 1),
     ("layers", 1),
     ("config", 2),
+    // The monitoring server renders the registry; it knows no component.
+    ("monitor", 2),
     ("channel", 3),
     ("interceptor", 4),
     ("source", 5),

@@ -10,9 +10,17 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+/// A requested stop: until when work may go on normally (a sink keeps draining its channel), and
+/// the hard deadline for what is in progress (in-flight acknowledgements, a last flush).
+#[derive(Clone, Copy, Debug)]
+struct Stop {
+    drain_until: Instant,
+    deadline: Instant,
+}
+
 #[derive(Debug)]
 struct Inner {
-    state: Mutex<Option<Instant>>,
+    state: Mutex<Option<Stop>>,
     cv: Condvar,
     tx: watch::Sender<bool>,
     /// Threads inside [`Shutdown::sleep`] right now (lets a test trigger during a sleep).
@@ -46,9 +54,25 @@ impl Shutdown {
 
     /// Requests a stop; work in progress may continue until `deadline`.
     pub fn trigger(&self, deadline: Instant) {
+        self.request(Stop {
+            drain_until: deadline,
+            deadline,
+        });
+    }
+
+    /// Requests a stop without a drain: a sink stops taking at once and gets until `deadline`
+    /// to settle what is in flight (a reload replacing the sink while its channel stays).
+    pub fn trigger_without_drain(&self, deadline: Instant) {
+        self.request(Stop {
+            drain_until: Instant::now(),
+            deadline,
+        });
+    }
+
+    fn request(&self, stop: Stop) {
         let mut s = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
         if s.is_none() {
-            *s = Some(deadline);
+            *s = Some(stop);
         }
         self.inner.cv.notify_all();
         self.inner.tx.send_replace(true);
@@ -64,12 +88,21 @@ impl Shutdown {
 
     /// The drain deadline, once a stop was requested.
     pub fn deadline(&self) -> Option<Instant> {
-        *self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map(|s| s.deadline)
     }
 
-    /// True once stopping and the deadline has passed.
+    /// True once stopping and the drain period is over (at the deadline, or at once after
+    /// [`Shutdown::trigger_without_drain`]).
     pub fn deadline_passed(&self) -> bool {
-        self.deadline().is_some_and(|d| Instant::now() >= d)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|s| Instant::now() >= s.drain_until)
     }
 
     /// Sleeps for `d` or until a stop is requested; returns true if stopping. A `d` too large
@@ -129,6 +162,15 @@ mod tests {
         assert!(t.join().expect("thread"));
         assert!(s.is_stopping());
         assert!(s.deadline_passed());
+    }
+
+    #[test]
+    fn a_stop_without_drain_ends_the_drain_but_keeps_the_deadline() {
+        let s = Shutdown::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        s.trigger_without_drain(deadline);
+        assert!(s.deadline_passed());
+        assert_eq!(s.deadline(), Some(deadline));
     }
 
     #[test]

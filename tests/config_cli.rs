@@ -393,12 +393,15 @@ fn each_broken_rule_is_reported_at_its_line_and_fails_the_check() {
             graph_shows: None,
         },
         Broken {
-            what: "the file channel is not supported (yet)",
-            text: valid_with("a1.channels.c1.type", Some("a1.channels.c1.type = file")),
+            what: "the spillable memory channel is not supported (yet)",
+            text: valid_with(
+                "a1.channels.c1.type",
+                Some("a1.channels.c1.type = spillablememory"),
+            ),
             severity: "unsupported",
             key: "a1.channels.c1.type",
             at: "a1.channels.c1.type",
-            fragments: &["file", "not supported"],
+            fragments: &["spillablememory", "not supported"],
             graph_shows: None,
         },
         // k1 is then left without a type, as in Flume: it does not run, so the check fails.
@@ -616,14 +619,28 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.source.sequencegeneratorsource",
             "org.apache.flume.source.netcatsource",
         ],
-        "channels" => &["memory", "org.apache.flume.channel.memorychannel"],
+        "channels" => &[
+            "memory",
+            "file",
+            "org.apache.flume.channel.memorychannel",
+            "org.apache.flume.channel.file.filechannel",
+        ],
         "interceptors" => &[
             "timestamp",
             "host",
             "static",
+            "remove_header",
+            "regex_filter",
+            "regex_extractor",
+            "search_replace",
             "org.apache.flume.interceptor.timestampinterceptor$builder",
             "org.apache.flume.interceptor.hostinterceptor$builder",
             "org.apache.flume.interceptor.staticinterceptor$builder",
+            "org.apache.flume.interceptor.removeheaderinterceptor$builder",
+            "org.apache.flume.interceptor.regexfilteringinterceptor$builder",
+            "org.apache.flume.interceptor.regexextractorinterceptor$builder",
+            "org.apache.flume.interceptor.searchandreplaceinterceptor$builder",
+            "org.apache.flume.sink.solr.morphline.uuidinterceptor$builder",
         ],
         "sinks" => &[
             "logger",
@@ -692,12 +709,18 @@ fn unsupported_components(text: &str) -> Vec<(String, String, String, String)> {
             if section == "sinkgroups" {
                 let processor = props
                     .get(&format!("{prefix}.processor.type"))
-                    .map_or("default", String::as_str);
-                let sinks = props
-                    .get(&format!("{prefix}.sinks"))
-                    .map_or(0, |s| s.split_whitespace().count());
-                if !(processor.eq_ignore_ascii_case("default") && sinks <= 1) {
-                    push(agent, section, name, processor);
+                    .map_or("default", String::as_str)
+                    .to_ascii_lowercase();
+                let known = [
+                    "default",
+                    "failover",
+                    "load_balance",
+                    "org.apache.flume.sink.defaultsinkprocessor",
+                    "org.apache.flume.sink.failoversinkprocessor",
+                    "org.apache.flume.sink.loadbalancingsinkprocessor",
+                ];
+                if !known.contains(&processor.as_str()) {
+                    push(agent, section, name, &processor);
                 }
                 continue;
             }
@@ -711,8 +734,13 @@ fn unsupported_components(text: &str) -> Vec<(String, String, String, String)> {
             }
             if let Some(selector) = props.get(&format!("{prefix}.selector.type")) {
                 let s = selector.to_ascii_lowercase();
-                if s != "replicating" && s != "org.apache.flume.channel.replicatingchannelselector"
-                {
+                let known = [
+                    "replicating",
+                    "multiplexing",
+                    "org.apache.flume.channel.replicatingchannelselector",
+                    "org.apache.flume.channel.multiplexingchannelselector",
+                ];
+                if !known.contains(&s.as_str()) {
                     push(agent, "selector", name, selector);
                 }
             }

@@ -242,6 +242,172 @@ fn topic_and_partition_follow_the_sinks_settings_and_the_events_headers() {
     }
 }
 
+/// How Flume combines a key with an explicit partition (`new ProducerRecord(topic, partitionId,
+/// key, body)`): the `partitionIdHeader` value, else `defaultPartitionId`, pins the partition and
+/// the key is still the record's key; only without either does the key's hash choose. One sink,
+/// three sources: keyed; keyed with a partition header; partition header only — first without,
+/// then with `defaultPartitionId`.
+#[test]
+fn an_explicit_partition_wins_over_the_key_and_the_key_is_kept() {
+    const PARTITIONS: i32 = 7;
+    const PER_SOURCE: usize = 10;
+    const SHARD: i32 = 5;
+    const NO_KEY_SHARD: i32 = 3;
+    const DEFAULT_PARTITION: i32 = 6;
+    // A key whose own partition is none of the explicit ones, so each rule is visible.
+    let key = *KEYS
+        .iter()
+        .find(|k| {
+            ![SHARD, NO_KEY_SHARD, DEFAULT_PARTITION]
+                .contains(&java_partition(k.as_bytes(), PARTITIONS))
+        })
+        .expect("test data: a key hashing elsewhere");
+    let hashed = java_partition(key.as_bytes(), PARTITIONS);
+    for default_partition in [None, Some(DEFAULT_PARTITION)] {
+        let broker = Broker::start();
+        broker.create_topic("routed", PARTITIONS);
+        let mut config = [
+            channel_and_sink(&broker, "routed"),
+            sink("partitionIdHeader", "shard"),
+            sink("header.src", "src"),
+            "a1.sources = keyed pinned unkeyed\n".to_string(),
+            headed_source("keyed", PER_SOURCE, &[("key", key)]),
+            headed_source("pinned", PER_SOURCE, &[("key", key), ("shard", "5")]),
+            headed_source("unkeyed", PER_SOURCE, &[("shard", "3")]),
+        ]
+        .concat();
+        if let Some(p) = default_partition {
+            config.push_str(&sink("defaultPartitionId", &p.to_string()));
+        }
+        let mut agent = Agent::start(&config, "a1");
+
+        let records = delivered(&mut agent, &broker, "routed", PARTITIONS, 3 * PER_SOURCE);
+        let by_source = by_header(&records, "src");
+        let keyed_lands = default_partition.unwrap_or(hashed);
+        for (source, partition, record_key) in [
+            ("keyed", keyed_lands, Some(key)),
+            ("pinned", SHARD, Some(key)),
+            ("unkeyed", NO_KEY_SHARD, None),
+        ] {
+            let want: Vec<Placed> = counting(PER_SOURCE)
+                .into_iter()
+                .map(|b| (partition, record_key, b))
+                .collect();
+            assert_eq!(
+                by_source.get(source),
+                Some(&want),
+                "source {source} with defaultPartitionId {default_partition:?}: (partition, key, \
+                 body) in partition order"
+            );
+        }
+        assert_eq!(records.len(), 3 * PER_SOURCE, "nothing else");
+    }
+}
+
+/// One sink, several topics, as Flume routes them with `topicHeader = dest` (the header named
+/// there, not `topic`, names the topic; events without it go to `kafka.topic`): each topic gets
+/// exactly its events; in each, a key's records are on the partition Java's partitioner picks,
+/// and every source's events are in the order they were made, per partition.
+#[test]
+fn one_sink_writes_several_topics_by_header_keyed_and_in_order() {
+    const PER_SOURCE: usize = 30;
+    let broker = Broker::start();
+    for (topic, partitions) in [("orders", 3), ("clicks", 5), ("fallback", 2)] {
+        broker.create_topic(topic, partitions);
+    }
+    let sources: [Routed; 6] = [
+        (
+            "o1",
+            &[("dest", "orders"), ("key", "order-0001")],
+            "orders",
+            3,
+        ),
+        (
+            "o2",
+            &[("dest", "orders"), ("key", "order-0002")],
+            "orders",
+            3,
+        ),
+        ("c1", &[("dest", "clicks"), ("key", "user-42")], "clicks", 5),
+        ("c2", &[("dest", "clicks")], "clicks", 5),
+        ("f1", &[("key", "k-1")], "fallback", 2),
+        // The default header name means nothing once topicHeader names another.
+        ("f2", &[("topic", "orders")], "fallback", 2),
+    ];
+    let mut config = [
+        channel_and_sink(&broker, "fallback"),
+        sink("topicHeader", "dest"),
+        sink("header.src", "src"),
+        format!("a1.sources = {}\n", sources.map(|s| s.0).join(" ")),
+    ]
+    .concat();
+    for (id, headers, _, _) in &sources {
+        config.push_str(&headed_source(id, PER_SOURCE, headers));
+    }
+    let mut agent = Agent::start(&config, "a1");
+
+    let mut all = BTreeMap::new();
+    for (topic, partitions) in [("orders", 3), ("clicks", 5), ("fallback", 2)] {
+        let wanted = sources.iter().filter(|s| s.2 == topic).count() * PER_SOURCE;
+        let records = if topic == "fallback" {
+            // The last topic read: the agent is stopped once it is complete.
+            delivered(&mut agent, &broker, topic, partitions, wanted)
+        } else {
+            wait_for(&agent, &broker, topic, partitions, wanted)
+        };
+        all.insert(topic, records);
+    }
+    // Read again now that the agent has stopped: nothing arrived late anywhere.
+    for (topic, partitions) in [("orders", 3), ("clicks", 5)] {
+        assert_eq!(
+            records_now(&broker, topic, partitions).len(),
+            all[topic].len(),
+            "{topic}"
+        );
+    }
+    for (id, headers, topic, partitions) in sources {
+        let records: Vec<&Record> = all[topic]
+            .iter()
+            .filter(|r| r.header_str("src") == Some(id))
+            .collect();
+        let bodies: Vec<String> = {
+            let mut b: Vec<String> = records.iter().map(|r| r.value_str().to_string()).collect();
+            b.sort_by_key(|v| v.parse::<u64>().unwrap_or(u64::MAX));
+            b
+        };
+        assert_eq!(
+            bodies,
+            counting(PER_SOURCE),
+            "source {id} in {topic}, once each"
+        );
+        let key = headers.iter().find(|h| h.0 == "key").map(|h| h.1);
+        for r in &records {
+            assert_eq!(r.key_str(), key, "source {id}: {r:?}");
+            if let Some(k) = key {
+                assert_eq!(
+                    r.partition,
+                    java_partition(k.as_bytes(), partitions),
+                    "source {id} key {k}: {r:?}"
+                );
+            }
+        }
+        // `consume_all` returns (partition, offset) order: per partition, the order made.
+        let mut per_partition: BTreeMap<i32, Vec<u64>> = BTreeMap::new();
+        for r in &records {
+            per_partition
+                .entry(r.partition)
+                .or_default()
+                .push(r.value_str().parse().unwrap_or(u64::MAX));
+        }
+        for (p, seq) in per_partition {
+            assert!(
+                seq.windows(2).all(|w| w[0] < w[1]),
+                "source {id}, {topic} partition {p}: out of order {seq:?}"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Values
 // ---------------------------------------------------------------------------------------------
@@ -441,6 +607,32 @@ a1.sinks.k1.channel = c1
     )
 }
 
+/// A seq source `id` (bodies "0".."events-1") into c1 whose events carry `headers` (one static
+/// interceptor each), plus `src = id`, so that a record can be traced to its source.
+fn headed_source(id: &str, events: usize, headers: &[(&str, &str)]) -> String {
+    let mut all: Vec<(&str, &str)> = headers.to_vec();
+    all.push(("src", id));
+    let ids: Vec<String> = (1..=all.len()).map(|i| format!("h{i}")).collect();
+    let mut out = format!(
+        "a1.sources.{id}.type = seq
+a1.sources.{id}.totalEvents = {events}
+a1.sources.{id}.batchSize = 10
+a1.sources.{id}.channels = c1
+a1.sources.{id}.interceptors = {}
+",
+        ids.join(" ")
+    );
+    for (i, (k, v)) in ids.iter().zip(all) {
+        out.push_str(&format!(
+            "a1.sources.{id}.interceptors.{i}.type = static
+a1.sources.{id}.interceptors.{i}.key = {k}
+a1.sources.{id}.interceptors.{i}.value = {v}
+"
+        ));
+    }
+    out
+}
+
 /// `a1.sinks.k1.<key> = <value>`
 fn sink(key: &str, value: &str) -> String {
     format!("a1.sinks.k1.{key} = {value}\n")
@@ -514,6 +706,49 @@ fn delivered(
     }
     agent.stop_cleanly();
     consume_all(&broker.bootstrap(), topic, partitions, n, DELIVERY)
+}
+
+/// Waits (with the agent still running) until `topic` holds at least `n` records; returns them.
+fn wait_for(agent: &Agent, broker: &Broker, topic: &str, partitions: i32, n: usize) -> Vec<Record> {
+    let mut records = Vec::new();
+    agent.wait_until(DELIVERY, &format!("{n} records in {topic}"), || {
+        records = consume_all(
+            &broker.bootstrap(),
+            topic,
+            partitions,
+            n,
+            Duration::from_secs(2),
+        );
+        records.len() >= n
+    });
+    records
+}
+
+/// A source of [`one_sink_writes_several_topics_by_header_keyed_and_in_order`]: its id, its
+/// headers, the topic it must land in and that topic's partition count.
+type Routed = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    i32,
+);
+
+/// (partition, key, body) of a record.
+type Placed<'a> = (i32, Option<&'a str>, String);
+
+/// Per value of record header `name`: (partition, key, body) of each record, in the order
+/// `consume_all` returns them (partition, offset).
+fn by_header<'a>(records: &'a [Record], name: &str) -> BTreeMap<&'a str, Vec<Placed<'a>>> {
+    let mut out: BTreeMap<&str, Vec<Placed>> = BTreeMap::new();
+    for r in records {
+        let source = r
+            .header_str(name)
+            .unwrap_or_else(|| panic!("a record without header {name}: {r:?}"));
+        out.entry(source)
+            .or_default()
+            .push((r.partition, r.key_str(), r.value_str().to_string()));
+    }
+    out
 }
 
 /// What `topic` holds right now.

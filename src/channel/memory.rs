@@ -68,17 +68,8 @@ impl MemorySettings {
             DEFAULT_TRANSACTION_CAPACITY,
             |v| v > 0,
         );
-        // Flume waits `tryAcquire(keepAlive, SECONDS)`; a negative timeout does not wait at all.
         let keep_alive = lenient_int(r, "keep-alive", DEFAULT_KEEP_ALIVE_SECS, |_| true);
-        if keep_alive < 0 {
-            let line = r.line("keep-alive");
-            r.warn(
-                "keep-alive",
-                line,
-                format!("a negative keep-alive ({keep_alive}) means no wait for room, as in Flume"),
-                Some("use 0 to say so".to_string()),
-            );
-        }
+        super::warn_negative_keep_alive(r, keep_alive);
         let pct = lenient_int(
             r,
             "byteCapacityBufferPercentage",
@@ -181,8 +172,15 @@ impl ChannelSpec for MemorySettings {
     fn transaction_capacity(&self) -> usize {
         self.transaction_capacity
     }
-    fn build(&self, name: &str, counter: Arc<ChannelCounter>) -> Arc<dyn Channel> {
-        Arc::new(MemoryChannel::new(name, self.clone(), counter))
+    fn capacity(&self) -> Option<usize> {
+        Some(self.capacity)
+    }
+    fn build(
+        &self,
+        name: &str,
+        counter: Arc<ChannelCounter>,
+    ) -> Result<Arc<dyn Channel>, super::OpenError> {
+        Ok(Arc::new(MemoryChannel::new(name, self.clone(), counter)))
     }
 }
 

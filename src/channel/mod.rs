@@ -10,13 +10,16 @@
 //!   the head, in their original order. Taken-but-uncommitted events keep their capacity reserved,
 //!   so a rollback can never overflow the channel.
 //!
-//! The trait is object-safe so that the agent can hold `Arc<dyn Channel>` for memory and (later)
-//! file channels alike.
+//! The trait is object-safe so that the agent can hold `Arc<dyn Channel>` for memory and file
+//! channels alike. A durable channel (file) also acknowledges the events' delivery receipts when
+//! their put is on disk, rather than at the take's commit: the events are safe from then on, so a
+//! TAILDIR source may move its position past them.
 //!
 //! This file is also the channel registry: [`TYPES`] maps Flume's type names to a parser, and
 //! [`ChannelSettings`] holds one variant per channel type. Adding a channel = its file, a `pub mod`
 //! line, one row in [`TYPES`] and one variant; the compiler points at the rest.
 
+pub mod file;
 pub mod memory;
 
 use std::sync::Arc;
@@ -27,6 +30,7 @@ use thiserror::Error;
 use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::event::Event;
 use crate::metrics::ChannelCounter;
+use file::FileSettings;
 use memory::MemorySettings;
 
 /// Every channel type Flume knows, by alias and class name.
@@ -34,30 +38,39 @@ pub const TYPES: &[TypeEntry<ChannelSettings>] = &[
     TypeEntry::yes("memory", "org.apache.flume.channel.MemoryChannel", |r| {
         MemorySettings::parse(r).map(ChannelSettings::Memory)
     }),
-    TypeEntry::no(
-        "file",
-        "org.apache.flume.channel.file.FileChannel",
-        "a durable file channel is on rflume's roadmap; until then use type = memory (events in the channel are lost if the agent dies)",
-    ),
+    TypeEntry::yes("file", "org.apache.flume.channel.file.FileChannel", |r| {
+        FileSettings::parse(r).map(ChannelSettings::File)
+    }),
     TypeEntry::no(
         "spillablememory",
         "org.apache.flume.channel.SpillableMemoryChannel",
         "use type = memory",
     ),
-    TypeEntry::no("jdbc", "org.apache.flume.channel.jdbc.JdbcChannel", NOT_PLANNED),
-    TypeEntry::no("kafka", "org.apache.flume.channel.kafka.KafkaChannel", NOT_PLANNED).class_only(),
+    TypeEntry::no(
+        "jdbc",
+        "org.apache.flume.channel.jdbc.JdbcChannel",
+        NOT_PLANNED,
+    ),
+    TypeEntry::no(
+        "kafka",
+        "org.apache.flume.channel.kafka.KafkaChannel",
+        NOT_PLANNED,
+    )
+    .class_only(),
 ];
 
 /// A configured channel's settings, one variant per supported type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ChannelSettings {
     Memory(MemorySettings),
+    File(FileSettings),
 }
 
 impl ChannelSettings {
     pub fn spec(&self) -> &dyn ChannelSpec {
         match self {
             ChannelSettings::Memory(s) => s,
+            ChannelSettings::File(s) => s,
         }
     }
 }
@@ -66,7 +79,43 @@ impl ChannelSettings {
 pub trait ChannelSpec: Describe {
     /// Flume's `transactionCapacity`: the largest batch a put or take may carry.
     fn transaction_capacity(&self) -> usize;
-    fn build(&self, name: &str, counter: Arc<ChannelCounter>) -> Arc<dyn Channel>;
+    /// The most events the channel will hold, when the settings say so: a reload checks that a
+    /// replaced channel's events fit into its successor before building it.
+    fn capacity(&self) -> Option<usize> {
+        None
+    }
+    /// Makes the running channel. A channel with state on disk can fail to open (its
+    /// directories are locked by another agent, hold a Flume channel, cannot be read).
+    fn build(
+        &self,
+        name: &str,
+        counter: Arc<ChannelCounter>,
+    ) -> Result<Arc<dyn Channel>, OpenError>;
+}
+
+/// Flume waits `tryAcquire(keepAlive, SECONDS)` for room; a negative timeout does not wait at
+/// all, which Flume does without a word: rflume runs it the same way and says so.
+pub(crate) fn warn_negative_keep_alive(r: &mut crate::config::reader::PropReader, keep_alive: i64) {
+    if keep_alive < 0 {
+        let line = r.line("keep-alive");
+        r.warn(
+            "keep-alive",
+            line,
+            format!("a negative keep-alive ({keep_alive}) means no wait for room, as in Flume"),
+            Some("use 0 to say so".to_string()),
+        );
+    }
+}
+
+/// Why a channel could not be made; the agent does not start without it.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    #[error("channel {channel}: {source}")]
+    File {
+        channel: String,
+        #[source]
+        source: file::FileChannelError,
+    },
 }
 
 /// Why a channel operation did not happen. The caller still owns its events in every case.
@@ -83,6 +132,25 @@ pub enum ChannelError {
         transaction_capacity: usize,
         batch: usize,
     },
+    /// Flume's file channel ChannelFullException text.
+    #[error("The channel has reached it's capacity. This might be the result of a sink on the channel having too low of batch size, a downstream system running slower than normal, or that the channel capacity is just too low. [channel={channel}]")]
+    FileFull { channel: String },
+    #[error("Put queue for FileBackedTransaction of capacity {transaction_capacity} full, consider committing more frequently, increasing capacity or increasing thread count. [channel={channel}]")]
+    FileTransactionCapacity {
+        channel: String,
+        transaction_capacity: usize,
+    },
+    /// Flume's text, with the directory: below `minimumRequiredSpace` puts are refused until
+    /// space returns.
+    #[error("channel {channel}: Usable space exhausted, only {usable} bytes remaining, required {required} bytes (in {dir}; minimumRequiredSpace keeps that much free; puts resume by themselves once space is freed)")]
+    DiskSpace {
+        channel: String,
+        dir: String,
+        usable: u64,
+        required: u64,
+    },
+    #[error("Put failed due to IO error [channel={channel}]: {message}")]
+    Io { channel: String, message: String },
 }
 
 /// A channel as seen by sources (put) and sinks (take).
@@ -110,6 +178,14 @@ pub trait Channel: Send + Sync {
     fn capacity(&self) -> usize;
     fn transaction_capacity(&self) -> usize;
     fn counter(&self) -> &Arc<ChannelCounter>;
+    /// Whether what the channel holds survives the agent's death (a file channel): what is
+    /// left in it at stop is delivered after the restart, not lost.
+    fn is_durable(&self) -> bool {
+        false
+    }
+    /// Called once by the agent after sources and sinks stopped: a durable channel syncs and
+    /// writes its checkpoint (`checkpointOnClose`). The memory channel has nothing to do.
+    fn close(&self) {}
 }
 
 /// An open take transaction. Dropping it without `commit` rolls it back.

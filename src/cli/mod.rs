@@ -18,6 +18,8 @@ use tracing::{error, warn};
 
 mod agent;
 mod check;
+mod systemd;
+mod top;
 
 use crate::agent::DEFAULT_DRAIN_TIMEOUT;
 use crate::config::properties::Texts;
@@ -51,6 +53,8 @@ enum Command {
     Check(CheckArgs),
     /// Print the version (Flume's version block, naming rflume).
     Version,
+    /// A live terminal view of a running agent (reads its monitoring server).
+    Top(TopArgs),
     /// flume-ng's Avro client; not part of rflume.
     #[command(name = "avro-client", hide = true)]
     AvroClient(Unsupported),
@@ -142,7 +146,7 @@ struct AgentArgs {
     /// System properties, e.g. -Dflume.root.logger=INFO,console.
     #[arg(short = 'D', value_name = "KEY=VALUE", action = clap::ArgAction::Append)]
     defines: Vec<String>,
-    /// Load the configuration once (rflume does not reload yet; accepted for compatibility).
+    /// Load the configuration once: no reload on file changes, polling or SIGHUP.
     #[arg(long = "no-reload-conf")]
     no_reload_conf: bool,
     /// Seconds sinks get to drain the channels on SIGTERM/SIGINT.
@@ -154,8 +158,8 @@ struct AgentArgs {
     /// flume-ng's plugins path; ignored (rflume cannot load Java plugins).
     #[arg(long = "plugins-path", hide = true)]
     plugins_path: Option<String>,
-    /// flume-ng's config polling interval (seconds); accepted.
-    #[arg(short = 'i', long = "poll-interval", hide = true)]
+    /// Seconds between polls of the configuration (Flume's -i; default 30, 300 for http URIs).
+    #[arg(short = 'i', long = "poll-interval")]
     poll_interval: Option<u64>,
     /// flume-ng's ZooKeeper configuration; not supported.
     #[arg(short = 'z', long = "zkConnString", hide = true)]
@@ -180,6 +184,16 @@ struct AgentArgs {
     /// Flume's custom authorization provider class; not supported.
     #[arg(short = 'a', long = "auth-provider", hide = true)]
     auth_provider: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct TopArgs {
+    /// The agent's monitoring server (started with -Dflume.monitoring.type=http).
+    #[arg(long, default_value = "http://127.0.0.1:41414")]
+    url: String,
+    /// Seconds between refreshes.
+    #[arg(long, default_value_t = 1.0)]
+    interval: f64,
 }
 
 #[derive(Args, Debug)]
@@ -241,6 +255,7 @@ pub fn run(args: Vec<String>) -> i32 {
         Command::Agent(a) => agent::run(a, &jvm, false),
         Command::Node(a) => agent::run(a, &jvm, true),
         Command::Check(c) => check::run(c),
+        Command::Top(t) => top::run(t),
         Command::Version => {
             print!("{}", version_block());
             Ok(0)
@@ -257,11 +272,30 @@ pub fn run(args: Vec<String>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            error!("{e:#}");
-            eprintln!("rflume: {e:#}");
+            let text = error_chain(&e);
+            error!("{text}");
+            eprintln!("rflume: {text}");
             1
         }
     }
+}
+
+/// The error and its causes joined with ": ", leaving out a cause whose text is already shown:
+/// many of rflume's errors quote their cause in their own message (so the log line reads whole
+/// without `{:#}`), and printing the chain again would repeat it.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// `flume-ng version`'s block, in Flume's shape (scripts read its first line), naming rflume.
@@ -326,6 +360,20 @@ mod tests {
     fn parse(args: &[&str]) -> Cli {
         let (args, _jvm) = split_jvm_options(args.iter().map(|s| s.to_string()).collect());
         Cli::try_parse_from(args).expect("parses")
+    }
+
+    #[test]
+    fn an_error_chain_shows_each_message_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("disk on fire")]
+        struct Root;
+        #[derive(Debug, thiserror::Error)]
+        #[error("channel c1: {0}")]
+        struct Quoting(#[source] Root);
+        let quoted = anyhow::Error::new(Quoting(Root)).context("channel c1: disk on fire");
+        assert_eq!(error_chain(&quoted), "channel c1: disk on fire");
+        let plain = anyhow::Error::new(Root).context("starting the agent");
+        assert_eq!(error_chain(&plain), "starting the agent: disk on fire");
     }
 
     #[test]

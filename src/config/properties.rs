@@ -138,7 +138,9 @@ fn decode(bytes: Vec<u8>, first_line: usize, diags: &mut Diagnostics) -> String 
     }
 }
 
-/// The bytes of each source, read once, in order (see [`parse_all`]).
+/// The bytes of each source, read once, in order (see [`parse_all`]). Comparable, so that a
+/// reload can tell whether anything changed.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Texts(Vec<(Arc<Path>, Vec<u8>)>);
 
 impl Texts {

@@ -291,6 +291,19 @@ impl<'a> PropReader<'a> {
         }
     }
 
+    /// Every key of the component (as written after its `a1.sinks.k1.` prefix), in file order —
+    /// for reproducing the order of Flume's `Context`, a `HashMap` filled from the file.
+    pub fn keys_in_file_order(&self) -> Vec<&'a str> {
+        let mut keys: Vec<(&'a str, usize)> = self
+            .comp
+            .props
+            .iter()
+            .map(|(k, (_, line))| (k.as_str(), *line))
+            .collect();
+        keys.sort_by_key(|(_, line)| *line);
+        keys.into_iter().map(|(k, _)| k).collect()
+    }
+
     /// Every key under `prefix`, with the prefix stripped, marked as understood.
     pub fn with_prefix(&mut self, prefix: &str) -> Vec<(String, String, usize)> {
         self.asked_prefixes.insert(prefix.to_string());

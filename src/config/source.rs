@@ -133,6 +133,14 @@ fn percent_decode(s: &str) -> String {
 fn fetch(uri: &str, credentials: Option<&Credentials>) -> Result<Vec<u8>, ReadError> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(HTTP_TIMEOUT))
+        // native-tls (OpenSSL, linked statically) with the system's CA store: ureq's default
+        // (Rustls with bundled WebPKI roots) is not compiled in and would panic on https.
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .provider(ureq::tls::TlsProvider::NativeTls)
+                .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                .build(),
+        )
         // A non-2xx answer is read as a response, so that its status is reported.
         .http_status_as_error(false)
         .build()

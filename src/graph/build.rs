@@ -13,6 +13,7 @@ use super::{
 use crate::config::reader::{ComponentProps, PropReader};
 use crate::config::registry::{self, Support, TypeEntry};
 use crate::config::Diagnostics;
+use crate::source::selector::SelectorSettings;
 use crate::{channel, interceptor, sink, source};
 
 /// A parsed component: its type, its settings and what the graph read beside them.
@@ -299,7 +300,7 @@ fn valid_list(valid: &[String]) -> String {
 /// What the graph reads of a source besides its own settings.
 struct SourceWiring {
     channels: Vec<String>,
-    optional: Vec<String>,
+    selector: SelectorSettings,
     interceptors: Vec<InterceptorConfig>,
 }
 
@@ -316,11 +317,13 @@ pub fn sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
             &mut cfg.dropped,
             |r| {
                 let channels = source_channels(r, &index);
-                let optional = selector(r, &channels);
+                let selector = channels
+                    .as_ref()
+                    .and_then(|(valid, not_running)| selector(r, valid, not_running));
                 let interceptors = interceptors(r, comp);
                 Some(SourceWiring {
-                    channels: channels?,
-                    optional: optional?,
+                    channels: channels?.0,
+                    selector: selector?,
                     interceptors: interceptors?,
                 })
             },
@@ -331,12 +334,8 @@ pub fn sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
                 name: comp.name.clone(),
                 kind: p.kind,
                 interceptors: w.interceptors,
-                channels: w
-                    .channels
-                    .into_iter()
-                    .filter(|c| !w.optional.contains(c))
-                    .collect(),
-                optional_channels: w.optional,
+                channels: w.channels,
+                selector: w.selector,
                 settings: p.settings,
                 lines: key_lines(comp),
             });
@@ -346,8 +345,9 @@ pub fn sources(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {
 
 /// The source's `channels`, intersected with the valid channels, as Flume does
 /// (`channels.retainAll(channelSet)`): the source runs on the channels that remain, and is
-/// dropped only when none does. Flume drops an unknown name silently; rflume reports it.
-fn source_channels(r: &mut PropReader, index: &ChannelIndex) -> Option<Vec<String>> {
+/// dropped only when none does. Flume drops an unknown name silently; rflume reports it. Also
+/// returns the listed channels that Flume would run and rflume does not (unsupported).
+fn source_channels(r: &mut PropReader, index: &ChannelIndex) -> Option<(Vec<String>, Vec<String>)> {
     let Some((value, line)) = r.raw("channels") else {
         let hint = if r.line("channel").is_some() {
             "a source takes `channels` (plural); `channel` is the sink's key".to_string()
@@ -365,6 +365,7 @@ fn source_channels(r: &mut PropReader, index: &ChannelIndex) -> Option<Vec<Strin
     };
     let component = r.component().to_string();
     let mut out = Vec::new();
+    let mut not_running = Vec::new();
     // Why channels were left out: the source's own drop is a consequence of these.
     let mut unsupported_cause = false;
     let mut caused_elsewhere = false;
@@ -377,6 +378,9 @@ fn source_channels(r: &mut PropReader, index: &ChannelIndex) -> Option<Vec<Strin
             ChannelState::Dropped(at, cause) => {
                 caused_elsewhere = true;
                 unsupported_cause |= cause == DropCause::Unsupported;
+                if cause == DropCause::Unsupported {
+                    not_running.push(name.to_string());
+                }
                 r.warn(
                     "channels",
                     Some(line),
@@ -404,7 +408,7 @@ fn source_channels(r: &mut PropReader, index: &ChannelIndex) -> Option<Vec<Strin
         }
         return None;
     }
-    Some(out)
+    Some((out, not_running))
 }
 
 /// The source's interceptor chain, in the listed order (Flume keeps this list's order). An
@@ -468,47 +472,14 @@ fn interceptors(r: &mut PropReader, comp: &ComponentProps) -> Option<Vec<Interce
     ok.then_some(out)
 }
 
-/// `selector.type` and `selector.optional`: only the replicating selector runs yet.
-fn selector(r: &mut PropReader, channels: &Option<Vec<String>>) -> Option<Vec<String>> {
-    r.known_prefix("selector.");
-    let kind = r.string("selector.type", "replicating");
-    if !kind.eq_ignore_ascii_case("replicating")
-        && !kind.eq_ignore_ascii_case("org.apache.flume.channel.ReplicatingChannelSelector")
-    {
-        r.unsupported(
-            "selector.type",
-            None,
-            format!("channel selector '{kind}' is not supported yet; the source is dropped rather than route events differently"),
-            Some("supported: replicating".to_string()),
-        );
-        return None;
-    }
-    let mut optional = Vec::new();
-    if let Some((value, line)) = r.raw("selector.optional") {
-        for name in value.split_whitespace() {
-            match channels {
-                Some(ch) if ch.iter().any(|c| c == name) => optional.push(name.to_string()),
-                _ => r.warn(
-                    "selector.optional",
-                    Some(line),
-                    format!("optional channel {name} is not one of the source's channels; ignored"),
-                    None,
-                ),
-            }
-        }
-    }
-    if let Some(ch) = channels {
-        if !ch.is_empty() && ch.iter().all(|c| optional.contains(c)) {
-            // Flume requires at least one required channel for an event to count as stored.
-            r.warn(
-                "selector.optional",
-                None,
-                "every channel of this source is optional: a full channel silently loses events",
-                Some("leave at least one channel required".to_string()),
-            );
-        }
-    }
-    Some(optional)
+/// The source's channel selector (`selector.*`), parsed by the source layer's selector module
+/// over the channels the source feeds.
+fn selector(
+    r: &mut PropReader,
+    channels: &[String],
+    not_running: &[String],
+) -> Option<SelectorSettings> {
+    SelectorSettings::parse(r, channels, not_running)
 }
 
 pub fn sinks(cfg: &mut AgentConfig, raw: &RawAgent, diags: &mut Diagnostics) {

@@ -6,17 +6,14 @@
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::registry_tests::{minimal, MINIMAL};
+use super::registry_tests::{parse_minimal, MINIMAL};
 use crate::channel::{self, memory::MemorySettings, ChannelSettings, TakeTransaction};
-use crate::config::reader::{ComponentProps, PropReader};
 use crate::config::registry::{ParseFn, Support, TypeEntry};
-use crate::config::Diagnostics;
 use crate::event::Event;
 use crate::metrics::{ChannelCounter, SinkCounter};
 use crate::sink::{self, SinkCore};
@@ -41,33 +38,17 @@ const EDGES: &[&str] = &[
 ];
 
 /// Parses a component of `kind`/`alias` from its minimal properties with `key = value` added;
-/// `Some` only when it parsed without errors.
+/// `Some` only when it parsed without errors. The directory is where its files may go (see
+/// `with_temp_dirs`); it must outlive what is built.
 fn parse_with<S>(
     parse: ParseFn<S>,
     kind: &str,
     alias: &str,
     extra: Option<(&str, &str)>,
-) -> Option<S> {
-    let mut props = minimal(kind, alias).to_vec();
-    if let Some((key, value)) = extra {
-        props.retain(|(k, _)| *k != key);
-        props.push((key, value));
-    }
-    let comp = ComponentProps {
-        name: "x1".into(),
-        prefix: format!("a1.{kind}s.x1."),
-        props: props
-            .iter()
-            .enumerate()
-            .map(|(i, (k, v))| (k.to_string(), (v.to_string(), i + 1)))
-            .collect(),
-    };
-    let mut diags = Diagnostics::new(Arc::from(Path::new("extreme.conf")));
-    let mut r = PropReader::new(&comp, &mut diags);
-    r.known("type");
-    let s = parse(&mut r);
-    r.finish(alias);
-    s.filter(|_| !diags.has_errors())
+) -> (Option<S>, tempfile::TempDir) {
+    let p = parse_minimal(parse, kind, alias, extra);
+    let ok = !p.diags.has_errors();
+    (p.settings.filter(|_| ok), p.dirs)
 }
 
 /// The numeric properties of each supported type: those its `describe()` shows as a number (or
@@ -84,6 +65,7 @@ fn numeric_keys<S>(
         };
         let alias = entry.name.alias;
         let settings = parse_with(parse, kind, alias, None)
+            .0
             .unwrap_or_else(|| panic!("{kind} {alias}: its minimal config parses"));
         let keys: BTreeSet<String> = describe(&settings)
             .into_iter()
@@ -112,8 +94,14 @@ fn try_channel(value: &str) {
         s.spec().describe()
     }) {
         exercise("channel", alias, &key, value, || {
-            if let Some(s) = parse_with(parse, "channel", alias, Some((&key, value))) {
-                let c = s.spec().build("c1", Arc::new(ChannelCounter::default()));
+            let (parsed, _dirs) = parse_with(parse, "channel", alias, Some((&key, value)));
+            if let Some(s) = parsed {
+                let c = s
+                    .spec()
+                    .build("c1", Arc::new(ChannelCounter::default()))
+                    .unwrap_or_else(|e| {
+                        panic!("channel {alias} with {key} = {value} did not open: {e}")
+                    });
                 let mut batch = vec![Event::new("a"), Event::new("b")];
                 let _ = c.put(&mut batch);
                 let txn = TakeTransaction::begin(&c, 2, Duration::ZERO);
@@ -130,7 +118,7 @@ fn try_source(value: &str) {
         })
     {
         exercise("source", alias, &key, value, || {
-            if let Some(s) = parse_with(parse, "source", alias, Some((&key, value))) {
+            if let (Some(s), _dirs) = parse_with(parse, "source", alias, Some((&key, value))) {
                 let _ = s.spec().batch_size();
                 let _running = s.spec().build("r1");
             }
@@ -144,11 +132,12 @@ fn try_sink(value: &str, build: bool) {
         s.spec().describe()
     }) {
         exercise("sink", alias, &key, value, || {
-            if let Some(s) = parse_with(parse, "sink", alias, Some((&key, value))) {
+            if let (Some(s), _dirs) = parse_with(parse, "sink", alias, Some((&key, value))) {
                 if build {
                     let channel = memory
                         .spec()
-                        .build("c1", Arc::new(ChannelCounter::default()));
+                        .build("c1", Arc::new(ChannelCounter::default()))
+                        .expect("a memory channel opens");
                     let core = SinkCore::new("k1", channel, Arc::new(SinkCounter::default()));
                     let _ = s.spec().build(core);
                 }
@@ -164,7 +153,7 @@ fn try_interceptor(value: &str) {
         |s: &interceptor::InterceptorSettings| s.spec().describe(),
     ) {
         exercise("interceptor", alias, &key, value, || {
-            if let Some(s) = parse_with(parse, "interceptor", alias, Some((&key, value))) {
+            if let (Some(s), _dirs) = parse_with(parse, "interceptor", alias, Some((&key, value))) {
                 let mut i = s.spec().build();
                 let _ = i.intercept(vec![Event::new("x")]);
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::channel::{self, memory::MemorySettings, ChannelSettings};
 use crate::config::reader::{ComponentProps, PropReader};
-use crate::config::registry::{Describe, Support, TypeEntry};
+use crate::config::registry::{Describe, ParseFn, Support, TypeEntry};
 use crate::config::Diagnostics;
 use crate::metrics::{ChannelCounter, SinkCounter};
 use crate::sink::{self, SinkCore};
@@ -37,6 +37,18 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         &[("bind", "127.0.0.1"), ("port", "44444")],
     ),
     ("channel", "memory", &[]),
+    // `@TMP@` is a fresh temporary directory per build (see `with_temp_dirs`): a test never
+    // writes under the user's home, and parallel tests never share (and lock) a directory.
+    (
+        "channel",
+        "file",
+        &[
+            ("checkpointDir", "@TMP@/checkpoint"),
+            ("dataDirs", "@TMP@/data"),
+            // Small enough for any test machine's disk.
+            ("minimumRequiredSpace", "1048576"),
+        ],
+    ),
     (
         "sink",
         "kafka",
@@ -50,7 +62,45 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
     ("interceptor", "timestamp", &[]),
     ("interceptor", "host", &[]),
     ("interceptor", "static", &[("key", "dc"), ("value", "eu")]),
+    ("interceptor", "remove_header", &[("withName", "password")]),
+    ("interceptor", "regex_filter", &[]),
+    (
+        "interceptor",
+        "regex_extractor",
+        &[
+            ("regex", "^(\\d+)"),
+            ("serializers", "s1"),
+            ("serializers.s1.name", "n"),
+        ],
+    ),
+    (
+        "interceptor",
+        "search_replace",
+        &[
+            ("searchPattern", "secret=\\w+"),
+            ("replaceString", "secret=***"),
+        ],
+    ),
+    ("interceptor", "uuid", &[]),
 ];
+
+/// `props` with `@TMP@` replaced by a new temporary directory, which must outlive whatever is
+/// built from them. On tmpfs when there is one: hundreds of builds with a put each, and a
+/// file channel's fsyncs cost nothing there.
+pub(super) fn with_temp_dirs(props: &[(&str, &str)]) -> (Vec<(String, String)>, tempfile::TempDir) {
+    let shm = Path::new("/dev/shm");
+    let tmp = shm
+        .is_dir()
+        .then(|| tempfile::tempdir_in(shm).ok())
+        .flatten()
+        .unwrap_or_else(|| tempfile::tempdir().expect("a temporary directory"));
+    let dir = tmp.path().display().to_string();
+    let props = props
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.replace("@TMP@", &dir)))
+        .collect();
+    (props, tmp)
+}
 
 /// The minimal properties of `kind` `alias`.
 pub(super) fn minimal(kind: &str, alias: &str) -> Properties {
@@ -61,6 +111,54 @@ pub(super) fn minimal(kind: &str, alias: &str) -> Properties {
         .unwrap_or_else(|| panic!("{kind} type {alias} has no row in MINIMAL"))
 }
 
+/// What parsing a component from its minimal properties gave.
+pub(super) struct ParsedMinimal<S> {
+    pub settings: Option<S>,
+    pub diags: Diagnostics,
+    /// The settings the parser read (keys, prefixes).
+    pub keys: BTreeSet<String>,
+    pub prefixes: BTreeSet<String>,
+    /// The temporary directory `@TMP@` stands for: keep it while the component is used.
+    pub dirs: tempfile::TempDir,
+}
+
+/// Parses `kind`/`alias` from its MINIMAL properties, with `extra` replacing or adding one key.
+pub(super) fn parse_minimal<S>(
+    parse: ParseFn<S>,
+    kind: &str,
+    alias: &str,
+    extra: Option<(&str, &str)>,
+) -> ParsedMinimal<S> {
+    let mut props = minimal(kind, alias).to_vec();
+    if let Some((key, value)) = extra {
+        props.retain(|(k, _)| *k != key);
+        props.push((key, value));
+    }
+    let (props, dirs) = with_temp_dirs(&props);
+    let comp = ComponentProps {
+        name: "x1".into(),
+        prefix: format!("a1.{kind}s.x1."),
+        props: props
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, v))| (k, (v, i + 1)))
+            .collect(),
+    };
+    let mut diags = Diagnostics::new(Arc::from(Path::new("minimal.conf")));
+    let mut r = PropReader::new(&comp, &mut diags);
+    r.known("type");
+    let settings = parse(&mut r);
+    let (keys, prefixes) = r.settings_read();
+    r.finish(alias);
+    ParsedMinimal {
+        settings,
+        diags,
+        keys,
+        prefixes,
+        dirs,
+    }
+}
+
 /// A parsed minimal component: its alias, settings, and the settings its parser read
 /// (keys, prefixes).
 struct Parsed<S> {
@@ -68,6 +166,7 @@ struct Parsed<S> {
     settings: S,
     keys: BTreeSet<String>,
     prefixes: BTreeSet<String>,
+    _dirs: tempfile::TempDir,
 }
 
 fn parse_all<S>(kind: &str, table: &'static [TypeEntry<S>]) -> Vec<Parsed<S>> {
@@ -77,24 +176,13 @@ fn parse_all<S>(kind: &str, table: &'static [TypeEntry<S>]) -> Vec<Parsed<S>> {
             continue;
         };
         let alias = entry.name.alias;
-        let Some((_, _, props)) = MINIMAL.iter().find(|(k, a, _)| *k == kind && *a == alias) else {
-            panic!("{kind} type {alias} has no row in MINIMAL (src/graph/registry_tests.rs)");
-        };
-        let comp = ComponentProps {
-            name: "x1".into(),
-            prefix: format!("a1.{kind}s.x1."),
-            props: props
-                .iter()
-                .enumerate()
-                .map(|(i, (k, v))| (k.to_string(), (v.to_string(), i + 1)))
-                .collect(),
-        };
-        let mut diags = Diagnostics::new(Arc::from(Path::new("minimal.conf")));
-        let mut r = PropReader::new(&comp, &mut diags);
-        r.known("type");
-        let settings = parse(&mut r);
-        let (keys, prefixes) = r.settings_read();
-        r.finish(alias);
+        let ParsedMinimal {
+            settings,
+            diags,
+            keys,
+            prefixes,
+            dirs,
+        } = parse_minimal(parse, kind, alias, None);
         let rendered: Vec<String> = diags.items.iter().map(|d| d.to_string()).collect();
         assert!(
             !diags.has_errors(),
@@ -106,6 +194,7 @@ fn parse_all<S>(kind: &str, table: &'static [TypeEntry<S>]) -> Vec<Parsed<S>> {
             settings,
             keys,
             prefixes,
+            _dirs: dirs,
         });
     }
     out
@@ -174,7 +263,9 @@ fn every_source_builds_and_describes_what_it_reads() {
 fn every_channel_builds_and_describes_what_it_reads() {
     for p in parse_all("channel", channel::TYPES) {
         let spec = p.settings.spec();
-        let c = spec.build("c1", Arc::new(ChannelCounter::default()));
+        let c = spec
+            .build("c1", Arc::new(ChannelCounter::default()))
+            .unwrap_or_else(|e| panic!("channel {} did not open: {e}", p.alias));
         assert_eq!(c.transaction_capacity(), spec.transaction_capacity());
         assert_one_definition("channel", &p, spec);
     }
@@ -187,7 +278,8 @@ fn every_sink_builds_and_describes_what_it_reads() {
         let spec = p.settings.spec();
         let channel = memory
             .spec()
-            .build("c1", Arc::new(ChannelCounter::default()));
+            .build("c1", Arc::new(ChannelCounter::default()))
+            .expect("a memory channel opens");
         let core = SinkCore::new("k1", channel, Arc::new(SinkCounter::default()));
         let built = spec.build(core);
         assert!(built.is_ok(), "sink {} did not build", p.alias);

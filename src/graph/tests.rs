@@ -4,11 +4,11 @@ use std::path::Path;
 
 use super::*;
 
-fn check(text: &str) -> Loaded {
+pub(super) fn check(text: &str) -> Loaded {
     load_str(text, Path::new("test.conf"), "a1").expect("parses")
 }
 
-fn messages(l: &Loaded) -> Vec<String> {
+pub(super) fn messages(l: &Loaded) -> Vec<String> {
     l.diagnostics
         .sorted()
         .iter()
@@ -50,7 +50,9 @@ fn seed_shape_is_valid_and_resolved() {
         "tail -F /root/hadoop-3.2.1/testdata/testflume.log"
     );
     assert_eq!(e.batch_size, 20);
-    let ChannelSettings::Memory(m) = &c.channels[0].settings;
+    let ChannelSettings::Memory(m) = &c.channels[0].settings else {
+        panic!("memory expected")
+    };
     assert_eq!((m.capacity, m.transaction_capacity), (10000, 100));
     assert!(c.render().contains("source r1 [exec] -> channels: c1"));
 }
@@ -175,8 +177,8 @@ fn unknown_and_unsupported_types_are_errors() {
         &l,
         "source type spooldir (org.apache.flume.source.SpoolDirectorySource) is not supported"
     ));
-    let l = check(&SEED.replace("type=memory", "type=file"));
-    assert!(has(&l, "channel type file"));
+    let l = check(&SEED.replace("type=memory", "type=spillablememory"));
+    assert!(has(&l, "channel type spillablememory"));
 }
 
 #[test]
@@ -217,25 +219,25 @@ fn case_insensitive_aliases_and_class_names() {
 }
 
 #[test]
-fn interceptors_and_multiplexing_are_reported_not_ignored() {
+fn custom_interceptors_and_selectors_are_reported_not_ignored() {
     let l = check(&format!(
-        "{SEED}a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = regex_filter\n"
+        "{SEED}a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = com.example.Mine$Builder\n"
     ));
     assert!(
         has(
             &l,
-            "test.conf:14: a1.sources.r1.interceptors.i1.type: interceptor type regex_filter (org.apache.flume.interceptor.RegexFilteringInterceptor$Builder) is not supported by rflume; the source is dropped rather than run without it"
+            "test.conf:14: a1.sources.r1.interceptors.i1.type: unknown interceptor type 'com.example.Mine$Builder': a custom class rflume cannot load; the source is dropped rather than run without it"
         ),
         "{:?}",
         messages(&l)
     );
     assert!(l.config.sources.is_empty());
     let l = check(&format!(
-        "{SEED}a1.sources.r1.selector.type = multiplexing\n"
+        "{SEED}a1.sources.r1.selector.type = load_balancing\n"
     ));
     assert!(has(
         &l,
-        "channel selector 'multiplexing' is not supported yet"
+        "the load_balancing channel selector (Flume 1.10+) is not supported yet"
     ));
 }
 
@@ -375,6 +377,8 @@ fn nested_substitution_with_top_level_variables() {
         "STAGE = prod\nprod_CAPACITY = 5000\n{}",
         SEED.replace("capacity=10000", "capacity=${${STAGE}_CAPACITY}")
     ));
-    let ChannelSettings::Memory(m) = &l.config.channels[0].settings;
+    let ChannelSettings::Memory(m) = &l.config.channels[0].settings else {
+        panic!("memory expected")
+    };
     assert_eq!(m.capacity, 5000, "{:?}", messages(&l));
 }

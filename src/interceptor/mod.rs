@@ -7,15 +7,29 @@
 //! [`TYPES`] and one variant of [`InterceptorSettings`].
 
 pub mod host;
+pub mod java_regex;
+pub mod joda_time;
+pub mod regex_extractor;
+pub mod regex_filter;
+pub mod remove_header;
+pub mod search_replace;
 pub mod static_header;
 pub mod timestamp;
+pub mod uuid_header;
 
-use crate::config::registry::{Describe, TypeEntry, PLANNED};
+use crate::config::reader::PropReader;
+use crate::config::registry::{Describe, TypeEntry};
 use crate::event::Event;
 
 pub use host::HostSettings;
+use java_regex::{JavaRegex, JavaRegexError};
+pub use regex_extractor::RegexExtractorSettings;
+pub use regex_filter::RegexFilterSettings;
+pub use remove_header::RemoveHeaderSettings;
+pub use search_replace::SearchReplaceSettings;
 pub use static_header::StaticSettings;
 pub use timestamp::TimestampSettings;
+pub use uuid_header::UuidSettings;
 
 /// Rewrites a batch before channel selection (timestamp, host, static, …). An interceptor may
 /// drop events (Flume's filtering interceptors); it never sees events of another source.
@@ -41,31 +55,33 @@ pub const TYPES: &[TypeEntry<InterceptorSettings>] = &[
         "org.apache.flume.interceptor.StaticInterceptor$Builder",
         |r| StaticSettings::parse(r).map(InterceptorSettings::Static),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "remove_header",
         "org.apache.flume.interceptor.RemoveHeaderInterceptor$Builder",
-        PLANNED,
+        |r| RemoveHeaderSettings::parse(r).map(InterceptorSettings::RemoveHeader),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "regex_filter",
         "org.apache.flume.interceptor.RegexFilteringInterceptor$Builder",
-        PLANNED,
+        |r| RegexFilterSettings::parse(r).map(InterceptorSettings::RegexFilter),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "regex_extractor",
         "org.apache.flume.interceptor.RegexExtractorInterceptor$Builder",
-        PLANNED,
+        |r| RegexExtractorSettings::parse(r).map(InterceptorSettings::RegexExtractor),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "search_replace",
         "org.apache.flume.interceptor.SearchAndReplaceInterceptor$Builder",
-        PLANNED,
+        |r| SearchReplaceSettings::parse(r).map(InterceptorSettings::SearchReplace),
     ),
-    TypeEntry::no(
+    // Flume has no alias for it: only the class name is accepted by Flume.
+    TypeEntry::yes(
         "uuid",
         "org.apache.flume.sink.solr.morphline.UUIDInterceptor$Builder",
-        PLANNED,
-    ),
+        |r| UuidSettings::parse(r).map(InterceptorSettings::Uuid),
+    )
+    .class_only(),
 ];
 
 /// A configured interceptor's settings, one variant per supported type.
@@ -74,6 +90,11 @@ pub enum InterceptorSettings {
     Timestamp(TimestampSettings),
     Host(HostSettings),
     Static(StaticSettings),
+    RemoveHeader(RemoveHeaderSettings),
+    RegexFilter(RegexFilterSettings),
+    RegexExtractor(RegexExtractorSettings),
+    SearchReplace(SearchReplaceSettings),
+    Uuid(UuidSettings),
 }
 
 impl InterceptorSettings {
@@ -82,6 +103,11 @@ impl InterceptorSettings {
             Self::Timestamp(s) => s,
             Self::Host(s) => s,
             Self::Static(s) => s,
+            Self::RemoveHeader(s) => s,
+            Self::RegexFilter(s) => s,
+            Self::RegexExtractor(s) => s,
+            Self::SearchReplace(s) => s,
+            Self::Uuid(s) => s,
         }
     }
 }
@@ -89,4 +115,42 @@ impl InterceptorSettings {
 /// What every interceptor type's settings provide.
 pub trait InterceptorSpec: Describe {
     fn build(&self) -> Box<dyn Interceptor>;
+}
+
+/// Reads the Java regex `value` of `key` (`whole`: for `Matcher.matches()`). A pattern Java
+/// rejects is a configuration error (Flume's `Pattern.compile` throws and the source is removed);
+/// one Java accepts and rflume's engine cannot run is unsupported.
+pub(crate) fn read_regex(
+    r: &mut PropReader,
+    key: &str,
+    value: &str,
+    line: usize,
+    whole: bool,
+) -> Option<JavaRegex> {
+    let compiled = if whole {
+        JavaRegex::whole(value)
+    } else {
+        JavaRegex::new(value)
+    };
+    match compiled {
+        Ok(regex) => Some(regex),
+        Err(e @ JavaRegexError::Unsupported { .. }) => {
+            r.unsupported(
+                key,
+                Some(line),
+                format!("'{value}': {e}; the source is dropped rather than run without it"),
+                Some("rewrite the pattern without look-around, back-references or possessive quantifiers".to_string()),
+            );
+            None
+        }
+        Err(e) => {
+            r.error(
+                key,
+                Some(line),
+                format!("'{value}': {e} (Java's Pattern.compile rejects it too); Flume removes the source"),
+                None,
+            );
+            None
+        }
+    }
 }

@@ -13,6 +13,7 @@ use super::{Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_WAIT};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
+use crate::java::java_hashmap_order;
 
 /// Flume's `maxBytesToLog` default.
 pub const DEFAULT_MAX_BYTES_TO_LOG: u64 = 16;
@@ -102,14 +103,19 @@ impl Sink for LoggerSink {
     }
 }
 
-/// Flume's `EventHelper.dumpEvent`: Java `Map.toString` headers and a commons-io `HexDump` of the
-/// first `max` body bytes with the offset column removed.
+/// Flume's `EventHelper.dumpEvent`: Java `Map.toString` headers — in the iteration order of the
+/// `HashMap` Flume keeps them in, which a differential test against real Flume showed differs
+/// from insertion order from two headers on — and a commons-io `HexDump` of the first `max` body
+/// bytes with the offset column removed.
 pub fn dump_event(e: &Event, max: usize) -> String {
+    let entries: Vec<(&str, &str)> = e.headers.iter().collect();
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
     let mut headers = String::from("{");
-    for (i, (k, v)) in e.headers.iter().enumerate() {
-        if i > 0 {
+    for (n, i) in java_hashmap_order(&keys).into_iter().enumerate() {
+        if n > 0 {
             headers.push_str(", ");
         }
+        let (k, v) = entries[i];
         let _ = write!(headers, "{k}={v}");
     }
     headers.push('}');

@@ -12,6 +12,7 @@
 //! [`SinkSettings`] holds one variant per sink type. Adding a sink = its file, a `pub mod` line,
 //! one row in [`TYPES`] and one variant; the compiler points at the rest.
 
+pub mod group;
 pub mod kafka;
 pub mod logger;
 pub mod null;
@@ -218,6 +219,20 @@ pub trait Sink: Send {
     fn process(&mut self) -> Result<Status, SinkError>;
     /// Whether taken events still wait for an acknowledgement (pipelined sinks).
     fn has_in_flight(&self) -> bool {
+        false
+    }
+    /// Settles what is in flight without taking new events: commits what was acknowledged, and
+    /// once a failed batch and everything else in flight resolved, rolls the failed ones back and
+    /// returns the error. Never blocks for long. Sink groups call it on the sinks that are not
+    /// the active one (see `group`).
+    fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Whether the sink logs, itself, that delivery works again after a failure (with more
+    /// than the runner knows: what was wrong, how long events waited); the runner then does
+    /// not add its own "delivery recovered" line.
+    fn reports_recovery(&self) -> bool {
         false
     }
     /// Stops the sink: waits for outstanding acknowledgements until `deadline`, committing what

@@ -25,6 +25,10 @@ pub trait SinkProcessor: Send {
     /// Events whose take transactions committed so far: "recovered" means this moved, not merely
     /// that `process` returned `Ok` (a pipelined sink returns `Ok` after enqueueing).
     fn committed_events(&self) -> u64;
+    /// Whether the running sink logs its own recovery line ([`Sink::reports_recovery`]).
+    fn reports_recovery(&self) -> bool {
+        false
+    }
 }
 
 /// Flume's `DefaultSinkProcessor`: exactly one sink. Keeps the sink's lifecycle counters.
@@ -60,6 +64,9 @@ impl SinkProcessor for DefaultSinkProcessor {
     fn committed_events(&self) -> u64 {
         self.sink.core().counter.event_drain_success.get()
     }
+    fn reports_recovery(&self) -> bool {
+        self.sink.reports_recovery()
+    }
 }
 
 /// Flume's `SinkRunner` loop with a growing back-off on failure and a drain on stop.
@@ -87,7 +94,9 @@ pub fn run(mut processor: Box<dyn SinkProcessor>, stop: &Shutdown) {
         match processor.process() {
             Ok(Status::Ready) | Ok(Status::Backoff) => {
                 if failures > 0 && processor.committed_events() > committed_before {
-                    info!(sink = %name, "delivery recovered after {failures} failed attempt(s)");
+                    if !processor.reports_recovery() {
+                        info!(sink = %name, "delivery recovered after {failures} failed attempt(s)");
+                    }
                     failures = 0;
                 }
             }

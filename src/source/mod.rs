@@ -15,6 +15,7 @@ pub mod exec_guard;
 pub mod framer;
 pub mod netcat;
 pub mod processor;
+pub mod selector;
 pub mod seq;
 pub mod taildir;
 

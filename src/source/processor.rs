@@ -1,11 +1,18 @@
 //! Flume's `ChannelProcessor`: runs the source's interceptor chain over a batch, asks the channel
-//! selector which channels get it, and commits one put transaction per channel.
+//! selector which channels get each event, and commits one put transaction per channel.
 //!
-//! Better than Flume in two ways that matter for loss and duplicates:
+//! Better than Flume in three ways that matter for loss and duplicates:
 //! * a batch that a required channel rejects (full) is kept and retried — the source blocks
 //!   (backpressure) instead of dropping the batch;
 //! * when a batch goes to several required channels and one of them is full, the channels that
-//!   already committed are not written again on retry (Flume re-puts to all and duplicates).
+//!   already committed are not written again on retry (Flume re-puts to all and duplicates);
+//! * events the selector routes nowhere (multiplexing without a default) are counted and logged
+//!   instead of vanishing silently.
+//!
+//! Delivery receipts (TAILDIR positions, see [`Receipt`]) count one acknowledgement per event copy
+//! put into a required channel. Events that never reach one — filtered by an interceptor, routed
+//! nowhere, or only to optional channels — are acknowledged at once: the source is done with
+//! them, exactly as if a sink had delivered them, so its position moves past them.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,12 +25,7 @@ use crate::interceptor::Interceptor;
 use crate::metrics::SourceCounter;
 use crate::shutdown::Shutdown;
 
-/// Flume's replicating selector: every event to every required channel; optional channels get
-/// it on a best-effort basis.
-pub struct ReplicatingSelector {
-    pub required: Vec<Arc<dyn Channel>>,
-    pub optional: Vec<Arc<dyn Channel>>,
-}
+pub use super::selector::{ReplicatingSelector, Selector};
 
 /// What became of a batch handed to [`ChannelProcessor::put_blocking`].
 #[derive(Debug, PartialEq, Eq)]
@@ -38,27 +40,37 @@ pub enum PutOutcome {
 pub struct ChannelProcessor {
     source: String,
     interceptors: Vec<Box<dyn Interceptor>>,
-    selector: ReplicatingSelector,
+    selector: Selector,
     counter: Arc<SourceCounter>,
     last_full_warning: Option<Instant>,
+    /// Unrouted events since the last warning about them, and when that was.
+    unrouted_since_warning: u64,
+    last_unrouted_warning: Option<Instant>,
+    /// The distinct receipts of the batch being put (reused between batches).
+    receipts: Vec<Receipt>,
 }
 
 /// How often a source stuck on a full channel repeats its warning.
 const FULL_WARNING_EVERY: Duration = Duration::from_secs(30);
+/// How often a source whose events are routed nowhere repeats its warning.
+const UNROUTED_WARNING_EVERY: Duration = Duration::from_secs(30);
 
 impl ChannelProcessor {
     pub fn new(
         source: &str,
         interceptors: Vec<Box<dyn Interceptor>>,
-        selector: ReplicatingSelector,
+        selector: impl Into<Selector>,
         counter: Arc<SourceCounter>,
     ) -> Self {
         ChannelProcessor {
             source: source.to_string(),
             interceptors,
-            selector,
+            selector: selector.into(),
             counter,
             last_full_warning: None,
+            unrouted_since_warning: 0,
+            last_unrouted_warning: None,
+            receipts: Vec::new(),
         }
     }
 
@@ -66,20 +78,21 @@ impl ChannelProcessor {
         &self.counter
     }
 
-    /// The smallest transaction capacity among the required channels: the largest batch a put
-    /// may carry.
+    /// The smallest transaction capacity among the channels a put may go to as a required
+    /// channel: the largest batch a put may carry.
     pub fn max_batch(&self) -> usize {
         self.selector
-            .required
+            .required_channels()
             .iter()
             .map(|c| c.transaction_capacity())
             .min()
             .unwrap_or(usize::MAX)
     }
 
-    /// Intercepts, selects and commits `events`, retrying a full channel until it accepts the
-    /// batch. Events may carry one shared delivery [`Receipt`] per batch. Returns only when the batch is committed to every required channel, or when the
-    /// agent is stopping and its drain deadline has passed.
+    /// Intercepts, selects and commits `events`, retrying a full channel until it accepts its
+    /// part of the batch. Events may carry delivery [`Receipt`]s. Returns only when the batch is
+    /// committed to every required channel, or when the agent is stopping and its drain deadline
+    /// has passed.
     pub fn put_blocking(&mut self, mut events: Vec<Event>, shutdown: &Shutdown) -> PutOutcome {
         if events.is_empty() {
             return PutOutcome::Committed;
@@ -88,51 +101,28 @@ impl ChannelProcessor {
         // filter some of it out.
         self.counter.event_received.add(events.len() as u64);
         self.counter.append_batch_received.inc();
+        // Each receipt is held open while the batch is processed, so that it fires exactly once:
+        // when the last stored copy is delivered, or when this batch releases it having stored
+        // none (every event of it filtered out or routed nowhere).
+        self.hold_receipts(&events);
         for i in self.interceptors.iter_mut() {
             events = i.intercept(events);
         }
         let n = events.len() as u64;
-        if n == 0 {
-            return PutOutcome::Committed;
+        let routed = self.selector.route(events);
+        if routed.unrouted > 0 {
+            self.report_unrouted(routed.unrouted as u64, routed.unrouted_value.as_deref());
         }
-        // Delivery receipts: one acknowledgement per event copy that goes to a required channel.
-        // Optional copies carry none, since their loss is accepted by configuration.
-        let mut receipt: Option<Receipt> = None;
-        let mut with_receipt = 0usize;
-        for e in &events {
-            if let Some(r) = &e.receipt {
-                with_receipt += 1;
-                if receipt.is_none() {
-                    receipt = Some(r.clone());
-                }
-            }
-        }
-        if let Some(r) = &receipt {
-            r.expect(with_receipt * self.selector.required.len());
-        }
-        for ch in &self.selector.optional {
-            let mut copy = events.clone();
-            for e in &mut copy {
-                e.receipt = None;
-            }
-            if let Err(e) = ch.put(&mut copy) {
-                warn!(source = %self.source, channel = ch.name(), "Unable to put batch on optional channel: {e}");
-            }
-        }
-        // One pending put per required channel; the last one takes the batch itself, so the
-        // common single-channel case moves the events instead of cloning them.
-        let required = &self.selector.required;
-        let mut pending: Vec<(usize, Vec<Event>)> = Vec::with_capacity(required.len());
-        for idx in 0..required.len().saturating_sub(1) {
-            pending.push((idx, events.clone()));
-        }
-        if !required.is_empty() {
-            pending.push((required.len() - 1, events));
-        }
+        expect_receipts(&routed.required);
+        self.release_receipts();
+        let optional = routed.optional;
+        let accepted = n - routed.unrouted as u64;
+        let same_events = routed.same_events;
+        let mut pending = routed.required;
         let mut stalled_since: Option<Instant> = None;
         let mut pause = Duration::from_millis(1);
         loop {
-            pending.retain_mut(|(idx, batch)| match required[*idx].put(batch) {
+            pending.retain_mut(|(ch, batch)| match ch.put(batch) {
                 Ok(()) => false,
                 Err(e) => {
                     self.counter.channel_write_fail.inc();
@@ -153,22 +143,94 @@ impl ChannelProcessor {
                 }
             });
             if pending.is_empty() {
+                // As Flume: optional channels after every required one committed, best effort.
+                for (ch, mut batch) in optional {
+                    if let Err(e) = ch.put(&mut batch) {
+                        warn!(source = %self.source, channel = ch.name(), "Unable to put batch on optional channel: {e}");
+                    }
+                }
                 if let Some(t) = stalled_since {
                     info!(source = %self.source, "channel accepted the held batch after {:.1}s of backpressure", t.elapsed().as_secs_f64());
                 }
-                self.counter.event_accepted.add(n);
+                self.counter.event_accepted.add(accepted);
                 self.counter.append_batch_accepted.inc();
                 return PutOutcome::Committed;
             }
             stalled_since.get_or_insert_with(Instant::now);
             if shutdown.deadline_passed() {
-                let lost = pending.iter().map(|(_, b)| b.len()).max().unwrap_or(0);
+                let sizes = pending.iter().map(|(_, b)| b.len());
+                let lost = if same_events {
+                    sizes.max().unwrap_or(0)
+                } else {
+                    sizes.sum()
+                };
                 return PutOutcome::Abandoned { lost };
             }
             // The put itself waited keep-alive for room; this pause only matters when keep-alive
             // is 0, so that a full channel does not become a busy loop.
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// One extra expected acknowledgement on each distinct receipt of `events` (usually one per
+    /// batch, so this costs a comparison per event and one atomic per batch).
+    fn hold_receipts(&mut self, events: &[Event]) {
+        self.receipts.clear();
+        for e in events {
+            if let Some(r) = &e.receipt {
+                if !self.receipts.iter().any(|h| h.ptr_eq(r)) {
+                    r.expect(1);
+                    self.receipts.push(r.clone());
+                }
+            }
+        }
+    }
+
+    /// Gives back the holds of [`ChannelProcessor::hold_receipts`], after the stored copies were
+    /// announced: a receipt none of whose events was stored fires now.
+    fn release_receipts(&mut self) {
+        for r in self.receipts.drain(..) {
+            r.ack();
+        }
+    }
+
+    /// Unrouted events are dropped as Flume drops them, but never silently: counted, and logged
+    /// at the first occurrence and then at most every 30 s with the count since.
+    fn report_unrouted(&mut self, n: u64, value: Option<&str>) {
+        self.counter.unrouted.add(n);
+        self.unrouted_since_warning += n;
+        let now = Instant::now();
+        let due = self
+            .last_unrouted_warning
+            .is_none_or(|t| now.duration_since(t) >= UNROUTED_WARNING_EVERY);
+        if due {
+            self.last_unrouted_warning = Some(now);
+            warn!(source = %self.source, "{} event(s) dropped since the last report: the multiplexing selector has no mapping for their header value (e.g. {}) and no selector.default (Flume drops them silently; see the source's unrouted count)", self.unrouted_since_warning, value.unwrap_or("?"));
+            self.unrouted_since_warning = 0;
+        }
+    }
+}
+
+/// Announces one acknowledgement per event copy put into a required channel, per receipt (events
+/// of one receipt are adjacent, so this is one atomic per run of them).
+fn expect_receipts(required: &[(Arc<dyn Channel>, Vec<Event>)]) {
+    for (_, batch) in required {
+        let mut run: Option<(&Receipt, usize)> = None;
+        for e in batch {
+            let Some(r) = &e.receipt else { continue };
+            match &mut run {
+                Some((current, count)) if current.ptr_eq(r) => *count += 1,
+                _ => {
+                    if let Some((current, count)) = run.take() {
+                        current.expect(count);
+                    }
+                    run = Some((r, 1));
+                }
+            }
+        }
+        if let Some((current, count)) = run {
+            current.expect(count);
         }
     }
 }
@@ -277,5 +339,256 @@ mod tests {
             p.put_blocking(vec![Event::new("b")], &stop),
             PutOutcome::Abandoned { lost: 1 }
         );
+    }
+
+    fn named(name: &str, capacity: usize) -> Arc<dyn Channel> {
+        Arc::new(MemoryChannel::new(
+            name,
+            MemorySettings {
+                capacity,
+                transaction_capacity: capacity,
+                keep_alive: Duration::from_millis(10),
+                ..MemorySettings::default()
+            },
+            Arc::new(ChannelCounter::default()),
+        ))
+    }
+
+    /// Drops every event whose body is "drop".
+    struct DropSome;
+    impl Interceptor for DropSome {
+        fn intercept(&mut self, events: Vec<Event>) -> Vec<Event> {
+            events
+                .into_iter()
+                .filter(|e| &e.body[..] != b"drop")
+                .collect()
+        }
+    }
+
+    fn counting_receipt() -> (Receipt, Arc<std::sync::atomic::AtomicUsize>) {
+        let fired = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let f = fired.clone();
+        let r = Receipt::new(move || {
+            f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        (r, fired)
+    }
+
+    fn with_receipt(body: &'static str, r: &Receipt) -> Event {
+        let mut e = Event::new(body);
+        e.receipt = Some(r.clone());
+        e
+    }
+
+    /// A processor that drops "drop" events, on one channel.
+    fn filtering() -> (Arc<dyn Channel>, ChannelProcessor) {
+        let c = mem(10);
+        let p = ChannelProcessor::new(
+            "r1",
+            vec![Box::new(DropSome)],
+            ReplicatingSelector {
+                required: vec![c.clone()],
+                optional: vec![],
+            },
+            Arc::new(SourceCounter::default()),
+        );
+        (c, p)
+    }
+
+    #[test]
+    fn a_batch_filtered_out_entirely_is_delivered_at_once() {
+        let (c, mut p) = filtering();
+        let (r, fired) = counting_receipt();
+        let stop = Shutdown::new();
+        p.put_blocking(
+            vec![with_receipt("drop", &r), with_receipt("drop", &r)],
+            &stop,
+        );
+        assert_eq!(c.len(), 0);
+        assert_eq!(
+            fired.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "nothing to wait for"
+        );
+    }
+
+    #[test]
+    fn a_partly_filtered_batch_is_delivered_when_its_stored_events_are() {
+        let (c, mut p) = filtering();
+        let (r, fired) = counting_receipt();
+        let stop = Shutdown::new();
+        p.put_blocking(
+            vec![with_receipt("drop", &r), with_receipt("keep", &r)],
+            &stop,
+        );
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            fired.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "keep is not delivered yet"
+        );
+        TakeTransaction::begin(&c, 10, Duration::ZERO).commit();
+        assert_eq!(fired.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    fn multiplexing(text: &str, channels: &[&Arc<dyn Channel>]) -> Selector {
+        use crate::config::reader::{ComponentProps, PropReader};
+        use crate::config::Diagnostics;
+        use crate::source::selector::SelectorSettings;
+        let comp = ComponentProps {
+            name: "r1".into(),
+            prefix: "a1.sources.r1.".into(),
+            props: text
+                .lines()
+                .enumerate()
+                .filter_map(|(i, l)| l.split_once('=').map(|(k, v)| (i, k, v)))
+                .map(|(i, k, v)| (k.trim().to_string(), (v.trim().to_string(), i + 1)))
+                .collect(),
+        };
+        let mut d = Diagnostics::new(Arc::from(std::path::Path::new("t.conf")));
+        let mut r = PropReader::new(&comp, &mut d);
+        let names: Vec<String> = channels.iter().map(|c| c.name().to_string()).collect();
+        let s = SelectorSettings::parse(&mut r, &names, &[]).expect("parses");
+        assert!(!d.has_errors());
+        s.build(&names, |n| {
+            channels
+                .iter()
+                .find(|c| c.name() == n)
+                .map(|c| (*c).clone())
+        })
+    }
+
+    fn bodies(c: &Arc<dyn Channel>) -> Vec<String> {
+        let t = TakeTransaction::begin(c, 100, Duration::ZERO);
+        let out = t
+            .events()
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.body).into_owned())
+            .collect();
+        t.rollback();
+        out
+    }
+
+    fn tagged(body: &'static str, value: Option<&str>) -> Event {
+        let mut e = Event::new(body);
+        if let Some(v) = value {
+            e.headers.insert("dc", v);
+        }
+        e
+    }
+
+    #[test]
+    fn multiplexing_splits_a_batch_by_header_and_counts_what_it_drops() {
+        let (eu, us, all) = (named("eu", 10), named("us", 10), named("all", 10));
+        let selector = multiplexing(
+            "selector.type = multiplexing\nselector.header = dc\nselector.mapping.eu = eu all\nselector.mapping.us = us\nselector.optional.us = all",
+            &[&eu, &us, &all],
+        );
+        let mut p =
+            ChannelProcessor::new("r1", vec![], selector, Arc::new(SourceCounter::default()));
+        let stop = Shutdown::new();
+        let batch = vec![
+            tagged("1", Some("eu")),
+            tagged("2", Some("us")),
+            tagged("3", Some("asia")),
+            tagged("4", None),
+            tagged("5", Some("eu")),
+        ];
+        assert_eq!(p.put_blocking(batch, &stop), PutOutcome::Committed);
+        assert_eq!(bodies(&eu), ["1", "5"]);
+        assert_eq!(bodies(&us), ["2"]);
+        assert_eq!(
+            bodies(&all),
+            ["1", "5", "2"],
+            "required copies first, then optional"
+        );
+        assert_eq!(
+            p.counter().unrouted.get(),
+            2,
+            "asia and the event without header"
+        );
+        assert_eq!(p.counter().event_accepted.get(), 3);
+    }
+
+    #[test]
+    fn multiplexing_default_takes_unmapped_and_blank_values() {
+        let (a, b) = (named("a", 10), named("b", 10));
+        let selector = multiplexing(
+            "selector.type = multiplexing\nselector.header = dc\nselector.mapping.x = a\nselector.default = b",
+            &[&a, &b],
+        );
+        let mut p =
+            ChannelProcessor::new("r1", vec![], selector, Arc::new(SourceCounter::default()));
+        let stop = Shutdown::new();
+        p.put_blocking(
+            vec![
+                tagged("1", Some("x")),
+                tagged("2", Some("  ")),
+                tagged("3", Some("X")),
+                tagged("4", None),
+            ],
+            &stop,
+        );
+        assert_eq!(bodies(&a), ["1"]);
+        assert_eq!(
+            bodies(&b),
+            ["2", "3", "4"],
+            "values are matched exactly; blank means none"
+        );
+        assert_eq!(p.counter().unrouted.get(), 0);
+    }
+
+    #[test]
+    fn multiplexing_receipts_complete_for_unrouted_and_after_every_copy() {
+        let (a, b) = (named("a", 10), named("b", 10));
+        let selector = multiplexing(
+            "selector.type = multiplexing\nselector.header = dc\nselector.mapping.x = a b",
+            &[&a, &b],
+        );
+        let mut p =
+            ChannelProcessor::new("r1", vec![], selector, Arc::new(SourceCounter::default()));
+        let stop = Shutdown::new();
+        let (lost, lost_fired) = counting_receipt();
+        p.put_blocking(vec![with_receipt("u", &lost)], &stop);
+        assert_eq!(
+            lost_fired.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "nothing was stored for it"
+        );
+        let (r, fired) = counting_receipt();
+        let mut e = with_receipt("x", &r);
+        e.headers.insert("dc", "x");
+        p.put_blocking(vec![e], &stop);
+        TakeTransaction::begin(&a, 10, Duration::ZERO).commit();
+        assert_eq!(
+            fired.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "b still holds a copy"
+        );
+        TakeTransaction::begin(&b, 10, Duration::ZERO).commit();
+        assert_eq!(fired.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn multiplexing_retry_does_not_duplicate_into_channels_that_committed() {
+        let (roomy, tight) = (named("roomy", 10), named("tight", 1));
+        let selector = multiplexing(
+            "selector.type = multiplexing\nselector.header = dc\nselector.mapping.x = roomy tight",
+            &[&roomy, &tight],
+        );
+        let mut p =
+            ChannelProcessor::new("r1", vec![], selector, Arc::new(SourceCounter::default()));
+        let stop = Shutdown::new();
+        p.put_blocking(vec![tagged("1", Some("x"))], &stop);
+        let t2 = tight.clone();
+        let counter = p.counter().clone();
+        let drainer = std::thread::spawn(move || {
+            wait_for("tight refused 2", || counter.channel_write_fail.get() >= 1);
+            TakeTransaction::begin(&t2, 1, Duration::ZERO).commit();
+        });
+        p.put_blocking(vec![tagged("2", Some("x"))], &stop);
+        drainer.join().expect("drainer");
+        assert_eq!(bodies(&roomy), ["1", "2"]);
+        assert_eq!(bodies(&tight), ["2"]);
     }
 }

@@ -26,9 +26,15 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod http;
+pub mod jvm;
 pub mod kafka;
+pub mod mock;
 pub mod process;
+pub mod python;
 pub mod security;
+pub mod stream;
+pub mod tally;
 pub mod tansu;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
@@ -39,7 +45,9 @@ pub use kafka::{
     consume_all, consume_all_with, create_topic, values, FlumeEvent, Record, TestProducer,
 };
 #[allow(unused_imports)]
-pub use process::{pid_alive, process_read_offset};
+pub use process::{connected_ports, pid_alive, process_read_offset};
+#[allow(unused_imports)]
+pub use tally::{numbered, LineStream, Tally};
 #[allow(unused_imports)]
 pub use tansu::{tansu_bin, Broker, Proxy};
 
@@ -117,6 +125,28 @@ where
     }
     out.flush()
         .unwrap_or_else(|e| panic!("cannot flush {}: {e}", path.display()));
+}
+
+/// Runs `bash SCRIPT` (an installer such as `scripts/install-tansu.sh` or
+/// `tests/python/venv.sh`, which installs what is missing and prints the path of the tool on
+/// stdout) and returns that path; panics with the script's stderr, saying what needs the tool,
+/// if it fails.
+pub fn path_printed_by(script: &Path, needed_for: &str) -> std::path::PathBuf {
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    if !out.status.success() {
+        panic!(
+            "{} failed ({}); {needed_for}:\n{}",
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!path.is_empty(), "{} printed no path", script.display());
+    std::path::PathBuf::from(path)
 }
 
 /// A loopback port that was free a moment ago.

@@ -316,3 +316,46 @@ pub fn catches_signal(pid: u32, signal: libc::c_int) -> bool {
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
         .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
 }
+
+/// The loopback ports process `pid` has established TCP connections to (the remote ends), from
+/// /proc/net/tcp{,6} and the process's socket descriptors: which broker or proxy an agent is
+/// talking to right now.
+pub fn connected_ports(pid: u32) -> Vec<u16> {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    let inodes: Vec<String> = fds
+        .flatten()
+        .filter_map(|fd| {
+            let target = fs::read_link(fd.path()).ok()?;
+            let target = target.to_string_lossy();
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_string(),
+            )
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // Field 2 is the remote address (hex ip:port), 3 the state (01 = ESTABLISHED).
+            if f.len() > 9 && f[3] == "01" && inodes.iter().any(|i| i == f[9]) {
+                if let Some(port) = f[2]
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                {
+                    ports.push(port);
+                }
+            }
+        }
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}

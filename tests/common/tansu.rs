@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::free_port;
 use super::kafka;
 use super::process::{wait_listening, NotListening, Supervised};
+use super::{free_port, path_printed_by};
 
 /// tansu prints `ready` within ~0.2 s; the margin is for a loaded 2-core CI machine.
 const START_DEADLINE: Duration = Duration::from_secs(15);
@@ -30,21 +30,7 @@ pub fn tansu_bin() -> &'static Path {
     static TANSU: OnceLock<PathBuf> = OnceLock::new();
     TANSU.get_or_init(|| {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-tansu.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        if !out.status.success() {
-            panic!(
-                "{} failed ({}); cannot run broker tests without tansu:\n{}",
-                script.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(!path.is_empty(), "{} printed no path", script.display());
-        PathBuf::from(path)
+        path_printed_by(&script, "cannot run broker tests without tansu")
     })
 }
 

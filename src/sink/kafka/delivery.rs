@@ -17,15 +17,17 @@ use std::time::{Duration, Instant};
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
-use rdkafka::{ClientContext, Message};
+use rdkafka::{ClientContext, Message, Statistics};
 use tracing::{debug, error, info, warn};
 
+use super::brokers::BrokerHealth;
 use super::dead_letter::Rejection;
 use super::errors::{classify, explain, BatchError};
 use super::ratelimit::KeyedRateLimit;
 use super::tls_probe::TlsProbe;
 use crate::channel::TakeTransaction;
 use crate::config::secret::Scrubber;
+use crate::metrics::{BrokerStats, SinkCounter};
 use crate::sink::Failure;
 
 /// Sleep step of `wait_for_events`: the latency it adds to a delivery report.
@@ -88,6 +90,12 @@ pub(super) struct SinkContext {
     scrubber: Scrubber,
     /// Explains certificate failures librdkafka does not (TLS producers only).
     tls_probe: Option<TlsProbe>,
+    /// Where librdkafka's statistics go (`/metrics/prometheus`, `rflume top`).
+    counter: std::sync::Arc<SinkCounter>,
+    /// What each broker last reported, for messages that name them all.
+    pub(super) brokers: BrokerHealth,
+    /// librdkafka's "all broker connections are down" reports so far.
+    pub(super) all_brokers_down: AtomicU64,
 }
 
 impl SinkContext {
@@ -97,8 +105,11 @@ impl SinkContext {
         divert_rejected: bool,
         scrubber: Scrubber,
         tls_probe: Option<TlsProbe>,
+        brokers: &[String],
+        counter: std::sync::Arc<SinkCounter>,
     ) -> Self {
         SinkContext {
+            counter,
             sink: sink.to_string(),
             slots: (0..slots).map(|_| Slot::default()).collect(),
             activity: AtomicU64::new(0),
@@ -108,11 +119,44 @@ impl SinkContext {
             divert_rejected,
             scrubber,
             tls_probe,
+            brokers: BrokerHealth::new(brokers),
+            all_brokers_down: AtomicU64::new(0),
         }
     }
 }
 
 impl ClientContext for SinkContext {
+    /// librdkafka's statistics (every `statistics.interval.ms`, on the sink's thread inside
+    /// `poll`): the few figures that explain slow or stuck delivery.
+    fn stats(&self, statistics: Statistics) {
+        let c = &self.counter.client;
+        c.queue_messages.set(statistics.msg_cnt as i64);
+        c.queue_bytes.set(statistics.msg_size as i64);
+        let (mut requests, mut messages, mut retries, mut errors) = (0, 0, 0, 0);
+        let mut brokers: Vec<BrokerStats> = statistics
+            .brokers
+            .values()
+            .map(|b| {
+                requests += b.waitresp_cnt;
+                messages += b.waitresp_msg_cnt;
+                retries += b.txretries as i64;
+                errors += b.txerrs as i64;
+                BrokerStats {
+                    name: b.name.clone(),
+                    state: b.state.clone(),
+                    rtt_avg_us: b.rtt.as_ref().map_or(0, |w| w.avg),
+                    rtt_p99_us: b.rtt.as_ref().map_or(0, |w| w.p99),
+                }
+            })
+            .collect();
+        brokers.sort_by(|a, b| a.name.cmp(&b.name));
+        c.in_flight_requests.set(requests);
+        c.in_flight_messages.set(messages);
+        c.retries.set(retries);
+        c.errors.set(errors);
+        c.set_brokers(brokers);
+    }
+
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         let sink = self.sink.as_str();
@@ -144,35 +188,74 @@ impl ClientContext for SinkContext {
         }
     }
 
-    /// Client-wide errors (all brokers down, authentication, TLS). Records are not failed by
-    /// these — librdkafka keeps retrying other brokers until `message.timeout.ms` — so they are
-    /// logged, rate-limited per error code, and never fail a batch by themselves.
+    /// Client-wide errors (all brokers down, a broker refusing connections, authentication,
+    /// TLS). Records are not failed by these — librdkafka keeps retrying other brokers until
+    /// `message.timeout.ms` — so they are logged and never fail a batch by themselves.
+    ///
+    /// A broker's problem is logged per broker (at most every [`LOG_INTERVAL`] each), so that
+    /// two failing brokers are both named, and every such line lists all configured brokers with
+    /// what is wrong with each; "all broker connections are down" is counted for the sink's watch,
+    /// which turns it into one ERROR that does the same (librdkafka's own text, "1/1 brokers are
+    /// down", counts only the brokers it knows at that moment).
     fn error(&self, error: KafkaError, reason: &str) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         let code = error.rdkafka_error_code();
         if let Some(probe) = &self.tls_probe {
             probe.on_error(reason);
         }
-        let key = format!("{code:?}");
-        let Some(suppressed) = self.errors.allow(&key) else {
-            return;
-        };
         let sink = self.sink.as_str();
+        let reason = self.scrubber.scrub(reason);
+        if code == Some(RDKafkaErrorCode::AllBrokersDown) {
+            // Reported by the sink's watch a moment later (`health.rs`), once the brokers'
+            // own errors, which librdkafka sends after this one, have arrived.
+            self.all_brokers_down.fetch_add(1, Ordering::Relaxed);
+            debug!(sink, "librdkafka: {reason}");
+            return;
+        }
         let transient = matches!(
             code,
             Some(
                 RDKafkaErrorCode::BrokerTransportFailure
-                    | RDKafkaErrorCode::AllBrokersDown
                     | RDKafkaErrorCode::Resolve
                     | RDKafkaErrorCode::OperationTimedOut
                     | RDKafkaErrorCode::RequestTimedOut
             )
         );
-        let reason = self.scrubber.scrub(reason);
-        if let Some(hint) = explain(code, &reason) {
-            // A TLS or SASL failure is reported as a transport error too, but it does not pass
-            // by itself. Nothing is lost meanwhile: records wait in the channel and librdkafka
-            // reconnects.
+        // A TLS or SASL failure is reported as a transport error too, but it does not pass by
+        // itself: it is an ERROR with what to fix. Nothing is lost meanwhile: records wait in
+        // the channel and librdkafka reconnects.
+        let hint = explain(code, &reason);
+        if let Some((address, problem)) = self.brokers.record(&reason) {
+            let Some(suppressed) = self.errors.allow(&address) else {
+                return;
+            };
+            let brokers = self.brokers.describe();
+            if let Some(hint) = hint {
+                error!(
+                    sink,
+                    suppressed,
+                    "{sink}: Kafka broker {address}: {problem} ({error}): {hint}; retrying until it is fixed (brokers: {brokers})"
+                );
+            } else if transient {
+                warn!(
+                    sink,
+                    suppressed,
+                    "{sink}: Kafka broker {address}: {problem}; retrying (brokers: {brokers})"
+                );
+            } else {
+                error!(
+                    sink,
+                    suppressed,
+                    "{sink}: Kafka broker {address}: {problem} ({error}; brokers: {brokers})"
+                );
+            }
+            return;
+        }
+        let key = format!("{code:?}");
+        let Some(suppressed) = self.errors.allow(&key) else {
+            return;
+        };
+        if let Some(hint) = hint {
             error!(
                 sink,
                 suppressed, "Kafka: {reason} ({error}): {hint}; retrying until it is fixed"
@@ -250,6 +333,24 @@ pub(super) struct Batch {
     /// Records refused for good before librdkafka had them (to divert at commit).
     pub(super) rejected: Vec<Rejection>,
     pub(super) started: Instant,
+    /// The topics its records go to (a few: for the messages about a stalled delivery).
+    pub(super) topics: Vec<Box<str>>,
+}
+
+/// Topics a batch remembers; a batch spread over more topics names only the first ones.
+const MAX_BATCH_TOPICS: usize = 8;
+
+/// Remembers in a batch's `topics` that a record goes to `topic`: a string comparison per
+/// record, an allocation per new topic. (A function of the field, not of the batch: the record
+/// being enqueued borrows the batch's events.)
+pub(super) fn note_topic(topics: &mut Vec<Box<str>>, topic: &str) {
+    if topics.last().is_some_and(|t| &**t == topic)
+        || topics.len() >= MAX_BATCH_TOPICS
+        || topics.iter().any(|t| &**t == topic)
+    {
+        return;
+    }
+    topics.push(topic.into());
 }
 
 impl Batch {

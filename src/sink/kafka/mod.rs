@@ -32,7 +32,8 @@
 //!   them, with Flume's property names and defaults, and its rows for `rflume check`;
 //! * `topic.rs`: which topic an event goes to (`kafka.topic` templates) and which topic names
 //!   Kafka accepts;
-//! * `brokers.rs`: which brokers librdkafka is given (the broker list, Kafka's default port);
+//! * `brokers.rs`: which brokers librdkafka is given (the broker list, Kafka's default port),
+//!   and what is wrong with each of them at run time;
 //! * `producer_props/`: what librdkafka configuration the `kafka.producer.*` lines become —
 //!   `mod.rs` (the configuration, each value with its origin, and `translate`, the entry point),
 //!   `java_settings.rs` (the table of Java producer settings), `tls_stores.rs` (JKS, PKCS#12 and
@@ -43,6 +44,8 @@
 //! * `sink.rs`: the sink at run time — [`KafkaSink`]: take, enqueue, commit in order, roll back;
 //! * `delivery.rs`: which in-flight batch a delivery report belongs to, and what of it is still
 //!   pending (the bookkeeping shared with librdkafka's callbacks);
+//! * `health.rs`: whether delivery is stuck, why (a missing topic, no broker, no leader), and
+//!   the line that says it flows again;
 //! * `tls_probe.rs`: why a TLS handshake failed, when librdkafka only says "certificate verify
 //!   failed";
 //! * [`errors`]: whether a failed delivery can succeed on retry; [`dead_letter`]: where an event
@@ -56,6 +59,7 @@ mod brokers;
 pub mod dead_letter;
 mod delivery;
 pub mod errors;
+mod health;
 mod producer_props;
 mod ratelimit;
 mod record;

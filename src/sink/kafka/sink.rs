@@ -16,6 +16,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
@@ -27,8 +28,9 @@ use tracing::{error, info};
 use crate::sink::{Failure, Sink, SinkCore, SinkError, Status, EMPTY_CHANNEL_WAIT};
 
 use super::dead_letter::{DeadLetterFile, OnRejected, Rejection};
-use super::delivery::{pump, wait_for_events, Batch, SinkContext, Slot};
+use super::delivery::{note_topic, pump, wait_for_events, Batch, SinkContext, Slot};
 use super::errors::BatchError;
+use super::health::{Oldest, Watch};
 use super::record::{RecordBuilder, Scratch};
 use super::settings::KafkaSettings;
 use super::tls_probe::TlsProbe;
@@ -81,7 +83,9 @@ pub struct KafkaSink {
     /// `SinkContext::failures` already accounted for.
     failures_seen: u64,
     diversion: Diversion,
-    producer: BaseProducer<SinkContext>,
+    /// Shared with the short-lived threads that ask the cluster why delivery is stuck.
+    producer: Arc<BaseProducer<SinkContext>>,
+    watch: Watch,
 }
 
 impl KafkaSink {
@@ -90,6 +94,13 @@ impl KafkaSink {
     pub fn new(core: SinkCore, settings: &KafkaSettings) -> Result<Self, KafkaSinkError> {
         let name = core.name.as_str();
         let mut config = settings.producer.client_config();
+        core.counter.client.mark_kafka();
+        // Statistics only when someone reads them (the metrics server), and never over the
+        // user's own `kafka.producer.statistics.interval.ms`.
+        let stats_ms = core.counter.client.interval_ms();
+        if stats_ms > 0 && settings.producer.get("statistics.interval.ms").is_none() {
+            config.set("statistics.interval.ms", stats_ms.to_string());
+        }
         // librdkafka's debug contexts log at debug level; otherwise warnings and errors only.
         config.set_log_level(if settings.producer.get("debug").is_some() {
             RDKafkaLogLevel::Debug
@@ -103,6 +114,7 @@ impl KafkaSink {
             OnRejected::Retry => Diversion::Retry,
         };
         let divert = !matches!(diversion, Diversion::Retry);
+        let watch = Watch::new(name);
         let producer: BaseProducer<SinkContext> = config
             .create_with_context(SinkContext::new(
                 name,
@@ -110,6 +122,8 @@ impl KafkaSink {
                 divert,
                 settings.producer.scrubber(),
                 TlsProbe::new(name, &settings.producer),
+                &settings.bootstrap_servers,
+                core.counter.clone(),
             ))
             .map_err(|source| KafkaSinkError::Producer {
                 sink: name.to_string(),
@@ -131,7 +145,8 @@ impl KafkaSink {
             failing: false,
             failures_seen: 0,
             diversion,
-            producer,
+            producer: Arc::new(producer),
+            watch,
         })
     }
 
@@ -216,6 +231,11 @@ impl KafkaSink {
             .add(events.saturating_sub(diverted));
         self.core.counter.kafka_event_send_timer_ms.add(elapsed);
         self.free_slots.push(b.slot);
+        if self.watch.in_trouble() {
+            let waiting = events as usize + self.in_flight_events();
+            self.watch
+                .delivered(self.producer.context(), &b.topics, waiting);
+        }
         None
     }
 
@@ -284,6 +304,18 @@ impl KafkaSink {
             }
         }
         Ok(n)
+    }
+
+    /// Lets the watch look at the oldest unacknowledged batch (see `health.rs`).
+    fn watch_delivery(&mut self) {
+        let batches = &self.in_flight;
+        let oldest = batches.front().map(|b| Oldest {
+            started: b.started,
+            topics: &b.topics,
+        });
+        let in_flight = || batches.iter().map(|b| b.txn.len()).sum();
+        self.watch
+            .tick(&self.producer, oldest, self.failing, in_flight);
     }
 
     /// Commits the successful batches and rolls back the others, last first, so the channel head
@@ -375,6 +407,7 @@ impl KafkaSink {
             error: None,
             rejected: Vec::new(),
             started: Instant::now(),
+            topics: Vec::new(),
         });
         Some(())
     }
@@ -422,6 +455,7 @@ impl KafkaSink {
                 }
             };
             let opaque = batch.opaque(index);
+            note_topic(&mut batch.topics, record.topic);
             let mut headers = record.headers;
             loop {
                 let mut r = BaseRecord::<[u8], [u8], usize>::with_opaque_to(record.topic, opaque)
@@ -487,6 +521,19 @@ impl KafkaSink {
         }
     }
 
+    /// Serves delivery reports, goes on enqueueing a partly sent batch unless a failure was
+    /// seen, and commits the acknowledged head: what every round starts with.
+    fn advance(&mut self) {
+        self.pump();
+        self.check_failures();
+        self.watch_delivery();
+        if !self.failing {
+            self.enqueue_tail();
+            self.check_failures();
+        }
+        self.commit_acknowledged();
+    }
+
     fn tail_partial(&self) -> bool {
         self.in_flight
             .back()
@@ -528,13 +575,40 @@ impl Sink for KafkaSink {
     }
 
     fn process(&mut self) -> Result<Status, SinkError> {
-        self.pump();
-        self.check_failures();
-        if !self.failing {
-            self.enqueue_tail();
-            self.check_failures();
+        let status = self.process_round();
+        self.core
+            .counter
+            .batches_in_flight
+            .set(self.in_flight.len() as i64);
+        status
+    }
+
+    fn has_in_flight(&self) -> bool {
+        !self.in_flight.is_empty()
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.advance();
+        if self.failing && self.in_flight.iter().all(|b| self.resolved(b)) {
+            return self.finish_failure().map(|_| ());
         }
-        self.commit_acknowledged();
+        Ok(())
+    }
+
+    /// The watch writes "delivering again to …" itself (`health.rs`).
+    fn reports_recovery(&self) -> bool {
+        true
+    }
+
+    fn stop(&mut self, deadline: Instant) {
+        self.stop_sending(deadline);
+        self.core.counter.batches_in_flight.set(0);
+    }
+}
+
+impl KafkaSink {
+    fn process_round(&mut self) -> Result<Status, SinkError> {
+        self.advance();
         if self.failing {
             return self.finish_failure();
         }
@@ -565,11 +639,7 @@ impl Sink for KafkaSink {
         Ok(Status::Ready)
     }
 
-    fn has_in_flight(&self) -> bool {
-        !self.in_flight.is_empty()
-    }
-
-    fn stop(&mut self, deadline: Instant) {
+    fn stop_sending(&mut self, deadline: Instant) {
         // Nothing new is enqueued: a partly enqueued batch is rolled back.
         if let Some(tail) = self.in_flight.back_mut() {
             if tail.enqueued < tail.txn.len() {

@@ -11,7 +11,9 @@
 //! * **restarts**: positions are kept in Flume's own position file (migration both ways) and
 //!   advance only past lines a sink committed (`acks.rs`), so `kill -9` loses nothing even with
 //!   a memory channel. What is shipped twice after a `kill -9` is bounded by the lines delivered
-//!   since the last position write (`writePosInterval`, 3 s by default).
+//!   since the last position write, which follows a delivery within 250 ms (and happens at least
+//!   every `writePosInterval`). With a durable (file) channel a line counts as delivered once it
+//!   is on the channel's disk.
 //!
 //! One thread for all files: inotify (`notify`) wakes it when a watched directory changes, a
 //! periodic rescan is the safety net where inotify is blind (NFS), and `maxBatchCount` keeps a

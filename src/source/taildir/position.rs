@@ -14,9 +14,8 @@
 //! and directories rflume creates for them 0700.
 
 use std::collections::HashMap;
-use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::fs::{DirBuilder, File};
+use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -179,7 +178,8 @@ pub fn load_sidecar(position_file: &Path) -> HashMap<u64, FpEntry> {
     }
 }
 
-/// Writes `bytes` to `path` atomically and durably.
+/// Writes `bytes` to `path` atomically and durably, creating its directory (Flume creates the
+/// position file's parent directories).
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
@@ -200,21 +200,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
                 _ => e,
             }
         })?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    File::open(dir)?.sync_all()
+    crate::durable::write_atomic(path, bytes)
 }
 
 /// Writes the position file (Flume's format) and then the sidecar.

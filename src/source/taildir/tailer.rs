@@ -2,10 +2,14 @@
 //! what changed, reads every file with new data (oldest first, at most `maxBatchCount` batches
 //! each, so a busy file does not starve quiet ones), puts each batch into the channel with one
 //! delivery receipt, then does the housekeeping: idle and deleted files are closed, fully read
-//! files that are gone are forgotten, and the delivered positions are written every
-//! `writePosInterval`. With nothing to read it waits for a notification, or polls with Flume's
-//! growing back-off. On stop it waits (up to the drain deadline) for the sinks to deliver what
-//! was read, and writes the final positions.
+//! files that are gone are forgotten, and the delivered positions are written. With nothing to
+//! read it waits for a notification, or polls with Flume's growing back-off. On stop it waits (up
+//! to the drain deadline) for the sinks to deliver what was read, and writes the final positions.
+//!
+//! Positions are written every `writePosInterval` (Flume's rule), and also shortly after a
+//! delivery moved one: at most every [`POSITION_COALESCE`] while lines flow, and not at all while
+//! nothing moves. What a `kill -9` ships twice is then the lines delivered in the last fraction of
+//! a second, not the last `writePosInterval` (3 s) worth.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{debug, error, info, warn};
 
+use super::acks::DeliveryNotice;
 use super::position::{self, PosEntry};
 use super::settings::{self, TaildirSettings};
 use super::tailfile::{self, FileId, Line, Lineage, Stat, TailFile};
@@ -30,6 +35,10 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// A deleted file is closed this long after its last growth (its space is freed), instead of
 /// after `idleTimeout` (Flume keeps deleted files open: FLUME-3341).
 const DELETED_GRACE: Duration = Duration::from_secs(1);
+/// After a delivery moved a position, the position file is written again once this much time
+/// passed since the last write: often enough that a crash ships little twice, rarely enough that
+/// a busy source spends next to nothing on it (a write is two fsynced files).
+pub(super) const POSITION_COALESCE: Duration = Duration::from_millis(250);
 
 /// The reader of one TAILDIR source. One struct, because every question about a file (is it
 /// new, renamed, a copy, idle, delivered?) needs the others' answers; its methods are split by
@@ -53,12 +62,15 @@ pub(super) struct Tailer {
     pub(super) watch: Watch,
     /// How position-file failures have been reported (unsaved.rs).
     saves: SaveReport,
+    /// Set by deliveries that moved a position since the last position write.
+    notice: Arc<DeliveryNotice>,
 }
 
 impl Tailer {
     pub(super) fn new(name: String, s: TaildirSettings, counter: Arc<SourceCounter>) -> Self {
         let groups = s.groups.len();
         let watch = Watch::new(&name, &s);
+        let notice = DeliveryNotice::new(watch.waker());
         Tailer {
             name,
             s,
@@ -72,6 +84,7 @@ impl Tailer {
             last_idle_check: Instant::now(),
             watch,
             saves: SaveReport::default(),
+            notice,
         }
     }
 
@@ -94,9 +107,13 @@ impl Tailer {
                 backoff = Duration::ZERO;
                 continue;
             }
-            // Nothing to read: wait for inotify, or poll with Flume's growing back-off.
+            // Nothing to read: wait for inotify (or a delivery), or poll with Flume's growing
+            // back-off — but not past the next position write.
             backoff = (backoff + self.s.backoff_sleep_increment).min(self.s.max_backoff_sleep);
-            self.watch.wait(backoff, shutdown);
+            let until_write = self
+                .next_position_write()
+                .saturating_duration_since(Instant::now());
+            self.watch.wait(backoff.min(until_write), shutdown);
         }
         self.finish(shutdown);
     }
@@ -115,13 +132,13 @@ impl Tailer {
             let Some(mut t) = self.files.remove(&key) else {
                 continue;
             };
-            let r = self.read_file(&mut t, processor, shutdown);
+            let r = self.read_file(&mut t, true, processor, shutdown);
             self.files.insert(key, t);
             total += r?;
         }
         let mut ghosts = std::mem::take(&mut self.ghosts);
         for t in &mut ghosts {
-            total += self.read_file(t, processor, shutdown)?;
+            total += self.read_file(t, false, processor, shutdown)?;
         }
         ghosts.retain(|t| t.is_open());
         self.ghosts = ghosts;
@@ -130,9 +147,12 @@ impl Tailer {
 
     /// Reads one file's new lines, up to `maxBatchCount` batches: the number of lines stored,
     /// or None when stopping left a batch unstored (its lines are read again after restart).
+    /// `tracked`: `t` is one of `files`, taken out of it while it is read (not a ghost, whose
+    /// position is never written: its inode belongs to another file now).
     fn read_file(
         &mut self,
         t: &mut TailFile,
+        tracked: bool,
         processor: &mut ChannelProcessor,
         shutdown: &Shutdown,
     ) -> Option<usize> {
@@ -185,6 +205,11 @@ impl Tailer {
                     return None;
                 }
                 stored += n;
+                // A long pass over a busy file must not hold the position writes back: what a
+                // crash ships twice is what the position file does not say yet.
+                if Instant::now() >= self.next_position_write() {
+                    self.write_positions_with(tracked.then_some(&mut *t));
+                }
             }
             if read.at_eof || n < self.s.batch_size {
                 break;
@@ -207,7 +232,7 @@ impl Tailer {
 
     /// Turns lines into events with the group's headers and one receipt for the batch.
     fn events(&self, t: &TailFile, lines: Vec<Line>) -> Vec<Event> {
-        let receipt = t.acks.register(t.next_offset);
+        let receipt = t.acks.register(t.next_offset, &self.notice);
         let group_headers = &self.s.groups[t.group].headers;
         let needs_headers =
             !group_headers.is_empty() || self.s.file_header || self.s.byte_offset_header;
@@ -299,24 +324,49 @@ impl Tailer {
             self.forget_old_history();
             self.ghosts.retain(|t| t.is_open());
         }
-        if self.last_pos_write.elapsed() >= self.s.write_pos_interval {
+        if Instant::now() >= self.next_position_write() {
             self.write_positions();
         }
+    }
+
+    /// When the positions are written next: `writePosInterval` after the last write, or
+    /// [`POSITION_COALESCE`] after it once a delivery moved a position.
+    fn next_position_write(&self) -> Instant {
+        let after = if self.notice.is_set() {
+            POSITION_COALESCE.min(self.s.write_pos_interval)
+        } else {
+            self.s.write_pos_interval
+        };
+        // checked: writePosInterval may be as large as a Java long of milliseconds.
+        self.last_pos_write
+            .checked_add(after)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
     }
 
     /// Writes each file's delivered position (not how far it was read: a `kill -9` must not
     /// skip lines still in a memory channel), in a stable order, with its fingerprint. Returns
     /// whether they were saved.
     fn write_positions(&mut self) -> bool {
+        self.write_positions_with(None)
+    }
+
+    /// The same, in the middle of reading `current`, which is out of `files` meanwhile.
+    fn write_positions_with(&mut self, mut current: Option<&mut TailFile>) -> bool {
         self.last_pos_write = Instant::now();
-        let mut entries = Vec::with_capacity(self.files.len());
-        let mut fps = Vec::with_capacity(self.files.len());
-        let mut keys: Vec<&FileId> = self.files.keys().collect();
+        // Before the positions are read: a delivery from now on is for the next write.
+        self.notice.take();
+        let mut entries = Vec::with_capacity(self.files.len() + 1);
+        let mut fps = Vec::with_capacity(self.files.len() + 1);
+        let mut keys: Vec<FileId> = self.files.keys().copied().collect();
+        keys.extend(current.as_ref().map(|t| t.id));
         keys.sort();
-        let keys: Vec<FileId> = keys.into_iter().copied().collect();
         for key in keys {
-            let Some(t) = self.files.get_mut(&key) else {
-                continue;
+            let t = match current.as_deref_mut() {
+                Some(c) if c.id == key => c,
+                _ => match self.files.get_mut(&key) {
+                    Some(t) => t,
+                    None => continue,
+                },
             };
             let pos = t.acks.delivered();
             entries.push(PosEntry {
@@ -366,8 +416,10 @@ mod tests {
     use super::*;
     use crate::channel::memory::{MemoryChannel, MemorySettings};
     use crate::channel::{Channel, TakeTransaction};
+    use crate::event::Event;
     use crate::metrics::ChannelCounter;
     use crate::source::processor::ReplicatingSelector;
+    use crate::source::taildir::position;
     use regex::Regex;
     use std::os::unix::fs::MetadataExt;
     use std::path::Path;
@@ -398,12 +450,8 @@ mod tests {
         }
     }
 
-    /// One read pass over a busy and a quiet file; returns the bodies stored, in order.
-    fn one_pass(max_batch_count: u64) -> Vec<String> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let busy: String = (0..1000).map(|i| format!("busy {i}\n")).collect();
-        std::fs::write(dir.path().join("a-busy.log"), busy).expect("write");
-        std::fs::write(dir.path().join("b-quiet.log"), "quiet 0\n").expect("write");
+    /// A memory channel (10,000 / 100) and a processor of source r1 feeding it.
+    fn memory_pipeline() -> (Arc<dyn Channel>, ChannelProcessor, Arc<SourceCounter>) {
         let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
             "c1",
             MemorySettings {
@@ -414,7 +462,7 @@ mod tests {
             Arc::new(ChannelCounter::default()),
         ));
         let counter = Arc::new(SourceCounter::default());
-        let mut processor = ChannelProcessor::new(
+        let processor = ChannelProcessor::new(
             "r1",
             vec![],
             ReplicatingSelector {
@@ -423,6 +471,16 @@ mod tests {
             },
             counter.clone(),
         );
+        (channel, processor, counter)
+    }
+
+    /// One read pass over a busy and a quiet file; returns the bodies stored, in order.
+    fn one_pass(max_batch_count: u64) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let busy: String = (0..1000).map(|i| format!("busy {i}\n")).collect();
+        std::fs::write(dir.path().join("a-busy.log"), busy).expect("write");
+        std::fs::write(dir.path().join("b-quiet.log"), "quiet 0\n").expect("write");
+        let (channel, mut processor, counter) = memory_pipeline();
         let mut t = Tailer::new(
             "r1".into(),
             settings(dir.path(), 10, max_batch_count),
@@ -466,6 +524,139 @@ mod tests {
             "without a limit the busy file is read to its end first"
         );
         assert_eq!(greedy.last().map(String::as_str), Some("quiet 0"));
+    }
+
+    /// A delivery is in the position file long before `writePosInterval` (a minute here): the
+    /// read loop writes it within [`POSITION_COALESCE`] of the commit, woken by the delivery.
+    #[test]
+    fn a_delivered_position_is_written_soon_after_the_commit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("app.log");
+        std::fs::write(&log, "one\ntwo\n").expect("write");
+        let mut s = settings(dir.path(), 10, u64::MAX);
+        s.write_pos_interval = Duration::from_secs(60);
+        s.max_backoff_sleep = Duration::from_secs(60);
+        s.backoff_sleep_increment = Duration::from_secs(60);
+        let pos_file = s.position_file.clone();
+        let (channel, mut processor, counter) = memory_pipeline();
+        let stop = Shutdown::new();
+        let stop2 = stop.clone();
+        let reader = std::thread::spawn(move || {
+            let mut t = Tailer::new("r1".into(), s, counter);
+            t.restore();
+            t.run(&mut processor, &stop2);
+        });
+        let saved = || -> u64 {
+            position::load(&pos_file)
+                .ok()
+                .and_then(|e| e.first().map(|p| p.pos))
+                .unwrap_or(0)
+        };
+        crate::testing::wait_for("both lines are in the channel", || channel.len() == 2);
+        // The loop is idle now, in a back-off of a minute; the commit must wake it.
+        assert_eq!(saved(), 0, "nothing was delivered yet");
+        TakeTransaction::begin(&channel, 10, Duration::ZERO).commit();
+        crate::testing::wait_for("the delivered position is saved", || saved() == 8);
+        stop.trigger(std::time::Instant::now());
+        reader.join().expect("reader");
+    }
+
+    /// A durable channel as slow as a disk: every put takes 30 ms; it acknowledges the receipts
+    /// at once (as the file channel does) and, at its 15th put, reads the position file.
+    struct SlowDurable {
+        puts: std::sync::atomic::AtomicUsize,
+        seen_at_15th: std::sync::Mutex<Option<u64>>,
+        position_file: std::path::PathBuf,
+        counter: Arc<ChannelCounter>,
+    }
+
+    impl Channel for SlowDurable {
+        fn name(&self) -> &str {
+            "slow"
+        }
+        fn kind(&self) -> &'static str {
+            "slow"
+        }
+        fn put(&self, events: &mut Vec<Event>) -> Result<(), crate::channel::ChannelError> {
+            for e in events.iter_mut() {
+                if let Some(r) = e.receipt.take() {
+                    r.ack();
+                }
+            }
+            events.clear();
+            let n = self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n == 14 {
+                let saved = position::load(&self.position_file)
+                    .ok()
+                    .and_then(|e| e.first().map(|p| p.pos));
+                *self.seen_at_15th.lock().expect("lock") = saved;
+            }
+            // The disk's time for an fsync: what makes one pass over a busy file long.
+            std::thread::sleep(Duration::from_millis(30));
+            Ok(())
+        }
+        fn take_raw(&self, _: usize, _: Duration) -> Vec<Event> {
+            Vec::new()
+        }
+        fn commit_take(&self, _: &[Event]) {}
+        fn rollback_take(&self, _: Vec<Event>) {}
+        fn len(&self) -> usize {
+            0
+        }
+        fn len_including_in_flight(&self) -> usize {
+            0
+        }
+        fn capacity(&self) -> usize {
+            usize::MAX
+        }
+        fn transaction_capacity(&self) -> usize {
+            10
+        }
+        fn counter(&self) -> &Arc<ChannelCounter> {
+            &self.counter
+        }
+    }
+
+    /// One pass over a busy file that takes longer than the coalescing interval (30 batches of
+    /// 30 ms) writes positions on the way, not only when it ends: a crash in the middle of a
+    /// long pass must not ship the whole pass twice.
+    #[test]
+    fn positions_are_written_during_a_long_pass_over_a_busy_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text: String = (0..300).map(|i| format!("line {i:03}\n")).collect();
+        std::fs::write(dir.path().join("busy.log"), text).expect("write");
+        let mut s = settings(dir.path(), 10, u64::MAX);
+        s.write_pos_interval = Duration::from_secs(60);
+        let slow = Arc::new(SlowDurable {
+            puts: Default::default(),
+            seen_at_15th: Default::default(),
+            position_file: s.position_file.clone(),
+            counter: Arc::new(ChannelCounter::default()),
+        });
+        let counter = Arc::new(SourceCounter::default());
+        let mut processor = ChannelProcessor::new(
+            "r1",
+            vec![],
+            ReplicatingSelector {
+                required: vec![slow.clone() as Arc<dyn Channel>],
+                optional: vec![],
+            },
+            counter.clone(),
+        );
+        let mut t = Tailer::new("r1".into(), s, counter);
+        t.restore();
+        let stop = Shutdown::new();
+        assert_eq!(
+            t.read_pass(&mut processor, &stop),
+            Some(300),
+            "one pass reads it all"
+        );
+        let seen = *slow.seen_at_15th.lock().expect("lock");
+        let pos = seen.expect("the position file was written before the 15th batch");
+        assert!(
+            pos > 0 && pos < 300 * 9,
+            "a position in the middle of the pass: {pos}"
+        );
     }
 
     /// Resumes `app.log` from a position file Flume wrote (no rflume sidecar) whose entry has

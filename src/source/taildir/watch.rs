@@ -64,6 +64,15 @@ impl Watch {
         w
     }
 
+    /// A way for another thread to end the read loop's wait (a delivery moved a position): a
+    /// notification about no path, which concerns every file group and rescans none.
+    pub(super) fn waker(&self) -> impl Fn() + Send + Sync + 'static {
+        let tx = self.events_tx.clone();
+        move || {
+            let _ = tx.send(Ok(notify::Event::new(EventKind::Other)));
+        }
+    }
+
     /// Watches the directories not watched yet (created since the last try).
     pub(super) fn watch_dirs(&mut self, groups: &[FileGroupSettings]) {
         let Some(w) = self.watcher.as_mut() else {

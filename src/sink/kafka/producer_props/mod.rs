@@ -235,6 +235,16 @@ const DEFAULT_MESSAGE_TIMEOUT_MS: &str = "120000";
 /// Java's default partitioner hashes keys with murmur2; librdkafka's default (CRC32) would put
 /// keyed records on other partitions than Flume did.
 const DEFAULT_PARTITIONER_NAME: &str = "murmur2_random";
+/// Java's producer default (librdkafka's is 10 s): a broker that comes back, or a leader that
+/// moved to a broker the client had lost, is used again within a second, as with Flume.
+const DEFAULT_RECONNECT_BACKOFF_MAX_MS: &str = "1000";
+/// How long librdkafka waits for an answer to a metadata request before it goes back to the
+/// broker list (KIP-1102; librdkafka's default is 5 minutes): a broker that hangs with its
+/// connection open (SIGSTOP, a full disk, a network black hole) would otherwise hold up the
+/// failover to another listed broker that long. The case where no request is sent at all (the
+/// one broker librdkafka knows refuses connections) is the sink's own fallback
+/// (`brokers::add_listed_brokers`).
+const DEFAULT_REBOOTSTRAP_TRIGGER_MS: &str = "10000";
 
 /// A value from the file: the Java key (without `kafka.producer.`), the value, the line, and the
 /// Flume property that carried it (`requiredAcks` for the deprecated name).
@@ -368,6 +378,26 @@ pub(super) fn translate(
             DEFAULT_PARTITIONER_NAME,
             None,
             Some("same key hashing as Flume's Java producer".into()),
+        );
+    }
+    if !out.contains("reconnect.backoff.max.ms") {
+        out.push(
+            "reconnect.backoff.max.ms",
+            DEFAULT_RECONNECT_BACKOFF_MAX_MS,
+            None,
+            Some("Java's producer default (librdkafka's is 10000)".into()),
+        );
+    }
+    if !out.contains("metadata.recovery.rebootstrap.trigger.ms") {
+        out.push(
+            "metadata.recovery.rebootstrap.trigger.ms",
+            DEFAULT_REBOOTSTRAP_TRIGGER_MS,
+            None,
+            Some(
+                "rflume default (librdkafka's is 300000): the broker list is tried again after \
+                 10 s without an answer to a metadata request"
+                    .into(),
+            ),
         );
     }
     cross_checks(r, settings, &out);

@@ -1,0 +1,384 @@
+//! The file channel against a model: random sequences of puts, takes, commits, rollbacks,
+//! restarts and crashes (with torn tails) must leave the channel holding exactly what a plain
+//! in-memory model of Flume's transaction rules says — in order, nothing lost, nothing delivered
+//! twice. Segments are tiny and the memory budget smaller than a batch, so that segment rolls,
+//! deletions, checkpoints (the keeper runs every few milliseconds, at moments the test does not
+//! choose) and reads from disk all happen many times in every case.
+//!
+//! Also here: the channel's unit tests of one behaviour each.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::channel::{FileChannel, Tuning};
+use super::settings::FileSettings;
+use crate::channel::{Channel, ChannelError, TakeTransaction};
+use crate::event::{Event, Receipt};
+use crate::metrics::ChannelCounter;
+
+/// A temporary directory, on tmpfs when there is one: the logic under test is the same, and
+/// thousands of fsyncs cost nothing there.
+fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(t) = tempfile::tempdir_in(shm) {
+            return t;
+        }
+    }
+    tempfile::tempdir().expect("tempdir")
+}
+
+fn settings(root: &Path) -> FileSettings {
+    let mut s = FileSettings::in_dirs(&root.join("cp"), &root.join("d1"));
+    s.data_dirs.push(root.join("d2"));
+    s.use_dual_checkpoints = true;
+    s.backup_checkpoint_dir = Some(root.join("backup"));
+    s.capacity = 20;
+    s.transaction_capacity = 7;
+    s.keep_alive = Duration::ZERO;
+    s.checkpoint_interval = Duration::from_millis(10);
+    s.max_file_size = 300;
+    s.minimum_required_space = 1 << 20;
+    s
+}
+
+fn tuning() -> Tuning {
+    Tuning {
+        mem_budget: 64,
+        keeper_tick: Duration::from_millis(2),
+        space_refresh: Duration::from_secs(1),
+    }
+}
+
+fn open(s: &FileSettings) -> Arc<FileChannel> {
+    Arc::new(
+        FileChannel::open(
+            "c1",
+            s.clone(),
+            tuning(),
+            Arc::new(ChannelCounter::default()),
+        )
+        .expect("the channel opens"),
+    )
+}
+
+fn body(id: u64) -> Vec<u8> {
+    // Sizes vary so that records straddle the tiny segments differently.
+    format!("event-{id}-{}", "x".repeat((id % 7) as usize)).into_bytes()
+}
+
+fn id_of(e: &Event) -> u64 {
+    let s = String::from_utf8_lossy(&e.body);
+    s.split('-')
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not an event of this test: {s}"))
+}
+
+/// The newest segment file.
+fn newest_segment(s: &FileSettings) -> Option<PathBuf> {
+    let mut all: Vec<PathBuf> = s
+        .data_dirs
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("rflume-wal-"))
+        })
+        .collect();
+    all.sort_by_key(|p| p.file_name().map(|n| n.to_owned()));
+    all.pop()
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(u64),
+    Take(usize),
+    Commit(usize),
+    Rollback(usize),
+    /// The process dies; with `Some`, the last write was torn after that many bytes.
+    Crash(Option<usize>),
+    Restart,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (1u64..=6).prop_map(Op::Put),
+        5 => (1usize..=8).prop_map(Op::Take),
+        4 => any::<usize>().prop_map(Op::Commit),
+        2 => any::<usize>().prop_map(Op::Rollback),
+        1 => proptest::option::of(1usize..40).prop_map(Op::Crash),
+        1 => Just(Op::Restart),
+    ]
+}
+
+/// Flume's rules in a few lines: waiting events in put order, takes in flight.
+#[derive(Default)]
+struct Model {
+    waiting: BTreeSet<u64>,
+    in_flight: Vec<Vec<u64>>,
+    next_id: u64,
+}
+
+fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let root = scratch();
+    let s = settings(root.path());
+    let mut ch = open(&s);
+    let mut m = Model::default();
+    let mut takes: Vec<Vec<Event>> = Vec::new();
+    for op in ops {
+        match op {
+            Op::Put(n) => {
+                let ids: Vec<u64> = (m.next_id..m.next_id + n).collect();
+                let mut batch: Vec<Event> = ids.iter().map(|i| Event::new(body(*i))).collect();
+                let fits =
+                    m.waiting.len() + m.in_flight.iter().map(Vec::len).sum::<usize>() + n as usize
+                        <= s.capacity;
+                match ch.put(&mut batch) {
+                    Ok(()) => {
+                        prop_assert!(fits, "a put beyond the capacity committed");
+                        prop_assert!(batch.is_empty());
+                        m.waiting.extend(ids);
+                        m.next_id += n;
+                    }
+                    Err(e) => {
+                        prop_assert!(!fits, "a put that fits failed: {e}");
+                        prop_assert!(matches!(e, ChannelError::FileFull { .. }), "{e}");
+                        prop_assert_eq!(batch.len(), n as usize, "the caller keeps its batch");
+                    }
+                }
+            }
+            Op::Take(max) => {
+                let got = ch.take_raw(max, Duration::ZERO);
+                let ids: Vec<u64> = got.iter().map(id_of).collect();
+                let expected: Vec<u64> = m.waiting.iter().copied().take(ids.len()).collect();
+                prop_assert_eq!(&ids, &expected, "takes come in put order");
+                prop_assert!(ids.len() <= max);
+                prop_assert!(
+                    !ids.is_empty() || m.waiting.is_empty(),
+                    "a take found nothing while {} events wait",
+                    m.waiting.len()
+                );
+                if !ids.is_empty() {
+                    for i in &ids {
+                        m.waiting.remove(i);
+                    }
+                    m.in_flight.push(ids);
+                    takes.push(got);
+                }
+            }
+            Op::Commit(i) if !takes.is_empty() => {
+                let i = i % takes.len();
+                ch.commit_take(&takes.remove(i));
+                m.in_flight.remove(i);
+            }
+            Op::Rollback(i) if !takes.is_empty() => {
+                let i = i % takes.len();
+                ch.rollback_take(takes.remove(i));
+                m.waiting.extend(m.in_flight.remove(i));
+            }
+            Op::Commit(_) | Op::Rollback(_) => {}
+            Op::Crash(torn) => {
+                takes.clear();
+                let owned = Arc::try_unwrap(ch).map_err(|_| TestCaseError::fail("shared"))?;
+                owned.crash();
+                if let (Some(cut), Some(seg)) = (torn, newest_segment(&s)) {
+                    // What a crash in the middle of writing the next record leaves behind.
+                    let mut r =
+                        super::format::Record::put(&[Event::new(body(999_999))]).expect("fits");
+                    r.seal(0);
+                    let mut f = std::fs::OpenOptions::new()
+                        .append(true)
+                        .open(&seg)
+                        .expect("open the newest segment");
+                    f.write_all(&r.bytes[..cut.min(r.bytes.len() - 1)])
+                        .expect("torn write");
+                }
+                for t in m.in_flight.drain(..) {
+                    m.waiting.extend(t);
+                }
+                ch = open(&s);
+            }
+            Op::Restart => {
+                takes.clear();
+                ch.close();
+                drop(ch);
+                for t in m.in_flight.drain(..) {
+                    m.waiting.extend(t);
+                }
+                ch = open(&s);
+            }
+        }
+        let in_flight: usize = m.in_flight.iter().map(Vec::len).sum();
+        prop_assert_eq!(ch.len(), m.waiting.len());
+        prop_assert_eq!(ch.len_including_in_flight(), m.waiting.len() + in_flight);
+    }
+    // Finally everything that waits comes out, in order, once.
+    for t in takes.drain(..) {
+        ch.rollback_take(t);
+    }
+    for t in m.in_flight.drain(..) {
+        m.waiting.extend(t);
+    }
+    let mut all = Vec::new();
+    loop {
+        let t = TakeTransaction::begin(&(ch.clone() as Arc<dyn Channel>), 7, Duration::ZERO);
+        if t.is_empty() {
+            break;
+        }
+        all.extend(t.events().iter().map(id_of));
+        t.commit();
+    }
+    prop_assert_eq!(all, m.waiting.iter().copied().collect::<Vec<_>>());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_channel_behaves_like_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+        run(ops)?;
+    }
+}
+
+/// A put is acknowledged to its source (the receipt fires) once it is on disk, not when a sink
+/// delivers it: a TAILDIR source may move its position past events the file channel holds.
+#[test]
+fn receipts_fire_when_the_put_is_durable() {
+    let root = scratch();
+    let ch = open(&settings(root.path()));
+    let fired = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let f = fired.clone();
+    let r = Receipt::new(move || {
+        f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    });
+    r.expect(2);
+    let mut batch: Vec<Event> = (0..2)
+        .map(|i| Event {
+            receipt: Some(r.clone()),
+            ..Event::new(body(i))
+        })
+        .collect();
+    ch.put(&mut batch).expect("put");
+    assert_eq!(fired.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let taken = ch.take_raw(2, Duration::ZERO);
+    assert!(
+        taken.iter().all(|e| e.receipt.is_none()),
+        "a taken event carries no receipt: it was acknowledged already"
+    );
+}
+
+/// A committed put survives a crash; a committed take is not delivered again; an open take is.
+#[test]
+fn a_crash_keeps_committed_puts_and_forgets_committed_takes() {
+    let root = scratch();
+    let s = settings(root.path());
+    let ch = open(&s);
+    ch.put(&mut (0..6).map(|i| Event::new(body(i))).collect())
+        .expect("put");
+    let delivered = ch.take_raw(2, Duration::ZERO);
+    ch.commit_take(&delivered);
+    let _open = ch.take_raw(2, Duration::ZERO);
+    Arc::try_unwrap(ch).ok().expect("sole owner").crash();
+    let ch = open(&s);
+    let again: Vec<u64> = ch.take_raw(7, Duration::ZERO).iter().map(id_of).collect();
+    assert_eq!(again, [2, 3, 4, 5]);
+}
+
+/// A crash while a segment was being created leaves a file with a partial header (or none):
+/// it held nothing, and is removed; the channel opens with everything committed before.
+#[test]
+fn a_segment_torn_at_its_creation_is_removed() {
+    let root = scratch();
+    let s = settings(root.path());
+    let ch = open(&s);
+    ch.put(&mut (0..3).map(|i| Event::new(body(i))).collect())
+        .expect("put");
+    Arc::try_unwrap(ch).ok().expect("sole owner").crash();
+    let newest = newest_segment(&s).expect("a segment");
+    let name = newest.file_name().and_then(|n| n.to_str()).expect("name");
+    let id: u64 = name["rflume-wal-".len()..].parse().expect("an id");
+    let torn = s.data_dirs[0].join(format!("rflume-wal-{:020}", id + 1));
+    std::fs::write(&torn, b"RFLUMW").expect("a torn header");
+    let ch = open(&s);
+    assert!(!torn.exists(), "the torn segment is removed");
+    let got: Vec<u64> = ch.take_raw(7, Duration::ZERO).iter().map(id_of).collect();
+    assert_eq!(got, [0, 1, 2]);
+}
+
+#[test]
+fn a_second_channel_on_the_same_directories_is_refused() {
+    let root = scratch();
+    let s = settings(root.path());
+    let _first = open(&s);
+    let err = FileChannel::open(
+        "c2",
+        s.clone(),
+        tuning(),
+        Arc::new(ChannelCounter::default()),
+    )
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(err.contains("in use by another file channel"), "{err}");
+}
+
+#[test]
+fn the_disk_part_is_read_back_when_memory_is_empty() {
+    let root = scratch();
+    let mut s = settings(root.path());
+    s.capacity = 1000;
+    s.max_file_size = 4096;
+    let ch = open(&s);
+    for i in 0..50 {
+        ch.put(&mut vec![Event::new(body(i)), Event::new(body(1000 + i))])
+            .expect("put");
+    }
+    let mut got = Vec::new();
+    loop {
+        let t = ch.take_raw(7, Duration::ZERO);
+        if t.is_empty() {
+            break;
+        }
+        got.extend(t.iter().map(id_of));
+        ch.commit_take(&t);
+    }
+    let want: Vec<u64> = (0..50).flat_map(|i| [i, 1000 + i]).collect();
+    assert_eq!(got, want);
+}
+
+/// Segments are deleted once everything in them was delivered and a checkpoint says so.
+#[test]
+fn delivered_segments_are_deleted() {
+    let root = scratch();
+    let mut s = settings(root.path());
+    s.capacity = 1000;
+    let ch = open(&s);
+    for i in 0..100 {
+        ch.put(&mut vec![Event::new(body(i))]).expect("put");
+    }
+    let count = || {
+        s.data_dirs
+            .iter()
+            .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("rflume-wal-"))
+            .count()
+    };
+    assert!(count() > 5, "tiny segments: many of them");
+    loop {
+        let t = ch.take_raw(7, Duration::ZERO);
+        if t.is_empty() {
+            break;
+        }
+        ch.commit_take(&t);
+    }
+    crate::testing::wait_for("the keeper deleted the delivered segments", || count() <= 1);
+}

@@ -1,0 +1,359 @@
+//! rflume as a system service: systemd's notify protocol over a real socket, the unit file as
+//! `systemd-analyze verify` judges it, the packages' layout as `dpkg` would install it, and the
+//! static OpenSSL build serving `--conf-uri https:`.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+const NULL_PIPELINE: &str = "a1.sources = r1\na1.channels = c1\na1.sinks = k1\n\
+    a1.sources.r1.type = seq\na1.sources.r1.channels = c1\na1.sources.r1.totalEvents = 1000000000\n\
+    a1.channels.c1.type = memory\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n";
+
+/// Datagrams received on the notify socket, in order.
+struct NotifySocket {
+    socket: UnixDatagram,
+    seen: Vec<String>,
+}
+
+impl NotifySocket {
+    fn bind(path: &Path) -> NotifySocket {
+        let socket = UnixDatagram::bind(path).expect("bind the notify socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        NotifySocket {
+            socket,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a datagram containing `line` (a whole `KEY=VALUE` line); returns it.
+    fn wait_for(&mut self, line: &str, agent: &Agent) -> String {
+        let end = Instant::now() + DEADLINE;
+        let mut buf = vec![0u8; 4096];
+        while Instant::now() < end {
+            if let Ok(n) = self.socket.recv(&mut buf) {
+                let d = String::from_utf8_lossy(&buf[..n]).to_string();
+                self.seen.push(d.clone());
+                if d.lines().any(|l| l == line) {
+                    return d;
+                }
+            }
+        }
+        panic!("no {line} datagram; got {:?}\n{}", self.seen, agent.log());
+    }
+}
+
+#[test]
+fn notify_socket_gets_ready_watchdog_reloading_and_stopping() {
+    let dir = tempfile::Builder::new()
+        .prefix("rflume-notify-")
+        .tempdir()
+        .expect("tempdir");
+    let sock_dir = tempfile::tempdir().expect("tempdir");
+    let sock_path = sock_dir.path().join("notify.sock");
+    let mut notify = NotifySocket::bind(&sock_path);
+    let conf = dir.path().join("flume.conf");
+    std::fs::write(&conf, NULL_PIPELINE).expect("write");
+    let mut cmd = Command::new(rflume_bin());
+    cmd.args([
+        "agent",
+        "--name",
+        "a1",
+        "-Dflume.root.logger=INFO,console",
+        "--conf-file",
+    ])
+    .arg(&conf)
+    .env("NOTIFY_SOCKET", &sock_path)
+    .env("WATCHDOG_USEC", "1000000");
+    let mut agent = Agent::spawn(dir, cmd);
+    let ready = notify.wait_for("READY=1", &agent);
+    assert!(
+        ready.contains("STATUS=running 1 source(s), 1 channel(s), 1 sink(s)"),
+        "{ready}"
+    );
+    // WatchdogSec=1: pings every half second while the sink goes round.
+    notify.wait_for("WATCHDOG=1", &agent);
+    notify.wait_for("WATCHDOG=1", &agent);
+    std::fs::write(
+        agent.conf_path(),
+        NULL_PIPELINE.replace("type = null", "type = null\na1.sinks.k1.batchSize = 10"),
+    )
+    .expect("edit");
+    let reloading = notify.wait_for("RELOADING=1", &agent);
+    assert!(reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    notify.wait_for("READY=1", &agent);
+    agent.stop_cleanly();
+    let stopping = notify.wait_for("STOPPING=1", &agent);
+    assert!(stopping.contains("STATUS=stopping"), "{stopping}");
+    // The order systemd needs: READY before RELOADING before the second READY before STOPPING.
+    let pos = |what: &str, from: usize| {
+        notify.seen[from..]
+            .iter()
+            .position(|d| d.lines().any(|l| l == what))
+            .map(|p| p + from)
+            .unwrap_or_else(|| panic!("{what} missing in {:?}", notify.seen))
+    };
+    let r1 = pos("READY=1", 0);
+    let rl = pos("RELOADING=1", r1);
+    let r2 = pos("READY=1", rl);
+    pos("STOPPING=1", r2);
+}
+
+/// Installs a Debian package's tool when it is missing (the test script does the same).
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn the_unit_file_passes_systemd_analyze_verify() {
+    assert!(
+        have("systemd-analyze"),
+        "systemd-analyze is needed (scripts/test.sh installs it)"
+    );
+    // verify checks that ExecStart's binary exists: give it a root with the binary in place.
+    let root = tempfile::tempdir().expect("tempdir");
+    let unit_dir = root.path().join("etc/systemd/system");
+    std::fs::create_dir_all(&unit_dir).expect("mkdir");
+    std::fs::create_dir_all(root.path().join("usr/bin")).expect("mkdir");
+    std::fs::copy(rflume_bin(), root.path().join("usr/bin/rflume")).expect("copy");
+    let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/rflume@.service");
+    std::fs::copy(&unit, unit_dir.join("rflume@.service")).expect("copy unit");
+    // …and the system's own units the unit refers to (sysinit.target, network-online.target).
+    let system_units = root.path().join("usr/lib/systemd");
+    std::fs::create_dir_all(&system_units).expect("mkdir");
+    let (ok, out) = run(Command::new("cp")
+        .arg("-a")
+        .arg("/usr/lib/systemd/system")
+        .arg(&system_units));
+    assert!(ok, "{out}");
+    let (ok, out) = run(Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", root.path().display()))
+        .arg("rflume@a1.service"));
+    let problems: Vec<&str> = out.lines().filter(|l| l.contains("rflume@")).collect();
+    assert!(ok && problems.is_empty(), "systemd-analyze verify:\n{out}");
+    let text = std::fs::read_to_string(&unit).expect("unit");
+    for needed in [
+        "Type=notify",
+        "WatchdogSec=",
+        "ExecStartPre=/usr/bin/rflume check",
+        "ExecReload=/usr/bin/rflume check",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "Restart=on-failure",
+        "User=rflume",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/rflume",
+        "NoNewPrivileges=yes",
+    ] {
+        assert!(text.contains(needed), "the unit lacks {needed}");
+    }
+}
+
+#[test]
+fn the_deb_installs_the_binary_unit_config_and_state_dir() {
+    assert!(have("dpkg-deb"), "dpkg-deb is needed");
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (ok, log) = run(Command::new("bash")
+        .arg(manifest.join("scripts/package.sh"))
+        .arg("--binary")
+        .arg(rflume_bin())
+        .arg("--out")
+        .arg(out_dir.path())
+        .arg("--version")
+        .arg("0.0.0-test")
+        .arg("--fast"));
+    assert!(ok, "package.sh failed:\n{log}");
+    let deb = out_dir.path().join("rflume_0.0.0-test_amd64.deb");
+    assert!(deb.exists(), "no .deb:\n{log}");
+    let root = tempfile::tempdir().expect("tempdir");
+    let (ok, out) = run(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(root.path()));
+    assert!(ok, "{out}");
+    let r = root.path();
+    let bin = r.join("usr/bin/rflume");
+    assert!(bin.is_file());
+    let (ok, version) = run(Command::new(&bin).arg("version"));
+    assert!(ok && version.contains("rflume"), "{version}");
+    assert!(r.join("usr/lib/systemd/system/rflume@.service").is_file());
+    assert!(r.join("etc/rflume/example.conf").is_file());
+    assert!(r.join("var/lib/rflume").is_dir());
+    // The flume-ng name is inert until opted in: off the PATH, never /usr/bin/flume-ng.
+    assert!(!r.join("usr/bin/flume-ng").exists());
+    assert_eq!(
+        std::fs::read_link(r.join("usr/lib/rflume/bin/flume-ng")).expect("symlink"),
+        Path::new("/usr/bin/rflume")
+    );
+    // The example configuration is valid.
+    let (ok, out) = run(Command::new(&bin)
+        .args(["check", "--name", "example", "--conf-file"])
+        .arg(r.join("etc/rflume/example.conf")));
+    assert!(ok, "example.conf does not pass rflume check:\n{out}");
+    // Control data: glibc (and libgcc) only; the service account is made by postinst.
+    let (ok, depends) = run(Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&deb)
+        .arg("Depends"));
+    assert!(ok, "{depends}");
+    assert!(depends.starts_with("libc6 (>= 2."), "{depends}");
+    assert!(
+        !depends.contains("libssl") && !depends.contains("zlib"),
+        "{depends}"
+    );
+    let (ok, conffiles) = run(Command::new("dpkg-deb")
+        .args(["-I"])
+        .arg(&deb)
+        .arg("conffiles"));
+    assert!(
+        ok && conffiles.contains("/etc/rflume/example.conf"),
+        "{conffiles}"
+    );
+    let (ok, postinst) = run(Command::new("dpkg-deb")
+        .args(["-I"])
+        .arg(&deb)
+        .arg("postinst"));
+    assert!(
+        ok && postinst.contains("chown rflume:rflume /var/lib/rflume"),
+        "{postinst}"
+    );
+    // The binary itself needs nothing beyond glibc: OpenSSL and zlib are linked in.
+    let (ok, dynamic) = run(Command::new("objdump").arg("-p").arg(&bin));
+    assert!(ok, "{dynamic}");
+    for needed in dynamic
+        .lines()
+        .filter(|l| l.trim_start().starts_with("NEEDED"))
+    {
+        let lib = needed.split_whitespace().nth(1).unwrap_or("");
+        assert!(
+            [
+                "libc.so.6",
+                "libm.so.6",
+                "libgcc_s.so.1",
+                "ld-linux-x86-64.so.2"
+            ]
+            .contains(&lib),
+            "the binary needs {lib}"
+        );
+    }
+    // The .rpm, when rpmbuild is there (scripts/test.sh installs it).
+    if have("rpmbuild") {
+        let rpm = std::fs::read_dir(out_dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "rpm"))
+            .unwrap_or_else(|| panic!("no .rpm:\n{log}"));
+        let (ok, files) = run(Command::new("rpm").args(["-qlp"]).arg(&rpm));
+        assert!(ok, "{files}");
+        for f in [
+            "/usr/bin/rflume",
+            "/usr/lib/systemd/system/rflume@.service",
+            "/etc/rflume/example.conf",
+            "/var/lib/rflume",
+        ] {
+            assert!(
+                files.lines().any(|l| l == f),
+                "{f} not in the rpm:\n{files}"
+            );
+        }
+        let (_, requires) = run(Command::new("rpm").args(["-qp", "--requires"]).arg(&rpm));
+        assert!(requires.contains("glibc >= 2."), "{requires}");
+        assert!(!requires.contains("libssl"), "{requires}");
+    }
+}
+
+#[test]
+fn conf_uri_https_works_with_the_static_openssl() {
+    assert!(
+        have("openssl") && have("python3"),
+        "openssl and python3 are needed"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (ok, out) = run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(d.join("key.pem"))
+        .arg("-out")
+        .arg(d.join("cert.pem")));
+    assert!(ok, "{out}");
+    std::fs::write(d.join("flume.conf"), NULL_PIPELINE).expect("write");
+    let port = free_port();
+    let server = format!(
+        "import http.server, ssl, functools\n\
+         h = functools.partial(http.server.SimpleHTTPRequestHandler, directory='{dir}')\n\
+         s = http.server.HTTPServer(('127.0.0.1', {port}), h)\n\
+         c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain('{dir}/cert.pem', '{dir}/key.pem')\n\
+         s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+         s.serve_forever()\n",
+        dir = d.display()
+    );
+    let mut py = common::process::Supervised::spawn(
+        "https server",
+        {
+            let mut c = Command::new("python3");
+            c.arg("-c").arg(server);
+            c
+        },
+        &d.join("server.log"),
+    );
+    common::process::wait_listening(&mut py, port, DEADLINE).expect("https server listens");
+    let url = format!("https://127.0.0.1:{port}/flume.conf");
+    // Trusted through the standard OpenSSL variable: the check reads the file over TLS.
+    let mut check = Command::new(rflume_bin());
+    check
+        .args(["check", "--name", "a1", "--conf-uri", &url])
+        .env("SSL_CERT_FILE", d.join("cert.pem"));
+    let (ok, out) = run(&mut check);
+    assert!(ok && out.contains("agent a1: OK"), "{out}");
+    // Not trusted: a clear error, never a panic.
+    let mut untrusted = Command::new(rflume_bin());
+    untrusted
+        .args(["check", "--name", "a1", "--conf-uri", &url])
+        .env("SSL_CERT_FILE", "/nonexistent");
+    let (ok, out) = run(&mut untrusted);
+    assert!(
+        !ok && out.contains("cannot read the configuration at"),
+        "{out}"
+    );
+    assert!(!out.contains("panicked"), "{out}");
+    py.kill();
+}
