@@ -106,28 +106,44 @@ pub fn explain(code: Option<RDKafkaErrorCode>, reason: &str) -> Option<&'static 
     None
 }
 
+/// The errors that reject a record for good: no retry can make Kafka accept it (README,
+/// "Delivery guarantees", lists them with the reasons; a test keeps the two lists equal).
+/// Every other code is retriable: outages, timeouts, leader changes, `NotEnoughReplicas`, a
+/// missing topic that may yet be created, …
+pub const REJECTED: &[RDKafkaErrorCode] = {
+    use RDKafkaErrorCode as C;
+    &[
+        // Larger than the topic's max.message.bytes or librdkafka's message.max.bytes.
+        C::MessageSizeTooLarge,
+        C::InvalidMessageSize,
+        C::MessageBatchTooLarge, // Kafka's RECORD_LIST_TOO_LARGE
+        // The broker's validation refuses the record itself.
+        C::InvalidMessage, // Kafka's CORRUPT_MESSAGE
+        C::InvalidRecord,
+        C::InvalidTimestamp,
+        C::UnsupportedForMessageFormat,
+        C::BadMessage,
+        // A topic name Kafka cannot have.
+        C::InvalidTopic,
+        // The credentials may not write there: an ACL must change first.
+        C::TopicAuthorizationFailed,
+        C::ClusterAuthorizationFailed,
+        // The record names something that does not exist or is not allowed.
+        C::InvalidRequiredAcks,
+        C::PolicyViolation,
+        C::UnknownPartition,
+        C::InvalidArgument,
+    ]
+};
+
 /// The kind of failure a Kafka error code means for the record that met it.
 pub fn classify(code: RDKafkaErrorCode) -> Failure {
-    use RDKafkaErrorCode as C;
-    match code {
-        C::MessageSizeTooLarge
-        | C::InvalidMessageSize
-        | C::MessageBatchTooLarge
-        | C::InvalidMessage
-        | C::InvalidRecord
-        | C::InvalidTimestamp
-        | C::UnsupportedForMessageFormat
-        | C::BadMessage
-        | C::InvalidTopic
-        | C::TopicAuthorizationFailed
-        | C::ClusterAuthorizationFailed
-        | C::InvalidRequiredAcks
-        | C::PolicyViolation
-        | C::UnknownPartition
-        | C::InvalidArgument => Failure::Rejected {
+    if REJECTED.contains(&code) {
+        Failure::Rejected {
             code: format!("{code:?}"),
-        },
-        _ => Failure::Retriable,
+        }
+    } else {
+        Failure::Retriable
     }
 }
 
@@ -191,6 +207,34 @@ mod tests {
             ),
             None
         );
+    }
+
+    /// README's table of errors that reject a record for good names exactly [`REJECTED`].
+    #[test]
+    fn the_readme_lists_exactly_the_rejected_codes() {
+        let readme = include_str!("../../../README.md");
+        let table = readme
+            .split("| Kafka error | why a retry cannot help |")
+            .nth(1)
+            .expect("README has the table of rejected errors");
+        let mut documented: Vec<String> = Vec::new();
+        for row in table.lines().skip(2) {
+            let row = row.trim();
+            if !row.starts_with('|') {
+                break;
+            }
+            let first = row.split('|').nth(1).unwrap_or_default();
+            // `Name` entries; the partition header is not a Kafka error code.
+            for name in first.split('`').skip(1).step_by(2) {
+                if name != "partitionIdHeader" {
+                    documented.push(name.to_string());
+                }
+            }
+        }
+        documented.sort();
+        let mut coded: Vec<String> = REJECTED.iter().map(|c| format!("{c:?}")).collect();
+        coded.sort();
+        assert_eq!(documented, coded);
     }
 
     #[test]
