@@ -83,6 +83,31 @@ fn taildir_conf(
     taildir_to_kafka(&files.logs(), &files.pos(), bootstrap, TOPIC, &settings)
 }
 
+/// Starts `conf` as agent `a1` with Flume's metrics server on a free port.
+fn start_monitored(conf: &str) -> (Agent, u16) {
+    let port = free_port();
+    let flags = [
+        "-Dflume.monitoring.type=http".to_string(),
+        format!("-Dflume.monitoring.port={port}"),
+    ];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut agent = Agent::start_with_args(conf, "a1", &flags);
+    agent.wait_for_log(
+        DELIVERY,
+        &format!("serving metrics on http://127.0.0.1:{port}"),
+    );
+    (agent, port)
+}
+
+/// What the metrics server says of sink k1 and source r1: (`/metrics` JSON, the Prometheus page).
+fn metrics(port: u16) -> (serde_json::Value, String) {
+    let json = http::metrics_json(port).expect("/metrics answers");
+    let prometheus = http::get(&format!("http://127.0.0.1:{port}/metrics/prometheus"))
+        .expect("/metrics/prometheus answers")
+        .body;
+    (json, prometheus)
+}
+
 /// Every record of the dead-letter directory, in file and line order: (topic, error, body).
 fn dead_letters(dir: &Path) -> Vec<(String, String, Vec<u8>)> {
     let Ok(entries) = fs::read_dir(dir) else {
@@ -153,7 +178,7 @@ fn a_ten_megabyte_line_is_split_diverted_and_the_lines_after_it_arrive() {
     let app = files.log("app.log");
     let huge: Vec<u8> = (0..10_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     append_lines(&app, ["before"]);
-    let mut agent = Agent::start(&taildir_conf(&files, &broker.bootstrap(), &[], &[]), "a1");
+    let (mut agent, port) = start_monitored(&taildir_conf(&files, &broker.bootstrap(), &[], &[]));
     let mut content = huge.clone();
     content.extend_from_slice(b"\nafter 1\nafter 2\n");
     append_bytes(&app, &content);
@@ -162,6 +187,19 @@ fn a_ten_megabyte_line_is_split_diverted_and_the_lines_after_it_arrive() {
     agent.wait_until(DELIVERY, "the lines after the huge one arrive", || {
         read().iter().any(|r| r.value == b"after 2")
     });
+    // The diversion shows in both renderings of the metrics while the agent runs (counted at
+    // the take's commit, which may follow the records' visibility on the topic by a moment).
+    agent.wait_until(DELIVERY, "/metrics counts the nine diverted pieces", || {
+        metrics(port).0["SINK.k1"]["DeadLetteredCount"] == "9"
+    });
+    let (json, prometheus) = metrics(port);
+    assert_eq!(json["SINK.k1"]["DeadLetteredCount"], "9", "{json}");
+    assert_eq!(json["SOURCE.r1"]["LongLinesSplit"], "1", "{json}");
+    assert!(
+        prometheus.contains("rflume_sink_events_dead_lettered_total{sink=\"k1\"} 9\n")
+            && prometheus.contains("rflume_source_long_lines_split_total{source=\"r1\"} 1\n"),
+        "{prometheus}"
+    );
     agent.stop_cleanly();
 
     let max = 1024 * 1024;
@@ -359,12 +397,25 @@ fn drop_policy_drops_loudly_and_the_pipeline_flows() {
             ("kafka.producer.max.request.size", "2000"),
         ],
     );
-    let mut agent = Agent::start(&conf, "a1");
+    let (mut agent, port) = start_monitored(&conf);
     agent.wait_until(DELIVERY, "small 2 arrives", || {
         consume_all(&broker.bootstrap(), TOPIC, 1, 2, Duration::from_secs(5))
             .iter()
             .any(|r| r.value == b"small 2")
     });
+    agent.wait_until(DELIVERY, "/metrics counts the dropped event", || {
+        metrics(port).0["SINK.k1"]["RejectedDroppedCount"] == "1"
+    });
+    let (json, prometheus) = metrics(port);
+    assert!(
+        json["SINK.k1"].get("DeadLetteredCount").is_none(),
+        "absent while 0: {json}"
+    );
+    assert!(
+        prometheus.contains("rflume_sink_events_rejected_dropped_total{sink=\"k1\"} 1\n")
+            && prometheus.contains("rflume_sink_events_dead_lettered_total{sink=\"k1\"} 0\n"),
+        "{prometheus}"
+    );
     agent.stop_cleanly();
     let records = consume_all(&broker.bootstrap(), TOPIC, 1, 2, Duration::from_secs(10));
     assert_eq!(values(&records), ["small 1", "small 2"]);
