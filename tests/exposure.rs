@@ -1,7 +1,9 @@
-//! What the agent exposes on the machine: the files it creates are private (position files and
-//! dead-letter files 0600, their directories 0700), and a position file that cannot be written
-//! is said loudly — an ERROR at start, at most one WARN a minute while it lasts, and a stop that
-//! says the positions were not saved instead of "stopped cleanly" — while lines keep flowing.
+//! What the agent exposes on the machine: the files it creates are private (position files,
+//! dead-letter files and the file channel's files 0600, their directories 0700), the metrics
+//! server listens on 127.0.0.1 only unless told otherwise, and a position file that cannot be
+//! written is said loudly — an ERROR at start, at most one WARN a minute while it lasts, a
+//! `/health` failure, and a stop that says the positions were not saved instead of "stopped
+//! cleanly" — while lines keep flowing.
 //!
 //! "Unwritable" is made with a regular file where a directory should be (ENOTDIR), because the
 //! tests may run as root, for whom permission bits are no obstacle.
@@ -38,10 +40,11 @@ fn mode(p: &Path) -> u32 {
         & 0o777
 }
 
-/// Directories rflume creates for positions and dead letters are 0700, their files 0600,
-/// whatever the umask (here the permissive 0000).
+/// Directories rflume creates for positions, dead letters and a file channel are 0700, their
+/// files 0600, whatever the umask (here the permissive 0000); the metrics server, started with
+/// Flume's flags and no host, listens on 127.0.0.1 alone (Flume: every interface).
 #[test]
-fn position_and_dead_letter_files_are_private() {
+fn state_files_are_private_and_the_metrics_port_is_loopback_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
     fs::create_dir_all(&logs).expect("logs");
@@ -51,6 +54,9 @@ fn position_and_dead_letter_files_are_private() {
     broker.create_topic(TOPIC, 1);
     append_lines(logs.join("app.log"), ["ok", &"x".repeat(3000)]);
     let dead_dir = dead.display().to_string();
+    let checkpoint = dir.path().join("channel/checkpoint");
+    let data = dir.path().join("channel/data");
+    let (checkpoint_dir, data_dir) = (checkpoint.display().to_string(), data.display().to_string());
     let conf = taildir_conf(
         &logs,
         &pos,
@@ -58,9 +64,20 @@ fn position_and_dead_letter_files_are_private() {
         &[
             ("sinks.k1.kafka.producer.max.request.size", "2000"),
             ("sinks.k1.rflume.deadLetter.directory", &dead_dir),
+            ("channels.c1.type", "file"),
+            ("channels.c1.checkpointDir", &checkpoint_dir),
+            ("channels.c1.dataDirs", &data_dir),
+            ("channels.c1.minimumRequiredSpace", "1048576"),
         ],
     );
-    let mut agent = spawn_agent(&conf, "INFO", true);
+    let port = free_port();
+    let mut agent = spawn_agent(&conf, "INFO", true, Some(port));
+    agent.wait_for_log(DELIVERY, "serving metrics on http://127.0.0.1:");
+    let listening = listeners(port);
+    assert!(!listening.is_empty(), "the metrics port {port} listens");
+    for (address, _) in &listening {
+        assert_eq!(address, "127.0.0.1", "metrics port {port}: {listening:?}");
+    }
     agent.wait_until(
         DELIVERY,
         "the dead letter and the positions are written",
@@ -79,11 +96,35 @@ fn position_and_dead_letter_files_are_private() {
     for f in fs::read_dir(&dead).expect("dead letters") {
         assert_eq!(mode(&f.expect("entry").path()), 0o600);
     }
+    assert_eq!(mode(&dir.path().join("channel")), 0o700);
+    for d in [&checkpoint, &data] {
+        assert_eq!(mode(d), 0o700, "{}", d.display());
+        let files: Vec<_> = walk(d);
+        assert!(!files.is_empty(), "{} has files", d.display());
+        for f in files {
+            let want = if f.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(mode(&f), want, "{}", f.display());
+        }
+    }
+}
+
+/// Everything under `dir`, depth first.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
 }
 
 /// `rflume agent` on `conf` with the given log level; `open_umask` starts it with umask 0000,
-/// which would make every file it creates world-readable if rflume relied on the umask.
-fn spawn_agent(conf: &str, level: &str, open_umask: bool) -> Agent {
+/// which would make every file it creates world-readable if rflume relied on the umask;
+/// `metrics_port` starts Flume's metrics server there (no host given).
+fn spawn_agent(conf: &str, level: &str, open_umask: bool, metrics_port: Option<u16>) -> Agent {
     use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().expect("agent dir");
     let conf_path = dir.path().join("flume.conf");
@@ -93,6 +134,10 @@ fn spawn_agent(conf: &str, level: &str, open_umask: bool) -> Agent {
         .arg(format!("-Dflume.root.logger={level},console"))
         .arg("--conf-file")
         .arg(&conf_path);
+    if let Some(port) = metrics_port {
+        cmd.arg("-Dflume.monitoring.type=http")
+            .arg(format!("-Dflume.monitoring.port={port}"));
+    }
     if open_umask {
         // SAFETY: umask(2) is async-signal-safe and only changes the child's file-mode mask.
         unsafe {
@@ -124,12 +169,22 @@ fn an_unwritable_position_file_is_an_error_at_start_and_at_stop() {
     broker.create_topic(TOPIC, 1);
     append_lines(logs.join("app.log"), (0..50).map(|i| format!("line {i}")));
     // DEBUG: each suppressed failure leaves a debug line, which is what the test counts.
+    let port = free_port();
     let mut agent = spawn_agent(
         &taildir_conf(&logs, &pos, &broker.bootstrap(), &[]),
         "DEBUG",
         false,
+        Some(port),
     );
     agent.wait_for_log(DELIVERY, "positions cannot be saved");
+    agent.wait_for_log(DELIVERY, "serving metrics on http://127.0.0.1:");
+    let health = common::http::get(&format!("http://127.0.0.1:{port}/health")).expect("/health");
+    assert_eq!(health.status, 503, "{}", health.body);
+    assert!(
+        health.body.contains("source r1 cannot save its positions"),
+        "{}",
+        health.body
+    );
     agent.wait_until(DELIVERY, "the lines are delivered anyway", || {
         consume_all(&broker.bootstrap(), TOPIC, 1, 50, Duration::from_secs(5)).len() >= 50
     });

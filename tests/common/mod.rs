@@ -45,7 +45,7 @@ pub use kafka::{
     consume_all, consume_all_with, create_topic, values, FlumeEvent, Record, TestProducer,
 };
 #[allow(unused_imports)]
-pub use process::{connected_ports, pid_alive, process_read_offset};
+pub use process::{connected_ports, listeners, pid_alive, process_read_offset};
 #[allow(unused_imports)]
 pub use tally::{numbered, LineStream, Tally};
 #[allow(unused_imports)]
