@@ -3,8 +3,8 @@
 //! every connection is TLS), and the agent configured as a Flume user would configure it
 //! (`kafka.producer.security.protocol = SSL`, `ssl.truststore.location` + `ssl.truststore.type =
 //! PEM`). A trust store with the wrong CA and an expired broker certificate each give an error
-//! that names the cause; the agent keeps retrying, and once fixed (a restart with the right CA; a
-//! renewed certificate without touching the agent) every line arrives exactly once.
+//! that names the cause; the agent keeps retrying, and once fixed (a restart or a reload with the
+//! right CA; a renewed certificate without touching the agent) every line arrives exactly once.
 //!
 //! Secrets: a password from `${env:…}` and one written in the file never appear in `rflume
 //! check`'s output or in the agent's log, even with librdkafka's debug logging on.
@@ -167,6 +167,38 @@ fn an_untrusted_broker_certificate_is_named_and_nothing_is_lost_once_fixed() {
         read_tls(&broker, &ca.cert(), all.len()).len() >= all.len()
     });
     fixed.stop_cleanly();
+    assert_eq!(values(&read_tls(&broker, &ca.cert(), all.len())), all);
+}
+
+/// The same mistake fixed the way configuration management fixes it: the file is rewritten with
+/// the right CA while the agent runs. The reload restarts only the sink (the memory channel keeps
+/// what it holds), and every line — those read while the CA was wrong and those written after —
+/// arrives exactly once, with no restart.
+#[test]
+fn an_untrusted_ca_fixed_by_a_reload_delivers_every_line_once() {
+    let ca = TestCa::new("rflume test CA");
+    let other = TestCa::new("some other CA");
+    let (cert, key) = ca.server_cert("broker", None);
+    let broker = TlsBroker::start(&cert, &key);
+    broker.create_topic(TOPIC, 1);
+    let files = Files::new();
+    let first = lines("before-reload", 200);
+    append_lines(files.app(), &first);
+    let mut agent = Agent::start(&tls_conf(&files, &broker, &other.cert()), "a1");
+    agent.wait_for_log(DELIVERY, "not signed by a CA this agent trusts");
+    assert!(
+        read_tls(&broker, &ca.cert(), 0).is_empty(),
+        "nothing delivered"
+    );
+    fs::write(agent.conf_path(), tls_conf(&files, &broker, &ca.cert())).expect("rewrite");
+    agent.wait_for_log(DELIVERY, "configuration reloaded: restarted [sink k1]");
+    let second = lines("after-reload", 100);
+    append_lines(files.app(), &second);
+    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    agent.wait_until(DELIVERY, "every line once the CA is right", || {
+        read_tls(&broker, &ca.cert(), all.len()).len() >= all.len()
+    });
+    agent.stop_cleanly();
     assert_eq!(values(&read_tls(&broker, &ca.cert(), all.len())), all);
 }
 
