@@ -117,24 +117,60 @@ fn delivers_over_tls_with_flumes_trust_store_properties() {
     );
 }
 
+/// A broker whose certificate `ca` signed, 200 lines waiting in `files`, and the agent's
+/// configuration trusting `other` instead.
+struct WrongCa {
+    ca: TestCa,
+    other: TestCa,
+    broker: TlsBroker,
+    files: Files,
+    first: Vec<String>,
+}
+
+impl WrongCa {
+    fn new(prefix: &str) -> WrongCa {
+        let ca = TestCa::new("rflume test CA");
+        let other = TestCa::new("some other CA");
+        let (cert, key) = ca.server_cert("broker", None);
+        let broker = TlsBroker::start(&cert, &key);
+        broker.create_topic(TOPIC, 1);
+        let files = Files::new();
+        let first = lines(prefix, 200);
+        append_lines(files.app(), &first);
+        WrongCa {
+            ca,
+            other,
+            broker,
+            files,
+            first,
+        }
+    }
+    fn conf(&self, ca: &TestCa) -> String {
+        tls_conf(&self.files, &self.broker, &ca.cert())
+    }
+    fn read(&self, expected: usize) -> Vec<Record> {
+        read_tls(&self.broker, &self.ca.cert(), expected)
+    }
+    /// Appends `second`, waits until both batches of lines are on the topic and, after
+    /// `agent` stopped, checks that each is there exactly once, in order.
+    fn all_arrive_once(&self, agent: &mut Agent, second: &[String]) {
+        append_lines(self.files.app(), second);
+        let all: Vec<String> = self.first.iter().chain(second).cloned().collect();
+        agent.wait_until(DELIVERY, "every line once the CA is right", || {
+            self.read(all.len()).len() >= all.len()
+        });
+        agent.stop_cleanly();
+        assert_eq!(values(&self.read(all.len())), all);
+    }
+}
+
 /// The agent trusts another CA: a clear error naming the cause, the agent keeps running and
 /// retrying, nothing is delivered, nothing is lost; restarted with the right CA, every line
 /// arrives exactly once.
 #[test]
 fn an_untrusted_broker_certificate_is_named_and_nothing_is_lost_once_fixed() {
-    let ca = TestCa::new("rflume test CA");
-    let other = TestCa::new("some other CA");
-    let (cert, key) = ca.server_cert("broker", None);
-    let broker = TlsBroker::start(&cert, &key);
-    broker.create_topic(TOPIC, 1);
-    let files = Files::new();
-    let first = lines("before-fix", 200);
-    append_lines(files.app(), &first);
-    let mut agent = Agent::start_with_args(
-        &tls_conf(&files, &broker, &other.cert()),
-        "a1",
-        &["--drain-timeout", "2"],
-    );
+    let t = WrongCa::new("before-fix");
+    let mut agent = Agent::start_with_args(&t.conf(&t.other), "a1", &["--drain-timeout", "2"]);
     // librdkafka's own error, then rflume's diagnosis of why the certificate failed.
     agent.wait_for_log(DELIVERY, "retrying until it is fixed");
     agent.wait_for_log(DELIVERY, "checked by rflume");
@@ -153,21 +189,11 @@ fn an_untrusted_broker_certificate_is_named_and_nothing_is_lost_once_fixed() {
         "names the fix: {line}"
     );
     assert!(agent.is_running(), "the agent keeps running");
-    assert!(
-        read_tls(&broker, &ca.cert(), 0).is_empty(),
-        "nothing delivered"
-    );
+    assert!(t.read(0).is_empty(), "nothing delivered");
     agent.stop_cleanly();
 
-    let second = lines("after-fix", 100);
-    append_lines(files.app(), &second);
-    let mut fixed = Agent::start(&tls_conf(&files, &broker, &ca.cert()), "a1");
-    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
-    fixed.wait_until(DELIVERY, "every line once the CA is right", || {
-        read_tls(&broker, &ca.cert(), all.len()).len() >= all.len()
-    });
-    fixed.stop_cleanly();
-    assert_eq!(values(&read_tls(&broker, &ca.cert(), all.len())), all);
+    let mut fixed = Agent::start(&t.conf(&t.ca), "a1");
+    t.all_arrive_once(&mut fixed, &lines("after-fix", 100));
 }
 
 /// The same mistake fixed the way configuration management fixes it: the file is rewritten with
@@ -176,30 +202,13 @@ fn an_untrusted_broker_certificate_is_named_and_nothing_is_lost_once_fixed() {
 /// arrives exactly once, with no restart.
 #[test]
 fn an_untrusted_ca_fixed_by_a_reload_delivers_every_line_once() {
-    let ca = TestCa::new("rflume test CA");
-    let other = TestCa::new("some other CA");
-    let (cert, key) = ca.server_cert("broker", None);
-    let broker = TlsBroker::start(&cert, &key);
-    broker.create_topic(TOPIC, 1);
-    let files = Files::new();
-    let first = lines("before-reload", 200);
-    append_lines(files.app(), &first);
-    let mut agent = Agent::start(&tls_conf(&files, &broker, &other.cert()), "a1");
+    let t = WrongCa::new("before-reload");
+    let mut agent = Agent::start(&t.conf(&t.other), "a1");
     agent.wait_for_log(DELIVERY, "not signed by a CA this agent trusts");
-    assert!(
-        read_tls(&broker, &ca.cert(), 0).is_empty(),
-        "nothing delivered"
-    );
-    fs::write(agent.conf_path(), tls_conf(&files, &broker, &ca.cert())).expect("rewrite");
+    assert!(t.read(0).is_empty(), "nothing delivered");
+    fs::write(agent.conf_path(), t.conf(&t.ca)).expect("rewrite");
     agent.wait_for_log(DELIVERY, "configuration reloaded: restarted [sink k1]");
-    let second = lines("after-reload", 100);
-    append_lines(files.app(), &second);
-    let all: Vec<String> = first.iter().chain(&second).cloned().collect();
-    agent.wait_until(DELIVERY, "every line once the CA is right", || {
-        read_tls(&broker, &ca.cert(), all.len()).len() >= all.len()
-    });
-    agent.stop_cleanly();
-    assert_eq!(values(&read_tls(&broker, &ca.cert(), all.len())), all);
+    t.all_arrive_once(&mut agent, &lines("after-reload", 100));
 }
 
 /// The broker's certificate has expired: the error says so; when the broker's certificate is
