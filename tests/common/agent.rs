@@ -31,11 +31,22 @@ pub fn exec_tail_to_kafka(
     settings: &[(&str, &str)],
 ) -> String {
     let base = format!(
+        "a1.sources.r1.type = exec
+a1.sources.r1.command = tail -n +1 -F {log}
+{}",
+        memory_to_kafka(bootstrap, topic),
+        log = log.display()
+    );
+    with_settings(&base, settings)
+}
+
+/// The part every test pipeline shares: source r1 → memory channel c1 (capacity 10000,
+/// transactionCapacity 1000) → Kafka sink k1 (`flumeBatchSize` 100) on `topic` at `bootstrap`.
+fn memory_to_kafka(bootstrap: &str, topic: &str) -> String {
+    format!(
         "a1.sources = r1
 a1.channels = c1
 a1.sinks = k1
-a1.sources.r1.type = exec
-a1.sources.r1.command = tail -n +1 -F {log}
 a1.sources.r1.channels = c1
 a1.channels.c1.type = memory
 a1.channels.c1.capacity = 10000
@@ -45,10 +56,8 @@ a1.sinks.k1.channel = c1
 a1.sinks.k1.flumeBatchSize = 100
 a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
 a1.sinks.k1.kafka.topic = {topic}
-",
-        log = log.display()
-    );
-    with_settings(&base, settings)
+"
+    )
 }
 
 /// TAILDIR on `LOGS/app.log` (positions in `pos`, written every 200 ms) → memory channel c1
@@ -63,23 +72,13 @@ pub fn taildir_to_kafka(
     settings: &[(&str, &str)],
 ) -> String {
     let base = format!(
-        "a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = TAILDIR
-a1.sources.r1.channels = c1
+        "a1.sources.r1.type = TAILDIR
 a1.sources.r1.filegroups = f1
 a1.sources.r1.filegroups.f1 = {logs}/app\\.log
 a1.sources.r1.positionFile = {pos}
 a1.sources.r1.writePosInterval = 200
-a1.channels.c1.type = memory
-a1.channels.c1.capacity = 10000
-a1.channels.c1.transactionCapacity = 1000
-a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
-a1.sinks.k1.channel = c1
-a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
-a1.sinks.k1.kafka.topic = {topic}
-",
+{}",
+        memory_to_kafka(bootstrap, topic),
         logs = logs.display(),
         pos = pos.display(),
     );
