@@ -9,7 +9,7 @@
 # There is no prebuilt binary with libsql: it is built from crates.io, ~12-17 minutes on 2 cores,
 # once, into the tool cache ($RFLUME_TOOLS/bin/tansu-libsql, RFLUME_TOOLS defaults to
 # ~/.cache/rflume). That is too long for CI's default run on a fresh clone, so scripts/test.sh
-# does not call this script; scripts/test-sasl.sh does (see README, "Security tests").
+# does not call this script; scripts/test-sasl.sh does (see README, "Run the whole test suite").
 #
 # Safe to run concurrently: installs happen under a lock and the binary is moved into place
 # atomically.
