@@ -228,7 +228,8 @@ fn an_unwritable_position_file_is_an_error_at_start_and_at_stop() {
 }
 
 /// The position file's directory disappears (replaced by a file) while the agent runs, then comes
-/// back: one ERROR when writes start failing, an INFO when they work again, and a clean stop.
+/// back: one ERROR when writes start failing, `/health` 503 while they fail and 200 again after,
+/// an INFO when they work again, and a clean stop.
 #[test]
 fn a_position_file_that_becomes_unwritable_and_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -240,19 +241,26 @@ fn a_position_file_that_becomes_unwritable_and_recovers() {
     broker.create_topic(TOPIC, 1);
     let app = logs.join("app.log");
     append_lines(&app, ["one"]);
-    let mut agent = Agent::start(&taildir_conf(&logs, &pos, &broker.bootstrap(), &[]), "a1");
+    let port = free_port();
+    let conf = taildir_conf(&logs, &pos, &broker.bootstrap(), &[]);
+    let mut agent = spawn_agent(&conf, "INFO", false, Some(port));
+    agent.wait_for_log(DELIVERY, "serving metrics on http://127.0.0.1:");
+    let health =
+        || common::http::get(&format!("http://127.0.0.1:{port}/health")).map_or(0, |a| a.status);
     agent.wait_until(DELIVERY, "the first position is saved", || {
         fs::read_to_string(&pos).is_ok_and(|t| t.contains("\"pos\":4"))
     });
     fs::remove_dir_all(&state).expect("remove the state dir");
     fs::write(&state, "in the way").expect("block it");
     agent.wait_for_log(DELIVERY, "positions cannot be saved");
+    assert_eq!(health(), 503, "unhealthy while positions cannot be saved");
     append_lines(&app, ["two"]);
     agent.wait_until(DELIVERY, "lines still flow", || {
         consume_all(&broker.bootstrap(), TOPIC, 1, 2, Duration::from_secs(5)).len() >= 2
     });
     fs::remove_file(&state).expect("unblock");
     agent.wait_for_log(DELIVERY, "written again after");
+    agent.wait_until(DELIVERY, "/health answers 200 again", || health() == 200);
     agent.wait_until(DELIVERY, "the position covers both lines", || {
         fs::read_to_string(&pos).is_ok_and(|t| t.contains("\"pos\":8"))
     });
