@@ -28,6 +28,17 @@ TANSU="$(bash scripts/install-tansu.sh)"
 export TANSU
 echo "TANSU=$TANSU" >&2
 
+# The SASL SCRAM tests need the sqlite-capable tansu, a 12-17 minute build: they run here only
+# when it is already cached (scripts/test-sasl.sh builds it and runs them).
+sasl_tests=0
+if TANSU_LIBSQL="$(RFLUME_NO_BUILD=1 bash scripts/install-tansu-libsql.sh 2>/dev/null)"; then
+    export TANSU_LIBSQL
+    sasl_tests=1
+    echo "TANSU_LIBSQL=$TANSU_LIBSQL: the SASL tests run too" >&2
+else
+    echo "no cached sqlite-capable tansu: the SASL tests (tests/kafka_sasl.rs) are skipped; run bash scripts/test-sasl.sh" >&2
+fi
+
 # The JVM tier (real Kafka and Flume, tests/peers/README.md): fetched from Maven Central when
 # missing; RFLUME_JVM_TIER=0 runs the fast tier alone (its tests then skip, and fail in CI).
 if [[ "${RFLUME_JVM_TIER:-1}" != 0 ]]; then
@@ -86,6 +97,11 @@ case "$runner" in
     nextest)
         step "cargo nextest run --all-targets (timeout $timeout_for_tests)"
         "${limit[@]}" cargo nextest run --all-targets --no-fail-fast "$@" || explain_timeout
+        if [[ $sasl_tests -eq 1 ]]; then
+            step "SASL SCRAM tests (cached sqlite-capable tansu)"
+            "${limit[@]}" cargo nextest run --test kafka_sasl --run-ignored ignored-only \
+                || explain_timeout
+        fi
         ;;
     cargo)
         step "cargo test --all-targets (timeout $timeout_for_tests)"
@@ -101,6 +117,10 @@ case "$runner" in
                  if ($(i+1) ~ /^ignored/) s += $i } }
              END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$out"
         (exit "$status") || explain_timeout
+        if [[ $sasl_tests -eq 1 ]]; then
+            step "SASL SCRAM tests (cached sqlite-capable tansu)"
+            "${limit[@]}" cargo test --test kafka_sasl -- --ignored || explain_timeout
+        fi
         ;;
     *)
         echo "RFLUME_TEST_RUNNER must be nextest or cargo, not '$runner'" >&2

@@ -100,6 +100,8 @@ pub struct ReloadReport {
 pub struct StopReport {
     /// (channel, events still in it) for channels that were not drained.
     pub undelivered: Vec<(String, usize)>,
+    /// Sources whose positions could not be saved (TAILDIR: the position file is unwritable).
+    pub unsaved_positions: Vec<String>,
 }
 
 impl Agent {
@@ -605,6 +607,13 @@ impl Agent {
                 );
             }
         }
+        for g in self.registry.groups() {
+            if let Group::Source(name, c) = g {
+                if c.positions_unsaved.get() > 0 {
+                    report.unsaved_positions.push(name);
+                }
+            }
+        }
         drop(self.done_tx);
         log_totals(&self.registry);
         report
@@ -646,12 +655,15 @@ fn log_totals(registry: &Registry) {
     for g in registry.groups() {
         match g {
             Group::Source(name, c) => info!(
-                "SOURCE.{name}: EventReceivedCount={} EventAcceptedCount={} ChannelWriteFail={} EventReadFail={} Unrouted={}",
+                "SOURCE.{name}: EventReceivedCount={} EventAcceptedCount={} ChannelWriteFail={} EventReadFail={} Unrouted={} LongLinesSplit={} LongLinesTruncated={} PositionWriteFail={}",
                 c.event_received.get(),
                 c.event_accepted.get(),
                 c.channel_write_fail.get(),
                 c.event_read_fail.get(),
-                c.unrouted.get()
+                c.unrouted.get(),
+                c.long_line_split.get(),
+                c.long_line_truncated.get(),
+                c.position_write_fail.get()
             ),
             Group::Channel(name, c) => info!(
                 "CHANNEL.{name}: EventPutSuccessCount={} EventTakeSuccessCount={} ChannelSize={}",
@@ -660,11 +672,13 @@ fn log_totals(registry: &Registry) {
                 c.channel_size.get()
             ),
             Group::Sink(name, c) => info!(
-                "SINK.{name}: EventDrainSuccessCount={} RollbackCount={} BatchCompleteCount={} BatchUnderflowCount={}",
+                "SINK.{name}: EventDrainSuccessCount={} RollbackCount={} BatchCompleteCount={} BatchUnderflowCount={} DeadLetteredCount={} RejectedDroppedCount={}",
                 c.event_drain_success.get(),
                 c.rollback.get(),
                 c.batch_complete.get(),
-                c.batch_underflow.get()
+                c.batch_underflow.get(),
+                c.event_dead_lettered.get(),
+                c.event_rejected_dropped.get()
             ),
         }
     }

@@ -210,7 +210,14 @@ pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow
         );
         return Ok(1);
     }
-    if report.undelivered.is_empty() {
+    if !report.unsaved_positions.is_empty() {
+        error!(
+            "rflume agent {} stopped, but the positions of source(s) {} were NOT saved (see \
+             above): the next start reads their files again from the last saved positions",
+            a.name,
+            report.unsaved_positions.join(", ")
+        );
+    } else if report.undelivered.is_empty() {
         info!("rflume agent {} stopped cleanly", a.name);
     }
     Ok(0)

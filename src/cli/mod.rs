@@ -23,6 +23,7 @@ mod top;
 
 use crate::agent::DEFAULT_DRAIN_TIMEOUT;
 use crate::config::properties::Texts;
+use crate::config::secret::Secret;
 use crate::config::source::{ConfSource, Credentials};
 use crate::source::exec_guard::EXEC_GUARD;
 
@@ -85,7 +86,7 @@ struct ConfArgs {
     conf_user: Option<String>,
     /// Password for HTTP basic authentication of --conf-uri (Flume's -pwd/--conf-password).
     #[arg(long = "conf-password")]
-    conf_password: Option<String>,
+    conf_password: Option<Secret>,
 }
 
 impl ConfArgs {

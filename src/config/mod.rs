@@ -6,12 +6,14 @@
 //! * [`reader`]: [`reader::PropReader`], a component's keys with "what was read" bookkeeping;
 //! * [`diag`]: `FILE:LINE: key: problem (fix)`;
 //! * [`registry`]: the shape of a component type table;
-//! * [`source`]: where a configuration comes from (files, `file:` and `http(s):` URIs).
+//! * [`source`]: where a configuration comes from (files, `file:` and `http(s):` URIs);
+//! * [`secret`]: [`secret::Secret`], a value that prints as `******`, and which keys carry one.
 
 pub mod diag;
 pub mod properties;
 pub mod reader;
 pub mod registry;
+pub mod secret;
 pub mod source;
 
 pub use diag::{Diagnostic, Diagnostics, Severity};

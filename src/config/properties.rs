@@ -16,12 +16,23 @@ use super::diag::Diagnostics;
 use super::source::{self, ConfSource, Credentials, ReadError};
 
 /// One `key = value` line after trimming and substitution.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Prop {
     pub key: String,
     pub value: String,
     /// 1-based line where the key starts.
     pub line: usize,
+}
+
+/// The value of a secret key (a password, a JAAS line) prints as `******`.
+impl std::fmt::Debug for Prop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prop")
+            .field("key", &self.key)
+            .field("value", &super::secret::shown(&self.key, &self.value))
+            .field("line", &self.line)
+            .finish()
+    }
 }
 
 #[derive(Debug, Error)]

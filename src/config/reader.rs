@@ -10,14 +10,31 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use super::diag::Diagnostics;
+use super::secret;
 
 /// The properties of one component: `a1.sinks.k1.kafka.topic = t` is stored as `kafka.topic`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ComponentProps {
     pub name: String,
     /// `a1.sinks.k1.` — used to print full keys in diagnostics.
     pub prefix: String,
     pub props: BTreeMap<String, (String, usize)>,
+}
+
+/// Values of secret keys (passwords, JAAS lines) print as `******`.
+impl std::fmt::Debug for ComponentProps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let props: BTreeMap<&str, (&str, usize)> = self
+            .props
+            .iter()
+            .map(|(k, (v, line))| (k.as_str(), (secret::shown(k, v), *line)))
+            .collect();
+        f.debug_struct("ComponentProps")
+            .field("name", &self.name)
+            .field("prefix", &self.prefix)
+            .field("props", &props)
+            .finish()
+    }
 }
 
 impl ComponentProps {

@@ -3,6 +3,7 @@
 //! of them make one configuration, read in order, a later one's key replacing an earlier one's
 //! (Flume 1.11's `UriConfigurationProvider` loads them all into one `Properties`).
 
+use super::secret::Secret;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,21 +50,11 @@ impl ConfSource {
 
 /// HTTP basic-authentication credentials for `http(s):` sources (Flume's
 /// `BasicAuthorizationProvider`, used when both `--conf-user` and `--conf-password` are given).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
     pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    /// The password never reaches a log or a panic message.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Credentials {{ user: {:?}, password: \"***\" }}",
-            self.user
-        )
-    }
+    /// Never printed (`Secret`): not in a log line, an error or a panic message.
+    pub password: Secret,
 }
 
 /// How long fetching a configuration over HTTP may take before the agent gives up.
@@ -157,8 +148,11 @@ fn fetch(uri: &str, credentials: Option<&Credentials>) -> Result<Vec<u8>, ReadEr
     let mut request = agent.get(uri);
     if let Some(c) = credentials {
         use base64::Engine as _;
-        let token =
-            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.user, c.password));
+        let token = base64::engine::general_purpose::STANDARD.encode(format!(
+            "{}:{}",
+            c.user,
+            c.password.expose()
+        ));
         request = request.header("Authorization", format!("Basic {token}"));
     }
     let failed = |message: String| ReadError::Fetch {

@@ -78,7 +78,7 @@ pub fn render(registry: &Registry) -> String {
 }
 
 fn source(c: &SourceCounter) -> Vec<(&'static str, String)> {
-    vec![
+    let mut a = vec![
         ("AppendAcceptedCount", c.append_accepted.get().to_string()),
         (
             "AppendBatchAcceptedCount",
@@ -100,7 +100,19 @@ fn source(c: &SourceCounter) -> Vec<(&'static str, String)> {
         ("OpenConnectionCount", c.open_connections.get().to_string()),
         ("StartTime", c.lifecycle.start_ms().to_string()),
         ("StopTime", c.lifecycle.stop_ms().to_string()),
-    ]
+    ];
+    // rflume's own counters of what Flume has no such behaviour for: present once non-zero, so
+    // that until then the document is Flume's byte for byte.
+    push_nonzero(&mut a, "LongLinesSplit", c.long_line_split.get());
+    push_nonzero(&mut a, "LongLinesTruncated", c.long_line_truncated.get());
+    a
+}
+
+/// Adds an rflume-only attribute when it has counted something (see `source` and `sink`).
+fn push_nonzero(a: &mut Vec<(&'static str, String)>, name: &'static str, value: u64) {
+    if value > 0 {
+        a.push((name, value.to_string()));
+    }
 }
 
 /// Flume's `ChannelCounter.getChannelFillPercentage`: size / capacity × 100, and
@@ -198,6 +210,14 @@ fn sink(c: &SinkCounter) -> Vec<(&'static str, String)> {
             c.kafka_event_send_timer_ms.get().to_string(),
         ));
         a.push(("RollbackCount", c.rollback.get().to_string()));
+        // Records Kafka refused for good (Flume retries them forever): as for the sources'
+        // long lines, present once non-zero.
+        push_nonzero(&mut a, "DeadLetteredCount", c.event_dead_lettered.get());
+        push_nonzero(
+            &mut a,
+            "RejectedDroppedCount",
+            c.event_rejected_dropped.get(),
+        );
     } else {
         a.push(("ChannelReadFail", c.channel_read_fail.get().to_string()));
         a.push(("EventWriteFail", c.event_write_fail.get().to_string()));
@@ -261,6 +281,31 @@ mod tests {
         assert_eq!(json["SINK.k1"]["KafkaEventSendTimer"], "0");
         assert!(json["SINK.k1"].get("EventWriteFail").is_none());
         assert_eq!(json["SINK.k1"].as_object().map(|o| o.len()), Some(13));
+    }
+
+    #[test]
+    fn rflume_only_counters_appear_once_they_count() {
+        let r = Registry::default();
+        let s = r.source("r1");
+        s.meta.set_type("TAILDIR");
+        let k = r.sink("k1");
+        k.client.mark_kafka();
+        let before: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");
+        for key in ["LongLinesSplit", "LongLinesTruncated"] {
+            assert!(before["SOURCE.r1"].get(key).is_none(), "{key} at 0");
+        }
+        for key in ["DeadLetteredCount", "RejectedDroppedCount"] {
+            assert!(before["SINK.k1"].get(key).is_none(), "{key} at 0");
+        }
+        s.long_line_split.add(1);
+        s.long_line_truncated.add(2);
+        k.event_dead_lettered.add(3);
+        k.event_rejected_dropped.add(4);
+        let after: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");
+        assert_eq!(after["SOURCE.r1"]["LongLinesSplit"], "1");
+        assert_eq!(after["SOURCE.r1"]["LongLinesTruncated"], "2");
+        assert_eq!(after["SINK.k1"]["DeadLetteredCount"], "3");
+        assert_eq!(after["SINK.k1"]["RejectedDroppedCount"], "4");
     }
 
     #[test]

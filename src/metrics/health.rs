@@ -8,7 +8,9 @@
 //! * a component named in the configuration is not running (dropped for an error, or not
 //!   supported and started with `--allow-unsupported`);
 //! * the last configuration reload was rejected, so the agent runs an older configuration than
-//!   the file says.
+//!   the file says;
+//! * a TAILDIR source cannot save its positions (a restart would ship again everything delivered
+//!   since they were last saved).
 
 use std::time::Duration;
 
@@ -71,6 +73,15 @@ pub fn evaluate(registry: &Registry, thresholds: &Thresholds) -> Health {
             Group::Channel(..) => continue,
         };
         let name = g.name();
+        if let Group::Source(_, c) = &g {
+            if c.positions_unsaved.get() > 0 {
+                reasons.push(format!(
+                    "source {name} cannot save its positions ({} failed writes; see the agent's \
+                     log): a restart would ship again what was delivered since they were last saved",
+                    c.position_write_fail.get()
+                ));
+            }
+        }
         let failing = runner.failing_for();
         let state = if runner.has_ended() {
             reasons.push(format!(
@@ -157,5 +168,23 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&h.to_json()).expect("json");
         assert_eq!(json["status"], "DOWN");
         assert_eq!(json["components"]["SOURCE.r1"]["state"], "ended");
+    }
+
+    #[test]
+    fn positions_that_cannot_be_saved_are_unhealthy_until_saved_again() {
+        let r = Registry::default();
+        let s = r.source("r1");
+        s.runner.set_running(true);
+        s.position_write_fail.add(3);
+        s.positions_unsaved.set(1);
+        let h = evaluate(&r, &Thresholds::default());
+        assert!(!h.ok);
+        assert!(
+            h.reasons[0].contains("source r1 cannot save its positions (3 failed writes"),
+            "{:?}",
+            h.reasons
+        );
+        s.positions_unsaved.set(0);
+        assert!(evaluate(&r, &Thresholds::default()).ok);
     }
 }

@@ -198,6 +198,12 @@ pub struct SourceCounter {
     pub open_files: Gauge,
     /// TAILDIR: position file writes that failed.
     pub position_write_fail: Counter,
+    /// TAILDIR: 1 while the last position write failed (the positions on disk are stale).
+    pub positions_unsaved: Gauge,
+    /// exec, TAILDIR: lines longer than `rflume.maxLineLength` shipped in several events.
+    pub long_line_split: Counter,
+    /// exec, TAILDIR: lines longer than `rflume.maxLineLength` cut to that length.
+    pub long_line_truncated: Counter,
     /// Events the channel selector found no channel for and that were therefore dropped
     /// (multiplexing: a header value without mapping and no `selector.default`). Flume drops
     /// them without counting; rflume counts them here.
@@ -242,6 +248,10 @@ pub struct SinkCounter {
     pub channel_read_fail: Counter,
     pub rollback: Counter,
     pub kafka_event_send_timer_ms: Counter,
+    /// Kafka: events Kafka refused for good, written to the dead-letter file and committed.
+    pub event_dead_lettered: Counter,
+    /// Kafka: events Kafka refused for good, dropped (`rflume.onRejected = drop`) and committed.
+    pub event_rejected_dropped: Counter,
     /// Take transactions handed downstream and not yet acknowledged (pipelined sinks).
     pub batches_in_flight: Gauge,
     /// The Kafka sink's librdkafka statistics (empty for other sinks).

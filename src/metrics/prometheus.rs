@@ -98,6 +98,9 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         src_connections = "rflume_source_open_connections", Gauge, "Open client connections (OpenConnectionCount).";
         src_files = "rflume_source_open_files", Gauge, "Files a TAILDIR source holds open.";
         src_pos_fail = "rflume_source_position_write_failures_total", Counter, "TAILDIR position-file writes that failed.";
+        src_pos_unsaved = "rflume_source_positions_unsaved", Gauge, "TAILDIR: 1 while the last position-file write failed (the positions on disk are stale).";
+        src_long_split = "rflume_source_long_lines_split_total", Counter, "Lines longer than rflume.maxLineLength shipped as several events (LongLinesSplit).";
+        src_long_truncated = "rflume_source_long_lines_truncated_total", Counter, "Lines longer than rflume.maxLineLength cut to that length (LongLinesTruncated).";
         ch_events = "rflume_channel_events", Gauge, "Events in the channel (ChannelSize).";
         ch_capacity = "rflume_channel_capacity_events", Gauge, "The channel's capacity (ChannelCapacity).";
         ch_fill = "rflume_channel_fill_ratio", Gauge, "ChannelSize / ChannelCapacity, 0 to 1.";
@@ -115,6 +118,8 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         sk_write_fail = "rflume_sink_write_failures_total", Counter, "Failed deliveries (EventWriteFail).";
         sk_conn_created = "rflume_sink_connections_created_total", Counter, "Connections created (ConnectionCreatedCount).";
         sk_conn_failed = "rflume_sink_connections_failed_total", Counter, "Connections failed (ConnectionFailedCount).";
+        sk_dead_lettered = "rflume_sink_events_dead_lettered_total", Counter, "Kafka: events Kafka refused for good, written to the dead-letter file and committed (DeadLetteredCount).";
+        sk_rejected_dropped = "rflume_sink_events_rejected_dropped_total", Counter, "Kafka: events Kafka refused for good, dropped under rflume.onRejected = drop (RejectedDroppedCount).";
         sk_send_time = "rflume_sink_kafka_send_seconds_total", Counter, "Time from take to acknowledgement of committed batches (KafkaEventSendTimer).";
         sk_in_flight = "rflume_sink_batches_in_flight", Gauge, "Take transactions sent and not yet acknowledged.";
         sk_failing = "rflume_sink_failing_seconds", Gauge, "How long deliveries have been failing; 0 while they succeed.";
@@ -162,6 +167,9 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
                 src_connections.add(l, c.open_connections.get());
                 src_files.add(l, c.open_files.get());
                 src_pos_fail.add(l, c.position_write_fail.get());
+                src_pos_unsaved.add(l, c.positions_unsaved.get());
+                src_long_split.add(l, c.long_line_split.get());
+                src_long_truncated.add(l, c.long_line_truncated.get());
             }
             Group::Channel(_, c) => {
                 let l: &[(&str, &str)] = &[("channel", &name)];
@@ -238,6 +246,8 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
                 );
                 if c.is_kafka() {
                     sk_send_time.add(l, seconds(c.kafka_event_send_timer_ms.get() as i64));
+                    sk_dead_lettered.add(l, c.event_dead_lettered.get());
+                    sk_rejected_dropped.add(l, c.event_rejected_dropped.get());
                     let s = &c.client;
                     k_queue.add(l, s.queue_messages.get());
                     k_queue_bytes.add(l, s.queue_bytes.get());
@@ -275,6 +285,9 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         &src_connections,
         &src_files,
         &src_pos_fail,
+        &src_pos_unsaved,
+        &src_long_split,
+        &src_long_truncated,
         &ch_events,
         &ch_capacity,
         &ch_fill,
@@ -291,6 +304,8 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         &sk_write_fail,
         &sk_conn_created,
         &sk_conn_failed,
+        &sk_dead_lettered,
+        &sk_rejected_dropped,
         &sk_send_time,
         &sk_in_flight,
         &sk_failing,
@@ -338,5 +353,28 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(types.len(), unique.len());
+    }
+
+    #[test]
+    fn diverted_events_long_lines_and_unsaved_positions_are_exported() {
+        let r = Registry::default();
+        let s = r.source("r1");
+        s.long_line_split.add(4);
+        s.long_line_truncated.add(5);
+        s.positions_unsaved.set(1);
+        let k = r.sink("k1");
+        k.client.mark_kafka();
+        k.event_dead_lettered.add(2);
+        k.event_rejected_dropped.add(3);
+        let page = render(&r, &Thresholds::default());
+        for line in [
+            "rflume_sink_events_dead_lettered_total{sink=\"k1\"} 2\n",
+            "rflume_sink_events_rejected_dropped_total{sink=\"k1\"} 3\n",
+            "rflume_source_long_lines_split_total{source=\"r1\"} 4\n",
+            "rflume_source_long_lines_truncated_total{source=\"r1\"} 5\n",
+            "rflume_source_positions_unsaved{source=\"r1\"} 1\n",
+        ] {
+            assert!(page.contains(line), "{line} missing from {page}");
+        }
     }
 }

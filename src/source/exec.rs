@@ -14,21 +14,26 @@
 //!
 //! Bytes are passed through untouched (no charset decoding), so invalid UTF-8 survives; Flume
 //! would replace it by U+FFFD.
+//!
+//! A line longer than `rflume.maxLineLength` (1 MiB by default; Flume has no limit and holds
+//! any line in memory) is split into events of that size or truncated (`rflume.longLines`), and
+//! counted and logged — see `framer.rs`.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 use tokio::process::{Child, ChildStdout, Command};
 use tracing::{error, info, warn};
 
 use super::exec_guard::{EXEC_GUARD, GUARD_ERROR_PREFIX};
-use super::framer::LineFramer;
+use super::framer::{LineFramer, LineLimit, LongLines};
 use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
+use crate::metrics::SourceCounter;
 use crate::shutdown::Shutdown;
 
 /// Flume's `batchSize` default for exec.
@@ -37,6 +42,8 @@ pub const DEFAULT_BATCH_SIZE: u64 = 20;
 pub const DEFAULT_BATCH_TIMEOUT_MS: u64 = 3000;
 /// Flume's `restartThrottle` default, ms.
 pub const DEFAULT_RESTART_THROTTLE_MS: u64 = 10_000;
+/// Longest stderr line logged (the rest of a longer one is not read into memory).
+const STDERR_LINE_MAX: usize = 16 * 1024;
 /// How long a stopped command gets between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
@@ -51,6 +58,7 @@ pub struct ExecSettings {
     pub batch_size: usize,
     pub batch_timeout: Duration,
     pub charset: String,
+    pub line_limit: LineLimit,
 }
 
 impl ExecSettings {
@@ -71,6 +79,7 @@ impl ExecSettings {
         let batch_size = r.positive_int("batchSize", DEFAULT_BATCH_SIZE);
         let batch_timeout = r.positive("batchTimeout", DEFAULT_BATCH_TIMEOUT_MS);
         let charset = r.string("charset", "UTF-8");
+        let line_limit = LineLimit::parse(r);
         match encoding_rs::Encoding::for_label(charset.as_bytes()) {
             Some(enc) if enc.is_ascii_compatible() => {}
             Some(_) => r.error(
@@ -98,6 +107,7 @@ impl ExecSettings {
             batch_size: batch_size as usize,
             batch_timeout: Duration::from_millis(batch_timeout),
             charset,
+            line_limit,
         })
     }
 
@@ -145,6 +155,9 @@ impl Describe for ExecSettings {
             ),
             ("charset".into(), self.charset.clone()),
         ]
+        .into_iter()
+        .chain(self.line_limit.describe())
+        .collect()
     }
 }
 
@@ -273,21 +286,42 @@ impl ExecSource {
         if let Some(stderr) = child.stderr.take() {
             let name = self.name.clone();
             let log = self.settings.log_stderr;
-            // stderr must always be drained or a chatty command would block on it.
+            // stderr must always be drained or a chatty command would block on it. Its lines
+            // are only logged, so a line longer than STDERR_LINE_MAX is cut there: a command
+            // writing megabytes without a newline to stderr must not grow the agent's memory.
             tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).split(b'\n');
+                let mut stderr = stderr;
+                let mut framer = LineFramer::with_limit(LineLimit {
+                    max: STDERR_LINE_MAX,
+                    policy: LongLines::Truncate,
+                });
                 let mut n = 0u64;
-                while let Ok(Some(line)) = lines.next_segment().await {
+                let handle = |line: &[u8], n: &mut u64| {
                     if let Some(msg) = line.strip_prefix(GUARD_ERROR_PREFIX.as_bytes()) {
                         // The guard could not run the command (missing program, no permission):
                         // always an error, whatever logStdErr says.
                         error!(source = %name, "Failed while running command: {}", String::from_utf8_lossy(msg));
-                        continue;
+                        return;
                     }
-                    n += 1;
+                    *n += 1;
                     if log {
-                        info!(source = %name, "StderrLogger[{n}] = '{}'", String::from_utf8_lossy(&line));
+                        info!(source = %name, "StderrLogger[{n}] = '{}'", String::from_utf8_lossy(line));
                     }
+                };
+                loop {
+                    match stderr.read_buf(framer.buf_mut()).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            let mut lines = Vec::new();
+                            framer.drain_lines(|l| lines.push(l));
+                            for l in lines {
+                                handle(&l, &mut n);
+                            }
+                        }
+                    }
+                }
+                if let Some(last) = framer.finish() {
+                    handle(&last, &mut n);
                 }
             });
         }
@@ -304,7 +338,7 @@ impl ExecSource {
         let Some(mut stdout) = child.stdout.take() else {
             return Ended::Eof;
         };
-        let mut lines = Lines::new(self.settings.batch_size);
+        let mut lines = Lines::new(self.settings.batch_size, self.settings.line_limit);
         let stopped = shutdown.stopped();
         tokio::pin!(stopped);
         loop {
@@ -328,6 +362,7 @@ impl ExecSource {
                         }
                         Ok(_) => {
                             lines.frame();
+                            lines.report_long_lines(&self.name, processor.counter());
                             while lines.batch.len() >= self.settings.batch_size {
                                 self.flush(&mut lines, processor, shutdown);
                             }
@@ -342,6 +377,7 @@ impl ExecSource {
     /// Stores the complete lines read so far, in batches of at most `batchSize`. Blocks while
     /// the channel is full (backpressure) and gives up only after the drain deadline of a stop.
     fn flush(&self, lines: &mut Lines, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
+        lines.report_long_lines(&self.name, processor.counter());
         while !lines.batch.is_empty() {
             let n = lines.batch.len().min(self.settings.batch_size);
             let rest = lines.batch.split_off(n);
@@ -393,15 +429,17 @@ impl ExecSource {
 /// Lines framed from the command's output, waiting to be stored.
 struct Lines {
     framer: LineFramer,
+    limit: LineLimit,
     batch: Vec<Event>,
     /// When the oldest line of `batch` arrived (drives `batchTimeout`).
     started: Option<Instant>,
 }
 
 impl Lines {
-    fn new(batch_size: usize) -> Self {
+    fn new(batch_size: usize, limit: LineLimit) -> Self {
         Lines {
-            framer: LineFramer::new(),
+            framer: LineFramer::with_limit(limit),
+            limit,
             // The batch grows as lines come: a large batchSize must not be allocated up front.
             batch: Vec::with_capacity(batch_size.min(1024)),
             started: None,
@@ -422,6 +460,18 @@ impl Lines {
         self.frame();
         if let Some(last) = self.framer.finish() {
             self.batch.push(Event::new(last));
+        }
+    }
+
+    /// Counts and logs the lines that were longer than `rflume.maxLineLength`, once each.
+    fn report_long_lines(&mut self, source: &str, counter: &SourceCounter) {
+        for long in self.framer.take_long_lines() {
+            if long.dropped > 0 {
+                counter.long_line_truncated.inc();
+            } else {
+                counter.long_line_split.inc();
+            }
+            warn!(source, "{}", long.describe(&self.limit));
         }
     }
 }

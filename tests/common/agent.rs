@@ -31,11 +31,22 @@ pub fn exec_tail_to_kafka(
     settings: &[(&str, &str)],
 ) -> String {
     let base = format!(
+        "a1.sources.r1.type = exec
+a1.sources.r1.command = tail -n +1 -F {log}
+{}",
+        memory_to_kafka(bootstrap, topic),
+        log = log.display()
+    );
+    with_settings(&base, settings)
+}
+
+/// The part every test pipeline shares: source r1 → memory channel c1 (capacity 10000,
+/// transactionCapacity 1000) → Kafka sink k1 (`flumeBatchSize` 100) on `topic` at `bootstrap`.
+fn memory_to_kafka(bootstrap: &str, topic: &str) -> String {
+    format!(
         "a1.sources = r1
 a1.channels = c1
 a1.sinks = k1
-a1.sources.r1.type = exec
-a1.sources.r1.command = tail -n +1 -F {log}
 a1.sources.r1.channels = c1
 a1.channels.c1.type = memory
 a1.channels.c1.capacity = 10000
@@ -45,9 +56,37 @@ a1.sinks.k1.channel = c1
 a1.sinks.k1.flumeBatchSize = 100
 a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
 a1.sinks.k1.kafka.topic = {topic}
-",
-        log = log.display()
+"
+    )
+}
+
+/// TAILDIR on `LOGS/app.log` (positions in `pos`, written every 200 ms) → memory channel c1
+/// (capacity 10000, transactionCapacity 1000) → Kafka sink k1 on `topic` at `bootstrap`: the
+/// restart-safe pipeline (a restarted agent resumes from delivered positions). `settings` as in
+/// [`exec_tail_to_kafka`]: `(key after "a1.", value)`, replacing or appending.
+pub fn taildir_to_kafka(
+    logs: &Path,
+    pos: &Path,
+    bootstrap: &str,
+    topic: &str,
+    settings: &[(&str, &str)],
+) -> String {
+    let base = format!(
+        "a1.sources.r1.type = TAILDIR
+a1.sources.r1.filegroups = f1
+a1.sources.r1.filegroups.f1 = {logs}/app\\.log
+a1.sources.r1.positionFile = {pos}
+a1.sources.r1.writePosInterval = 200
+{}",
+        memory_to_kafka(bootstrap, topic),
+        logs = logs.display(),
+        pos = pos.display(),
     );
+    with_settings(&base, settings)
+}
+
+/// `base` with each `(key after "a1.", value)` replacing the line of that key, or appended.
+fn with_settings(base: &str, settings: &[(&str, &str)]) -> String {
     let mut lines: Vec<String> = base.lines().map(str::to_string).collect();
     for (key, value) in settings {
         let line = format!("a1.{key} = {value}");

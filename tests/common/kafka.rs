@@ -132,8 +132,21 @@ pub fn consume_all(
     expected: usize,
     deadline: Duration,
 ) -> Vec<Record> {
+    consume_all_with(bootstrap, &[], topic, partitions, expected, deadline)
+}
+
+/// [`consume_all`] with more client settings (`security.protocol`, `ssl.ca.location`, SASL).
+pub fn consume_all_with(
+    bootstrap: &str,
+    client: &[(&str, &str)],
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+    deadline: Duration,
+) -> Vec<Record> {
     let end = Instant::now() + deadline;
-    let consumer: BaseConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("rflume-test-{}", std::process::id()))
         .set("enable.auto.commit", "false")
@@ -141,9 +154,11 @@ pub fn consume_all(
         .set("enable.partition.eof", "true")
         .set("fetch.wait.max.ms", "10")
         .set("fetch.queue.backoff.ms", "5")
-        .set("allow.auto.create.topics", "false")
-        .create()
-        .expect("cannot create an rdkafka consumer");
+        .set("allow.auto.create.topics", "false");
+    for (k, v) in client {
+        config.set(*k, *v);
+    }
+    let consumer: BaseConsumer = config.create().expect("cannot create an rdkafka consumer");
     // Offset 0 rather than Offset::Beginning: resolving "beginning" through ListOffsets costs a
     // 500 ms round of backoff against tansu, per call. Offsets start at 0 on a fresh topic, and
     // should that ever be out of range, `auto.offset.reset=earliest` still starts at the beginning.

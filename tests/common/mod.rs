@@ -33,17 +33,20 @@ pub mod kafka;
 pub mod mock;
 pub mod process;
 pub mod python;
+pub mod security;
 pub mod stream;
 pub mod tally;
 pub mod tansu;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
 #[allow(unused_imports)]
-pub use agent::{exec_tail_to_kafka, rflume_bin, run_rflume, Agent, SEED_CONF};
+pub use agent::{exec_tail_to_kafka, rflume_bin, run_rflume, taildir_to_kafka, Agent, SEED_CONF};
 #[allow(unused_imports)]
-pub use kafka::{consume_all, create_topic, values, FlumeEvent, Record, TestProducer};
+pub use kafka::{
+    consume_all, consume_all_with, create_topic, values, FlumeEvent, Record, TestProducer,
+};
 #[allow(unused_imports)]
-pub use process::{connected_ports, pid_alive, process_read_offset};
+pub use process::{connected_ports, listeners, pid_alive, process_read_offset};
 #[allow(unused_imports)]
 pub use tally::{numbered, LineStream, Tally};
 #[allow(unused_imports)]

@@ -192,8 +192,18 @@ pub fn listens_on(pid: u32, port: u16) -> bool {
 
 /// Socket inodes in LISTEN state (st = 0A) on `port`, from /proc/net/tcp{,6}.
 fn listening_inodes(port: u16) -> Vec<String> {
+    listeners(port)
+        .into_iter()
+        .map(|(_, inode)| inode)
+        .collect()
+}
+
+/// The sockets in LISTEN state on TCP `port`, from /proc/net/tcp{,6}: (the local address, socket
+/// inode). An IPv4 address is written as usual (`127.0.0.1`, `0.0.0.0` for every interface), an
+/// IPv6 one as the kernel's 32 hex digits.
+pub fn listeners(port: u16) -> Vec<(String, String)> {
     let want = format!(":{port:04X}");
-    let mut inodes = Vec::new();
+    let mut found = Vec::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = fs::read_to_string(table) else {
             continue;
@@ -201,11 +211,17 @@ fn listening_inodes(port: u16) -> Vec<String> {
         for line in text.lines().skip(1) {
             let f: Vec<&str> = line.split_whitespace().collect();
             if f.len() > 9 && f[1].ends_with(&want) && f[3] == "0A" {
-                inodes.push(f[9].to_string());
+                let hex = &f[1][..f[1].len() - want.len()];
+                // IPv4: one 32-bit word in host (little-endian) byte order.
+                let address = match u32::from_str_radix(hex, 16) {
+                    Ok(v) if hex.len() == 8 => std::net::Ipv4Addr::from(v.swap_bytes()).to_string(),
+                    _ => hex.to_string(),
+                };
+                found.push((address, f[9].to_string()));
             }
         }
     }
-    inodes
+    found
 }
 
 /// A process identity that survives pid reuse: (pid, start time in clock ticks since boot).

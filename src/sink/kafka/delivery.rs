@@ -3,9 +3,11 @@
 //!
 //! Each in-flight take transaction owns a *slot* in the producer context; a record's delivery
 //! opaque is a plain integer naming its slot (plus a generation, so a late report for an abandoned
-//! batch cannot touch the slot's next batch). The callback only decrements the slot's pending count
-//! and counts failures — atomics, no allocation per record, no lock held across I/O (the only lock
-//! is taken on the error path to keep the first error message). The callbacks run inside `poll`,
+//! batch cannot touch the slot's next batch, and the record's position in its batch). The
+//! callback only decrements the slot's pending count and counts failures — atomics, no allocation
+//! per record, no lock held across I/O (the only locks are taken on the error path: to keep the
+//! first error message, and to note which record Kafka rejected for good, so that the sink can
+//! divert that one record and commit the rest of its batch). The callbacks run inside `poll`,
 //! on the sink's own thread: [`wait_for_events`] and [`pump`] are how the sink serves them.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -19,20 +21,28 @@ use rdkafka::{ClientContext, Message, Statistics};
 use tracing::{debug, error, info, warn};
 
 use super::brokers::BrokerHealth;
-use super::errors::BatchError;
+use super::dead_letter::Rejection;
+use super::errors::{classify, explain, BatchError};
 use super::ratelimit::KeyedRateLimit;
+use super::tls_probe::TlsProbe;
 use crate::channel::TakeTransaction;
+use crate::config::secret::Scrubber;
 use crate::metrics::{BrokerStats, SinkCounter};
+use crate::sink::Failure;
 
 /// Sleep step of `wait_for_events`: the latency it adds to a delivery report.
 const EVENT_WAIT_STEP: Duration = Duration::from_micros(200);
 /// Repeated librdkafka errors/log lines of one kind are logged at most this often.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Delivery opaque layout: low 16 bits slot, next 16 bits generation.
+/// Delivery opaque layout: low 16 bits slot, next 16 bits generation, high 32 bits the record's
+/// index in its batch.
 const SLOT_BITS: u32 = 16;
 const SLOT_MASK: usize = (1 << SLOT_BITS) - 1;
 const GENERATION_MASK: u32 = 0xffff;
+const INDEX_SHIFT: u32 = 32;
+// The opaque packs 64 bits.
+const _: () = assert!(usize::BITS >= 64);
 
 /// Delivery bookkeeping of one in-flight batch, shared with the delivery callback.
 #[derive(Default)]
@@ -43,6 +53,8 @@ pub(super) struct Slot {
     /// Records reported as failed.
     pub(super) failed: AtomicU32,
     pub(super) first_error: Mutex<Option<BatchError>>,
+    /// Records Kafka refused for good (when the sink diverts them instead of retrying).
+    pub(super) rejected: Mutex<Vec<Rejection>>,
 }
 
 impl Slot {
@@ -54,6 +66,10 @@ impl Slot {
         self.pending.store(0, Ordering::Relaxed);
         self.failed.store(0, Ordering::Relaxed);
         *self.first_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.rejected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         generation
     }
 }
@@ -68,6 +84,12 @@ pub(super) struct SinkContext {
     pub(super) failures: AtomicU64,
     errors: KeyedRateLimit,
     logs: KeyedRateLimit,
+    /// Records Kafka refuses for good are noted for diversion rather than failing their batch.
+    divert_rejected: bool,
+    /// Masks the configuration's secrets in librdkafka's messages before they are logged.
+    scrubber: Scrubber,
+    /// Explains certificate failures librdkafka does not (TLS producers only).
+    tls_probe: Option<TlsProbe>,
     /// Where librdkafka's statistics go (`/metrics/prometheus`, `rflume top`).
     counter: std::sync::Arc<SinkCounter>,
     /// What each broker last reported, for messages that name them all.
@@ -80,6 +102,9 @@ impl SinkContext {
     pub(super) fn new(
         sink: &str,
         slots: usize,
+        divert_rejected: bool,
+        scrubber: Scrubber,
+        tls_probe: Option<TlsProbe>,
         brokers: &[String],
         counter: std::sync::Arc<SinkCounter>,
     ) -> Self {
@@ -91,6 +116,9 @@ impl SinkContext {
             failures: AtomicU64::new(0),
             errors: KeyedRateLimit::new(LOG_INTERVAL),
             logs: KeyedRateLimit::new(LOG_INTERVAL),
+            divert_rejected,
+            scrubber,
+            tls_probe,
             brokers: BrokerHealth::new(brokers),
             all_brokers_down: AtomicU64::new(0),
         }
@@ -132,6 +160,7 @@ impl ClientContext for SinkContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         let sink = self.sink.as_str();
+        let message = self.scrubber.scrub(message);
         if fac == "FAIL" {
             // A broker connection failed: the same text reaches `error` below as a transport
             // error, which is where it is logged (once, as a warning).
@@ -171,7 +200,11 @@ impl ClientContext for SinkContext {
     fn error(&self, error: KafkaError, reason: &str) {
         self.activity.fetch_add(1, Ordering::Relaxed);
         let code = error.rdkafka_error_code();
+        if let Some(probe) = &self.tls_probe {
+            probe.on_error(reason);
+        }
         let sink = self.sink.as_str();
+        let reason = self.scrubber.scrub(reason);
         if code == Some(RDKafkaErrorCode::AllBrokersDown) {
             // Reported by the sink's watch a moment later (`health.rs`), once the brokers'
             // own errors, which librdkafka sends after this one, have arrived.
@@ -188,12 +221,22 @@ impl ClientContext for SinkContext {
                     | RDKafkaErrorCode::RequestTimedOut
             )
         );
-        if let Some((address, problem)) = self.brokers.record(reason) {
+        // A TLS or SASL failure is reported as a transport error too, but it does not pass by
+        // itself: it is an ERROR with what to fix. Nothing is lost meanwhile: records wait in
+        // the channel and librdkafka reconnects.
+        let hint = explain(code, &reason);
+        if let Some((address, problem)) = self.brokers.record(&reason) {
             let Some(suppressed) = self.errors.allow(&address) else {
                 return;
             };
             let brokers = self.brokers.describe();
-            if transient {
+            if let Some(hint) = hint {
+                error!(
+                    sink,
+                    suppressed,
+                    "{sink}: Kafka broker {address}: {problem} ({error}): {hint}; retrying until it is fixed (brokers: {brokers})"
+                );
+            } else if transient {
                 warn!(
                     sink,
                     suppressed,
@@ -212,7 +255,12 @@ impl ClientContext for SinkContext {
         let Some(suppressed) = self.errors.allow(&key) else {
             return;
         };
-        if transient {
+        if let Some(hint) = hint {
+            error!(
+                sink,
+                suppressed, "Kafka: {reason} ({error}): {hint}; retrying until it is fixed"
+            );
+        } else if transient {
             warn!(sink, suppressed, "Kafka: {reason} ({error}); retrying");
         } else {
             error!(sink, suppressed, "Kafka: {reason} ({error})");
@@ -234,6 +282,25 @@ impl ProducerContext for SinkContext {
             return;
         }
         if let Err((err, message)) = result {
+            let code = err.rdkafka_error_code();
+            if let (true, Some(Failure::Rejected { code })) =
+                (self.divert_rejected, code.map(classify))
+            {
+                slot.rejected
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Rejection {
+                        index: opaque >> INDEX_SHIFT,
+                        topic: message.topic().to_string(),
+                        partition: Some(message.partition()).filter(|p| *p >= 0),
+                        code,
+                        message: err.to_string(),
+                    });
+                let _ = slot
+                    .pending
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| p.checked_sub(1));
+                return;
+            }
             slot.failed.fetch_add(1, Ordering::Relaxed);
             self.failures.fetch_add(1, Ordering::Relaxed);
             let mut first = slot.first_error.lock().unwrap_or_else(|e| e.into_inner());
@@ -263,6 +330,8 @@ pub(super) struct Batch {
     pub(super) abandoned: bool,
     /// A failure found before librdkafka had the record (bad partition header, enqueue error).
     pub(super) error: Option<BatchError>,
+    /// Records refused for good before librdkafka had them (to divert at commit).
+    pub(super) rejected: Vec<Rejection>,
     pub(super) started: Instant,
     /// The topics its records go to (a few: for the messages about a stalled delivery).
     pub(super) topics: Vec<Box<str>>,
@@ -285,9 +354,9 @@ pub(super) fn note_topic(topics: &mut Vec<Box<str>>, topic: &str) {
 }
 
 impl Batch {
-    /// The delivery opaque of the batch's records: its slot and generation.
-    pub(super) fn opaque(&self) -> usize {
-        self.slot | ((self.generation as usize) << SLOT_BITS)
+    /// The delivery opaque of the batch's record at `index`: its slot, generation and index.
+    pub(super) fn opaque(&self, index: usize) -> usize {
+        self.slot | ((self.generation as usize) << SLOT_BITS) | (index << INDEX_SHIFT)
     }
 }
 

@@ -420,6 +420,9 @@ mod tests {
             .create_with_context(SinkContext::new(
                 "k1",
                 1,
+                false,
+                Default::default(),
+                None,
                 &[bootstrap.to_string()],
                 Default::default(),
             ))

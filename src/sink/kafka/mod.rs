@@ -7,7 +7,10 @@
 //! brokers are down — rolls the batch back to the head of the channel and returns
 //! `SinkError::Delivery`, so the runner backs off and retries. Records of a failed batch that were
 //! acknowledged are sent again (duplicates, as in Flume); nothing is counted as sent before its
-//! acknowledgement, and nothing is dropped.
+//! acknowledgement, and nothing is dropped. The exception is an event Kafka will never accept
+//! (`errors.rs`): it is written to the dead-letter file (fsynced before the take commits) or,
+//! with `rflume.onRejected = drop`, dropped and counted — in both cases logged — and the rest of
+//! its batch commits, where Flume would retry the batch forever and wedge the channel.
 //!
 //! Where rflume differs from Flume, on purpose:
 //! * **Pipelining** (`rflume.maxInFlightBatches`, by default enough batches for 10,000 events and
@@ -43,13 +46,17 @@
 //!   pending (the bookkeeping shared with librdkafka's callbacks);
 //! * `health.rs`: whether delivery is stuck, why (a missing topic, no broker, no leader), and
 //!   the line that says it flows again;
-//! * [`errors`]: whether a failed delivery can succeed on retry; `ratelimit.rs`: how often a
-//!   repeated log line is written;
+//! * `tls_probe.rs`: why a TLS handshake failed, when librdkafka only says "certificate verify
+//!   failed";
+//! * [`errors`]: whether a failed delivery can succeed on retry; [`dead_letter`]: where an event
+//!   goes that can never succeed (`rflume.onRejected`); `ratelimit.rs`: how often a repeated log
+//!   line is written;
 //! * `settings_tests.rs`, `sink_tests.rs`: the tests of `settings.rs`, and of `sink.rs` against
 //!   librdkafka's mock cluster.
 
 pub mod avro;
 mod brokers;
+pub mod dead_letter;
 mod delivery;
 pub mod errors;
 mod health;
@@ -62,6 +69,7 @@ mod settings_tests;
 mod sink;
 #[cfg(test)]
 mod sink_tests;
+mod tls_probe;
 mod topic;
 mod wakeup;
 

@@ -17,7 +17,8 @@ use super::ratelimit::RateLimit;
 use super::settings::{KafkaSettings, KEY_HEADER};
 use super::topic::TopicTemplate;
 
-/// Why an event cannot become a record. The whole batch fails, as in Flume.
+/// Why an event cannot become a record. Retrying cannot help: the event is diverted like a record
+/// Kafka rejects (`rflume.onRejected`), or, with `retry`, its whole batch fails, as in Flume.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum RecordError {
     /// Flume's `EventDeliveryException` text, so operators' alerts keep matching.
@@ -87,20 +88,7 @@ impl RecordBuilder {
         } = scratch;
         let headers = &event.headers;
 
-        let topic: &'a str = if !self.allow_topic_override {
-            &self.literal_topic
-        } else if let Some(t) = headers.get(&self.topic_header) {
-            t
-        } else {
-            match &self.template {
-                TopicTemplate::Literal(t) => t,
-                parts => {
-                    topic_buf.clear();
-                    parts.render_into(headers, topic_buf);
-                    topic_buf
-                }
-            }
-        };
+        let topic = self.topic(event, topic_buf);
 
         let mut partition = self.default_partition_id;
         if let Some(h) = &self.partition_id_header {
@@ -150,6 +138,26 @@ impl RecordBuilder {
             headers: record_headers,
             payload,
         })
+    }
+
+    /// The topic `event` goes to: `topicHeader` (when `allowTopicOverride`), else `kafka.topic`
+    /// with its `%{header}` escapes rendered into `buf`.
+    pub fn topic<'a>(&'a self, event: &'a Event, buf: &'a mut String) -> &'a str {
+        let headers = &event.headers;
+        if !self.allow_topic_override {
+            &self.literal_topic
+        } else if let Some(t) = headers.get(&self.topic_header) {
+            t
+        } else {
+            match &self.template {
+                TopicTemplate::Literal(t) => t,
+                parts => {
+                    buf.clear();
+                    parts.render_into(headers, buf);
+                    buf
+                }
+            }
+        }
     }
 
     /// Flume 1.11: `Long.parseLong` of the header; an unparsable value is logged and the record

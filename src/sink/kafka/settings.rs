@@ -2,6 +2,7 @@
 //! `timestampHeader` and `header.*`), with every silent Flume quirk turned into a diagnostic.
 
 use super::brokers::parse_broker_list;
+use super::dead_letter::OnRejected;
 use super::producer_props::{self, ProducerProps, UserSetting, PRODUCER_PREFIX};
 use super::topic::{invalid_topic_name, TopicTemplate};
 use crate::config::reader::PropReader;
@@ -60,6 +61,8 @@ pub struct KafkaSettings {
     pub header_mappings: Vec<(String, String)>,
     pub producer: ProducerProps,
     pub max_in_flight_batches: usize,
+    /// rflume: what happens to an event Kafka will never accept (`rflume.onRejected`).
+    pub on_rejected: OnRejected,
 }
 
 impl KafkaSettings {
@@ -130,6 +133,7 @@ impl KafkaSettings {
         let header_mappings = Self::parse_header_mappings(r);
 
         let topic_template = Self::parse_topic(r, &topic, allow_topic_override);
+        let on_rejected = OnRejected::parse(r);
 
         let default_in_flight = default_max_in_flight_batches(batch_size);
         let max_in_flight_batches = r.positive(MAX_IN_FLIGHT_BATCHES, default_in_flight);
@@ -204,6 +208,7 @@ impl KafkaSettings {
             header_mappings,
             producer,
             max_in_flight_batches: max_in_flight_batches as usize,
+            on_rejected,
         })
     }
 
@@ -241,7 +246,7 @@ impl KafkaSettings {
         let Some(p) = producer.find("linger.ms") else {
             return;
         };
-        let (Some(from), Ok(ms)) = (&p.from, p.value.parse::<f64>()) else {
+        let (Some(from), Ok(ms)) = (&p.from, p.value.expose().parse::<f64>()) else {
             return;
         };
         if ms < NOTICEABLE_LINGER_MS {
@@ -428,6 +433,7 @@ impl Describe for KafkaSettings {
                 self.max_in_flight_batches * self.batch_size
             ),
         ));
+        rows.extend(self.on_rejected.describe());
         rows
     }
 }

@@ -588,3 +588,204 @@ fn jaas_secrets_never_appear_in_describe_or_debug() {
         );
     }
 }
+
+/// A password written in any of the places a Flume file can hold one — right or wrong — never
+/// shows in a diagnostic, in `rflume check`'s rows or in `Debug`, whatever else is mistyped.
+#[test]
+fn passwords_never_appear_in_diagnostics_rows_or_debug() {
+    const PW: &str = "Pa55-w0rd-XYZ";
+    let jaas = "kafka.producer.sasl.jaas.config";
+    let plain = format!(
+        r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="{PW}";"#
+    );
+    let one = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+    let sasl = |k: &str, v: &str| {
+        vec![
+            (
+                "kafka.producer.security.protocol".to_string(),
+                "SASL_SSL".to_string(),
+            ),
+            (
+                "kafka.producer.sasl.mechanism".to_string(),
+                "PLAIN".to_string(),
+            ),
+            (k.to_string(), v.to_string()),
+        ]
+    };
+    // (the lines, whether librdkafka gets the password: not for errors, no-effect or typos)
+    let variants: Vec<(Vec<(String, String)>, bool)> = vec![
+        (sasl(jaas, &plain), true),
+        // Malformed JAAS lines, each a different parse error.
+        (sasl(jaas, plain.trim_end_matches(';')), false),
+        (sasl(jaas, &format!("{PW} required;")), false),
+        (
+            sasl(jaas, &format!("x.PlainLoginModule {PW} username=alice;")),
+            false,
+        ),
+        (
+            sasl(
+                jaas,
+                &format!("x.PlainLoginModule required username=alice {PW};"),
+            ),
+            false,
+        ),
+        (
+            sasl(
+                jaas,
+                &format!("x.PlainLoginModule required username=alice password=\"{PW};"),
+            ),
+            false,
+        ),
+        (
+            [
+                sasl("kafka.producer.sasl.username", "alice"),
+                one("kafka.producer.sasl.password", PW),
+            ]
+            .concat(),
+            true,
+        ),
+        (one("kafka.producer.ssl.key.password", PW), true),
+        (
+            vec![
+                (
+                    "kafka.producer.ssl.keystore.location".into(),
+                    "/k.p12".into(),
+                ),
+                ("kafka.producer.ssl.keystore.password".into(), PW.into()),
+            ],
+            true,
+        ),
+        (one("kafka.producer.ssl.keystore.password", PW), false),
+        (one("kafka.producer.ssl.truststore.password", PW), false),
+        (one("kafka.producer.ssl.key.pem", PW), true),
+        // Mistyped names carrying the password.
+        (one("kafka.producer.sasl.pasword", PW), false),
+        (one("kafka.producer.sasl.jaas.confg", &plain), false),
+    ];
+    for (extra, reaches_librdkafka) in variants {
+        let mut pairs: Vec<(&str, &str)> =
+            vec![("kafka.bootstrap.servers", "b"), ("kafka.topic", "t")];
+        pairs.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let (s, d) = parse(&pairs);
+        for line in &d {
+            assert!(!line.contains(PW), "{extra:?}: diagnostic shows it: {line}");
+        }
+        let Some(s) = s else {
+            assert!(!reaches_librdkafka, "{extra:?}: refused: {d:?}");
+            continue;
+        };
+        assert!(!format!("{s:?}").contains(PW), "{extra:?}: Debug shows it");
+        for (k, v) in s.describe() {
+            assert!(!v.contains(PW), "{extra:?}: check row {k} shows it");
+        }
+        let exposed = s
+            .producer
+            .props
+            .iter()
+            .any(|p| p.value.expose().contains(PW));
+        assert_eq!(exposed, reaches_librdkafka, "{extra:?}");
+    }
+}
+
+/// GSSAPI needs a librdkafka with Cyrus SASL; without it the sink is unsupported (the agent
+/// refuses to start unless --allow-unsupported), said on the sasl.mechanism line.
+#[test]
+fn gssapi_is_reported_clearly_when_not_built_in() {
+    let (s, d) = parse(&[
+        ("kafka.bootstrap.servers", "b"),
+        ("kafka.topic", "t"),
+        ("kafka.producer.security.protocol", "SASL_PLAINTEXT"),
+        ("kafka.producer.sasl.mechanism", "GSSAPI"),
+        ("kafka.producer.sasl.kerberos.service.name", "kafka"),
+    ]);
+    if producer_props::librdkafka_has_feature("sasl_gssapi") {
+        assert!(s.is_some(), "{d:?}");
+    } else {
+        assert!(s.is_none());
+        assert!(
+            has(&d, "f.conf:4: a1.sinks.k1.kafka.producer.sasl.mechanism: SASL GSSAPI (Kerberos) is not built into this rflume"),
+            "{d:?}"
+        );
+        assert_eq!(d.len(), 1, "one message, not librdkafka's as well: {d:?}");
+    }
+}
+
+/// PLAIN: the JAAS line becomes librdkafka's username and password (tansu cannot do PLAIN, so
+/// this is tested by the settings it produces), SCRAM likewise.
+#[test]
+fn plain_and_scram_jaas_lines_become_librdkafka_credentials() {
+    for (mechanism, module) in [
+        (
+            "PLAIN",
+            "org.apache.kafka.common.security.plain.PlainLoginModule",
+        ),
+        (
+            "SCRAM-SHA-512",
+            "org.apache.kafka.common.security.scram.ScramLoginModule",
+        ),
+    ] {
+        let jaas = format!("{module} REQUIRED username='svc' password=\"p'w\\\"x\";");
+        let (s, d) = parse(&[
+            ("kafka.bootstrap.servers", "b"),
+            ("kafka.topic", "t"),
+            ("kafka.producer.security.protocol", "SASL_SSL"),
+            ("kafka.producer.sasl.mechanism", mechanism),
+            ("kafka.producer.sasl.jaas.config", &jaas),
+        ]);
+        let s = s.unwrap_or_else(|| panic!("{mechanism}: {d:?}"));
+        assert_eq!(s.producer.get("sasl.username"), Some("svc"));
+        assert_eq!(s.producer.get("sasl.password"), Some("p'w\"x"));
+        assert_eq!(s.producer.get("sasl.mechanism"), Some(mechanism));
+        assert_eq!(s.producer.get("security.protocol"), Some("SASL_SSL"));
+    }
+}
+
+/// `rflume.onRejected` and `rflume.deadLetter.*`: the default diverts to `~/.flume/dead-letter`
+/// with files named after agent and sink; a wrong value is an error; dead-letter settings with
+/// another policy are warned about.
+#[test]
+fn on_rejected_and_dead_letter_settings() {
+    use super::dead_letter::{DeadLetterSettings, OnRejected};
+    let base = [("kafka.bootstrap.servers", "b"), ("kafka.topic", "t")];
+    let (s, d) = parse(&base);
+    let s = s.expect("valid");
+    assert!(d.is_empty(), "{d:?}");
+    match &s.on_rejected {
+        OnRejected::DeadLetter(DeadLetterSettings {
+            directory,
+            max_file_size,
+            file_prefix,
+        }) => {
+            assert!(directory.ends_with(".flume/dead-letter"), "{directory:?}");
+            assert_eq!(*max_file_size, 64 * 1024 * 1024);
+            assert_eq!(file_prefix, "a1.k1");
+        }
+        other => panic!("default is the dead-letter file, got {other:?}"),
+    }
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut pairs = base.to_vec();
+        pairs.extend_from_slice(extra);
+        parse(&pairs)
+    };
+    let (s, _) = with(&[("rflume.onRejected", "DROP")]);
+    assert_eq!(s.expect("valid").on_rejected, OnRejected::Drop);
+    let (s, _) = with(&[("rflume.onRejected", "retry")]);
+    assert_eq!(s.expect("valid").on_rejected, OnRejected::Retry);
+    let (s, d) = with(&[("rflume.onRejected", "ignore")]);
+    assert!(s.is_none());
+    assert!(
+        has(
+            &d,
+            "E f.conf:3: a1.sinks.k1.rflume.onRejected: 'ignore' is not deadLetter, drop or retry"
+        ),
+        "{d:?}"
+    );
+    let (s, d) = with(&[
+        ("rflume.onRejected", "drop"),
+        ("rflume.deadLetter.directory", "/var/lib/dl"),
+    ]);
+    assert!(s.is_some());
+    assert!(has(&d, "W f.conf:4: a1.sinks.k1.rflume.deadLetter.directory: has no effect: rflume.onRejected is drop"), "{d:?}");
+    let (s, d) = with(&[("rflume.deadLetter.maxFileSize", "0")]);
+    assert!(s.is_none(), "{d:?}");
+}

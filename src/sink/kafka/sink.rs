@@ -8,6 +8,11 @@
 //! Batches are committed strictly in take order as they become fully acknowledged. The first
 //! failure stops new takes until every in-flight batch has resolved; then the acknowledged ones
 //! are committed and the failed ones rolled back last-first (see the module doc of `kafka`).
+//!
+//! A record Kafka refuses for good (`errors::classify`) is not a failure of its batch unless
+//! `rflume.onRejected = retry`: it is noted (by the delivery callback, or here when librdkafka or
+//! the record builder refuses it before sending), and when the rest of its batch is acknowledged
+//! it is written to the dead-letter file (or dropped) just before the take commits.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -18,15 +23,17 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
 use thiserror::Error;
-use tracing::info;
+use tracing::{error, info};
 
-use crate::sink::{Sink, SinkCore, SinkError, Status, EMPTY_CHANNEL_WAIT};
+use crate::sink::{Failure, Sink, SinkCore, SinkError, Status, EMPTY_CHANNEL_WAIT};
 
+use super::dead_letter::{DeadLetterFile, OnRejected, Rejection};
 use super::delivery::{note_topic, pump, wait_for_events_on, Batch, SinkContext, Slot};
 use super::errors::BatchError;
 use super::health::{Oldest, Watch};
 use super::record::{RecordBuilder, Scratch};
 use super::settings::KafkaSettings;
+use super::tls_probe::TlsProbe;
 use super::wakeup::QueueWakeup;
 
 /// Longest wait for acknowledgements with nothing else to do; `wait_for_events` returns as soon
@@ -57,6 +64,14 @@ pub enum KafkaSinkError {
     },
 }
 
+/// Where records Kafka refuses for good go (`rflume.onRejected`).
+enum Diversion {
+    DeadLetter(DeadLetterFile),
+    Drop,
+    /// Flume's behaviour: such a record fails its batch like any other error.
+    Retry,
+}
+
 /// Flume's Kafka sink on librdkafka. See the `kafka` module doc for the guarantees.
 pub struct KafkaSink {
     core: SinkCore,
@@ -71,6 +86,7 @@ pub struct KafkaSink {
     failing: bool,
     /// `SinkContext::failures` already accounted for.
     failures_seen: u64,
+    diversion: Diversion,
     /// Declared before `producer`, so it is dropped (and librdkafka's signalling to its pipe
     /// turned off) before the sink's reference to the producer goes.
     wakeup: Option<QueueWakeup>,
@@ -99,11 +115,20 @@ impl KafkaSink {
             RDKafkaLogLevel::Warning
         });
         let slots = settings.max_in_flight_batches.max(1);
+        let diversion = match &settings.on_rejected {
+            OnRejected::DeadLetter(d) => Diversion::DeadLetter(DeadLetterFile::new(d.clone())),
+            OnRejected::Drop => Diversion::Drop,
+            OnRejected::Retry => Diversion::Retry,
+        };
+        let divert = !matches!(diversion, Diversion::Retry);
         let watch = Watch::new(name);
         let producer: BaseProducer<SinkContext> = config
             .create_with_context(SinkContext::new(
                 name,
                 slots,
+                divert,
+                settings.producer.scrubber(),
+                TlsProbe::new(name, &settings.producer),
                 &settings.bootstrap_servers,
                 core.counter.clone(),
             ))
@@ -126,6 +151,7 @@ impl KafkaSink {
             free_slots: (0..slots).rev().collect(),
             failing: false,
             failures_seen: 0,
+            diversion,
             wakeup: QueueWakeup::enable(&producer),
             producer: Arc::new(producer),
             watch,
@@ -180,17 +206,37 @@ impl KafkaSink {
     /// Commits fully acknowledged batches at the head, in take order.
     fn commit_acknowledged(&mut self) {
         while self.in_flight.front().is_some_and(|b| self.succeeded(b)) {
-            if let Some(b) = self.in_flight.pop_front() {
-                self.commit(b);
+            let Some(b) = self.in_flight.pop_front() else {
+                break;
+            };
+            if let Some(b) = self.commit(b) {
+                // Its rejected records could not be diverted: it fails like any other batch.
+                self.in_flight.push_front(b);
+                self.failing = true;
+                return;
             }
         }
     }
 
-    fn commit(&mut self, b: Batch) {
+    /// Diverts the batch's rejected records, then commits its take. A batch whose rejected
+    /// records cannot be written to the dead-letter file is handed back with that error, not
+    /// committed.
+    #[must_use]
+    fn commit(&mut self, mut b: Batch) -> Option<Batch> {
+        let diverted = match self.divert(&mut b) {
+            Ok(n) => n,
+            Err(e) => {
+                b.error = Some(e);
+                return Some(b);
+            }
+        };
         let events = b.txn.len() as u64;
         let elapsed = b.started.elapsed().as_millis() as u64;
         b.txn.commit();
-        self.core.counter.event_drain_success.add(events);
+        self.core
+            .counter
+            .event_drain_success
+            .add(events.saturating_sub(diverted));
         self.core.counter.kafka_event_send_timer_ms.add(elapsed);
         self.free_slots.push(b.slot);
         if self.watch.in_trouble() {
@@ -198,6 +244,74 @@ impl KafkaSink {
             self.watch
                 .delivered(self.producer.context(), &b.topics, waiting);
         }
+        None
+    }
+
+    /// Writes the records of `b` that Kafka refused for good to the dead-letter file (or drops
+    /// them), each logged once. Returns how many there were.
+    fn divert(&mut self, b: &mut Batch) -> Result<u64, BatchError> {
+        let mut rejected = std::mem::take(&mut b.rejected);
+        rejected.append(
+            &mut self.context().slots[b.slot]
+                .rejected
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        if rejected.is_empty() {
+            return Ok(0);
+        }
+        rejected.sort_by_key(|r| r.index);
+        let events = b.txn.events();
+        let sink = self.core.name.as_str();
+        let size = |r: &Rejection| events.get(r.index).map_or(0, |e| e.body.len());
+        let n = rejected.len() as u64;
+        match &mut self.diversion {
+            Diversion::DeadLetter(file) => {
+                let path = file.write(events, &rejected).map_err(|e| {
+                    BatchError::retriable(format!(
+                        "{} event(s) that Kafka refused for good could not be diverted: {e}; the \
+                         batch is rolled back and retried until the dead-letter file can be written",
+                        rejected.len()
+                    ))
+                })?;
+                for r in &rejected {
+                    error!(
+                        sink,
+                        "Kafka refused an event of {} bytes for topic {} for good ({}: {}); \
+                         written to the dead-letter file {} and the rest of its batch committed",
+                        size(r),
+                        r.topic,
+                        r.code,
+                        r.message,
+                        path.display()
+                    );
+                }
+                self.core.counter.event_dead_lettered.add(n);
+            }
+            Diversion::Drop => {
+                for r in &rejected {
+                    error!(
+                        sink,
+                        "Kafka refused an event of {} bytes for topic {} for good ({}: {}); \
+                         DROPPED (rflume.onRejected = drop) and the rest of its batch committed",
+                        size(r),
+                        r.topic,
+                        r.code,
+                        r.message
+                    );
+                }
+                self.core.counter.event_rejected_dropped.add(n);
+            }
+            Diversion::Retry => {
+                // Under `retry` a rejection fails its batch and nothing is noted for diversion;
+                // should anything be, the batch is retried rather than committed without it.
+                b.rejected = rejected;
+                return Err(BatchError::retriable(
+                    "internal: records noted for diversion under rflume.onRejected = retry",
+                ));
+            }
+        }
+        Ok(n)
     }
 
     /// Lets the watch look at the oldest unacknowledged batch (see `health.rs`).
@@ -220,11 +334,18 @@ impl KafkaSink {
         let mut committed = 0u64;
         let mut first_error: Option<BatchError> = None;
         while let Some(b) = self.in_flight.pop_front() {
-            if self.succeeded(&b) {
-                committed += b.txn.len() as u64;
-                self.commit(b);
-                continue;
-            }
+            let b = if self.succeeded(&b) {
+                let events = b.txn.len() as u64;
+                match self.commit(b) {
+                    None => {
+                        committed += events;
+                        continue;
+                    }
+                    Some(b) => b,
+                }
+            } else {
+                b
+            };
             if first_error.is_none() {
                 first_error = b.error.clone().or_else(|| {
                     self.slot(&b)
@@ -292,6 +413,7 @@ impl KafkaSink {
             enqueued: 0,
             abandoned: false,
             error: None,
+            rejected: Vec::new(),
             started: Instant::now(),
             topics: Vec::new(),
         });
@@ -309,22 +431,38 @@ impl KafkaSink {
         if batch.abandoned {
             return;
         }
-        let opaque = batch.opaque();
+        let divert = !matches!(self.diversion, Diversion::Retry);
         let context = self.producer.context();
         let slot = &context.slots[batch.slot];
         while batch.enqueued < batch.txn.len() {
-            let event = &batch.txn.events()[batch.enqueued];
+            let index = batch.enqueued;
+            let event = &batch.txn.events()[index];
             let record = match self
                 .records
                 .build(&self.core.name, event, &mut self.scratch)
             {
                 Ok(r) => r,
+                Err(e) if divert => {
+                    // Retrying cannot fix the event's headers: divert it like a rejection.
+                    let mut topic = String::new();
+                    let topic = self.records.topic(event, &mut topic).to_string();
+                    batch.rejected.push(Rejection {
+                        index,
+                        topic,
+                        partition: None,
+                        code: "InvalidPartition".into(),
+                        message: e.to_string(),
+                    });
+                    batch.enqueued += 1;
+                    continue;
+                }
                 Err(e) => {
                     batch.error = Some(BatchError::rejected("InvalidPartition", e.to_string()));
                     batch.abandoned = true;
                     return;
                 }
             };
+            let opaque = batch.opaque(index);
             note_topic(&mut batch.topics, record.topic);
             let mut headers = record.headers;
             loop {
@@ -355,10 +493,23 @@ impl KafkaSink {
                             KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
                         );
                         if !queue_full {
-                            batch.error = Some(BatchError::from_code(
+                            let error = BatchError::from_code(
                                 e.rdkafka_error_code(),
                                 format!("{e} (topic {})", record.topic),
-                            ));
+                            );
+                            if let (true, Failure::Rejected { code }) = (divert, &error.failure) {
+                                // librdkafka refused it before sending (larger than
+                                // message.max.bytes, a partition the topic does not have).
+                                batch.rejected.push(Rejection {
+                                    index,
+                                    topic: record.topic.to_string(),
+                                    partition: record.partition,
+                                    code: code.clone(),
+                                    message: e.to_string(),
+                                });
+                                break;
+                            }
+                            batch.error = Some(error);
                             batch.abandoned = true;
                             return;
                         }
@@ -416,6 +567,18 @@ impl Sink for KafkaSink {
             self.batch_size,
             self.max_in_flight
         );
+        // Found now rather than at the first rejected record: the directory the dead letters
+        // would go to cannot be created.
+        if let Diversion::DeadLetter(file) = &self.diversion {
+            if let Err(e) = file.prepare() {
+                error!(
+                    sink = self.core.name.as_str(),
+                    "{e}: records Kafka refuses for good cannot be diverted; their batches will \
+                     be rolled back and retried until the directory can be created \
+                     (rflume.deadLetter.directory)"
+                );
+            }
+        }
         Ok(())
     }
 

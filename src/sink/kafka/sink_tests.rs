@@ -312,8 +312,10 @@ fn brokers_down_rolls_back_in_order_then_delivers() {
     assert_eq!(bodies, (0..35).map(|i| format!("e{i}")).collect::<Vec<_>>());
 }
 
+/// Under `rflume.onRejected = retry` (Flume's behaviour) an event that can never be sent fails
+/// its whole batch, every time.
 #[test]
-fn non_integer_partition_header_rolls_back_the_batch() {
+fn non_integer_partition_header_rolls_back_the_batch_under_retry() {
     let c = cluster("t3", 1);
     let mut evs = events("e", 5);
     evs[3].headers.insert("p", "three");
@@ -322,7 +324,7 @@ fn non_integer_partition_header_rolls_back_the_batch() {
         &c.bootstrap_servers(),
         "t3",
         &ch,
-        &[("partitionIdHeader", "p")],
+        &[("partitionIdHeader", "p"), ("rflume.onRejected", "retry")],
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     let err = loop {
@@ -343,6 +345,223 @@ fn non_integer_partition_header_rolls_back_the_batch() {
     assert_eq!(k.core().counter.event_drain_success.get(), 0);
 }
 
+/// The records of one dead-letter directory: (topic, error code, headers, body).
+fn dead_letters(dir: &std::path::Path) -> Vec<(String, String, serde_json::Value, Vec<u8>)> {
+    use base64::Engine as _;
+    let mut files: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(d) => d.map(|e| e.expect("entry").path()).collect(),
+        Err(_) => return Vec::new(),
+    };
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        for line in std::fs::read_to_string(&f).expect("read").lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json line");
+            let body = base64::engine::general_purpose::STANDARD
+                .decode(v["body"].as_str().expect("body"))
+                .expect("base64");
+            out.push((
+                v["topic"].as_str().unwrap_or_default().to_string(),
+                v["error"].as_str().unwrap_or_default().to_string(),
+                v["headers"].clone(),
+                body,
+            ));
+        }
+    }
+    out
+}
+
+/// An event that can never be sent (its partition header is not a number) goes to the
+/// dead-letter file with its headers; the rest of its batch is delivered and committed.
+#[test]
+fn non_integer_partition_header_goes_to_the_dead_letter_file() {
+    let c = cluster("t3d", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dl = dir.path().join("dl");
+    let mut evs = events("e", 5);
+    evs[3].headers.insert("p", "three");
+    let ch = TestChannel::with(evs);
+    let mut k = sink(
+        &c.bootstrap_servers(),
+        "t3d",
+        &ch,
+        &[
+            ("partitionIdHeader", "p"),
+            ("rflume.deadLetter.directory", dl.to_str().expect("utf-8")),
+        ],
+    );
+    let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
+    assert!(errors.is_empty(), "{errors:?}");
+    let counter = k.core().counter.clone();
+    assert_eq!(counter.rollback.get(), 0);
+    assert_eq!(counter.event_drain_success.get(), 4);
+    assert_eq!(counter.event_dead_lettered.get(), 1);
+    let got: Vec<String> = consume(&c.bootstrap_servers(), "t3d", 1, 4)
+        .into_iter()
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(got, ["e0", "e1", "e2", "e4"]);
+    let dead = dead_letters(&dl);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].0, "t3d");
+    assert_eq!(dead[0].1, "InvalidPartition");
+    assert_eq!(dead[0].2["p"], "three");
+    assert_eq!(dead[0].3, b"e3");
+}
+
+/// A record larger than librdkafka's `message.max.bytes` is refused before it is sent: it is
+/// diverted, byte for byte, and the records around it arrive in order.
+#[test]
+fn a_record_too_large_is_diverted_and_the_rest_delivered() {
+    let c = cluster("t10", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dl = dir.path().join("dl");
+    let mut evs = events("e", 6);
+    let big: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    evs[2] = Event::new(big.clone());
+    let ch = TestChannel::with(evs);
+    let mut k = sink(
+        &c.bootstrap_servers(),
+        "t10",
+        &ch,
+        &[
+            ("flumeBatchSize", "3"),
+            ("kafka.producer.max.request.size", "2000"),
+            ("rflume.deadLetter.directory", dl.to_str().expect("utf-8")),
+        ],
+    );
+    let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
+    assert!(errors.is_empty(), "{errors:?}");
+    let got: Vec<String> = consume(&c.bootstrap_servers(), "t10", 1, 5)
+        .into_iter()
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(got, ["e0", "e1", "e3", "e4", "e5"]);
+    let dead = dead_letters(&dl);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].1, "MessageSizeTooLarge");
+    assert_eq!(dead[0].3, big);
+    assert_eq!(k.core().counter.rollback.get(), 0);
+    assert_eq!(k.core().counter.event_dead_lettered.get(), 1);
+}
+
+/// `rflume.onRejected = drop`: the record is counted and dropped, no file is written.
+#[test]
+fn drop_policy_counts_and_drops() {
+    let c = cluster("t11", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut evs = events("e", 3);
+    evs[1] = Event::new(vec![b'x'; 5000]);
+    let ch = TestChannel::with(evs);
+    let mut k = sink(
+        &c.bootstrap_servers(),
+        "t11",
+        &ch,
+        &[
+            ("kafka.producer.max.request.size", "2000"),
+            ("rflume.onRejected", "drop"),
+        ],
+    );
+    let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(k.core().counter.event_rejected_dropped.get(), 1);
+    assert_eq!(k.core().counter.event_drain_success.get(), 2);
+    let got: Vec<String> = consume(&c.bootstrap_servers(), "t11", 1, 2)
+        .into_iter()
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(got, ["e0", "e2"]);
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+}
+
+/// The broker refuses a produce request for good (`MessageSizeTooLarge` injected into the mock
+/// broker): its records are diverted as the delivery reports arrive, nothing is rolled back, and
+/// every event ends up exactly once in Kafka or in the dead-letter file.
+#[test]
+fn records_the_broker_rejects_are_diverted_from_the_delivery_report() {
+    use rdkafka::types::RDKafkaApiKey;
+    use rdkafka::types::RDKafkaRespErr;
+    let c = cluster("t12", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dl = dir.path().join("dl");
+    let ch = TestChannel::with(events("e", 20));
+    c.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    let mut k = sink(
+        &c.bootstrap_servers(),
+        "t12",
+        &ch,
+        &[
+            ("flumeBatchSize", "5"),
+            ("rflume.deadLetter.directory", dl.to_str().expect("utf-8")),
+        ],
+    );
+    let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
+    assert!(errors.is_empty(), "{errors:?}");
+    let counter = k.core().counter.clone();
+    let dead: Vec<String> = dead_letters(&dl)
+        .into_iter()
+        .map(|d| {
+            assert_eq!(d.1, "MessageSizeTooLarge");
+            String::from_utf8_lossy(&d.3).into_owned()
+        })
+        .collect();
+    assert!(!dead.is_empty(), "the injected error rejected something");
+    let delivered = 20 - dead.len();
+    let mut all: Vec<String> = consume(&c.bootstrap_servers(), "t12", 1, delivered)
+        .into_iter()
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(all.len(), delivered, "no duplicates, nothing missing");
+    all.extend(dead.iter().cloned());
+    all.sort_by_key(|b| b[1..].parse::<usize>().unwrap_or(usize::MAX));
+    assert_eq!(all, (0..20).map(|i| format!("e{i}")).collect::<Vec<_>>());
+    assert_eq!(counter.rollback.get(), 0);
+    assert_eq!(counter.event_dead_lettered.get() as usize, dead.len());
+    assert_eq!(counter.event_drain_success.get() as usize, delivered);
+}
+
+/// A dead-letter file that cannot be written is a retriable failure: the batch is rolled back,
+/// nothing is lost, and once the directory can be created the record is diverted.
+#[test]
+fn an_unwritable_dead_letter_directory_rolls_back_until_fixed() {
+    let c = cluster("t13", 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, "a file where the directory should be").expect("write");
+    let dl = blocker.join("dl");
+    let mut evs = events("e", 3);
+    evs[1] = Event::new(vec![b'x'; 5000]);
+    let ch = TestChannel::with(evs);
+    let mut k = sink(
+        &c.bootstrap_servers(),
+        "t13",
+        &ch,
+        &[
+            ("kafka.producer.max.request.size", "2000"),
+            ("rflume.deadLetter.directory", dl.to_str().expect("utf-8")),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let err = loop {
+        assert!(Instant::now() < deadline, "no failure reported");
+        if let Err(e) = k.process() {
+            break e.to_string();
+        }
+    };
+    assert!(err.contains("could not be diverted"), "{err}");
+    assert!(err.contains("cannot write the dead-letter file"), "{err}");
+    assert_eq!(ch.len_including_in_flight(), 3, "all rolled back");
+    assert_eq!(k.core().counter.event_drain_success.get(), 0);
+    std::fs::remove_file(&blocker).expect("unblock");
+    let errors = run_until_drained(&mut k, &ch, Duration::from_secs(10));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(dead_letters(&dl).len(), 1);
+    assert_eq!(k.core().counter.event_drain_success.get(), 2);
+}
+
 #[test]
 fn failed_batch_among_pipelined_ones_keeps_order_and_loses_nothing() {
     // Batch 2 (events 5..9) targets a partition that does not exist; the others succeed.
@@ -361,6 +580,7 @@ fn failed_batch_among_pipelined_ones_keeps_order_and_loses_nothing() {
             ("rflume.maxInFlightBatches", "3"),
             ("partitionIdHeader", "p"),
             ("kafka.producer.delivery.timeout.ms", "500"),
+            ("rflume.onRejected", "retry"),
         ],
     );
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -40,6 +40,7 @@ mod scan;
 pub mod settings;
 mod tailer;
 pub mod tailfile;
+mod unsaved;
 mod watch;
 
 use self::tailer::Tailer;

@@ -10,11 +10,12 @@
 //! report).
 //!
 //! Both files are written atomically: temporary file, fsync, rename, fsync of the directory.
-//! A crash leaves either the old or the new version, never a torn one.
+//! A crash leaves either the old or the new version, never a torn one. They are created 0600,
+//! and directories rflume creates for them 0700.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::fs::{DirBuilder, File};
+use std::os::unix::fs::{DirBuilderExt, FileExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -116,6 +117,11 @@ pub fn tail_fingerprint(file: &File, pos: u64) -> std::io::Result<Fingerprint> {
 
 /// Whether `file` (of `size` bytes) is the file a sidecar entry describes at its position.
 pub fn matches(file: &File, size: u64, fp: &FpEntry) -> std::io::Result<bool> {
+    // rflume never writes longer fingerprints; a damaged or hand-edited sidecar must not make
+    // the agent read (and allocate) gigabytes of a log file at start (found by fuzzing).
+    if fp.head.len > HEAD_LEN || fp.tail.len > TAIL_LEN {
+        return Ok(false);
+    }
     if size < fp.pos || size < fp.head.len {
         return Ok(false);
     }
@@ -175,9 +181,25 @@ pub fn load_sidecar(position_file: &Path) -> HashMap<u64, FpEntry> {
 /// Writes `bytes` to `path` atomically and durably, creating its directory (Flume creates the
 /// position file's parent directories).
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Directories rflume creates are private (0700), like the files (0600): positions name
+    // every tailed path. Existing directories keep their mode.
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| {
+            // EEXIST for "a file is in the way" says nothing to an operator; say which.
+            match dir.ancestors().find(|a| a.exists()) {
+                Some(a) if !a.is_dir() => {
+                    std::io::Error::new(e.kind(), format!("{} is not a directory", a.display()))
+                }
+                _ => e,
+            }
+        })?;
     crate::durable::write_atomic(path, bytes)
 }
 
@@ -249,5 +271,36 @@ mod tests {
             !matches(&f, 5, &fp).expect("io"),
             "shorter than the position"
         );
+    }
+
+    /// fuzz/artifacts/position_file/crash-536d7312…: a sidecar entry claiming a 72 PB head
+    /// fingerprint, checked with a stale size, allocated that much and aborted.
+    #[test]
+    fn a_hostile_fingerprint_length_is_a_mismatch_not_an_allocation() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("a.log");
+        std::fs::write(&p, "").expect("write");
+        let f = File::open(&p).expect("open");
+        let fp = FpEntry {
+            inode: 1,
+            dev: 1,
+            pos: 281_470_681_743_360,
+            head: Fingerprint {
+                len: 72_057_589_742_960_640,
+                hash: 0,
+            },
+            tail: Fingerprint { len: 0, hash: 0 },
+        };
+        assert!(!matches(&f, u64::MAX, &fp).expect("no I/O error"));
+        let fp = FpEntry {
+            pos: 0,
+            head: Fingerprint { len: 0, hash: 0 },
+            tail: Fingerprint {
+                len: TAIL_LEN + 1,
+                hash: 0,
+            },
+            ..fp
+        };
+        assert!(!matches(&f, u64::MAX, &fp).expect("no I/O error"));
     }
 }

@@ -8,6 +8,7 @@ use regex::Regex;
 
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
+use crate::source::framer::LineLimit;
 use crate::source::{Source, SourceSpec};
 
 pub const DEFAULT_BATCH_SIZE: u64 = 100;
@@ -57,6 +58,8 @@ pub struct TaildirSettings {
     pub cache_pattern_matching: bool,
     pub file_header: bool,
     pub file_header_key: String,
+    /// rflume: `rflume.maxLineLength` and `rflume.longLines` (Flume buffers any line whole).
+    pub line_limit: LineLimit,
 }
 
 /// Flume's default `positionFile`: `~/.flume/taildir_position.json`.
@@ -178,6 +181,7 @@ impl TaildirSettings {
             cache_pattern_matching: r.bool("cachePatternMatching", true),
             file_header: r.bool("fileHeader", false),
             file_header_key: r.string("fileHeaderKey", DEFAULT_FILE_HEADER_KEY),
+            line_limit: LineLimit::parse(r),
         };
         if r.failed() {
             return None;
@@ -264,6 +268,7 @@ impl Describe for TaildirSettings {
             ("fileHeader".into(), self.file_header.to_string()),
             ("fileHeaderKey".into(), self.file_header_key.clone()),
         ]);
+        v.extend(self.line_limit.describe());
         v
     }
 }

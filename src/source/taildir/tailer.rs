@@ -21,6 +21,7 @@ use super::acks::DeliveryNotice;
 use super::position::{self, PosEntry};
 use super::settings::{self, TaildirSettings};
 use super::tailfile::{self, FileId, Line, Lineage, Stat, TailFile};
+use super::unsaved::SaveReport;
 use super::watch::Watch;
 use crate::event::{Event, Headers};
 use crate::metrics::SourceCounter;
@@ -69,6 +70,8 @@ pub(super) struct Tailer {
     last_saved: Option<(Vec<PosEntry>, Vec<position::FpEntry>, Instant)>,
     last_idle_check: Instant,
     pub(super) watch: Watch,
+    /// How position-file failures have been reported (unsaved.rs).
+    saves: SaveReport,
     /// Set by deliveries that moved a position since the last position write.
     notice: Arc<DeliveryNotice>,
 }
@@ -91,6 +94,7 @@ impl Tailer {
             last_saved: None,
             last_idle_check: Instant::now(),
             watch,
+            saves: SaveReport::default(),
             notice,
         }
     }
@@ -98,6 +102,9 @@ impl Tailer {
     pub(super) fn run(&mut self, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
         shutdown.on_stop(self.watch.waker());
         self.scan(true);
+        // Written once at start, so that a position file that cannot be written is an error
+        // now, before any line is read, not a surprise at the first interval.
+        self.write_positions();
         let mut backoff = Duration::ZERO;
         while !shutdown.is_stopping() {
             let wake = self.watch.drain_events(&self.s.groups);
@@ -201,7 +208,9 @@ impl Tailer {
         }
         let mut stored = 0;
         for _ in 0..self.s.max_batch_count {
-            let read = match t.read_lines(self.s.batch_size, size) {
+            let read = t.read_lines(self.s.batch_size, size, &self.s.line_limit);
+            self.report_long_lines(t);
+            let read = match read {
                 Ok(r) => r,
                 Err(e) => {
                     self.counter.event_read_fail.inc();
@@ -227,6 +236,18 @@ impl Tailer {
             }
         }
         Some(stored)
+    }
+
+    /// Counts and logs, once each, the lines longer than `rflume.maxLineLength`.
+    fn report_long_lines(&self, t: &mut TailFile) {
+        for long in t.take_long_lines() {
+            if long.dropped > 0 {
+                self.counter.long_line_truncated.inc();
+            } else {
+                self.counter.long_line_split.inc();
+            }
+            warn!(source = %self.name, "{}: {}", t.path.display(), long.describe(&self.s.line_limit));
+        }
     }
 
     /// Turns lines into events with the group's headers and one receipt for the batch.
@@ -296,9 +317,11 @@ impl Tailer {
                 if t.is_open()
                     && (idle_for >= self.s.idle_timeout || (deleted && idle_for >= DELETED_GRACE))
                 {
-                    if let Some(line) = t.take_partial() {
+                    let partial = t.take_partial(&self.s.line_limit);
+                    self.report_long_lines(&mut t);
+                    if !partial.is_empty() {
                         // Flume emits an unterminated last line when the file goes idle.
-                        let batch = self.events(&t, vec![line]);
+                        let batch = self.events(&t, partial);
                         if !self.store(batch, processor, shutdown) {
                             self.files.insert(key, t);
                             return;
@@ -341,13 +364,14 @@ impl Tailer {
     }
 
     /// Writes each file's delivered position (not how far it was read: a `kill -9` must not
-    /// skip lines still in a memory channel), in a stable order, with its fingerprint.
-    fn write_positions(&mut self) {
-        self.write_positions_with(None);
+    /// skip lines still in a memory channel), in a stable order, with its fingerprint. Returns
+    /// whether they were saved.
+    fn write_positions(&mut self) -> bool {
+        self.write_positions_with(None)
     }
 
     /// The same, in the middle of reading `current`, which is out of `files` meanwhile.
-    fn write_positions_with(&mut self, mut current: Option<&mut TailFile>) {
+    fn write_positions_with(&mut self, mut current: Option<&mut TailFile>) -> bool {
         self.last_pos_write = Instant::now();
         // Before the positions are read: a delivery from now on is for the next write.
         self.notice.take();
@@ -376,15 +400,20 @@ impl Tailer {
         }
         if let Some((e, f, at)) = &self.last_saved {
             if *e == entries && *f == fps && at.elapsed() < UNCHANGED_REWRITE {
-                return;
+                return true;
             }
         }
         match position::save(&self.s.position_file, &entries, &fps) {
-            Ok(()) => self.last_saved = Some((entries, fps, Instant::now())),
+            Ok(()) => {
+                self.last_saved = Some((entries, fps, Instant::now()));
+                self.saves
+                    .saved(&self.name, &self.s.position_file, &self.counter);
+                true
+            }
             Err(e) => {
                 self.last_saved = None;
-                self.counter.position_write_fail.inc();
-                error!(source = %self.name, "{e}");
+                self.saves.failed(&self.name, &e, &self.counter);
+                false
             }
         }
     }
@@ -404,7 +433,9 @@ impl Tailer {
         }
         // The last word is always written, changed or not.
         self.last_saved = None;
-        self.write_positions();
+        if !self.write_positions() {
+            error!(source = %self.name, "stopping WITHOUT saving the positions to {}: the next start resumes from the positions last saved and ships the lines delivered since then again", self.s.position_file.display());
+        }
         self.counter.open_files.set(0);
     }
 }
@@ -444,6 +475,7 @@ mod tests {
             cache_pattern_matching: true,
             file_header: false,
             file_header_key: "file".into(),
+            line_limit: Default::default(),
         }
     }
 

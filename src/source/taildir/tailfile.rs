@@ -4,6 +4,12 @@
 //! Lines end at `\n`; a `\r` before it is removed (Flume's `TailFile.readLine`); bytes are never
 //! decoded. Lines are `Bytes` slices of the read buffer: no copy, one allocation per read, and a
 //! read is sized by what the file actually has, so a thousand quiet files hold almost no memory.
+//!
+//! A line longer than `rflume.maxLineLength` is never held whole (Flume's `TailFile` buffers any
+//! line): its first `maxLineLength` bytes become an event as soon as they are read, and then
+//! either the next pieces do too (`split`) or the rest up to its `\n` is skipped (`truncate`).
+//! Each piece is a complete event with its own offset, so delivered positions stay exact and a
+//! restart resumes at a piece boundary.
 
 use std::fs::{File, Metadata};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -15,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::acks::FileAcks;
 use super::position::{self, FpEntry};
+use crate::source::framer::{LineLimit, LongLine, LongLines};
 
 /// Bytes kept from just before the read position: a copytruncate copy that ends within this
 /// window of where the original had been read can be verified byte for byte (the writer's lines
@@ -104,6 +111,21 @@ pub struct TailFile {
     /// Size at the last classification attempt and when it last changed (a copy being written).
     pub seen_size: u64,
     pub seen_growth: Instant,
+    /// The line being read is longer than the limit (see the module doc).
+    long: LongState,
+    /// Long lines whose end was seen, for the tailer to count and log.
+    long_lines: Vec<LongLine>,
+}
+
+/// Progress through a line longer than the limit.
+#[derive(Default)]
+struct LongState {
+    /// Bytes of the line already shipped or skipped (0: the current line is not long).
+    len: u64,
+    events: u64,
+    dropped: u64,
+    /// `truncate`: skipping the rest of the line.
+    skipping: bool,
 }
 
 /// The outcome of one read attempt.
@@ -133,6 +155,50 @@ impl TailFile {
             copy_of: None,
             seen_size: 0,
             seen_growth: Instant::now(),
+            long: LongState::default(),
+            long_lines: Vec::new(),
+        }
+    }
+
+    /// The long lines completed since the last call.
+    pub fn take_long_lines(&mut self) -> Vec<LongLine> {
+        std::mem::take(&mut self.long_lines)
+    }
+
+    /// The current line ended after `last_piece` more bytes: if it was a long one, report it.
+    fn end_of_line(&mut self, last_piece: usize) {
+        let long = std::mem::take(&mut self.long);
+        if long.len == 0 {
+            return;
+        }
+        self.long_lines.push(LongLine {
+            len: long.len + last_piece as u64,
+            events: long.events + u64::from(last_piece > 0),
+            dropped: long.dropped,
+        });
+    }
+
+    /// Consumes `n` bytes of the buffer as part of the current line without shipping them.
+    fn skip(&mut self, n: usize, dropped: usize) {
+        let raw = self.buf.split_to(n);
+        Self::remember(&mut self.head, &mut self.recent, &raw, self.next_offset);
+        self.next_offset += n as u64;
+        self.long.len += dropped as u64;
+        self.long.dropped += dropped as u64;
+    }
+
+    /// The first `max` bytes of an over-long line, as an event.
+    fn cut_piece(&mut self, limit: &LineLimit) -> Line {
+        let piece = self.buf.split_to(limit.max).freeze();
+        let offset = self.next_offset;
+        Self::remember(&mut self.head, &mut self.recent, &piece, offset);
+        self.next_offset += piece.len() as u64;
+        self.long.len += piece.len() as u64;
+        self.long.events += 1;
+        self.long.skipping = limit.policy == LongLines::Truncate;
+        Line {
+            body: piece,
+            offset,
         }
     }
 
@@ -224,6 +290,7 @@ impl TailFile {
     /// that was already read elsewhere).
     pub fn start_at(&mut self, pos: u64) {
         self.buf = BytesMut::new();
+        self.long = LongState::default();
         self.next_offset = pos;
         self.acks = FileAcks::new(pos);
         self.fingerprint = None;
@@ -237,6 +304,7 @@ impl TailFile {
     pub fn restart_from_zero(&mut self) -> Lineage {
         let before = self.lineage();
         self.buf = BytesMut::new();
+        self.long = LongState::default();
         self.next_offset = 0;
         // A fresh tracker: batches still in flight belong to the old content (and to its copy,
         // if one turns up), not to the new one.
@@ -259,32 +327,74 @@ impl TailFile {
         }
     }
 
-    /// Reads up to `max_lines` complete lines.
-    pub fn read_lines(&mut self, max_lines: usize, size: u64) -> std::io::Result<Read> {
+    /// Reads up to `max_lines` complete lines (pieces of lines longer than `limit.max` count as
+    /// lines). Holds at most `limit.max + 1` bytes of a line plus one read.
+    pub fn read_lines(
+        &mut self,
+        max_lines: usize,
+        size: u64,
+        limit: &LineLimit,
+    ) -> std::io::Result<Read> {
         let mut out = Read {
             lines: Vec::new(),
             at_eof: false,
         };
-        let Some(file) = self.file.as_ref() else {
+        if self.file.is_none() {
             out.at_eof = true;
             return Ok(out);
-        };
+        }
+        let max = limit.max.max(1);
+        let limit = &LineLimit { max, ..*limit };
         let mut scanned = 0usize;
         loop {
             while out.lines.len() < max_lines {
-                let Some(i) = memchr::memchr(b'\n', &self.buf[scanned..]) else {
-                    scanned = self.buf.len();
-                    break;
+                if self.long.skipping {
+                    match memchr::memchr(b'\n', &self.buf) {
+                        None => {
+                            // A last `\r` may be the first half of the line's `\r\n`.
+                            let keep = usize::from(self.buf.last() == Some(&b'\r'));
+                            let n = self.buf.len() - keep;
+                            self.skip(n, n);
+                            break;
+                        }
+                        Some(i) => {
+                            let cr = usize::from(i > 0 && self.buf[i - 1] == b'\r');
+                            self.skip(i + 1, i - cr);
+                            self.end_of_line(0);
+                            continue;
+                        }
+                    }
+                }
+                // A line of exactly `max` bytes may still be followed by `\r\n`.
+                let window = self.buf.len().min(max + 2);
+                let found = memchr::memchr(b'\n', &self.buf[scanned.min(window)..window])
+                    .map(|i| scanned.min(window) + i);
+                let Some(i) = found else {
+                    if self.buf.len() < max + 2 {
+                        scanned = self.buf.len();
+                        break;
+                    }
+                    scanned = 0;
+                    let piece = self.cut_piece(limit);
+                    out.lines.push(piece);
+                    continue;
                 };
-                let line = self.buf.split_to(scanned + i + 1).freeze();
+                let mut end = i;
+                if end > 0 && self.buf[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                if end > max {
+                    scanned = 0;
+                    let piece = self.cut_piece(limit);
+                    out.lines.push(piece);
+                    continue;
+                }
+                let line = self.buf.split_to(i + 1).freeze();
                 scanned = 0;
                 let offset = self.next_offset;
                 Self::remember(&mut self.head, &mut self.recent, &line, offset);
                 self.next_offset += line.len() as u64;
-                let mut end = line.len() - 1;
-                if end > 0 && line[end - 1] == b'\r' {
-                    end -= 1;
-                }
+                self.end_of_line(end);
                 out.lines.push(Line {
                     body: line.slice(..end),
                     offset,
@@ -303,6 +413,10 @@ impl TailFile {
                 }
                 return Ok(out);
             }
+            let Some(file) = self.file.as_ref() else {
+                out.at_eof = true;
+                return Ok(out);
+            };
             let old = self.buf.len();
             self.buf.reserve(want as usize);
             self.buf.resize(old + want as usize, 0);
@@ -317,10 +431,35 @@ impl TailFile {
         }
     }
 
-    /// The unterminated last line, emitted when the file goes idle (Flume does the same).
-    pub fn take_partial(&mut self) -> Option<Line> {
+    /// The unterminated last line, emitted when the file goes idle (Flume does the same): one
+    /// line, or two pieces when it is one byte longer than the limit (`split`). A line being
+    /// skipped (`truncate`) ends here.
+    pub fn take_partial(&mut self, limit: &LineLimit) -> Vec<Line> {
+        let mut lines = Vec::new();
+        if self.long.skipping {
+            let n = self.buf.len();
+            let cr = usize::from(self.buf.last() == Some(&b'\r'));
+            self.skip(n, n - cr);
+            self.end_of_line(0);
+            return lines;
+        }
         if self.buf.is_empty() {
-            return None;
+            return lines;
+        }
+        let max = limit.max.max(1);
+        let mut body_len = self.buf.len();
+        if self.buf[body_len - 1] == b'\r' {
+            body_len -= 1;
+        }
+        if body_len > max {
+            lines.push(self.cut_piece(&LineLimit { max, ..*limit }));
+            if self.long.skipping {
+                let n = self.buf.len();
+                let cr = usize::from(self.buf.last() == Some(&b'\r'));
+                self.skip(n, n - cr);
+                self.end_of_line(0);
+                return lines;
+            }
         }
         let offset = self.next_offset;
         let line = self.buf.split().freeze();
@@ -330,10 +469,12 @@ impl TailFile {
         if end > 0 && line[end - 1] == b'\r' {
             end -= 1;
         }
-        Some(Line {
+        self.end_of_line(end);
+        lines.push(Line {
             body: line.slice(..end),
             offset,
-        })
+        });
+        lines
     }
 
     /// The fingerprint of this file at its delivered position, recomputed only when the
@@ -406,7 +547,7 @@ mod tests {
         let Identity { id, size, mtime } = identity(&p).expect("stat");
         let mut t = TailFile::new(p.clone(), 0, id, 0, mtime);
         assert!(t.open().expect("open"));
-        let r = t.read_lines(10, size).expect("read");
+        let r = t.read_lines(10, size, &LineLimit::default()).expect("read");
         let got: Vec<(&[u8], u64)> = r.lines.iter().map(|l| (&l.body[..], l.offset)).collect();
         assert_eq!(got, vec![(&b"one"[..], 0), (&b"two"[..], 5)]);
         assert!(r.at_eof);
@@ -417,11 +558,11 @@ mod tests {
             .expect("append");
         f.write_all(b"ee\n\xff\n").expect("write");
         let size = std::fs::metadata(&p).expect("stat").len();
-        let r = t.read_lines(1, size).expect("read");
+        let r = t.read_lines(1, size, &LineLimit::default()).expect("read");
         assert_eq!(&r.lines[0].body[..], b"three");
         assert_eq!(r.lines[0].offset, 9);
         assert!(!r.at_eof, "stopped at max_lines");
-        let r = t.read_lines(10, size).expect("read");
+        let r = t.read_lines(10, size, &LineLimit::default()).expect("read");
         assert_eq!(&r.lines[0].body[..], b"\xff");
         assert_eq!(t.next_offset, size);
     }
@@ -434,9 +575,114 @@ mod tests {
         let Identity { id, size, mtime } = identity(&p).expect("stat");
         let mut t = TailFile::new(p, 0, id, 0, mtime);
         t.open().expect("open");
-        assert!(t.read_lines(10, size).expect("read").lines.is_empty());
-        let Line { body, offset } = t.take_partial().expect("partial");
+        assert!(t
+            .read_lines(10, size, &LineLimit::default())
+            .expect("read")
+            .lines
+            .is_empty());
+        let mut partial = t.take_partial(&LineLimit::default());
+        assert_eq!(partial.len(), 1);
+        let Line { body, offset } = partial.remove(0);
         assert_eq!((&body[..], offset), (&b"no newline"[..], 0));
         assert_eq!(t.next_offset, 10);
+    }
+
+    /// Reads `content` with `limit` in reads of at most `MAX_READ`, then takes the partial line;
+    /// returns (body, offset) of every event and the long lines reported.
+    fn read_all(content: &[u8], limit: LineLimit) -> (Vec<(Vec<u8>, u64)>, Vec<LongLine>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("a.log");
+        std::fs::write(&p, content).expect("write");
+        let Identity { id, size, mtime } = identity(&p).expect("stat");
+        let mut t = TailFile::new(p, 0, id, 0, mtime);
+        assert!(t.open().expect("open"));
+        let mut got = Vec::new();
+        loop {
+            let r = t.read_lines(3, size, &limit).expect("read");
+            // Stopped by the line count, the rest of a read is still held; at the end of what
+            // the file has, only part of one line is.
+            assert!(
+                !r.at_eof || t.partial_len() <= limit.max + 1,
+                "holds {} bytes",
+                t.partial_len()
+            );
+            got.extend(r.lines.into_iter().map(|l| (l.body.to_vec(), l.offset)));
+            if r.at_eof {
+                break;
+            }
+        }
+        got.extend(
+            t.take_partial(&limit)
+                .into_iter()
+                .map(|l| (l.body.to_vec(), l.offset)),
+        );
+        assert_eq!(t.next_offset, size, "every byte accounted for");
+        (got, t.take_long_lines())
+    }
+
+    fn lines(v: &[(&str, u64)]) -> Vec<(Vec<u8>, u64)> {
+        v.iter().map(|(b, o)| (b.as_bytes().to_vec(), *o)).collect()
+    }
+
+    #[test]
+    fn long_lines_split_at_the_limit_with_exact_offsets() {
+        let limit = LineLimit {
+            max: 4,
+            policy: LongLines::Split,
+        };
+        let (got, long) = read_all(b"abcd\r\nabcde\n0123456789\nok\n01234", limit);
+        assert_eq!(
+            got,
+            lines(&[
+                ("abcd", 0),
+                ("abcd", 6),
+                ("e", 10),
+                ("0123", 12),
+                ("4567", 16),
+                ("89", 20),
+                ("ok", 23),
+                ("0123", 26),
+                ("4", 30),
+            ])
+        );
+        assert_eq!(
+            long.iter().map(|l| (l.len, l.events)).collect::<Vec<_>>(),
+            vec![(5, 2), (10, 3), (5, 2)]
+        );
+    }
+
+    #[test]
+    fn long_lines_truncated_skip_to_the_newline() {
+        let limit = LineLimit {
+            max: 4,
+            policy: LongLines::Truncate,
+        };
+        let (got, long) = read_all(b"abcde\r\n0123456789\nok\nabcd\n01234", limit);
+        assert_eq!(
+            got,
+            lines(&[
+                ("abcd", 0),
+                ("0123", 7),
+                ("ok", 18),
+                ("abcd", 21),
+                ("0123", 26)
+            ])
+        );
+        assert_eq!(
+            long.iter().map(|l| (l.len, l.dropped)).collect::<Vec<_>>(),
+            vec![(5, 1), (10, 6), (5, 1)]
+        );
+    }
+
+    #[test]
+    fn a_ten_megabyte_line_is_read_in_pieces() {
+        let mut content = vec![b'x'; 10_000_000];
+        content.extend_from_slice(b"\nafter\n");
+        let (got, long) = read_all(&content, LineLimit::default());
+        let max = LineLimit::default().max;
+        assert_eq!(got.len(), 10_000_000usize.div_ceil(max) + 1);
+        assert!(got[..got.len() - 2].iter().all(|(b, _)| b.len() == max));
+        assert_eq!(got.last().map(|(b, _)| b.as_slice()), Some(&b"after"[..]));
+        assert_eq!(long[0].len, 10_000_000);
     }
 }

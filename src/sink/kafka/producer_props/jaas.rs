@@ -20,9 +20,12 @@ pub(super) fn parse_jaas(text: &str) -> Result<Vec<(&'static str, String)>, Stri
         .iter()
         .any(|f| f.eq_ignore_ascii_case(&flag))
     {
-        return Err(format!(
-            "'{flag}' is not a JAAS control flag (required, requisite, sufficient or optional)"
-        ));
+        // The word is not echoed: in a mistyped line it may be a credential.
+        return Err(
+            "the word after the login module is not a JAAS control flag (required, requisite, \
+             sufficient or optional)"
+                .to_string(),
+        );
     }
     let mut options: Vec<(String, String)> = Vec::new();
     while let Some((k, v)) = tokens.option()? {
@@ -56,9 +59,14 @@ pub(super) fn parse_jaas(text: &str) -> Result<Vec<(&'static str, String)>, Stri
             }
             Ok(v)
         }
-        _ => Err(format!(
+        // Only a name that looks like a login module class is echoed (a mistyped line may start
+        // with a credential).
+        _ if short.ends_with("LoginModule") => Err(format!(
             "login module {module} has no librdkafka equivalent"
         )),
+        _ => Err("the value does not start with a login module class (e.g. \
+             org.apache.kafka.common.security.plain.PlainLoginModule)"
+            .to_string()),
     }
 }
 
@@ -109,10 +117,11 @@ impl JaasTokens<'_> {
         }
         let key = self.word().ok_or("expected key=value")?;
         self.skip_ws();
+        // The word is not echoed: without its `=` it may be a credential.
         self.rest = self
             .rest
             .strip_prefix('=')
-            .ok_or(format!("expected '=' after {key}"))?;
+            .ok_or("an option without '=' (expected key=value)")?;
         self.skip_ws();
         let quote = self.rest.chars().next().filter(|c| *c == '"' || *c == '\'');
         if let Some(q) = quote {

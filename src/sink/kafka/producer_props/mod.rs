@@ -36,8 +36,8 @@ use std::collections::BTreeMap;
 use rdkafka::ClientConfig;
 
 use crate::config::reader::PropReader;
+use crate::config::secret::{is_secret_key, Scrubber, Secret};
 use java_settings::translate_one;
-#[cfg(test)]
 pub(super) use probe::librdkafka_has_feature;
 use probe::{check_with_librdkafka, probe};
 
@@ -45,11 +45,12 @@ use probe::{check_with_librdkafka, probe};
 pub(super) const PRODUCER_PREFIX: &str = "kafka.producer.";
 
 /// One setting the librdkafka producer is created with.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProducerProp {
     /// librdkafka property name.
     pub name: String,
-    pub value: String,
+    /// Masked when printed if the property is a secret (passwords, keys, JAAS lines).
+    pub value: PropValue,
     /// The Flume property it came from (`kafka.producer.buffer.memory`, `requiredAcks`); `None`
     /// for a value rflume chose.
     pub from: Option<String>,
@@ -57,20 +58,56 @@ pub struct ProducerProp {
     pub note: Option<String>,
 }
 
-/// Masks secrets: settings end up in `{:?}` logs.
-impl std::fmt::Debug for ProducerProp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value = if is_secret(&self.name) {
-            "******"
+/// A producer setting's value. Secret ones are held in a [`Secret`]: `Debug` and `Display` print
+/// `******`, so neither `rflume check`, a log line nor a panic message can show them.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PropValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl PropValue {
+    /// A value for librdkafka's property `name`: secret if the name says so.
+    fn for_property(name: &str, value: String) -> Self {
+        if is_secret(name) {
+            PropValue::Secret(Secret::new(value))
         } else {
-            self.value.as_str()
-        };
-        f.debug_struct("ProducerProp")
-            .field("name", &self.name)
-            .field("value", &value)
-            .field("from", &self.from)
-            .field("note", &self.note)
-            .finish()
+            PropValue::Plain(value)
+        }
+    }
+
+    /// The value itself, for librdkafka.
+    pub fn expose(&self) -> &str {
+        match self {
+            PropValue::Plain(v) => v,
+            PropValue::Secret(s) => s.expose(),
+        }
+    }
+
+    /// The value, unless it is a secret.
+    pub fn plain(&self) -> Option<&str> {
+        match self {
+            PropValue::Plain(v) => Some(v),
+            PropValue::Secret(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PropValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PropValue::Plain(v) => f.write_str(v),
+            PropValue::Secret(s) => std::fmt::Display::fmt(s, f),
+        }
+    }
+}
+
+impl std::fmt::Debug for PropValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PropValue::Plain(v) => std::fmt::Debug::fmt(v, f),
+            PropValue::Secret(s) => std::fmt::Debug::fmt(s, f),
+        }
     }
 }
 
@@ -87,13 +124,13 @@ impl ProducerProps {
         self.props
             .iter()
             .find(|p| canonical(&p.name) == canon)
-            .map(|p| p.value.as_str())
+            .map(|p| p.value.expose())
     }
 
     pub(super) fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         for p in &self.props {
-            c.set(p.name.as_str(), p.value.as_str());
+            c.set(p.name.as_str(), p.value.expose());
         }
         c
     }
@@ -117,10 +154,19 @@ impl ProducerProps {
     ) {
         self.props.push(ProducerProp {
             name: name.to_string(),
-            value: value.into(),
+            value: PropValue::for_property(name, value.into()),
             from,
             note,
         });
+    }
+
+    /// Masks this configuration's secret values in text librdkafka wrote (its messages may quote
+    /// a configuration value).
+    pub(super) fn scrubber(&self) -> Scrubber {
+        Scrubber::new(self.props.iter().filter_map(|p| match &p.value {
+            PropValue::Secret(s) => Some(s),
+            PropValue::Plain(_) => None,
+        }))
     }
 
     /// `(Flume property, effective value)` rows for `rflume check`, secrets masked.
@@ -130,11 +176,8 @@ impl ProducerProps {
             // The broker list is shown as kafka.bootstrap.servers by the sink's own rows.
             .filter(|p| p.name != "bootstrap.servers")
             .map(|p| {
-                let value = if is_secret(&p.name) {
-                    "******".to_string()
-                } else {
-                    p.value.clone()
-                };
+                // Display masks secrets.
+                let value = p.value.to_string();
                 let key = p
                     .from
                     .clone()
@@ -156,13 +199,9 @@ impl ProducerProps {
     }
 }
 
-/// Settings whose values must never be printed.
+/// Settings whose values must never be printed (passwords, private keys, JAAS lines, tokens).
 fn is_secret(name: &str) -> bool {
-    name.contains("password")
-        || name.contains("secret")
-        || name == "ssl.key.pem"
-        || name == "sasl.jaas.config"
-        || name == "sasl.oauthbearer.config"
+    is_secret_key(name)
 }
 
 /// librdkafka aliases: two names that set one property. Setting both from one file is ambiguous
@@ -267,7 +306,11 @@ pub(super) fn translate(
     let mut rejected = false;
     let mut unknown: Vec<String> = Vec::new();
     for p in &out.props {
-        if let Err(message) = check_with_librdkafka(&p.name, &p.value) {
+        if let Err(message) = check_with_librdkafka(&p.name, p.value.expose()) {
+            let message = match &p.value {
+                PropValue::Secret(s) => Scrubber::new([s]).scrub(&message).into_owned(),
+                PropValue::Plain(_) => message,
+            };
             let (key, line) = match &p.from {
                 Some(from) => {
                     let s = settings.iter().find(|s| &s.flume_key == from);
@@ -390,6 +433,25 @@ fn cross_checks(r: &mut PropReader, settings: &[UserSetting], out: &ProducerProp
             ),
             Some("use acks = all, 1 or 0".to_string()),
         );
+    }
+    // Kerberos needs librdkafka built with Cyrus SASL, which rflume's is not: Flume would run
+    // this sink, rflume cannot (the drop-in policy's "unsupported").
+    if let Some(s) = settings.iter().find(|s| {
+        canonical(&s.key) == "sasl.mechanism" && s.value.trim().eq_ignore_ascii_case("GSSAPI")
+    }) {
+        if !librdkafka_has_feature("sasl_gssapi") {
+            r.unsupported(
+                &s.flume_key,
+                Some(s.line),
+                "SASL GSSAPI (Kerberos) is not built into this rflume: its librdkafka has no \
+                 Cyrus SASL library",
+                Some(
+                    "keep this agent on Flume, or have the brokers offer SCRAM-SHA-256/512 (or \
+                     PLAIN over TLS) and set kafka.producer.sasl.mechanism accordingly"
+                        .to_string(),
+                ),
+            );
+        }
     }
     let idempotent = out
         .get("enable.idempotence")

@@ -11,7 +11,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientConfig, ClientContext};
 
-use super::{canonical, is_secret, ProducerProp, ProducerProps, PRODUCER_PREFIX};
+use super::{canonical, ProducerProp, ProducerProps, PRODUCER_PREFIX};
 use crate::config::reader::PropReader;
 
 /// `rd_kafka_conf_set` on an empty configuration: librdkafka's verdict on one property.
@@ -25,9 +25,8 @@ pub(super) fn check_with_librdkafka(name: &str, value: &str) -> Result<(), Strin
     }
 }
 
-/// Whether this librdkafka was built with `feature` (`ssl`, `sasl_scram`, `zstd`, …; librdkafka's
-/// `builtin.features`). Only tests ask: what librdkafka refuses depends on how it was built.
-#[cfg(test)]
+/// Whether this librdkafka was built with `feature` (`ssl`, `sasl_scram`, `sasl_gssapi`, …;
+/// librdkafka's `builtin.features`): what librdkafka refuses depends on how it was built.
 pub(in crate::sink::kafka) fn librdkafka_has_feature(feature: &str) -> bool {
     ClientConfig::new()
         .create_native_config()
@@ -57,7 +56,9 @@ pub(super) fn probe(r: &mut PropReader, props: &ProducerProps) {
                     .unwrap_or_else(|e| e.into_inner()),
             );
             drop(producer);
+            let scrubber = props.scrubber();
             for w in warnings {
+                let w = scrubber.scrub(&w).into_owned();
                 let (key, line) = blame(props, &w, r);
                 r.warn(&key, line, format!("librdkafka: {w}"), None);
             }
@@ -67,6 +68,17 @@ pub(super) fn probe(r: &mut PropReader, props: &ProducerProps) {
                 KafkaError::ClientCreation(m) => m.clone(),
                 other => other.to_string(),
             };
+            let mut message = props.scrubber().scrub(&message).into_owned();
+            // OpenSSL's "system lib" says nothing about a file that is not there.
+            for p in &props.props {
+                let path = p.value.expose();
+                if p.name.ends_with(".location")
+                    && message.contains(&format!("{} failed", p.name))
+                    && !std::path::Path::new(path).exists()
+                {
+                    message.push_str(&format!(" ({path} does not exist)"));
+                }
+            }
             let (key, line) = blame(props, &message, r);
             r.error(
                 &key,
@@ -93,6 +105,7 @@ fn blame(props: &ProducerProps, message: &str, r: &PropReader) -> (String, Optio
         let mentioned = names(p).iter().any(|n| {
             message.contains(&format!("`{n}`"))
                 || message.contains(&format!("property {n} "))
+                || message.starts_with(&format!("{n} failed"))
                 || message.contains(&format!("\"{n}\""))
         });
         if mentioned {
@@ -100,9 +113,12 @@ fn blame(props: &ProducerProps, message: &str, r: &PropReader) -> (String, Optio
         }
     }
     for (p, from) in user_props() {
-        // Short values ("1", "true") would match by accident.
-        let distinctive = p.value.len() >= 4 && !p.value.eq_ignore_ascii_case("true");
-        if distinctive && !is_secret(&p.name) && message.contains(p.value.as_str()) {
+        // Short values ("1", "true") would match by accident; secrets are never compared.
+        let Some(value) = p.value.plain() else {
+            continue;
+        };
+        let distinctive = value.len() >= 4 && !value.eq_ignore_ascii_case("true");
+        if distinctive && message.contains(value) {
             return (from.clone(), r.line(from));
         }
     }
