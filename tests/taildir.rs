@@ -248,8 +248,8 @@ fn kill_9_mid_stream_loses_nothing_and_duplicates_only_what_was_unsaved() {
 
 /// The memory channel's promise: what a `kill -9` destroys in the channel is read again. Kafka is
 /// stalled (SIGSTOP) so that 5,000 lines are read into the channel but never acknowledged; the
-/// position file is rewritten after they were read (a new file of the group appeared: unchanged
-/// positions are not rewritten) and still names the last delivered line, not the last read one. After the kill, Kafka resumes and the restarted agent ships all
+/// position file is rewritten after they were read (a new file of the group appeared, which it
+/// lists) and still names the last delivered line, not the last read one. After the kill, Kafka resumes and the restarted agent ships all
 /// 5,000 again. (They may arrive twice: produce requests the killed agent had already written to
 /// the stalled broker's socket are processed when it resumes. Not acknowledged, not delivered.)
 #[test]
@@ -1677,8 +1677,8 @@ fn reuse_inode(
     let mut others = Vec::new();
     let mut found = None;
     // ext4 hands out a freed inode only once the deletion is committed to its journal (every
-    // 5 s, or at an fsync on the filesystem — which an agent writing positions used to do for
-    // us): commit it now, and again while probing.
+    // 5 s, or at an fsync on the filesystem, such as the agent's position writes): commit it
+    // now, and again while probing, rather than depend on the agent's timing.
     // SAFETY: sync(2) takes no arguments and cannot fail.
     unsafe { libc::sync() };
     for i in 0.. {

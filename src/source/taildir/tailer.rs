@@ -43,10 +43,6 @@ pub(super) const POSITION_COALESCE: Duration = Duration::from_millis(250);
 /// second written one by one it then reads ~20 per pass instead of one or two, for at most
 /// this much latency.
 const GATHER: Duration = Duration::from_millis(2);
-/// Unchanged positions are not written again (an idle node does no fsyncs and its watched
-/// directory no notifications) until this long after the last write. Flume rewrites the file
-/// every `writePosInterval` whatever it holds.
-const UNCHANGED_REWRITE: Duration = Duration::from_secs(60);
 
 /// The reader of one TAILDIR source. One struct, because every question about a file (is it
 /// new, renamed, a copy, idle, delivered?) needs the others' answers; its methods are split by
@@ -66,8 +62,6 @@ pub(super) struct Tailer {
     pub(super) dir_mtimes: Vec<Option<SystemTime>>,
     pub(super) last_scan: Instant,
     last_pos_write: Instant,
-    /// What the last successful write saved, and when: an unchanged write is skipped.
-    last_saved: Option<(Vec<PosEntry>, Vec<position::FpEntry>, Instant)>,
     last_idle_check: Instant,
     pub(super) watch: Watch,
     /// How position-file failures have been reported (unsaved.rs).
@@ -91,7 +85,6 @@ impl Tailer {
             dir_mtimes: vec![None; groups],
             last_scan: Instant::now(),
             last_pos_write: Instant::now(),
-            last_saved: None,
             last_idle_check: Instant::now(),
             watch,
             saves: SaveReport::default(),
@@ -398,20 +391,13 @@ impl Tailer {
                 fps.push(fp);
             }
         }
-        if let Some((e, f, at)) = &self.last_saved {
-            if *e == entries && *f == fps && at.elapsed() < UNCHANGED_REWRITE {
-                return true;
-            }
-        }
         match position::save(&self.s.position_file, &entries, &fps) {
             Ok(()) => {
-                self.last_saved = Some((entries, fps, Instant::now()));
                 self.saves
                     .saved(&self.name, &self.s.position_file, &self.counter);
                 true
             }
             Err(e) => {
-                self.last_saved = None;
                 self.saves.failed(&self.name, &e, &self.counter);
                 false
             }
@@ -431,8 +417,6 @@ impl Tailer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        // The last word is always written, changed or not.
-        self.last_saved = None;
         if !self.write_positions() {
             error!(source = %self.name, "stopping WITHOUT saving the positions to {}: the next start resumes from the positions last saved and ships the lines delivered since then again", self.s.position_file.display());
         }
