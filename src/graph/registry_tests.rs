@@ -36,6 +36,11 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         "netcat",
         &[("bind", "127.0.0.1"), ("port", "44444")],
     ),
+    (
+        "source",
+        "avro",
+        &[("bind", "127.0.0.1"), ("port", "41414")],
+    ),
     ("channel", "memory", &[]),
     // `@TMP@` is a fresh temporary directory per build (see `with_temp_dirs`): a test never
     // writes under the user's home, and parallel tests never share (and lock) a directory.
@@ -56,6 +61,11 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
             ("kafka.bootstrap.servers", "127.0.0.1:9092"),
             ("kafka.topic", "t"),
         ],
+    ),
+    (
+        "sink",
+        "avro",
+        &[("hostname", "127.0.0.1"), ("port", "41414")],
     ),
     ("sink", "logger", &[]),
     ("sink", "null", &[]),

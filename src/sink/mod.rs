@@ -12,6 +12,7 @@
 //! [`SinkSettings`] holds one variant per sink type. Adding a sink = its file, a `pub mod` line,
 //! one row in [`TYPES`] and one variant; the compiler points at the rest.
 
+pub mod avro;
 pub mod group;
 pub mod kafka;
 pub mod logger;
@@ -27,6 +28,7 @@ use thiserror::Error;
 use crate::channel::{Channel, TakeTransaction};
 use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
 use crate::metrics::SinkCounter;
+use avro::AvroSinkSettings;
 use kafka::KafkaSettings;
 use logger::LoggerSettings;
 use null::NullSettings;
@@ -55,7 +57,9 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
         "org.apache.flume.sink.hdfs.HDFSEventSink",
         NOT_PLANNED,
     ),
-    TypeEntry::no("avro", "org.apache.flume.sink.AvroSink", NOT_PLANNED),
+    TypeEntry::yes("avro", "org.apache.flume.sink.AvroSink", |r| {
+        AvroSinkSettings::parse(r).map(SinkSettings::Avro)
+    }),
     TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", NOT_PLANNED),
     TypeEntry::no("irc", "org.apache.flume.sink.irc.IRCSink", NOT_PLANNED),
     TypeEntry::no(
@@ -90,6 +94,7 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
 /// A configured sink's settings, one variant per supported type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SinkSettings {
+    Avro(AvroSinkSettings),
     Kafka(Box<KafkaSettings>),
     Logger(LoggerSettings),
     Null(NullSettings),
@@ -98,6 +103,7 @@ pub enum SinkSettings {
 impl SinkSettings {
     pub fn spec(&self) -> &dyn SinkSpec {
         match self {
+            SinkSettings::Avro(s) => s,
             SinkSettings::Kafka(s) => &**s,
             SinkSettings::Logger(s) => s,
             SinkSettings::Null(s) => s,

@@ -10,6 +10,7 @@
 //! [`SourceSettings`] holds one variant per source type. Adding a source = its file, a `pub mod`
 //! line, one row in [`TYPES`] and one variant; the compiler points at the rest.
 
+pub mod avro;
 pub mod exec;
 pub mod exec_guard;
 pub mod framer;
@@ -25,6 +26,7 @@ use thiserror::Error;
 
 use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
 use crate::shutdown::Shutdown;
+use avro::AvroSourceSettings;
 use exec::ExecSettings;
 use netcat::NetcatSettings;
 use seq::SeqSettings;
@@ -74,7 +76,9 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
         PLANNED,
     ),
     TypeEntry::no("http", "org.apache.flume.source.http.HTTPSource", PLANNED),
-    TypeEntry::no("avro", "org.apache.flume.source.AvroSource", NOT_PLANNED),
+    TypeEntry::yes("avro", "org.apache.flume.source.AvroSource", |r| {
+        AvroSourceSettings::parse(r).map(SourceSettings::Avro)
+    }),
     TypeEntry::no(
         "thrift",
         "org.apache.flume.source.ThriftSource",
@@ -92,6 +96,7 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
 /// A configured source's settings, one variant per supported type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceSettings {
+    Avro(AvroSourceSettings),
     Exec(ExecSettings),
     Netcat(NetcatSettings),
     Seq(SeqSettings),
@@ -101,6 +106,7 @@ pub enum SourceSettings {
 impl SourceSettings {
     pub fn spec(&self) -> &dyn SourceSpec {
         match self {
+            SourceSettings::Avro(s) => s,
             SourceSettings::Exec(s) => s,
             SourceSettings::Netcat(s) => s,
             SourceSettings::Seq(s) => s,
