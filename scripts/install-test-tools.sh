@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, the tools the operations tests use as an operator would:
 # tmux (rflume top), systemd-analyze (the unit), dpkg-deb and rpmbuild (the packages), objdump
-# (the glibc measurement), openssl and python3 (an https configuration server). Only what is
+# (the glibc measurement), openssl and python3 (an https configuration server), node and npm (the
+# avsc peer of the Avro RPC tests). Only what is
 # missing is installed, so a warm machine spends no time here.
 set -euo pipefail
 declare -A package_of=(
@@ -12,6 +13,8 @@ declare -A package_of=(
     [objdump]=binutils
     [openssl]=openssl
     [python3]=python3
+    [node]=nodejs
+    [npm]=npm
 )
 missing=()
 for tool in "${!package_of[@]}"; do

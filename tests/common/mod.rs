@@ -26,6 +26,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod avsc;
 pub mod http;
 pub mod jvm;
 pub mod kafka;
