@@ -610,6 +610,8 @@ fn supported(section: &str, kind: &str) -> bool {
     let k = kind.to_ascii_lowercase();
     let names: &[&str] = match section {
         "sources" => &[
+            "avro",
+            "org.apache.flume.source.avrosource",
             "exec",
             "seq",
             "netcat",
@@ -643,6 +645,8 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.sink.solr.morphline.uuidinterceptor$builder",
         ],
         "sinks" => &[
+            "avro",
+            "org.apache.flume.sink.avrosink",
             "logger",
             "null",
             "org.apache.flume.sink.kafka.kafkasink",
