@@ -127,7 +127,8 @@ fn avsc_with_deflate_reaches_kafka_through_the_avro_source() {
 /// the agent starts, so the Kafka sink takes a batch but never commits it, and the channel (its
 /// capacity counts taken events until their commit) holds one batch of [`CAPACITY`] in all: avsc
 /// gets exactly one `OK` while the broker is frozen, none for the held batch during the hold,
-/// and the rest once the broker resumes; every event then reaches Kafka once, in order.
+/// then `FAILED` for it (it resends), and the rest once the broker resumes; every event then
+/// reaches Kafka once, in order.
 #[test]
 fn ok_is_sent_only_after_the_batch_is_committed_to_the_channel() {
     const CAPACITY: usize = 100;
@@ -156,6 +157,12 @@ fn ok_is_sent_only_after_the_batch_is_committed_to_the_channel() {
         CAPACITY,
         "the stored batch was answered"
     );
+    // A put that cannot commit is answered FAILED after the source's put timeout (5 s), before
+    // the client's own timeout: the client resends, and nothing was stored twice.
+    wait_until(DELIVERY, "the held batch is answered FAILED", || {
+        client.log().contains("retrying: FAILED")
+    });
+    assert_eq!(client.acknowledged(), CAPACITY, "FAILED is not OK");
     broker.resume();
     let status = client
         .wait_exit(DELIVERY)

@@ -6,7 +6,9 @@
 //! or `appendBatch` is one put transaction, and the client is answered `OK` **only after every
 //! required channel committed the events**; a batch that could not be stored is answered `FAILED`
 //! (the client keeps its events and sends them again). A full channel is backpressure: the answer
-//! waits until the put commits, so the upstream agent's events stay in its own channel.
+//! waits up to [`PUT_TIMEOUT`] for the put to commit, then says `FAILED`, so the upstream agent's
+//! events stay in its own channel and its sink retries (never a timeout on its side while the put
+//! still goes on, which would store the batch twice).
 //!
 //! Differences from Flume, on purpose:
 //! * a batch larger than the channel's `transactionCapacity` is stored in several transactions
@@ -18,6 +20,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -33,6 +36,12 @@ use crate::rpc::frame::{encode_packet, FrameDecoder};
 use crate::rpc::ipc::{write_error, write_status, Call, KnownClients, ServerConnection, Status};
 use crate::rpc::{settings, RpcError};
 use crate::shutdown::Shutdown;
+
+/// How long a put may wait for room in a full channel before the client is answered `FAILED`
+/// (Flume answers it after the channel's `keep-alive`, 3 s by default). Below Flume's 20 s
+/// `request-timeout`, so the client hears `FAILED` and resends, instead of giving up on its own
+/// while the put still goes on — which would store the batch twice.
+pub const PUT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Flume's `threads` default: 0, no limit on the worker threads.
 pub const DEFAULT_THREADS: u64 = 0;
@@ -442,32 +451,50 @@ async fn store(events: Vec<Event>, shared: &Arc<Shared>) -> Status {
     if events.is_empty() {
         return Status::Ok;
     }
-    let shared = shared.clone();
-    // The put may wait for room in a channel (backpressure): off the connection thread, so that
-    // other connections are still read and answered meanwhile.
-    let outcome = tokio::task::spawn_blocking(move || {
-        let Ok(mut p) = shared.processor.lock() else {
-            return Status::Failed;
-        };
-        let max = p.max_batch().max(1);
-        let total = events.len();
-        let mut rest = events;
-        while !rest.is_empty() {
-            let tail = if rest.len() > max {
-                rest.split_off(max)
-            } else {
-                Vec::new()
-            };
-            let chunk = std::mem::replace(&mut rest, tail);
-            if let PutOutcome::Abandoned { lost } = p.put_blocking(chunk, &shared.shutdown) {
-                warn!(source = %shared.name, "{lost} of {total} events from an avro client were not stored before the drain deadline; the client is answered FAILED and sends them again");
+    // When to stop trying this put: PUT_TIMEOUT after it began, or the agent's drain deadline.
+    let give_up = Shutdown::new();
+    let put = tokio::task::spawn_blocking({
+        let shared = shared.clone();
+        let give_up = give_up.clone();
+        // The put may wait for room in a channel (backpressure): off the connection thread, so
+        // that other connections are still read and answered meanwhile.
+        move || {
+            let Ok(mut p) = shared.processor.lock() else {
                 return Status::Failed;
+            };
+            let max = p.max_batch().max(1);
+            let total = events.len();
+            let mut rest = events;
+            while !rest.is_empty() {
+                let tail = if rest.len() > max {
+                    rest.split_off(max)
+                } else {
+                    Vec::new()
+                };
+                let chunk = std::mem::replace(&mut rest, tail);
+                if let PutOutcome::Abandoned { lost } = p.put_blocking(chunk, &give_up) {
+                    warn!(source = %shared.name, "{lost} of {total} events from an avro client could not be stored in time; the client is answered FAILED and sends them again");
+                    return Status::Failed;
+                }
+            }
+            Status::Ok
+        }
+    });
+    tokio::pin!(put);
+    let timeout = tokio::time::sleep(PUT_TIMEOUT);
+    tokio::pin!(timeout);
+    let mut agent_stopping = false;
+    loop {
+        tokio::select! {
+            status = &mut put => return status.unwrap_or(Status::Failed),
+            _ = &mut timeout, if !give_up.is_stopping() => give_up.trigger(Instant::now()),
+            _ = shared.shutdown.stopped(), if !agent_stopping => {
+                agent_stopping = true;
+                // As every source's put while the agent stops: retried until its drain deadline.
+                give_up.trigger(shared.shutdown.deadline().unwrap_or_else(Instant::now));
             }
         }
-        Status::Ok
-    })
-    .await;
-    outcome.unwrap_or(Status::Failed)
+    }
 }
 
 #[cfg(test)]
