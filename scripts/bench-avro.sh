@@ -27,6 +27,7 @@ if [[ -z "$BIN" ]]; then
     cargo build --release --quiet --bin rflume
     BIN="${CARGO_TARGET_DIR:-target}/release/rflume"
 fi
+[[ -x "$BIN" ]] || { echo "no rflume binary at $BIN" >&2; exit 1; }
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
@@ -77,11 +78,19 @@ TIME=(/usr/bin/time -f "%U %S %M")
 [[ -x /usr/bin/time ]] || TIME=()
 "${TIME[@]}" "$BIN" agent -n c1 -f "$WORK/c1.conf" > "$WORK/c1.log" 2> "$WORK/c1.err" &
 PIDS+=($!); C1=$!
-until grep -qs "started on" "$WORK/c1.err" "$WORK/c1.log"; do sleep 0.01; done
+# Waits for a log line; gives up with the agent's log when the agent is gone.
+await_line() {
+    local pid=$1 side=$2 needle=$3
+    until grep -qs "$needle" "$WORK/$side.err" "$WORK/$side.log"; do
+        kill -0 "$pid" 2>/dev/null || { echo "$side exited:" >&2; cat "$WORK/$side.err" >&2; exit 1; }
+        sleep 0.01
+    done
+}
+await_line "$C1" c1 "started on"
 start=$(date +%s.%N)
 "${TIME[@]}" "$BIN" agent -n a1 -f "$WORK/a1.conf" > "$WORK/a1.log" 2> "$WORK/a1.err" &
 PIDS+=($!); A1=$!
-until grep -qs "successful processed" "$WORK/c1.err" "$WORK/c1.log"; do sleep 0.005; done
+await_line "$C1" c1 "successful processed"
 end=$(date +%s.%N)
 # SIGTERM to the agents themselves (children of time, when time is used).
 for parent in "$A1" "$C1"; do
