@@ -208,6 +208,12 @@ impl Agent {
             let processor: Box<dyn SinkProcessor> =
                 Box::new(Watched::new(processor, counter.clone()));
             let stop = Shutdown::new();
+            let channels = sinks
+                .iter()
+                .filter(|k| g.sinks.contains(&k.name))
+                .filter_map(|k| self.channel(&k.channel))
+                .collect();
+            wake_takes_on_stop(&stop, channels);
             let runner_stop = stop.clone();
             let runner = self.spawn_runner("sinkgroup", &g.name, stop, counter, move || {
                 runner::run(processor, &runner_stop)
@@ -220,11 +226,17 @@ impl Agent {
                 .find(|k| k.name == name)
                 .map_or("?", |k| k.channel.as_str());
             info!("Starting Sink {name} (reads channel {channel})");
+            let channels = sinks
+                .iter()
+                .filter(|k| k.name == name)
+                .filter_map(|k| self.channel(&k.channel))
+                .collect();
             let processor: Box<dyn SinkProcessor> = Box::new(Watched::new(
                 Box::new(DefaultSinkProcessor::new(sink)),
                 counter.clone(),
             ));
             let stop = Shutdown::new();
+            wake_takes_on_stop(&stop, channels);
             let runner_stop = stop.clone();
             let runner = self.spawn_runner("sink", &name, stop, counter, move || {
                 runner::run(processor, &runner_stop)
@@ -736,6 +748,16 @@ fn same_source(a: &SourceConfig, b: &SourceConfig) -> bool {
 
 fn names<'a>(it: impl Iterator<Item = &'a String>) -> String {
     it.map(String::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// A sink waits on an empty channel for up to [`crate::sink::EMPTY_CHANNEL_WAIT`]; its stop
+/// ends that wait at once, so the wait can be long and an idle sink wakes rarely.
+fn wake_takes_on_stop(stop: &Shutdown, channels: Vec<Arc<dyn Channel>>) {
+    stop.on_stop(move || {
+        for c in &channels {
+            c.wake_takers();
+        }
+    });
 }
 
 /// Waits until `deadline` for the runners' threads to end; joins those that did. `done` only

@@ -18,13 +18,27 @@ struct Stop {
     deadline: Instant,
 }
 
-#[derive(Debug)]
+/// Called once when the stop is requested.
+type Waker = Box<dyn Fn() + Send + Sync>;
+
 struct Inner {
     state: Mutex<Option<Stop>>,
     cv: Condvar,
     tx: watch::Sender<bool>,
     /// Threads inside [`Shutdown::sleep`] right now (lets a test trigger during a sleep).
     sleeping: AtomicUsize,
+    /// Wakes waits that are not on this signal (a source blocked on its own notifications),
+    /// so they need no periodic timer to notice a stop.
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("state", &self.state)
+            .field("sleeping", &self.sleeping)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A cloneable stop signal with a deadline.
@@ -48,6 +62,7 @@ impl Shutdown {
                 cv: Condvar::new(),
                 tx,
                 sleeping: AtomicUsize::new(0),
+                wakers: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -76,6 +91,29 @@ impl Shutdown {
         }
         self.inner.cv.notify_all();
         self.inner.tx.send_replace(true);
+        drop(s);
+        let wakers =
+            std::mem::take(&mut *self.inner.wakers.lock().unwrap_or_else(|e| e.into_inner()));
+        for wake in wakers {
+            wake();
+        }
+    }
+
+    /// Calls `wake` when the stop is requested (at once if it already was): for a thread that
+    /// waits on something else than this signal and must notice the stop without polling.
+    pub fn on_stop(&self, wake: impl Fn() + Send + Sync + 'static) {
+        // Registered under the state lock, so a concurrent request either sees it or ran first.
+        let s = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.is_some() {
+            drop(s);
+            wake();
+            return;
+        }
+        self.inner
+            .wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(wake));
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -171,6 +209,30 @@ mod tests {
         s.trigger_without_drain(deadline);
         assert!(s.deadline_passed());
         assert_eq!(s.deadline(), Some(deadline));
+    }
+
+    #[test]
+    fn on_stop_wakes_once_at_the_request_or_at_once_after_it() {
+        use std::sync::atomic::AtomicU32;
+        let s = Shutdown::new();
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        s.on_stop(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "not before the stop");
+        s.trigger(Instant::now());
+        s.trigger(Instant::now());
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "once, at the request");
+        let c = calls.clone();
+        s.on_stop(move || {
+            c.fetch_add(10, Ordering::SeqCst);
+        });
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            11,
+            "at once when already stopping"
+        );
     }
 
     #[test]

@@ -375,12 +375,12 @@ fn each_broken_rule_is_reported_at_its_line_and_fails_the_check() {
         // A Flume type rflume does not run (yet) is named as unsupported, not dropped silently:
         // Flume would run it, so the agent refuses to start (tests/drop_in.rs).
         Broken {
-            what: "spooldir is not supported (yet)",
-            text: valid_with("a1.sources.r1.type", Some("a1.sources.r1.type = SPOOLDIR")),
+            what: "jms is not supported",
+            text: valid_with("a1.sources.r1.type", Some("a1.sources.r1.type = JMS")),
             severity: "unsupported",
             key: "a1.sources.r1.type",
             at: "a1.sources.r1.type",
-            fragments: &["spooldir", "not supported"],
+            fragments: &["jms", "not supported"],
             graph_shows: None,
         },
         Broken {
@@ -393,15 +393,12 @@ fn each_broken_rule_is_reported_at_its_line_and_fails_the_check() {
             graph_shows: None,
         },
         Broken {
-            what: "the spillable memory channel is not supported (yet)",
-            text: valid_with(
-                "a1.channels.c1.type",
-                Some("a1.channels.c1.type = spillablememory"),
-            ),
+            what: "the JDBC channel is not supported",
+            text: valid_with("a1.channels.c1.type", Some("a1.channels.c1.type = jdbc")),
             severity: "unsupported",
             key: "a1.channels.c1.type",
             at: "a1.channels.c1.type",
-            fragments: &["spillablememory", "not supported"],
+            fragments: &["jdbc", "not supported"],
             graph_shows: None,
         },
         // k1 is then left without a type, as in Flume: it does not run, so the check fails.
@@ -616,6 +613,18 @@ fn supported(section: &str, kind: &str) -> bool {
             "seq",
             "netcat",
             "taildir",
+            "spooldir",
+            "netcatudp",
+            "syslogtcp",
+            "syslogudp",
+            "multiport_syslogtcp",
+            "http",
+            "org.apache.flume.source.spooldirectorysource",
+            "org.apache.flume.source.netcatudpsource",
+            "org.apache.flume.source.syslogtcpsource",
+            "org.apache.flume.source.syslogudpsource",
+            "org.apache.flume.source.multiportsyslogtcpsource",
+            "org.apache.flume.source.http.httpsource",
             "org.apache.flume.source.execsource",
             "org.apache.flume.source.taildir.taildirsource",
             "org.apache.flume.source.sequencegeneratorsource",
@@ -624,8 +633,10 @@ fn supported(section: &str, kind: &str) -> bool {
         "channels" => &[
             "memory",
             "file",
+            "spillablememory",
             "org.apache.flume.channel.memorychannel",
             "org.apache.flume.channel.file.filechannel",
+            "org.apache.flume.channel.spillablememorychannel",
         ],
         "interceptors" => &[
             "timestamp",
@@ -649,6 +660,8 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.sink.avrosink",
             "logger",
             "null",
+            "file_roll",
+            "org.apache.flume.sink.rollingfilesink",
             "org.apache.flume.sink.kafka.kafkasink",
             "org.apache.flume.sink.loggersink",
             "org.apache.flume.sink.nullsink",

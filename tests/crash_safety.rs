@@ -245,8 +245,8 @@ fn wait_all_delivered_after(broker: &Broker, agent: &Agent, total: usize, from: 
 
 /// The broker unreachable for 30 s while 30,000 lines a second keep arriving (90 MB): the file
 /// channel, not memory, holds the backlog — the agent's resident memory stays under 64 MiB
-/// while more than that waits on disk — and once the broker is back every line is delivered,
-/// exactly once.
+/// while more than that waits on disk — and once the broker is back every line is delivered
+/// (again only for the batches in flight at the cut).
 #[test]
 fn a_30_s_broker_outage_is_held_on_disk_with_bounded_memory() {
     const OUTAGE: Duration = Duration::from_secs(30);
@@ -299,7 +299,13 @@ fn a_30_s_broker_outage_is_held_on_disk_with_bounded_memory() {
         "peak RSS {peak} KiB: the backlog must wait on disk, not in memory"
     );
     assert!(tally.complete(), "{tally}");
-    assert_eq!(tally.duplicates, 0, "no crash, no duplicates: {tally}");
+    // Produce requests in flight when the proxy died may have reached the broker with their
+    // acknowledgements lost: those batches are sent again (at-least-once). Bounded as one
+    // interruption of the kill test above.
+    assert!(
+        tally.duplicates <= 12_000,
+        "only batches in flight at the cut may be sent twice: {tally}"
+    );
 }
 
 fn dir_size(dir: &Path) -> u64 {

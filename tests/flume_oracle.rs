@@ -175,6 +175,8 @@ fn differential(test: &str, version: FlumeVersion) {
         ),
         Case::file("conf/netcat.conf", &repo_file("conf/netcat.conf"), "a1"),
         features_case(version),
+        file_roll_case(),
+        spillable_case(),
     ];
     cases.extend(corpus_cases(test));
     run_all(test, &peers, &cluster, version, cases);
@@ -200,6 +202,21 @@ fn run_all(
     version: FlumeVersion,
     cases: Vec<Case>,
 ) {
+    // `RFLUME_ORACLE_ONLY=<part of a case name>` runs only the matching cases (a developer's
+    // loop on one case; every run in CI runs them all).
+    let only = std::env::var("RFLUME_ORACLE_ONLY").ok();
+    let cases: Vec<Case> = match &only {
+        Some(part) => {
+            eprintln!(
+                "\n########## {test}: only the cases whose name contains {part:?} ##########\n"
+            );
+            cases
+                .into_iter()
+                .filter(|c| c.name.contains(part.as_str()))
+                .collect()
+        }
+        None => cases,
+    };
     let mut failures = Vec::new();
     for case in &cases {
         let started = std::time::Instant::now();
@@ -368,6 +385,88 @@ fn features_case(version: FlumeVersion) -> Case {
     }
 }
 
+/// file_roll as Flume writes it: exec → two channels (replicating) → a `TEXT` sink with a
+/// prefix and an extension and a `HEADER_AND_TEXT` sink: the same file names (but for the start
+/// time) and the same bytes. The headers `timestamp`, `datacenter`, `env` (put in that order)
+/// are in Java's `HashMap` order `datacenter, env, timestamp`, which is neither their insertion
+/// order nor its reverse, so the case tells the three apart; their sink reads a file channel,
+/// where Flume's event at the sink is one rebuilt from its log.
+fn file_roll_case() -> Case {
+    let c = "a1.sources = r1\n\
+             a1.channels = c1 c2\n\
+             a1.sinks = text headers\n\
+             a1.sources.r1.type = exec\n\
+             a1.sources.r1.command = tail -F /var/log/app.log\n\
+             a1.sources.r1.channels = c1 c2\n\
+             a1.sources.r1.interceptors = ts st env\n\
+             a1.sources.r1.interceptors.ts.type = timestamp\n\
+             a1.sources.r1.interceptors.st.type = static\n\
+             a1.sources.r1.interceptors.st.key = datacenter\n\
+             a1.sources.r1.interceptors.st.value = NEW_YORK\n\
+             a1.sources.r1.interceptors.env.type = static\n\
+             a1.sources.r1.interceptors.env.key = env\n\
+             a1.sources.r1.interceptors.env.value = prod\n\
+             a1.channels.c1.type = memory\n\
+             a1.channels.c2.type = file\n\
+             a1.channels.c2.checkpointDir = /var/lib/flume/checkpoint\n\
+             a1.channels.c2.dataDirs = /var/lib/flume/data\n\
+             a1.sinks.text.type = file_roll\n\
+             a1.sinks.text.channel = c1\n\
+             a1.sinks.text.sink.directory = /var/log/flume/text\n\
+             a1.sinks.text.sink.rollInterval = 0\n\
+             a1.sinks.text.sink.pathManager.prefix = app-\n\
+             a1.sinks.text.sink.pathManager.extension = log\n\
+             a1.sinks.headers.type = file_roll\n\
+             a1.sinks.headers.channel = c2\n\
+             a1.sinks.headers.sink.directory = /var/log/flume/headers\n\
+             a1.sinks.headers.sink.rollInterval = 0\n\
+             a1.sinks.headers.sink.serializer = HEADER_AND_TEXT\n\
+             a1.sinks.headers.sink.batchSize = 10\n";
+    Case {
+        name: "file_roll (TEXT with prefix and extension, HEADER_AND_TEXT)".into(),
+        config: c.to_string(),
+        agent: "a1".into(),
+        partitions: 1,
+        diverted: Vec::new(),
+    }
+}
+
+/// The spillable memory channel with Flume's class name, a memory smaller than exec's batches
+/// (20 > 10: every put overflows to disk, in both) and headers (a `useFlumeEventFormat` sink):
+/// what comes out of the overflow is what went in, in order.
+fn spillable_case() -> Case {
+    let c = "a1.sources = r1\n\
+             a1.channels = c1\n\
+             a1.sinks = k1\n\
+             a1.sources.r1.type = exec\n\
+             a1.sources.r1.command = tail -F /var/log/app.log\n\
+             a1.sources.r1.channels = c1\n\
+             a1.sources.r1.interceptors = st\n\
+             a1.sources.r1.interceptors.st.type = static\n\
+             a1.sources.r1.interceptors.st.key = datacenter\n\
+             a1.sources.r1.interceptors.st.value = NEW_YORK\n\
+             a1.channels.c1.type = org.apache.flume.channel.SpillableMemoryChannel\n\
+             a1.channels.c1.memoryCapacity = 10\n\
+             a1.channels.c1.overflowCapacity = 100000\n\
+             a1.channels.c1.overflowTimeout = 0\n\
+             a1.channels.c1.transactionCapacity = 100\n\
+             a1.channels.c1.checkpointDir = /var/lib/flume/checkpoint\n\
+             a1.channels.c1.dataDirs = /var/lib/flume/data\n\
+             a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink\n\
+             a1.sinks.k1.channel = c1\n\
+             a1.sinks.k1.kafka.bootstrap.servers = kafka1:9092\n\
+             a1.sinks.k1.kafka.topic = spilled\n\
+             a1.sinks.k1.flumeBatchSize = 5\n\
+             a1.sinks.k1.useFlumeEventFormat = true\n";
+    Case {
+        name: "spillable memory channel (every put overflows)".into(),
+        config: c.to_string(),
+        agent: "a1".into(),
+        partitions: 1,
+        diverted: Vec::new(),
+    }
+}
+
 /// The header counts issue 24 asks for: one, two, the last count before `HashMap`'s first resize
 /// (12 entries fill 16 buckets to the 0.75 load factor), the first after it, and many.
 const HEADER_COUNTS: [usize; 5] = [1, 2, 12, 13, 100];
@@ -490,6 +589,7 @@ enum SourceKind {
     Exec,
     Netcat,
     Seq,
+    Spooldir,
     Taildir,
 }
 
@@ -513,6 +613,8 @@ enum SinkKind {
     /// To the side's avsc server: every avro sink of the agent sends there (sink groups of avro
     /// sinks share their channel's events), compared as one output, `avro`.
     Avro,
+    /// `file_roll`: what matters is the files it leaves in its directory.
+    FileRoll,
 }
 
 #[derive(Debug)]
@@ -525,7 +627,8 @@ struct Sink {
 struct Graph {
     sources: Vec<Source>,
     sinks: Vec<Sink>,
-    /// Channels of `type = file`: their directories are moved into each side's own directory.
+    /// Channels of `type = file` (or spillable memory, whose overflow is one): their directories
+    /// are moved into each side's own directory.
     file_channels: Vec<String>,
 }
 
@@ -557,6 +660,7 @@ fn graph(config: &str, agent: &str) -> Graph {
                 "exec" => SourceKind::Exec,
                 "netcat" => SourceKind::Netcat,
                 "seq" => SourceKind::Seq,
+                "spooldir" => SourceKind::Spooldir,
                 "taildir" => SourceKind::Taildir,
                 other => panic!("{agent}: source {s} of type {other} is not one both support"),
             };
@@ -597,6 +701,7 @@ fn graph(config: &str, agent: &str) -> Graph {
                 {
                     SinkKind::Avro
                 }
+                t if t.eq_ignore_ascii_case("file_roll") => SinkKind::FileRoll,
                 other => panic!("{agent}: sink {k} of type {other} is not one both support"),
             };
             Sink {
@@ -612,7 +717,11 @@ fn graph(config: &str, agent: &str) -> Graph {
         .into_iter()
         .filter(|c| {
             get(format!("channels.{c}.type")).is_some_and(|t| {
-                t.eq_ignore_ascii_case("file") || t == "org.apache.flume.channel.file.FileChannel"
+                t.eq_ignore_ascii_case("file")
+                    || t == "org.apache.flume.channel.file.FileChannel"
+                    // Its overflow is a file channel with the same properties.
+                    || t.eq_ignore_ascii_case("spillablememory")
+                    || t == "org.apache.flume.channel.SpillableMemoryChannel"
             })
         })
         .collect();
@@ -640,6 +749,75 @@ impl Redirect<'_> {
     fn topic(&self, topic: &str) -> String {
         format!("{topic}{}{}", self.tag, self.case_id)
     }
+}
+
+/// A spooling directory source's directory: one per side (files are renamed in it).
+fn spool_dir(side_dir: &Path, source: &str) -> PathBuf {
+    side_dir.join(format!("spool-{source}"))
+}
+
+/// A file_roll sink's directory, one per side.
+fn roll_dir(side_dir: &Path, sink: &str) -> PathBuf {
+    side_dir.join(format!("roll-{sink}"))
+}
+
+/// What a file_roll sink wrote: each file's name (its start time in milliseconds replaced) and
+/// its bytes, in name order.
+fn rolled_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, fs::read(e.path()).unwrap_or_default())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .map(|(name, bytes)| {
+            let digits: String = name.chars().filter(char::is_ascii_digit).collect();
+            let name = if digits.len() >= 13 {
+                let start = name.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
+                format!("{}<ms>{}", &name[..start], &name[start + 13..])
+            } else {
+                name
+            };
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// Every line a file_roll sink wrote, as `<file name>: <line>` (a last line without its
+/// newline is marked), so that the comparison is per event and byte for byte.
+fn file_lines(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, bytes) in rolled_files(dir) {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let mut parts: Vec<&str> = text.split('\n').collect();
+        let last = parts.pop().unwrap_or("");
+        out.extend(parts.iter().map(|l| format!("{name}: {l}")));
+        if !last.is_empty() {
+            out.push(format!("{name}: {last} (no newline at the end)"));
+        }
+    }
+    out
+}
+
+/// The names left in a spooling directory (not its tracker directory).
+fn spooled_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// A file channel directory property pointed into `side_dir`; `dataDirs` keeps its count.
@@ -702,6 +880,9 @@ fn redirect(config: &str, agent: &str, g: &Graph, r: &Redirect) -> String {
                         Some(words.join(" "))
                     }
                     (SourceKind::Netcat, "bind") => Some("127.0.0.1".into()),
+                    (SourceKind::Spooldir, "spoolDir") => {
+                        Some(spool_dir(r.side_dir, s).display().to_string())
+                    }
                     (SourceKind::Netcat, "port") => Some(r.netcat_ports[*s].to_string()),
                     (SourceKind::Taildir, "positionFile") => {
                         taildir_with_position.push(s.to_string());
@@ -741,6 +922,9 @@ fn redirect(config: &str, agent: &str, g: &Graph, r: &Redirect) -> String {
                         (SinkKind::Kafka(_), "kafka.topic" | "topic") => {
                             kafka_with_topic.push(k.to_string());
                             Some(r.topic(value))
+                        }
+                        (SinkKind::FileRoll, "sink.directory") => {
+                            Some(roll_dir(r.side_dir, k).display().to_string())
                         }
                         _ => None,
                     })
@@ -876,6 +1060,25 @@ fn run_case(
         cluster.create_topic(&rflume_r.topic(t), case.partitions);
     }
 
+    // Spooling directories hold their input before the agents start (each side its own copy,
+    // since each renames what it finished); file_roll directories must exist (Flume does not
+    // create them).
+    let spool_lines = |source: &str| -> Vec<String> {
+        (0..LINES_PER_SOURCE)
+            .map(|i| format!("{source} spooled line {i:03} of case {case_id}: some text, ünïcödé"))
+            .collect()
+    };
+    for side in [&flume_dir, &rflume_dir] {
+        for s in g.sources.iter().filter(|s| s.kind == SourceKind::Spooldir) {
+            let dir = spool_dir(side, &s.name);
+            fs::create_dir_all(&dir).unwrap();
+            append_lines(dir.join("input.log"), spool_lines(&s.name));
+        }
+        for k in g.sinks.iter().filter(|k| k.kind == SinkKind::FileRoll) {
+            fs::create_dir_all(roll_dir(side, &k.name)).unwrap();
+        }
+    }
+
     let flume_conf = redirect(&case.config, &case.agent, &g, &flume_r);
     let rflume_conf = redirect(&case.config, &case.agent, &g, &rflume_r);
     fs::write(work.path().join("flume.conf"), &flume_conf).unwrap();
@@ -920,7 +1123,7 @@ fn run_case(
                     common::process::listens_on(rflume.pid(), rp)
                 });
             }
-            SourceKind::Seq | SourceKind::Taildir => {}
+            SourceKind::Seq | SourceKind::Taildir | SourceKind::Spooldir => {}
         }
     }
 
@@ -959,6 +1162,7 @@ fn run_case(
                 Some(LINES_PER_SOURCE)
             }
             SourceKind::Seq => s.total_events,
+            SourceKind::Spooldir => Some(LINES_PER_SOURCE),
         };
         produced.insert(s.name.clone(), count);
     }
@@ -989,6 +1193,7 @@ fn run_case(
                 format!("topic {t}")
             }
             SinkKind::Logger => format!("logger {}", k.name),
+            SinkKind::FileRoll => format!("files {}", k.name),
             SinkKind::Null => continue,
             SinkKind::Avro => {
                 // Avro sinks on one channel share its events; on several, they add up.
@@ -1020,6 +1225,9 @@ fn run_case(
     let count = |side: &Redirect, output: &str, log: &str| -> usize {
         if output == AVRO_OUTPUT {
             return avro_of(side).map(|s| s.received().len()).unwrap_or(0);
+        }
+        if let Some(k) = output.strip_prefix("files ") {
+            return file_lines(&roll_dir(side.side_dir, k)).len();
         }
         match output.strip_prefix("topic ") {
             Some(t) => consume_all(
@@ -1083,6 +1291,13 @@ fn run_case(
                         .unwrap_or_default();
                     return (output.clone(), items);
                 }
+                if let Some(k) = output.strip_prefix("files ") {
+                    let items = file_lines(&roll_dir(side.side_dir, k))
+                        .iter()
+                        .map(|l| normalize(l))
+                        .collect();
+                    return (output.clone(), items);
+                }
                 let items = match output.strip_prefix("topic ") {
                     Some(t) => records_as_text(&consume_all(
                         side.bootstrap,
@@ -1102,6 +1317,34 @@ fn run_case(
 
     let mut summary = Vec::new();
     let mut diffs = Vec::new();
+    // What each spooling directory holds afterwards: the input renamed `.COMPLETED` by both.
+    for s in g.sources.iter().filter(|s| s.kind == SourceKind::Spooldir) {
+        let (f, r) = (
+            spooled_names(&spool_dir(&flume_dir, &s.name)),
+            spooled_names(&spool_dir(&rflume_dir, &s.name)),
+        );
+        if f != r {
+            diffs.push(format!(
+                "  spooling directory of {}: Flume left {f:?}, rflume {r:?}",
+                s.name
+            ));
+        }
+    }
+    for k in g.sinks.iter().filter(|k| k.kind == SinkKind::FileRoll) {
+        let names = |side: &Path| -> Vec<String> {
+            rolled_files(&roll_dir(side, &k.name))
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect()
+        };
+        let (f, r) = (names(&flume_dir), names(&rflume_dir));
+        if f != r {
+            diffs.push(format!(
+                "  files of {}: Flume wrote {f:?}, rflume {r:?}",
+                k.name
+            ));
+        }
+    }
     for (output, (n, feeders)) in &expected {
         let (mut f, mut r) = (flume_out[output].clone(), rflume_out[output].clone());
         match n {
@@ -1261,7 +1504,8 @@ fn records_as_text(records: &[Record]) -> Vec<String> {
 }
 
 /// Replaces what legitimately differs between the two runs: the side's tag in topic names and
-/// paths, and the time an event was stamped (the timestamp interceptor's epoch milliseconds).
+/// paths, the time an event was stamped (the timestamp interceptor's epoch milliseconds) and
+/// random UUIDs (the uuid interceptor's).
 fn normalize(s: &str) -> String {
     let s = s.replace(FLUME_TAG, SIDE_TAG).replace(RFLUME_TAG, SIDE_TAG);
     let s = s.replace("/flume/", "/SIDE/").replace("/rflume/", "/SIDE/");
@@ -1280,6 +1524,44 @@ fn normalize(s: &str) -> String {
         rest = &tail[digits..];
     }
     out.push_str(rest);
+    replace_uuids(&out)
+}
+
+/// Random UUIDs (the `uuid` interceptor's) replaced by `<uuid>`: both sides must have one where
+/// the other has one, the values differ.
+fn replace_uuids(s: &str) -> String {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    let is_uuid = |b: &[u8]| {
+        let mut i = 0;
+        for (n, len) in GROUPS.iter().enumerate() {
+            if n > 0 {
+                if b.get(i) != Some(&b'-') {
+                    return false;
+                }
+                i += 1;
+            }
+            if b.len() < i + len || !b[i..i + len].iter().all(u8::is_ascii_hexdigit) {
+                return false;
+            }
+            i += len;
+        }
+        true
+    };
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut copied = 0;
+    while i + 36 <= bytes.len() {
+        if is_uuid(&bytes[i..i + 36]) {
+            out.push_str(&s[copied..i]);
+            out.push_str("<uuid>");
+            i += 36;
+            copied = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&s[copied..]);
     out
 }
 
@@ -1515,4 +1797,113 @@ fn taildir_position_files_carry_over_between_flume_and_rflume() {
         fourth,
         "Flume 1.11 resumed from rflume's position file: exactly the lines after it, once each"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spooling directories across a migration
+// ---------------------------------------------------------------------------------------------
+
+/// rflume stops in the middle of a spooled file; Flume 1.11, started on the same directory,
+/// resumes from the `.flumespool-main.meta` rflume kept for it: rflume's topic and Flume's topic
+/// together hold every line exactly once, and Flume renames the file when it is done.
+#[test]
+fn a_spooling_directory_moves_from_rflume_to_flume_mid_file() {
+    let test = "spooldir migration";
+    let Some(peers) = Peers::get(test, &["flume-1.11.0", "zookeeper-3.4.14", "kafka-2.3.1"]) else {
+        return;
+    };
+    let cluster = KafkaCluster::shared(&peers, KafkaVersion::V2_3_1, 1);
+    let work = tempfile::Builder::new()
+        .prefix("rflume-spool-migration-")
+        .tempdir()
+        .unwrap();
+    let spool = work.path().join("spool");
+    fs::create_dir_all(&spool).unwrap();
+    const TOTAL: usize = 20_000;
+    let lines: Vec<String> = (0..TOTAL).map(|i| format!("spooled-{i:06}")).collect();
+    let file = spool.join("big.log");
+    append_lines(&file, &lines);
+    let id = unique();
+    let topics = ["rflume", "flume"].map(|t| format!("spool-migration-{t}-{id}"));
+    for t in &topics {
+        cluster.create_topic(t, 1);
+    }
+    let config = |topic: &str, slow: bool| {
+        let mut c = format!(
+            "a1.sources = r1\n\
+             a1.channels = c1\n\
+             a1.sinks = k1\n\
+             a1.sources.r1.type = spooldir\n\
+             a1.sources.r1.channels = c1\n\
+             a1.sources.r1.spoolDir = {}\n\
+             a1.sources.r1.batchSize = 10\n\
+             a1.channels.c1.type = memory\n\
+             a1.channels.c1.capacity = 100\n\
+             a1.channels.c1.transactionCapacity = 10\n\
+             a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink\n\
+             a1.sinks.k1.channel = c1\n\
+             a1.sinks.k1.kafka.bootstrap.servers = {}\n\
+             a1.sinks.k1.kafka.topic = {topic}\n\
+             a1.sinks.k1.flumeBatchSize = 10\n",
+            spool.display(),
+            cluster.bootstrap()
+        );
+        if slow {
+            // One small batch in flight at a time: the file takes a while, the stop lands in it.
+            c.push_str("a1.sinks.k1.rflume.maxInFlightBatches = 1\n");
+        }
+        c
+    };
+    let count =
+        |topic: &str| consume_all(&cluster.bootstrap(), topic, 1, 0, Duration::from_secs(5)).len();
+    let mut rflume = Agent::start(&config(&topics[0], true), "a1");
+    rflume.wait_until(DELIVERY, "rflume delivered part of the file", || {
+        count(&topics[0]) >= 500
+    });
+    rflume.sigterm();
+    assert!(
+        rflume.wait_exit(STOP).is_some_and(|s| s.success()),
+        "rflume stops cleanly"
+    );
+    let meta = spool.join(".flumespool/.flumespool-main.meta");
+    assert!(
+        file.exists() && meta.exists(),
+        "rflume stopped mid-file and left Flume's meta file"
+    );
+    let mut flume = FlumeAgent::start(
+        &peers,
+        FlumeVersion::V1_11_0,
+        &config(&topics[1], false),
+        "a1",
+    );
+    let completed = spool.join("big.log.COMPLETED");
+    flume.wait_until(DELIVERY, "Flume finished and renamed the file", || {
+        completed.exists()
+    });
+    let read = |topic: &str| -> Vec<String> {
+        consume_all(&cluster.bootstrap(), topic, 1, 1, Duration::from_secs(10))
+            .iter()
+            .map(|r| r.value_str().to_string())
+            .collect()
+    };
+    let first = read(&topics[0]);
+    flume.wait_until(DELIVERY, "Flume shipped the rest", || {
+        count(&topics[1]) >= TOTAL - first.len()
+    });
+    assert!(flume.stop(STOP), "Flume stops");
+    let rest = read(&topics[1]);
+    let mut all: Vec<String> = first.iter().chain(&rest).cloned().collect();
+    assert_eq!(
+        all.len(),
+        TOTAL,
+        "{} from rflume + {} from Flume",
+        first.len(),
+        rest.len()
+    );
+    all.sort();
+    assert_eq!(
+        all, lines,
+        "every line once: Flume resumed exactly where rflume stopped"
+    );
+    assert!(!first.is_empty() && !rest.is_empty());
 }

@@ -248,8 +248,8 @@ fn kill_9_mid_stream_loses_nothing_and_duplicates_only_what_was_unsaved() {
 
 /// The memory channel's promise: what a `kill -9` destroys in the channel is read again. Kafka is
 /// stalled (SIGSTOP) so that 5,000 lines are read into the channel but never acknowledged; the
-/// position file is rewritten twice after they were read and still names the last delivered
-/// line, not the last read one. After the kill, Kafka resumes and the restarted agent ships all
+/// position file is rewritten after they were read (a new file of the group appeared: unchanged
+/// positions are not rewritten) and still names the last delivered line, not the last read one. After the kill, Kafka resumes and the restarted agent ships all
 /// 5,000 again. (They may arrive twice: produce requests the killed agent had already written to
 /// the stalled broker's socket are processed when it resumes. Not acknowledged, not delivered.)
 #[test]
@@ -259,14 +259,17 @@ fn kill_9_with_lines_held_in_the_memory_channel_loses_none_of_them() {
     let len = line_len("held");
     let delivered = lines("held", 0..5000);
     append_lines(&app, &delivered);
-    let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
+    let mut agent = t.start(r"app.*\.log", &[FAST_POS_WRITES]);
     t.wait_for_all(&agent, &delivered);
     t.wait_until_delivered(&agent, &[&app]);
 
     t.broker.pause();
     let held = lines("held", 5000..10_000);
     append_lines(&app, &held);
-    t.wait_for_position_writes(&agent, 2);
+    let side = t.log_path("app-side.log");
+    let side_lines = lines("side", 0..1);
+    append_lines(&side, &side_lines);
+    t.wait_until_tracked(&agent, &side);
     let saved = t.delivered_offset(&app);
     agent.kill9();
     t.broker.resume();
@@ -278,8 +281,13 @@ fn kill_9_with_lines_held_in_the_memory_channel_loses_none_of_them() {
         10_000 * len
     );
 
-    let mut agent = t.start(r"app\.log", &[FAST_POS_WRITES]);
-    let expected: Vec<String> = delivered.iter().chain(&held).cloned().collect();
+    let mut agent = t.start(r"app.*\.log", &[FAST_POS_WRITES]);
+    let expected: Vec<String> = delivered
+        .iter()
+        .chain(&held)
+        .chain(&side_lines)
+        .cloned()
+        .collect();
     t.wait_for_all(&agent, &expected);
     t.wait_until_delivered(&agent, &[&app]);
     agent.stop_cleanly();
@@ -1203,33 +1211,6 @@ a1.sinks.k1.flumeBatchSize = 100
         agent.wait_until(DELIVERY, what, || cond(&self.positions()));
     }
 
-    /// Waits until the position file has been rewritten `n` times from now. Each write replaces
-    /// the file (a new inode and modification time), so a rewrite is seen even when nothing in
-    /// it changed. After two rewrites, the second was made in a later turn of the source's loop
-    /// than the first, so after a read pass over every line written before this call.
-    #[track_caller]
-    fn wait_for_position_writes(&self, agent: &Agent, n: usize) {
-        let version = || {
-            fs::metadata(&self.pos_file)
-                .ok()
-                .map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
-        };
-        let mut last = version();
-        let mut seen = 0;
-        agent.wait_until(
-            DELIVERY,
-            &format!("the position file was rewritten {n} times"),
-            || {
-                let now = version();
-                if now != last {
-                    seen += 1;
-                    last = now;
-                }
-                seen >= n
-            },
-        );
-    }
-
     /// Waits until the position file has an entry for the file now at `path`.
     #[track_caller]
     fn wait_until_tracked(&self, agent: &Agent, path: &Path) {
@@ -1695,7 +1676,16 @@ fn reuse_inode(
     let end = Instant::now() + deadline;
     let mut others = Vec::new();
     let mut found = None;
+    // ext4 hands out a freed inode only once the deletion is committed to its journal (every
+    // 5 s, or at an fsync on the filesystem — which an agent writing positions used to do for
+    // us): commit it now, and again while probing.
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     for i in 0.. {
+        if i > 0 && i % 2_000 == 0 {
+            // SAFETY: as above.
+            unsafe { libc::sync() };
+        }
         if Instant::now() >= end || i >= 20_000 {
             break;
         }

@@ -220,6 +220,8 @@ struct State {
     slots_used: u64,
     /// Puts waiting for room right now (what a test waits for before it makes room).
     waiting_puts: usize,
+    /// Bumped by `wake_takers`: a waiting take that sees it change returns empty.
+    wake_generation: u64,
 }
 
 #[derive(Debug)]
@@ -341,9 +343,10 @@ impl Channel for MemoryChannel {
         let max = max.min(self.settings.transaction_capacity);
         let deadline = Instant::now() + wait;
         let mut s = self.lock();
+        let generation = s.wake_generation;
         while s.queue.is_empty() {
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || s.wake_generation != generation {
                 return Vec::new();
             }
             s = self
@@ -359,6 +362,11 @@ impl Channel for MemoryChannel {
         drop(s);
         self.counter.event_take_attempt.add(n as u64);
         taken
+    }
+
+    fn wake_takers(&self) {
+        self.lock().wake_generation += 1;
+        self.not_empty.notify_all();
     }
 
     fn commit_take(&self, events: &[Event]) {

@@ -21,6 +21,7 @@
 
 pub mod file;
 pub mod memory;
+pub mod spillable;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,7 @@ use crate::event::Event;
 use crate::metrics::ChannelCounter;
 use file::FileSettings;
 use memory::MemorySettings;
+use spillable::SpillableSettings;
 
 /// Every channel type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<ChannelSettings>] = &[
@@ -41,10 +43,10 @@ pub const TYPES: &[TypeEntry<ChannelSettings>] = &[
     TypeEntry::yes("file", "org.apache.flume.channel.file.FileChannel", |r| {
         FileSettings::parse(r).map(ChannelSettings::File)
     }),
-    TypeEntry::no(
+    TypeEntry::yes(
         "spillablememory",
         "org.apache.flume.channel.SpillableMemoryChannel",
-        "use type = memory",
+        |r| SpillableSettings::parse(r).map(ChannelSettings::Spillable),
     ),
     TypeEntry::no(
         "jdbc",
@@ -64,6 +66,7 @@ pub const TYPES: &[TypeEntry<ChannelSettings>] = &[
 pub enum ChannelSettings {
     Memory(MemorySettings),
     File(FileSettings),
+    Spillable(SpillableSettings),
 }
 
 impl ChannelSettings {
@@ -71,6 +74,7 @@ impl ChannelSettings {
         match self {
             ChannelSettings::Memory(s) => s,
             ChannelSettings::File(s) => s,
+            ChannelSettings::Spillable(s) => s,
         }
     }
 }
@@ -168,6 +172,9 @@ pub trait Channel: Send + Sync {
     fn commit_take(&self, events: &[Event]);
     /// Ends a take unsuccessfully: the events return to the head in their original order.
     fn rollback_take(&self, events: Vec<Event>);
+    /// Ends the waits of takes blocked on this channel right now (they return empty): a
+    /// stopping sink notices its stop without a short polling wait. Later takes wait as usual.
+    fn wake_takers(&self) {}
     /// Events stored and not taken.
     fn len(&self) -> usize;
     /// Events stored plus events taken by an open take transaction.

@@ -41,6 +41,28 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         "avro",
         &[("bind", "127.0.0.1"), ("port", "41414")],
     ),
+    ("source", "spooldir", &[("spoolDir", "/var/spool/flume")]),
+    (
+        "source",
+        "netcatudp",
+        &[("bind", "127.0.0.1"), ("port", "44444")],
+    ),
+    (
+        "source",
+        "syslogtcp",
+        &[("host", "127.0.0.1"), ("port", "5140")],
+    ),
+    (
+        "source",
+        "multiport_syslogtcp",
+        &[("host", "127.0.0.1"), ("ports", "5140 5141")],
+    ),
+    ("source", "http", &[("bind", "127.0.0.1"), ("port", "8080")]),
+    (
+        "source",
+        "syslogudp",
+        &[("host", "127.0.0.1"), ("port", "5140")],
+    ),
     ("channel", "memory", &[]),
     // `@TMP@` is a fresh temporary directory per build (see `with_temp_dirs`): a test never
     // writes under the user's home, and parallel tests never share (and lock) a directory.
@@ -51,6 +73,15 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
             ("checkpointDir", "@TMP@/checkpoint"),
             ("dataDirs", "@TMP@/data"),
             // Small enough for any test machine's disk.
+            ("minimumRequiredSpace", "1048576"),
+        ],
+    ),
+    (
+        "channel",
+        "spillablememory",
+        &[
+            ("checkpointDir", "@TMP@/checkpoint"),
+            ("dataDirs", "@TMP@/data"),
             ("minimumRequiredSpace", "1048576"),
         ],
     ),
@@ -68,6 +99,7 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         &[("hostname", "127.0.0.1"), ("port", "41414")],
     ),
     ("sink", "logger", &[]),
+    ("sink", "file_roll", &[("sink.directory", "/var/log/flume")]),
     ("sink", "null", &[]),
     ("interceptor", "timestamp", &[]),
     ("interceptor", "host", &[]),

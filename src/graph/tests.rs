@@ -172,13 +172,13 @@ fn unknown_and_unsupported_types_are_errors() {
         1,
         "Flume would load the class: unsupported, not a config error"
     );
-    let l = check(&SEED.replace("type = exec", "type = SPOOLDIR"));
+    let l = check(&SEED.replace("type = exec", "type = JMS"));
     assert!(has(
         &l,
-        "source type spooldir (org.apache.flume.source.SpoolDirectorySource) is not supported"
+        "source type jms (org.apache.flume.source.jms.JMSSource) is not supported"
     ));
-    let l = check(&SEED.replace("type=memory", "type=spillablememory"));
-    assert!(has(&l, "channel type spillablememory"));
+    let l = check(&SEED.replace("type=memory", "type=jdbc"));
+    assert!(has(&l, "channel type jdbc"));
 }
 
 #[test]

@@ -5,10 +5,12 @@
 //! component keyed `TYPE.name`, every attribute of the component's MBean interface
 //! (`SourceCounterMBean`, `ChannelCounterMBean`, `SinkCounterMBean`, `KafkaSinkCounterMBean`),
 //! every value a string (`long.toString()`, `Double.toString()` for `ChannelFillPercentage`).
-//! Both levels are `HashMap`s: the attribute map is filled in the order the JMX introspector lists
-//! a standard MBean's attributes (sorted by name) and the outer one in MBean-query order; each is
-//! written in `java.util.HashMap`'s iteration order, which [`crate::java::java_hashmap_order`]
-//! reproduces — so the bytes are Flume's, not merely the same keys.
+//! Both levels are `HashMap`s, written in `java.util.HashMap`'s iteration order, which
+//! [`crate::java::java_hashmap_order`] reproduces. Names that share a hash bucket keep their
+//! insertion order, which in Flume is the order the JVM's MBean introspector lists attributes
+//! (`Class.getMethods()`, unspecified and different between JVM builds); rflume inserts them
+//! sorted by name. So the names, values and bucket order are Flume's, and the order inside a
+//! shared bucket may differ (`tests/flume_metrics.rs` compares against Flume 1.9 and 1.11).
 //!
 //! Components whose Flume class registers no counter group (the netcat source, the logger and
 //! null sinks) are absent from Flume's JSON, and so from this one; Prometheus and `rflume top`
@@ -112,7 +114,7 @@ pub fn fill_percentage(c: &ChannelCounter) -> f64 {
 }
 
 fn channel(c: &ChannelCounter) -> Vec<(&'static str, String)> {
-    vec![
+    let mut a = vec![
         ("ChannelCapacity", c.channel_capacity.get().to_string()),
         (
             "ChannelFillPercentage",
@@ -137,7 +139,27 @@ fn channel(c: &ChannelCounter) -> Vec<(&'static str, String)> {
         ),
         ("StartTime", c.lifecycle.start_ms().to_string()),
         ("StopTime", c.lifecycle.stop_ms().to_string()),
-    ]
+    ];
+    if c.meta.type_alias() == "file" {
+        // FileChannelCounterMBean's getters: `isOpen` is a boolean, `getClosed` its negation.
+        let open = c.open.get() != 0;
+        a.extend([
+            (
+                "CheckpointBackupWriteErrorCount",
+                c.checkpoint_backup_write_error.get().to_string(),
+            ),
+            (
+                "CheckpointWriteErrorCount",
+                c.checkpoint_write_error.get().to_string(),
+            ),
+            ("Closed", if open { "0" } else { "1" }.to_string()),
+            ("EventPutErrorCount", c.event_put_error.get().to_string()),
+            ("EventTakeErrorCount", c.event_take_error.get().to_string()),
+            ("Open", open.to_string()),
+            ("Unhealthy", c.unhealthy.get().to_string()),
+        ]);
+    }
+    a
 }
 
 fn sink(c: &SinkCounter) -> Vec<(&'static str, String)> {
@@ -283,6 +305,29 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");
         let keys: Vec<&String> = json.as_object().expect("object").keys().collect();
         assert_eq!(keys, ["CHANNEL.c1"]);
+    }
+
+    #[test]
+    fn a_file_channel_adds_flumes_file_channel_counters() {
+        let r = Registry::default();
+        let file = r.channel("c1");
+        file.meta.set_type("file");
+        file.open.set(1);
+        file.checkpoint_write_error.inc();
+        r.channel("c2").meta.set_type("memory");
+        let json: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");
+        let c1 = &json["CHANNEL.c1"];
+        assert_eq!(c1["Open"], "true");
+        assert_eq!(c1["Closed"], "0");
+        assert_eq!(c1["Unhealthy"], "0");
+        assert_eq!(c1["CheckpointWriteErrorCount"], "1");
+        assert_eq!(c1["EventPutErrorCount"], "0");
+        assert_eq!(c1.as_object().map(|o| o.len()), Some(17));
+        assert_eq!(json["CHANNEL.c2"].as_object().map(|o| o.len()), Some(10));
+        file.open.set(0);
+        let json: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");
+        assert_eq!(json["CHANNEL.c1"]["Open"], "false");
+        assert_eq!(json["CHANNEL.c1"]["Closed"], "1");
     }
 
     #[test]

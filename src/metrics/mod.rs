@@ -215,6 +215,13 @@ pub struct ChannelCounter {
     pub event_put_success: Counter,
     pub event_take_attempt: Counter,
     pub event_take_success: Counter,
+    /// Flume's `FileChannelCounter` on top (reported only for `type = file`): 1 while open.
+    pub open: Gauge,
+    pub unhealthy: Gauge,
+    pub event_put_error: Counter,
+    pub event_take_error: Counter,
+    pub checkpoint_write_error: Counter,
+    pub checkpoint_backup_write_error: Counter,
 }
 
 /// Flume's `SinkCounter` plus the Kafka sink's `KafkaEventSendTimer` and `RollbackCount`.

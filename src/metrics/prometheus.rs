@@ -105,6 +105,7 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         ch_put = "rflume_channel_events_put_total", Counter, "Events committed into the channel (EventPutSuccessCount).";
         ch_take_attempt = "rflume_channel_take_attempts_total", Counter, "Take attempts (EventTakeAttemptCount).";
         ch_take = "rflume_channel_events_taken_total", Counter, "Events taken and committed out of the channel (EventTakeSuccessCount).";
+        ch_file_errors = "rflume_channel_file_errors_total", Counter, "File channel I/O errors by operation (Flume's EventPutErrorCount, EventTakeErrorCount, CheckpointWriteErrorCount, CheckpointBackupWriteErrorCount).";
         sk_drained = "rflume_sink_events_drained_total", Counter, "Events delivered and committed (EventDrainSuccessCount).";
         sk_attempt = "rflume_sink_event_drain_attempts_total", Counter, "Events taken for delivery, retries included (EventDrainAttemptCount).";
         sk_complete = "rflume_sink_batches_complete_total", Counter, "Takes that filled a whole batch (BatchCompleteCount).";
@@ -189,6 +190,16 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
                 ch_put.add(l, c.event_put_success.get());
                 ch_take_attempt.add(l, c.event_take_attempt.get());
                 ch_take.add(l, c.event_take_success.get());
+                if c.meta.type_alias() == "file" {
+                    for (op, n) in [
+                        ("put", &c.event_put_error),
+                        ("take", &c.event_take_error),
+                        ("checkpoint", &c.checkpoint_write_error),
+                        ("backup_checkpoint", &c.checkpoint_backup_write_error),
+                    ] {
+                        ch_file_errors.add(&[("channel", &name), ("operation", op)], n.get());
+                    }
+                }
             }
             Group::Sink(_, c) => {
                 let l: &[(&str, &str)] = &[("sink", &name)];

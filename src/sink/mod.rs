@@ -13,6 +13,7 @@
 //! one row in [`TYPES`] and one variant; the compiler points at the rest.
 
 pub mod avro;
+pub mod file_roll;
 pub mod group;
 pub mod kafka;
 pub mod logger;
@@ -26,14 +27,18 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::channel::{Channel, TakeTransaction};
-use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
+use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::metrics::SinkCounter;
 use avro::AvroSinkSettings;
+use file_roll::FileRollSettings;
 use kafka::KafkaSettings;
 use logger::LoggerSettings;
 use null::NullSettings;
 
 pub use runner::{DefaultSinkProcessor, SinkProcessor};
+
+/// What to use instead of Flume's agent-to-agent RPC sinks.
+const AGENT_TO_AGENT: &str = "not planned: connect agents with the avro sink and source instead (type = avro on both ends, wire-compatible with Flume), or through Kafka (org.apache.flume.sink.kafka.KafkaSink with useFlumeEventFormat = true), or keep both ends on Flume";
 
 /// Every sink type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<SinkSettings>] = &[
@@ -47,20 +52,18 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
     TypeEntry::yes("null", "org.apache.flume.sink.NullSink", |r| {
         NullSettings::parse(r).map(SinkSettings::Null)
     }),
-    TypeEntry::no(
-        "file_roll",
-        "org.apache.flume.sink.RollingFileSink",
-        PLANNED,
-    ),
+    TypeEntry::yes("file_roll", "org.apache.flume.sink.RollingFileSink", |r| {
+        FileRollSettings::parse(r).map(SinkSettings::FileRoll)
+    }),
     TypeEntry::no(
         "hdfs",
         "org.apache.flume.sink.hdfs.HDFSEventSink",
-        NOT_PLANNED,
+        "not planned: send to Kafka (org.apache.flume.sink.kafka.KafkaSink) and load HDFS from the topic (e.g. Kafka Connect's HDFS sink), or write local files with file_roll; or keep this sink on Flume",
     ),
     TypeEntry::yes("avro", "org.apache.flume.sink.AvroSink", |r| {
         AvroSinkSettings::parse(r).map(SinkSettings::Avro)
     }),
-    TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", NOT_PLANNED),
+    TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", AGENT_TO_AGENT),
     TypeEntry::no("irc", "org.apache.flume.sink.irc.IRCSink", NOT_PLANNED),
     TypeEntry::no(
         "elasticsearch",
@@ -95,6 +98,7 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
 #[derive(Clone, Debug, PartialEq)]
 pub enum SinkSettings {
     Avro(AvroSinkSettings),
+    FileRoll(FileRollSettings),
     Kafka(Box<KafkaSettings>),
     Logger(LoggerSettings),
     Null(NullSettings),
@@ -104,6 +108,7 @@ impl SinkSettings {
     pub fn spec(&self) -> &dyn SinkSpec {
         match self {
             SinkSettings::Avro(s) => s,
+            SinkSettings::FileRoll(s) => s,
             SinkSettings::Kafka(s) => &**s,
             SinkSettings::Logger(s) => s,
             SinkSettings::Null(s) => s,
@@ -124,9 +129,11 @@ pub trait SinkSpec: Describe {
     fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError>;
 }
 
-/// How long a sink waits on an empty channel before returning `Backoff`; short enough that the
-/// runner notices shutdown promptly, long enough not to spin.
-pub const EMPTY_CHANNEL_WAIT: Duration = Duration::from_millis(100);
+/// How long a sink waits on an empty channel before returning `Backoff`. A put wakes it at once
+/// and so does its stop (the agent registers `Channel::wake_takers` with the sink's shutdown),
+/// so this only bounds how often an idle sink wakes (Flume's SinkRunner backs off 1–5 s) and
+/// how stale the runner's heartbeat gets.
+pub const EMPTY_CHANNEL_WAIT: Duration = Duration::from_millis(1000);
 
 /// Result of one `process` round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

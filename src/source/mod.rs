@@ -14,23 +14,36 @@ pub mod avro;
 pub mod exec;
 pub mod exec_guard;
 pub mod framer;
+pub mod http;
+pub mod net;
 pub mod netcat;
+pub mod netcat_udp;
 pub mod processor;
 pub mod selector;
 pub mod seq;
+pub mod spooldir;
+pub mod syslog;
 pub mod taildir;
+pub mod tls;
 
 pub use processor::{ChannelProcessor, PutOutcome};
 
 use thiserror::Error;
 
-use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED, PLANNED};
+use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::shutdown::Shutdown;
 use avro::AvroSourceSettings;
 use exec::ExecSettings;
+use http::HttpSettings;
 use netcat::NetcatSettings;
+use netcat_udp::NetcatUdpSettings;
 use seq::SeqSettings;
+use spooldir::SpoolDirSettings;
+use syslog::{MultiportSyslogSettings, SyslogTcpSettings, SyslogUdpSettings};
 use taildir::TaildirSettings;
+
+/// What to use instead of Flume's agent-to-agent RPC sources.
+const AGENT_TO_AGENT: &str = "not planned: connect agents with the avro source and sink instead (type = avro on both ends, wire-compatible with Flume), or through Kafka (the sending agent's org.apache.flume.sink.kafka.KafkaSink with useFlumeEventFormat = true), or keep both ends on Flume";
 
 /// Every source type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<SourceSettings>] = &[
@@ -50,45 +63,47 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
     TypeEntry::yes("netcat", "org.apache.flume.source.NetcatSource", |r| {
         NetcatSettings::parse(r).map(SourceSettings::Netcat)
     }),
-    TypeEntry::no(
+    TypeEntry::yes(
         "netcatudp",
         "org.apache.flume.source.NetcatUdpSource",
-        PLANNED,
+        |r| NetcatUdpSettings::parse(r).map(SourceSettings::NetcatUdp),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "spooldir",
         "org.apache.flume.source.SpoolDirectorySource",
-        PLANNED,
+        |r| SpoolDirSettings::parse(r).map(SourceSettings::SpoolDir),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "syslogtcp",
         "org.apache.flume.source.SyslogTcpSource",
-        PLANNED,
+        |r| SyslogTcpSettings::parse(r).map(SourceSettings::SyslogTcp),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "multiport_syslogtcp",
         "org.apache.flume.source.MultiportSyslogTCPSource",
-        PLANNED,
+        |r| MultiportSyslogSettings::parse(r).map(SourceSettings::MultiportSyslogTcp),
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "syslogudp",
         "org.apache.flume.source.SyslogUDPSource",
-        PLANNED,
+        |r| SyslogUdpSettings::parse(r).map(SourceSettings::SyslogUdp),
     ),
-    TypeEntry::no("http", "org.apache.flume.source.http.HTTPSource", PLANNED),
+    TypeEntry::yes("http", "org.apache.flume.source.http.HTTPSource", |r| {
+        HttpSettings::parse(r).map(SourceSettings::Http)
+    }),
     TypeEntry::yes("avro", "org.apache.flume.source.AvroSource", |r| {
         AvroSourceSettings::parse(r).map(SourceSettings::Avro)
     }),
     TypeEntry::no(
         "thrift",
         "org.apache.flume.source.ThriftSource",
-        NOT_PLANNED,
+        AGENT_TO_AGENT,
     ),
     TypeEntry::no("jms", "org.apache.flume.source.jms.JMSSource", NOT_PLANNED),
     TypeEntry::no(
         "kafka",
         "org.apache.flume.source.kafka.KafkaSource",
-        NOT_PLANNED,
+        "not planned: rflume ships logs into Kafka; read the topic with a Kafka consumer (or keep this source on Flume)",
     )
     .class_only(),
 ];
@@ -98,8 +113,14 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
 pub enum SourceSettings {
     Avro(AvroSourceSettings),
     Exec(ExecSettings),
+    Http(HttpSettings),
     Netcat(NetcatSettings),
+    NetcatUdp(NetcatUdpSettings),
+    SyslogTcp(SyslogTcpSettings),
+    MultiportSyslogTcp(MultiportSyslogSettings),
+    SyslogUdp(SyslogUdpSettings),
     Seq(SeqSettings),
+    SpoolDir(SpoolDirSettings),
     Taildir(TaildirSettings),
 }
 
@@ -108,8 +129,14 @@ impl SourceSettings {
         match self {
             SourceSettings::Avro(s) => s,
             SourceSettings::Exec(s) => s,
+            SourceSettings::Http(s) => s,
             SourceSettings::Netcat(s) => s,
+            SourceSettings::NetcatUdp(s) => s,
+            SourceSettings::SyslogTcp(s) => s,
+            SourceSettings::MultiportSyslogTcp(s) => s,
+            SourceSettings::SyslogUdp(s) => s,
             SourceSettings::Seq(s) => s,
+            SourceSettings::SpoolDir(s) => s,
             SourceSettings::Taildir(s) => s,
         }
     }

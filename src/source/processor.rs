@@ -173,6 +173,43 @@ impl ChannelProcessor {
         }
     }
 
+    /// One attempt, no retry: intercepts, selects and puts `events` into each required channel
+    /// in turn (each put may wait up to the channel's keep-alive for room), as Flume's
+    /// `processEventBatch` does. The first channel that refuses stops it with that error; the
+    /// caller tells its client to retry (HTTP 503). As in Flume, required channels that
+    /// accepted before the failing one keep the events, so a retried request can duplicate
+    /// there. For sources whose client retries; the others use [`ChannelProcessor::put_blocking`].
+    pub fn put_once(&mut self, mut events: Vec<Event>) -> Result<(), ChannelError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.counter.event_received.add(events.len() as u64);
+        self.counter.append_batch_received.inc();
+        for i in self.interceptors.iter_mut() {
+            events = i.intercept(events);
+        }
+        let n = events.len() as u64;
+        let routed = self.selector.route(events);
+        if routed.unrouted > 0 {
+            self.report_unrouted(routed.unrouted as u64, routed.unrouted_value.as_deref());
+        }
+        expect_receipts(&routed.required);
+        for (ch, mut batch) in routed.required {
+            if let Err(e) = ch.put(&mut batch) {
+                self.counter.channel_write_fail.inc();
+                return Err(e);
+            }
+        }
+        for (ch, mut batch) in routed.optional {
+            if let Err(e) = ch.put(&mut batch) {
+                warn!(source = %self.source, channel = ch.name(), "Unable to put batch on optional channel: {e}");
+            }
+        }
+        self.counter.event_accepted.add(n - routed.unrouted as u64);
+        self.counter.append_batch_accepted.inc();
+        Ok(())
+    }
+
     /// One extra expected acknowledgement on each distinct receipt of `events` (usually one per
     /// batch, so this costs a comparison per event and one atomic per batch).
     fn hold_receipts(&mut self, events: &[Event]) {

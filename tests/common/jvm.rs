@@ -461,9 +461,11 @@ impl KafkaCluster {
                     ]);
                 }
             }
+            // `{port}` in a value is this node's PLAINTEXT port (for a `listeners` list that
+            // adds secured listeners beside the one the harness talks to).
             for (k, v) in extra {
                 props.retain(|(pk, _)| pk != k);
-                props.push((k.to_string(), v.to_string()));
+                props.push((k.to_string(), v.replace("{port}", &port.to_string())));
             }
             let config = dir.path().join(format!("server-{id}.properties"));
             let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
@@ -663,6 +665,29 @@ impl KafkaCluster {
             self.dir.path(),
         );
         self.wait_partitions_in_sync(topic, partitions, replication);
+    }
+
+    /// Adds a SCRAM user (SHA-256 and SHA-512 credentials) with Kafka's own `kafka-configs`
+    /// through ZooKeeper, as an operator of a 2.3 cluster does.
+    pub fn add_scram_user(&self, user: &str, password: &str) {
+        let zk = self
+            .zookeeper
+            .as_ref()
+            .expect("SCRAM users through ZooKeeper need the 2.3.1 cluster")
+            .connect();
+        let mut cmd = java(&self.peers.classpath(self.version.set()), 128);
+        cmd.arg(format!(
+            "-Dlog4j.configuration=file:{}",
+            self.log4j_tools.display()
+        ))
+        .arg("kafka.admin.ConfigCommand")
+        .args(["--zookeeper", &zk, "--alter"])
+        .args([
+            "--add-config",
+            &format!("SCRAM-SHA-256=[password={password}],SCRAM-SHA-512=[password={password}]"),
+        ])
+        .args(["--entity-type", "users", "--entity-name", user]);
+        run_tool(&format!("kafka-configs SCRAM {user}"), cmd, self.dir.path());
     }
 
     /// Creates `topic` through the admin API (faster than a tool JVM; for the differential tests).
@@ -937,6 +962,17 @@ impl FlumeAgent {
     /// `flume-ng agent --conf-file <tmp>/flume.conf --name NAME -Dflume.root.logger=INFO,console`
     /// without the start script: `java -cp '<flume>/lib/*' org.apache.flume.node.Application`.
     pub fn start(peers: &Peers, version: FlumeVersion, config: &str, name: &str) -> FlumeAgent {
+        Self::start_with(peers, version, config, name, &[])
+    }
+
+    /// As `start`, with more `-D` options before the main class (e.g. Flume's monitoring flags).
+    pub fn start_with(
+        peers: &Peers,
+        version: FlumeVersion,
+        config: &str,
+        name: &str,
+        jvm_options: &[String],
+    ) -> FlumeAgent {
         let dir = temp_dir("rflume-flume-");
         let conf = dir.path().join("flume.conf");
         fs::write(&conf, config).expect("cannot write the Flume config");
@@ -952,6 +988,7 @@ impl FlumeAgent {
             }
         }
         cmd.arg("-Dflume.root.logger=INFO,console")
+            .args(jvm_options)
             .arg("org.apache.flume.node.Application")
             .arg("--name")
             .arg(name)

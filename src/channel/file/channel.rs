@@ -134,9 +134,14 @@ impl FileChannel {
             s.fsync_per_transaction,
             rec.segments,
             rec.next_seq,
+            rec.first_new_segment,
         );
         counter.channel_capacity.set(s.capacity as i64);
         counter.channel_size.set(waiting as i64);
+        // A channel that cannot open stops the agent's start, so a running one is never
+        // Flume's "unhealthy" (a channel whose start threw).
+        counter.open.set(1);
+        counter.unhealthy.set(0);
         counter.lifecycle.started();
         let space_dir = wal.current_dir();
         let core = Arc::new(Core {
@@ -236,7 +241,9 @@ impl Core {
         }
     }
 
+    /// A put that failed on the log (Flume's `EventPutErrorCount`).
     fn io(&self, message: String) -> ChannelError {
+        self.counter.event_put_error.inc();
         ChannelError::Io {
             channel: self.name.clone(),
             message,
@@ -377,6 +384,7 @@ impl Core {
         }
         let deadline = deadline_after(wait);
         let mut q = lock(&self.queue);
+        let generation = q.wake_generation;
         loop {
             if let Some((events, pieces)) = q.take_from_memory(max) {
                 let n = events.len();
@@ -397,7 +405,7 @@ impl Core {
                 self.not_empty.notify_all();
                 continue;
             }
-            if Instant::now() >= deadline {
+            if Instant::now() >= deadline || q.wake_generation != generation {
                 return Vec::new();
             }
             q = wait_until(&self.not_empty, q, deadline);
@@ -427,6 +435,7 @@ impl Core {
                 match SegmentReader::open(at.segment, &path) {
                     Ok(r) => reader = Some(r),
                     Err(e) => {
+                        self.counter.event_take_error.inc();
                         error!(channel = %self.name, "file channel {}: cannot read {}: {e}", self.name, path.display());
                         if !self.next_segment(&mut p, disk, "cannot be read") {
                             break;
@@ -457,6 +466,7 @@ impl Core {
                     let events = match decode_events(&payload, header.count) {
                         Ok(e) => e,
                         Err(why) => {
+                            self.counter.event_take_error.inc();
                             error!(channel = %self.name, "file channel {}: {} at offset {offset}: {why}; its {} events cannot be delivered", self.name, r.path.display(), header.count);
                             let gone = (start..end)
                                 .filter(|s| !disk.delivered(*s) && *s >= p.first_seq)
@@ -500,12 +510,14 @@ impl Core {
                     }
                 }
                 Ok(Next::Bad { why, .. }) => {
+                    self.counter.event_take_error.inc();
                     error!(channel = %self.name, "file channel {}: {} at offset {offset}: damaged record ({why})", self.name, r.path.display());
                     if !self.next_segment(&mut p, disk, "is damaged") {
                         break;
                     }
                 }
                 Err(e) => {
+                    self.counter.event_take_error.inc();
                     error!(channel = %self.name, "file channel {}: reading {}: {e}", self.name, r.path.display());
                     if !self.next_segment(&mut p, disk, "cannot be read") {
                         break;
@@ -606,11 +618,18 @@ impl Core {
         if let Err(e) = self.wal.sync() {
             warn!(channel = %self.name, "file channel {}: sync before the {why} checkpoint failed: {}", self.name, e.0);
         }
-        let mut dirs_: Vec<&std::path::Path> = vec![self.s.checkpoint_dir.as_path()];
-        dirs_.extend(self.s.backup_checkpoint_dir.as_deref());
-        if let Err(e) = checkpoint::save(&dirs_, &cp) {
+        // The primary first, then the backup, each counted apart as Flume's counter does.
+        if let Err(e) = checkpoint::save(&[self.s.checkpoint_dir.as_path()], &cp) {
+            self.counter.checkpoint_write_error.inc();
             error!(channel = %self.name, "file channel {}: cannot write the checkpoint in {}: {e}; the next start reads more of the log, and delivered segments are kept until a checkpoint succeeds", self.name, self.s.checkpoint_dir.display());
             return;
+        }
+        if let Some(backup) = self.s.backup_checkpoint_dir.as_deref() {
+            if let Err(e) = checkpoint::save(&[backup], &cp) {
+                self.counter.checkpoint_backup_write_error.inc();
+                error!(channel = %self.name, "file channel {}: cannot write the backup checkpoint in {}: {e}; delivered segments are kept until both checkpoints succeed", self.name, backup.display());
+                return;
+            }
         }
         *lock(&self.last_checkpoint) = (Some(cp), Instant::now());
         let deleted = self.wal.delete_before(read.segment);
@@ -678,6 +697,11 @@ impl Channel for FileChannel {
         "file"
     }
 
+    fn wake_takers(&self) {
+        lock(&self.core.queue).wake_generation += 1;
+        self.core.not_empty.notify_all();
+    }
+
     fn put(&self, events: &mut Vec<Event>) -> Result<(), ChannelError> {
         self.core.put(events)
     }
@@ -722,6 +746,7 @@ impl Channel for FileChannel {
     fn close(&self) {
         self.stop_keeper();
         let c = &self.core;
+        c.counter.open.set(0);
         if c.s.checkpoint_on_close {
             c.checkpoint("close");
         } else if let Err(e) = c.wal.sync() {

@@ -83,6 +83,8 @@ pub fn take_key(events: &[Event]) -> TakeKey {
 
 #[derive(Debug)]
 pub struct Queue {
+    /// Bumped by `wake_takers`: a waiting take that sees it change returns empty.
+    pub wake_generation: u64,
     pub redo: VecDeque<Run>,
     pub mem: VecDeque<Run>,
     pub disk: DiskPart,
@@ -104,6 +106,7 @@ pub struct Queue {
 impl Queue {
     pub fn new(disk: DiskPart, published_seq: u64, mem_budget: usize) -> Self {
         Queue {
+            wake_generation: 0,
             redo: VecDeque::new(),
             mem: VecDeque::new(),
             disk,

@@ -25,6 +25,8 @@ use super::FileChannelError;
 pub struct Recovered {
     pub segments: BTreeMap<u64, PathBuf>,
     pub next_seq: u64,
+    /// The lowest id a new segment may get: not behind where the next replay starts reading.
+    pub first_new_segment: u64,
     pub disk: DiskPart,
     /// Messages for the log: (is it an error, text).
     pub report: Vec<(bool, String)>,
@@ -296,6 +298,11 @@ pub fn replay(
         skip: if events > 0 { skip } else { VecDeque::new() },
     };
     Ok(Recovered {
+        first_new_segment: segments
+            .keys()
+            .next_back()
+            .map_or(1, |id| id + 1)
+            .max(at.segment),
         segments,
         next_seq: next_seq.max(first_seq),
         disk,

@@ -103,6 +103,17 @@ impl FileSettings {
 
     /// Flume's `FileChannel.configure`, value for value.
     pub fn parse(r: &mut PropReader) -> Option<Self> {
+        Self::parse_with(r, None)
+    }
+
+    /// The overflow of a spillable memory channel: Flume's `SpillableMemoryChannel.configure`
+    /// puts `capacity = overflowCapacity` and `keep-alive = 0` into the context before the file
+    /// channel reads it, so those two keys of the user's are not read here.
+    pub fn parse_overflow(r: &mut PropReader, overflow_capacity: i64) -> Option<Self> {
+        Self::parse_with(r, Some(overflow_capacity))
+    }
+
+    fn parse_with(r: &mut PropReader, overflow_capacity: Option<i64>) -> Option<Self> {
         let use_dual_checkpoints = r.bool("useDualCheckpoints", false);
         let checkpoint_dir = match r.opt_string("checkpointDir") {
             Some(d) => absolute(r, "checkpointDir", d.trim()),
@@ -171,12 +182,21 @@ impl FileSettings {
             seen.push(d);
         }
 
-        let mut capacity = java_int(r, "capacity", DEFAULT_CAPACITY);
+        let mut capacity = match overflow_capacity {
+            Some(c) => c,
+            None => java_int(r, "capacity", DEFAULT_CAPACITY),
+        };
         if capacity <= 0 {
-            fallback(r, "capacity", capacity, DEFAULT_CAPACITY);
+            // An overflow of 0 disables it: Flume's file channel still opens, with its default.
+            if overflow_capacity.is_none() {
+                fallback(r, "capacity", capacity, DEFAULT_CAPACITY);
+            }
             capacity = DEFAULT_CAPACITY;
         }
-        let keep_alive = java_int(r, "keep-alive", DEFAULT_KEEP_ALIVE_SECS);
+        let keep_alive = match overflow_capacity {
+            Some(_) => 0,
+            None => java_int(r, "keep-alive", DEFAULT_KEEP_ALIVE_SECS),
+        };
         crate::channel::warn_negative_keep_alive(r, keep_alive);
         let mut transaction_capacity =
             java_int(r, "transactionCapacity", DEFAULT_TRANSACTION_CAPACITY);
@@ -190,12 +210,18 @@ impl FileSettings {
             transaction_capacity = DEFAULT_TRANSACTION_CAPACITY;
         }
         if transaction_capacity > capacity {
-            let line = r.line("transactionCapacity").or_else(|| r.line("capacity"));
+            let capacity_key = match overflow_capacity {
+                Some(_) => "overflowCapacity",
+                None => "capacity",
+            };
+            let line = r
+                .line("transactionCapacity")
+                .or_else(|| r.line(capacity_key));
             r.error(
                 "transactionCapacity",
                 line,
                 format!("File Channel transaction capacity cannot be greater than the capacity of the channel ({transaction_capacity} > {capacity})"),
-                Some(format!("set transactionCapacity <= {capacity} or raise capacity")),
+                Some(format!("set transactionCapacity <= {capacity} or raise {capacity_key}")),
             );
         }
         let mut checkpoint_interval =

@@ -135,8 +135,16 @@ impl Wal {
         durable_puts: bool,
         segments: BTreeMap<u64, PathBuf>,
         next_seq: u64,
+        first_new_segment: u64,
     ) -> Wal {
-        let next_id = segments.keys().next_back().map_or(1, |id| id + 1);
+        // Never below where the checkpoint says reading starts: when every segment was
+        // delivered and deleted, a new segment numbered from 1 would lie behind that position
+        // and its puts would be skipped by the next replay.
+        let next_id = segments
+            .keys()
+            .next_back()
+            .map_or(1, |id| id + 1)
+            .max(first_new_segment);
         // A fresh segment for this run: a segment another process wrote is only ever read.
         let append = Pos {
             segment: next_id,

@@ -308,6 +308,30 @@ pub(super) fn wait_for_events(producer: &BaseProducer<SinkContext>, max: Duratio
     }
 }
 
+/// As [`wait_for_events`], sleeping on librdkafka's queue signal when there is one.
+pub(super) fn wait_for_events_on(
+    producer: &BaseProducer<SinkContext>,
+    wakeup: Option<&super::wakeup::QueueWakeup>,
+    max: Duration,
+) {
+    let Some(w) = wakeup else {
+        return wait_for_events(producer, max);
+    };
+    let deadline = Instant::now() + max;
+    loop {
+        let before = producer.context().activity.load(Ordering::Relaxed);
+        // Cleared before serving: librdkafka signals when its queue turns non-empty, so an
+        // event that comes after the queue was emptied always leaves a signal to wake on.
+        w.clear();
+        pump(producer);
+        let now = Instant::now();
+        if producer.context().activity.load(Ordering::Relaxed) != before || now >= deadline {
+            return;
+        }
+        w.wait(deadline - now);
+    }
+}
+
 /// Serves every event librdkafka has ready, without blocking (`poll(0)` serves at most one).
 pub(super) fn pump(producer: &BaseProducer<SinkContext>) {
     for _ in 0..100_000 {

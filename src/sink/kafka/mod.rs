@@ -63,6 +63,7 @@ mod sink;
 #[cfg(test)]
 mod sink_tests;
 mod topic;
+mod wakeup;
 
 use std::collections::BTreeMap;
 

@@ -38,6 +38,14 @@ const DELETED_GRACE: Duration = Duration::from_secs(1);
 /// passed since the last write: often enough that a crash ships little twice, rarely enough that
 /// a busy source spends next to nothing on it (a write is two fsynced files).
 pub(super) const POSITION_COALESCE: Duration = Duration::from_millis(250);
+/// How long the reader waits after a change notification before reading: at 10,000 lines a
+/// second written one by one it then reads ~20 per pass instead of one or two, for at most
+/// this much latency.
+const GATHER: Duration = Duration::from_millis(2);
+/// Unchanged positions are not written again (an idle node does no fsyncs and its watched
+/// directory no notifications) until this long after the last write. Flume rewrites the file
+/// every `writePosInterval` whatever it holds.
+const UNCHANGED_REWRITE: Duration = Duration::from_secs(60);
 
 /// The reader of one TAILDIR source. One struct, because every question about a file (is it
 /// new, renamed, a copy, idle, delivered?) needs the others' answers; its methods are split by
@@ -57,6 +65,8 @@ pub(super) struct Tailer {
     pub(super) dir_mtimes: Vec<Option<SystemTime>>,
     pub(super) last_scan: Instant,
     last_pos_write: Instant,
+    /// What the last successful write saved, and when: an unchanged write is skipped.
+    last_saved: Option<(Vec<PosEntry>, Vec<position::FpEntry>, Instant)>,
     last_idle_check: Instant,
     pub(super) watch: Watch,
     /// Set by deliveries that moved a position since the last position write.
@@ -78,6 +88,7 @@ impl Tailer {
             dir_mtimes: vec![None; groups],
             last_scan: Instant::now(),
             last_pos_write: Instant::now(),
+            last_saved: None,
             last_idle_check: Instant::now(),
             watch,
             notice,
@@ -85,6 +96,7 @@ impl Tailer {
     }
 
     pub(super) fn run(&mut self, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
+        shutdown.on_stop(self.watch.waker());
         self.scan(true);
         let mut backoff = Duration::ZERO;
         while !shutdown.is_stopping() {
@@ -106,7 +118,15 @@ impl Tailer {
             let until_write = self
                 .next_position_write()
                 .saturating_duration_since(Instant::now());
-            self.watch.wait(backoff.min(until_write), shutdown);
+            if self
+                .watch
+                .wait(backoff.min(until_write), shutdown, &self.s.groups)
+            {
+                // Woken by a write: let the writer add a few more lines before reading, so a
+                // steady stream of small writes is read in batches rather than line by line
+                // (each pass costs a put, a sink wake-up and a produce request).
+                shutdown.sleep(GATHER);
+            }
         }
         self.finish(shutdown);
     }
@@ -354,9 +374,18 @@ impl Tailer {
                 fps.push(fp);
             }
         }
-        if let Err(e) = position::save(&self.s.position_file, &entries, &fps) {
-            self.counter.position_write_fail.inc();
-            error!(source = %self.name, "{e}");
+        if let Some((e, f, at)) = &self.last_saved {
+            if *e == entries && *f == fps && at.elapsed() < UNCHANGED_REWRITE {
+                return;
+            }
+        }
+        match position::save(&self.s.position_file, &entries, &fps) {
+            Ok(()) => self.last_saved = Some((entries, fps, Instant::now())),
+            Err(e) => {
+                self.last_saved = None;
+                self.counter.position_write_fail.inc();
+                error!(source = %self.name, "{e}");
+            }
         }
     }
 
@@ -373,6 +402,8 @@ impl Tailer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // The last word is always written, changed or not.
+        self.last_saved = None;
         self.write_positions();
         self.counter.open_files.set(0);
     }

@@ -16,9 +16,6 @@ use tracing::{debug, warn};
 use super::settings::{FileGroupSettings, TaildirSettings};
 use crate::shutdown::Shutdown;
 
-/// Longest uninterrupted wait, so that a stop is noticed promptly.
-const MAX_WAIT: Duration = Duration::from_millis(200);
-
 type Notification = notify::Result<notify::Event>;
 
 /// What inotify told us since the last look.
@@ -96,10 +93,7 @@ impl Watch {
             if let Ok(ev) = &ev {
                 // A busy file that no group matches (or our own position file) in a watched
                 // directory must not keep the reader spinning.
-                if !ev.need_rescan()
-                    && !ev.paths.is_empty()
-                    && !ev.paths.iter().any(|p| relevant(groups, p))
-                {
+                if irrelevant(groups, ev) {
                     continue;
                 }
             }
@@ -117,28 +111,44 @@ impl Watch {
         w
     }
 
-    /// Waits up to `backoff` for a notification (or a stop), in slices of at most [`MAX_WAIT`].
-    /// The notification that ends the wait is kept for the next [`Watch::drain_events`].
-    pub(super) fn wait(&mut self, backoff: Duration, shutdown: &Shutdown) {
+    /// Waits up to `backoff` for a notification (or a stop: the tailer registers
+    /// [`Watch::waker`] with the shutdown, so an idle source wakes only for work, not on a
+    /// timer). The notification that ends the wait is kept for the next [`Watch::drain_events`].
+    /// Returns whether a notification ended the wait.
+    pub(super) fn wait(
+        &mut self,
+        backoff: Duration,
+        shutdown: &Shutdown,
+        groups: &[FileGroupSettings],
+    ) -> bool {
         let until = Instant::now() + backoff;
         while !shutdown.is_stopping() {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            match self.events.recv_timeout(left.min(MAX_WAIT)) {
+            match self.events.recv_timeout(left) {
+                // Our own position file being written, or a neighbour no group reads: not a
+                // reason to wake (drain_events would ignore it anyway).
+                Ok(Ok(ev)) if irrelevant(groups, &ev) => {}
                 Ok(ev) => {
                     let _ = self.events_tx.send(ev);
-                    break;
+                    return true;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
+        false
     }
 }
 
 /// Whether a path from a change notification concerns a file group.
+/// A notification about paths none of which a file group reads (no rescan asked for).
+fn irrelevant(groups: &[FileGroupSettings], ev: &notify::Event) -> bool {
+    !ev.need_rescan() && !ev.paths.is_empty() && !ev.paths.iter().any(|p| relevant(groups, p))
+}
+
 fn relevant(groups: &[FileGroupSettings], path: &Path) -> bool {
     groups.iter().any(|g| {
         path == g.dir
