@@ -235,7 +235,7 @@ fn failed_answers_are_rolled_back_and_sent_again_with_deflate() {
     );
 }
 
-/// Two tiers of rflume: seq → memory → avro sink ⇒ avro source → file channel → Kafka. The
+/// Two tiers of rflume: exec → memory → avro sink ⇒ avro source → file channel → Kafka. The
 /// collector is killed (`kill -9`) while events flow and restarted on the same port and channel
 /// directories; the first tier's sink fails over the outage (rolls back, retries) and every event
 /// reaches Kafka: the collector answered OK only for events its file channel had synced.
@@ -253,10 +253,20 @@ fn two_tiers_lose_nothing_when_the_collector_is_killed() {
     );
     let conf = |port| collector_conf(port, &broker.bootstrap(), "two-tier", "", &file_channel);
     let (mut collector, port) = start_listening(conf, "c");
-    let mut sender = Agent::start(
-        &sender_conf(port, TOTAL, "a1.sinks.k1.batch-size = 100\n"),
-        "a1",
+    // A paced stream (about 6 s: 10 ms every 100 lines), so that the kill lands in its middle;
+    // `seq` would hand all of it to the collector before the first record reached Kafka.
+    let paced = format!(
+        "a1.sources = s1\na1.channels = c1\na1.sinks = k1\n\
+         a1.sources.s1.type = exec\na1.sources.s1.shell = /bin/bash -c\n\
+         a1.sources.s1.command = for ((i = 0; i < {TOTAL}; i++)); do echo $i; \
+         (( i % 100 == 99 )) && sleep 0.01; done\n\
+         a1.sources.s1.channels = c1\n\
+         a1.channels.c1.type = memory\na1.channels.c1.capacity = 100000\n\
+         a1.channels.c1.transactionCapacity = 1000\n\
+         a1.sinks.k1.type = avro\na1.sinks.k1.channel = c1\na1.sinks.k1.hostname = 127.0.0.1\n\
+         a1.sinks.k1.port = {port}\na1.sinks.k1.batch-size = 100\n"
     );
+    let mut sender = Agent::start(&paced, "a1");
     // Kill once a part, not all, has gone through the collector.
     wait_until(DELIVERY, "the collector stored some events", || {
         consume_all(
