@@ -301,6 +301,33 @@ fn corpus_cases(test: &str) -> Vec<Case> {
                 "-n".into(),
                 agent.clone(),
             ]));
+            // Source types the oracle has no input driver for (syslog, http, netcatudp) are
+            // reported and left out, rather than failing the run with a panic in `graph`.
+            let props = agent_props(&text, &agent);
+            let unfed: Vec<String> = list(props.get("sources"))
+                .iter()
+                .filter_map(|s| props.get(&format!("sources.{s}.type")))
+                .filter(|t| {
+                    !matches!(
+                        t.to_ascii_lowercase().as_str(),
+                        "avro"
+                            | "org.apache.flume.source.avrosource"
+                            | "exec"
+                            | "netcat"
+                            | "seq"
+                            | "spooldir"
+                            | "taildir"
+                    )
+                })
+                .cloned()
+                .collect();
+            if out.status.success() && !unfed.is_empty() {
+                eprintln!(
+                    "{test}: NOT COMPARED corpus/{}:{agent}: the oracle cannot feed source type(s) {unfed:?} yet",
+                    file.file_name().unwrap().to_string_lossy()
+                );
+                continue;
+            }
             if out.status.success() {
                 let name = format!(
                     "corpus/{}:{agent}",
