@@ -2,7 +2,8 @@
 # Installs, from Debian's packages, the tools the operations tests use as an operator would:
 # tmux (rflume top), systemd-analyze (the unit), dpkg-deb and rpmbuild (the packages), objdump
 # (the glibc measurement), openssl and python3 (an https configuration server), stunnel4 (TLS in
-# front of the test broker, whose own TLS does not work: ../shared/kafka-test-infra.md). Only what is
+# front of the test broker, whose own TLS does not work: ../shared/kafka-test-infra.md), node and
+# npm (the avsc peer of the Avro RPC tests). Only what is
 # missing is installed, so a warm machine spends no time here.
 set -euo pipefail
 declare -A package_of=(
@@ -14,6 +15,8 @@ declare -A package_of=(
     [openssl]=openssl
     [python3]=python3
     [stunnel4]=stunnel4
+    [node]=nodejs
+    [npm]=npm
 )
 missing=()
 for tool in "${!package_of[@]}"; do

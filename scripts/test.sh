@@ -59,6 +59,11 @@ step "Python venv for the foreign consumer"
 RFLUME_PYTHON="$(bash tests/python/venv.sh)"
 export RFLUME_PYTHON
 echo "RFLUME_PYTHON=$RFLUME_PYTHON" >&2
+# npm's avsc, the independent Avro RPC peer of tests/avro_rpc.rs: pinned, in the tools cache.
+step "avsc for the Avro RPC tests"
+RFLUME_NODE_PATH="$(bash tests/node/avsc.sh)"
+export RFLUME_NODE_PATH
+echo "RFLUME_NODE_PATH=$RFLUME_NODE_PATH" >&2
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

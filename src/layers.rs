@@ -7,7 +7,7 @@
 //! | 0 | `testing`, `java` | unit-test helpers (compiled for tests only); models of Java behaviour |
 //! | 1 | `event`, `metrics`, `shutdown`, `logging`, `durable` | plain data and plumbing |
 //! | 2 | `config`, `monitor` | properties syntax, the typed key reader, diagnostics, the table shape |
-//! | 3 | `channel` | the channel trait, transactions, the channel registry |
+//! | 3 | `channel`, `rpc` | the channel trait, transactions, the channel registry; Flume's RPC wire protocols |
 //! | 4 | `interceptor` | the interceptor trait and registry |
 //! | 5 | `source`, `sink` | sources (with the ChannelProcessor) and sinks (with the runner) |
 //! | 6 | `graph` | the agent graph: layout, building through the registries, validation |
@@ -36,6 +36,9 @@ const LAYERS: &[(&str, u32)] = &[
     // The monitoring server renders the registry; it knows no component.
     ("monitor", 2),
     ("channel", 3),
+    // Flume's RPC wire protocols (Avro IPC) and their shared properties, for the avro source and
+    // the avro sink.
+    ("rpc", 3),
     ("interceptor", 4),
     ("source", 5),
     ("sink", 5),

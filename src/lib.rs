@@ -17,6 +17,7 @@ mod layers;
 pub mod logging;
 pub mod metrics;
 pub mod monitor;
+pub mod rpc;
 pub mod shutdown;
 pub mod sink;
 pub mod source;

@@ -607,6 +607,8 @@ fn supported(section: &str, kind: &str) -> bool {
     let k = kind.to_ascii_lowercase();
     let names: &[&str] = match section {
         "sources" => &[
+            "avro",
+            "org.apache.flume.source.avrosource",
             "exec",
             "seq",
             "netcat",
@@ -656,6 +658,8 @@ fn supported(section: &str, kind: &str) -> bool {
         "sinks" => &[
             "hdfs",
             "org.apache.flume.sink.hdfs.hdfseventsink",
+            "avro",
+            "org.apache.flume.sink.avrosink",
             "logger",
             "null",
             "file_roll",

@@ -36,6 +36,11 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         "netcat",
         &[("bind", "127.0.0.1"), ("port", "44444")],
     ),
+    (
+        "source",
+        "avro",
+        &[("bind", "127.0.0.1"), ("port", "41414")],
+    ),
     ("source", "spooldir", &[("spoolDir", "/var/spool/flume")]),
     (
         "source",
@@ -95,6 +100,11 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
             ("hdfs.path", "file://@TMP@/hdfs"),
             ("hdfs.fileType", "DataStream"),
         ],
+    ),
+    (
+        "sink",
+        "avro",
+        &[("hostname", "127.0.0.1"), ("port", "41414")],
     ),
     ("sink", "logger", &[]),
     ("sink", "file_roll", &[("sink.directory", "/var/log/flume")]),

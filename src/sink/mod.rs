@@ -12,6 +12,7 @@
 //! [`SinkSettings`] holds one variant per sink type. Adding a sink = its file, a `pub mod` line,
 //! one row in [`TYPES`] and one variant; the compiler points at the rest.
 
+pub mod avro;
 pub mod file_roll;
 pub mod group;
 pub mod hdfs;
@@ -29,6 +30,7 @@ use thiserror::Error;
 use crate::channel::{Channel, TakeTransaction};
 use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::metrics::SinkCounter;
+use avro::AvroSinkSettings;
 use file_roll::FileRollSettings;
 use hdfs::HdfsSettings;
 use kafka::KafkaSettings;
@@ -38,7 +40,7 @@ use null::NullSettings;
 pub use runner::{DefaultSinkProcessor, SinkProcessor};
 
 /// What to use instead of Flume's agent-to-agent RPC sinks.
-const AGENT_TO_AGENT: &str = "not planned: connect agents through Kafka instead (org.apache.flume.sink.kafka.KafkaSink, with useFlumeEventFormat = true to keep the headers), or keep both ends on Flume";
+const AGENT_TO_AGENT: &str = "not planned: connect agents with the avro sink and source instead (type = avro on both ends, wire-compatible with Flume), or through Kafka (org.apache.flume.sink.kafka.KafkaSink with useFlumeEventFormat = true), or keep both ends on Flume";
 
 /// Every sink type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<SinkSettings>] = &[
@@ -58,7 +60,9 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
     TypeEntry::yes("hdfs", "org.apache.flume.sink.hdfs.HDFSEventSink", |r| {
         HdfsSettings::parse(r).map(|s| SinkSettings::Hdfs(Box::new(s)))
     }),
-    TypeEntry::no("avro", "org.apache.flume.sink.AvroSink", AGENT_TO_AGENT),
+    TypeEntry::yes("avro", "org.apache.flume.sink.AvroSink", |r| {
+        AvroSinkSettings::parse(r).map(SinkSettings::Avro)
+    }),
     TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", AGENT_TO_AGENT),
     TypeEntry::no("irc", "org.apache.flume.sink.irc.IRCSink", NOT_PLANNED),
     TypeEntry::no(
@@ -93,6 +97,7 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
 /// A configured sink's settings, one variant per supported type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SinkSettings {
+    Avro(AvroSinkSettings),
     FileRoll(FileRollSettings),
     Hdfs(Box<HdfsSettings>),
     Kafka(Box<KafkaSettings>),
@@ -103,6 +108,7 @@ pub enum SinkSettings {
 impl SinkSettings {
     pub fn spec(&self) -> &dyn SinkSpec {
         match self {
+            SinkSettings::Avro(s) => s,
             SinkSettings::FileRoll(s) => s,
             SinkSettings::Hdfs(s) => &**s,
             SinkSettings::Kafka(s) => &**s,

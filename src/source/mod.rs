@@ -10,6 +10,7 @@
 //! [`SourceSettings`] holds one variant per source type. Adding a source = its file, a `pub mod`
 //! line, one row in [`TYPES`] and one variant; the compiler points at the rest.
 
+pub mod avro;
 pub mod exec;
 pub mod exec_guard;
 pub mod framer;
@@ -31,6 +32,7 @@ use thiserror::Error;
 
 use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::shutdown::Shutdown;
+use avro::AvroSourceSettings;
 use exec::ExecSettings;
 use http::HttpSettings;
 use netcat::NetcatSettings;
@@ -41,7 +43,7 @@ use syslog::{MultiportSyslogSettings, SyslogTcpSettings, SyslogUdpSettings};
 use taildir::TaildirSettings;
 
 /// What to use instead of Flume's agent-to-agent RPC sources.
-const AGENT_TO_AGENT: &str = "not planned: connect agents through Kafka instead (the sending agent's org.apache.flume.sink.kafka.KafkaSink, with useFlumeEventFormat = true to keep the headers), or keep both ends on Flume";
+const AGENT_TO_AGENT: &str = "not planned: connect agents with the avro source and sink instead (type = avro on both ends, wire-compatible with Flume), or through Kafka (the sending agent's org.apache.flume.sink.kafka.KafkaSink with useFlumeEventFormat = true), or keep both ends on Flume";
 
 /// Every source type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<SourceSettings>] = &[
@@ -89,7 +91,9 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
     TypeEntry::yes("http", "org.apache.flume.source.http.HTTPSource", |r| {
         HttpSettings::parse(r).map(SourceSettings::Http)
     }),
-    TypeEntry::no("avro", "org.apache.flume.source.AvroSource", AGENT_TO_AGENT),
+    TypeEntry::yes("avro", "org.apache.flume.source.AvroSource", |r| {
+        AvroSourceSettings::parse(r).map(SourceSettings::Avro)
+    }),
     TypeEntry::no(
         "thrift",
         "org.apache.flume.source.ThriftSource",
@@ -107,6 +111,7 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
 /// A configured source's settings, one variant per supported type.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SourceSettings {
+    Avro(AvroSourceSettings),
     Exec(ExecSettings),
     Http(HttpSettings),
     Netcat(NetcatSettings),
@@ -122,6 +127,7 @@ pub enum SourceSettings {
 impl SourceSettings {
     pub fn spec(&self) -> &dyn SourceSpec {
         match self {
+            SourceSettings::Avro(s) => s,
             SourceSettings::Exec(s) => s,
             SourceSettings::Http(s) => s,
             SourceSettings::Netcat(s) => s,

@@ -27,6 +27,7 @@
 
 pub mod agent;
 pub mod hdfs;
+pub mod avsc;
 pub mod http;
 pub mod jvm;
 pub mod kafka;

@@ -1,0 +1,32 @@
+//! Flume's RPC wire protocols, shared by the sources that receive them and the sinks that send
+//! them (sources and sinks never import each other; both import this layer).
+//!
+//! * [`frame`]: Avro IPC's Netty framing (serial, buffer count, length-prefixed buffers);
+//! * [`ipc`]: the Avro RPC payloads of Flume's `AvroSourceProtocol` — the stateful handshake,
+//!   `append`/`appendBatch` of `AvroFlumeEvent`, `Status` — encoded by the `apache-avro` crate;
+//! * [`deflate`]: `compression-type = deflate`, one sync-flushed zlib stream per direction;
+//! * [`settings`]: the properties the source and the sink read alike.
+//!
+//! Nothing here does I/O: the avro source drives these on tokio, the avro sink on blocking
+//! sockets with timeouts.
+
+pub mod deflate;
+pub mod frame;
+pub mod ipc;
+pub mod settings;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum RpcError {
+    #[error("bad Avro RPC framing: {0}")]
+    Frame(String),
+    #[error("cannot read the Avro RPC payload: {0}")]
+    Decode(String),
+    #[error("cannot encode the Avro RPC payload: {0}")]
+    Encode(String),
+    #[error("No such remote message: {0}")]
+    NoSuchMessage(String),
+    #[error("deflate stream: {0}")]
+    Deflate(String),
+}

@@ -1,0 +1,339 @@
+//! Flume's Avro RPC, both ways, against an independent implementation (npm's avsc, see
+//! `common::avsc`) and against rflume itself as the other tier:
+//!
+//! * avsc client → rflume avro source → Kafka: `appendBatch` and `append`, with and without
+//!   deflate; every event once, headers intact (read back as Flume's `AvroFlumeEvent`);
+//! * rflume avro sink → avsc server: every event once; `FAILED` answers roll back and are sent
+//!   again; deflate;
+//! * rflume → rflume (avro sink → avro source → file channel → Kafka) with `kill -9` of the
+//!   collector in the middle of the stream: nothing lost.
+//!
+//! Delivery is judged after the agents stopped, on the whole topic.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::avsc::{send_with_avsc, AvscClient, AvscServer};
+use common::process::listens_on;
+use common::*;
+
+const DELIVERY: Duration = Duration::from_secs(60);
+const PORT_ATTEMPTS: usize = 5;
+
+/// Starts an agent on `conf_for(port)` and returns it once it listens on `port` (another process
+/// may take a port picked as free before the agent binds it: then another one is tried).
+fn start_listening(conf_for: impl Fn(u16) -> String, name: &str) -> (Agent, u16) {
+    let mut failures = Vec::new();
+    for _ in 0..PORT_ATTEMPTS {
+        let port = free_port();
+        let agent = Agent::start(&conf_for(port), name);
+        let pid = agent.pid();
+        agent.wait_until(DELIVERY, "the avro source listens or gives up", || {
+            listens_on(pid, port) || agent.log().contains("cannot listen")
+        });
+        if listens_on(pid, port) {
+            return (agent, port);
+        }
+        failures.push(format!("port {port}: {}", agent.log()));
+    }
+    panic!("the avro source never got a port:\n{}", failures.join("\n"));
+}
+
+/// A collector: avro source on `port` → `channel` → Kafka sink writing Flume's Avro events (so
+/// that headers can be checked).
+fn collector_conf(
+    port: u16,
+    bootstrap: &str,
+    topic: &str,
+    source_extra: &str,
+    channel: &str,
+) -> String {
+    format!(
+        "c.sources = r1\nc.channels = ch\nc.sinks = k1\n\
+         c.sources.r1.type = avro\nc.sources.r1.bind = 127.0.0.1\nc.sources.r1.port = {port}\n\
+         c.sources.r1.channels = ch\n{source_extra}\
+         {channel}\
+         c.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink\nc.sinks.k1.channel = ch\n\
+         c.sinks.k1.kafka.bootstrap.servers = {bootstrap}\nc.sinks.k1.kafka.topic = {topic}\n\
+         c.sinks.k1.useFlumeEventFormat = true\nc.sinks.k1.flumeBatchSize = 100\n"
+    )
+}
+
+const MEMORY: &str = "c.channels.ch.type = memory\nc.channels.ch.capacity = 10000\nc.channels.ch.transactionCapacity = 1000\n";
+
+/// avsc sends `count` events through the source; returns what the topic holds, decoded.
+fn through_the_source(count: usize, client_args: &[&str], source_extra: &str) -> Vec<FlumeEvent> {
+    let broker = Broker::start();
+    broker.create_topic("avro-in", 1);
+    let (mut agent, port) = start_listening(
+        |port| collector_conf(port, &broker.bootstrap(), "avro-in", source_extra, MEMORY),
+        "c",
+    );
+    let out = send_with_avsc(port, count, client_args);
+    assert!(
+        out.status.success(),
+        "the avsc client failed: {}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        agent.log()
+    );
+    // Every call was answered OK, so every event is in the channel: the stop drains it.
+    agent.stop_cleanly();
+    consume_all(&broker.bootstrap(), "avro-in", 1, count, DELIVERY)
+        .iter()
+        .map(|r| FlumeEvent::decode(&r.value))
+        .collect()
+}
+
+fn assert_each_avsc_event_once(events: &[FlumeEvent], count: usize) {
+    let bodies: Vec<&str> = events.iter().map(|e| e.body_str()).collect();
+    let expected: Vec<String> = (0..count).map(|i| format!("avsc event {i}")).collect();
+    assert_eq!(bodies, expected, "each event once, in order");
+    for (i, e) in events.iter().enumerate() {
+        let want: BTreeMap<String, String> = [
+            ("origin".to_string(), "avsc".to_string()),
+            ("seq".to_string(), i.to_string()),
+        ]
+        .into();
+        assert_eq!(e.header_map(), want, "headers of event {i}");
+    }
+}
+
+#[test]
+fn avsc_append_batch_reaches_kafka_through_the_avro_source() {
+    let events = through_the_source(2_000, &["--batch", "100"], "");
+    assert_each_avsc_event_once(&events, 2_000);
+}
+
+#[test]
+fn avsc_append_one_event_at_a_time_reaches_kafka() {
+    let events = through_the_source(200, &["--single"], "");
+    assert_each_avsc_event_once(&events, 200);
+}
+
+#[test]
+fn avsc_with_deflate_reaches_kafka_through_the_avro_source() {
+    let events = through_the_source(
+        2_000,
+        &["--batch", "250", "--deflate"],
+        "c.sources.r1.compression-type = deflate\n",
+    );
+    assert_each_avsc_event_once(&events, 2_000);
+}
+
+/// `OK` means "committed to the channel", not "received". The broker is frozen (SIGSTOP) before
+/// the agent starts, so the Kafka sink takes a batch but never commits it, and the channel (its
+/// capacity counts taken events until their commit) holds one batch of [`CAPACITY`] in all: avsc
+/// gets exactly one `OK` while the broker is frozen, none for the held batch during the hold,
+/// then `FAILED` for it (it resends), and the rest once the broker resumes; every event then
+/// reaches Kafka once, in order.
+#[test]
+fn ok_is_sent_only_after_the_batch_is_committed_to_the_channel() {
+    const CAPACITY: usize = 100;
+    const TOTAL: usize = 500;
+    const HOLD: Duration = Duration::from_secs(2);
+    let mut broker = Broker::start();
+    broker.create_topic("avro-held", 1);
+    broker.pause();
+    let channel = format!(
+        "c.channels.ch.type = memory\nc.channels.ch.capacity = {CAPACITY}\n\
+         c.channels.ch.transactionCapacity = {CAPACITY}\nc.channels.ch.keep-alive = 1\n"
+    );
+    let (mut agent, port) = start_listening(
+        |port| collector_conf(port, &broker.bootstrap(), "avro-held", "", &channel),
+        "c",
+    );
+    let mut client = AvscClient::start(port, TOTAL, &["--batch", "100"]);
+    agent.wait_for_log(DELIVERY, "backpressure");
+    assert!(
+        !poll_until(HOLD, || client.acknowledged() > CAPACITY),
+        "a batch the full channel cannot hold was answered OK: {}",
+        client.log()
+    );
+    assert_eq!(
+        client.acknowledged(),
+        CAPACITY,
+        "the stored batch was answered"
+    );
+    // A put that cannot commit is answered FAILED after the source's put timeout (5 s), before
+    // the client's own timeout: the client resends, and nothing was stored twice.
+    wait_until(DELIVERY, "the held batch is answered FAILED", || {
+        client.log().contains("retrying: FAILED")
+    });
+    assert_eq!(client.acknowledged(), CAPACITY, "FAILED is not OK");
+    broker.resume();
+    let status = client
+        .wait_exit(DELIVERY)
+        .expect("the client finishes once the broker is back");
+    assert!(status.success(), "{}", client.log());
+    agent.stop_cleanly();
+    let events: Vec<FlumeEvent> = consume_all(&broker.bootstrap(), "avro-held", 1, TOTAL, DELIVERY)
+        .iter()
+        .map(|r| FlumeEvent::decode(&r.value))
+        .collect();
+    assert_each_avsc_event_once(&events, TOTAL);
+}
+
+/// An agent: `seq` source (bodies "0", "1", …) → memory → avro sink to `port`.
+fn sender_conf(port: u16, total: usize, sink_extra: &str) -> String {
+    format!(
+        "a1.sources = s1\na1.channels = c1\na1.sinks = k1\n\
+         a1.sources.s1.type = seq\na1.sources.s1.totalEvents = {total}\na1.sources.s1.batchSize = 50\n\
+         a1.sources.s1.channels = c1\n\
+         a1.channels.c1.type = memory\na1.channels.c1.capacity = 10000\na1.channels.c1.transactionCapacity = 1000\n\
+         a1.sinks.k1.type = avro\na1.sinks.k1.channel = c1\na1.sinks.k1.hostname = 127.0.0.1\n\
+         a1.sinks.k1.port = {port}\n{sink_extra}"
+    )
+}
+
+fn assert_each_number_once(received: &[common::avsc::Received], total: usize) {
+    let bodies: Vec<&str> = received.iter().map(|r| r.body.as_str()).collect();
+    let expected: Vec<String> = (0..total).map(|i| i.to_string()).collect();
+    assert_eq!(bodies, expected, "each event once, in order");
+}
+
+#[test]
+fn the_avro_sink_delivers_to_an_avsc_server() {
+    const TOTAL: usize = 3_000;
+    let server = AvscServer::start(&[]);
+    let mut agent = Agent::start(
+        &sender_conf(server.port(), TOTAL, "a1.sinks.k1.batch-size = 200\n"),
+        "a1",
+    );
+    wait_until(DELIVERY, "the avsc server accepted every event", || {
+        server.received().len() >= TOTAL
+    });
+    agent.stop_cleanly();
+    assert_each_number_once(&server.received(), TOTAL);
+}
+
+/// `FAILED` means "not stored": the sink rolls the batch back and sends it again, so every event
+/// arrives once (the refused calls' events were not accepted) and in order.
+#[test]
+fn failed_answers_are_rolled_back_and_sent_again_with_deflate() {
+    const TOTAL: usize = 1_000;
+    let server = AvscServer::start(&["--deflate", "--fail", "3"]);
+    let mut agent = Agent::start(
+        &sender_conf(
+            server.port(),
+            TOTAL,
+            "a1.sinks.k1.batch-size = 100\na1.sinks.k1.compression-type = deflate\n",
+        ),
+        "a1",
+    );
+    wait_until(DELIVERY, "the avsc server accepted every event", || {
+        server.received().len() >= TOTAL
+    });
+    agent.stop_cleanly();
+    assert_each_number_once(&server.received(), TOTAL);
+    assert!(
+        agent.log().contains("FAILED"),
+        "the refused calls were reported: {}",
+        agent.log()
+    );
+}
+
+/// Two tiers of rflume: exec → memory → avro sink ⇒ avro source → file channel → Kafka. The
+/// collector is killed (`kill -9`) while events flow and restarted on the same port and channel
+/// directories; the first tier's sink fails over the outage (rolls back, retries) and every event
+/// reaches Kafka: the collector answered OK only for events its file channel had synced.
+#[test]
+fn two_tiers_lose_nothing_when_the_collector_is_killed() {
+    const TOTAL: usize = 60_000;
+    let broker = Broker::start();
+    broker.create_topic("two-tier", 1);
+    let dirs = tempfile::tempdir().expect("temporary directory");
+    let file_channel = format!(
+        "c.channels.ch.type = file\nc.channels.ch.checkpointDir = {0}/checkpoint\n\
+         c.channels.ch.dataDirs = {0}/data\nc.channels.ch.minimumRequiredSpace = 1048576\n\
+         c.channels.ch.transactionCapacity = 1000\n",
+        dirs.path().display()
+    );
+    let conf = |port| collector_conf(port, &broker.bootstrap(), "two-tier", "", &file_channel);
+    let (mut collector, port) = start_listening(conf, "c");
+    // A paced stream (about 6 s: 10 ms every 100 lines), so that the kill lands in its middle;
+    // `seq` would hand all of it to the collector before the first record reached Kafka.
+    let paced = format!(
+        "a1.sources = s1\na1.channels = c1\na1.sinks = k1\n\
+         a1.sources.s1.type = exec\na1.sources.s1.shell = /bin/bash -c\n\
+         a1.sources.s1.command = for ((i = 0; i < {TOTAL}; i++)); do echo $i; \
+         (( i % 100 == 99 )) && sleep 0.01; done\n\
+         a1.sources.s1.channels = c1\n\
+         a1.channels.c1.type = memory\na1.channels.c1.capacity = 100000\n\
+         a1.channels.c1.transactionCapacity = 1000\n\
+         a1.sinks.k1.type = avro\na1.sinks.k1.channel = c1\na1.sinks.k1.hostname = 127.0.0.1\n\
+         a1.sinks.k1.port = {port}\na1.sinks.k1.batch-size = 100\n"
+    );
+    let mut sender = Agent::start(&paced, "a1");
+    // Kill once a part, not all, has gone through the collector.
+    wait_until(DELIVERY, "the collector stored some events", || {
+        consume_all(
+            &broker.bootstrap(),
+            "two-tier",
+            1,
+            0,
+            Duration::from_secs(5),
+        )
+        .len()
+            >= 2_000
+    });
+    collector.kill9();
+    let (mut collector, _) = start_listening_on(conf(port), port);
+    wait_until(
+        Duration::from_secs(120),
+        "every event reached Kafka",
+        || {
+            consume_all(
+                &broker.bootstrap(),
+                "two-tier",
+                1,
+                TOTAL,
+                Duration::from_secs(5),
+            )
+            .iter()
+            .map(|r| FlumeEvent::decode(&r.value).body_str().to_string())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+                >= TOTAL
+        },
+    );
+    sender.stop_cleanly();
+    collector.stop_cleanly();
+    let records = consume_all(&broker.bootstrap(), "two-tier", 1, TOTAL, DELIVERY);
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for r in &records {
+        *seen
+            .entry(FlumeEvent::decode(&r.value).body_str().to_string())
+            .or_default() += 1;
+    }
+    let missing: Vec<usize> = (0..TOTAL)
+        .filter(|i| !seen.contains_key(&i.to_string()))
+        .collect();
+    let duplicates: usize = seen.values().map(|c| c - 1).sum();
+    println!(
+        "two tiers, kill -9 of the collector: {} records, {duplicates} duplicates",
+        records.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "{} events lost, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    assert!(
+        sender.log().contains("Failed to publish events"),
+        "the outage was noticed by the first tier"
+    );
+}
+
+/// Restarts a collector on the port it had (the first tier's sink is configured with it).
+fn start_listening_on(conf: String, port: u16) -> (Agent, u16) {
+    let agent = Agent::start(&conf, "c");
+    let pid = agent.pid();
+    agent.wait_until(DELIVERY, "the restarted collector listens", || {
+        listens_on(pid, port)
+    });
+    (agent, port)
+}
