@@ -26,8 +26,8 @@
 #![allow(dead_code)]
 
 pub mod agent;
-pub mod hdfs;
 pub mod avsc;
+pub mod hdfs;
 pub mod http;
 pub mod jvm;
 pub mod kafka;
