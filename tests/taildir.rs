@@ -1706,9 +1706,9 @@ fn reuse_inode(
 }
 
 /// A logs directory on a filesystem that hands a deleted file's inode to the next new file:
-/// the test's temp dir when its filesystem does (ext4 does at once), else a small ext4 image
-/// mounted for the test (needs root and loop devices). tmpfs is no help: it never reuses inode
-/// numbers. Panics, saying why, when neither works.
+/// a small ext4 image mounted for the test where it can be (needs root and loop devices), else
+/// the test's temp dir when its filesystem does (ext4 does, once the deletion is committed).
+/// tmpfs is no help: it never reuses inode numbers. Panics, saying why, when neither works.
 struct InodeReusingDir {
     logs: PathBuf,
     mount: Option<PathBuf>,
@@ -1720,14 +1720,10 @@ impl InodeReusingDir {
         let work = work_dir();
         let logs = work.path().join("logs");
         fs::create_dir(&logs).expect("create the logs dir");
-        if reuses_inodes(&logs) {
-            return InodeReusingDir {
-                logs,
-                mount: None,
-                _work: work,
-            };
-        }
-        let why = match mount_small_ext4(work.path(), &logs) {
+        // A private filesystem first: on the shared /tmp every other test's agent writes its
+        // position file by create-and-rename, and any of them can take the freed inode first
+        // (seen on CI: no probe got it back within 20 s).
+        let mounted = match mount_small_ext4(work.path(), &logs) {
             Ok(()) if reuses_inodes(&logs) => {
                 return InodeReusingDir {
                     mount: Some(logs.clone()),
@@ -1737,13 +1733,21 @@ impl InodeReusingDir {
             }
             Ok(()) => {
                 let _ = Command::new("umount").arg(&logs).status();
-                "a freshly made ext4 filesystem did not reuse an inode either".to_string()
+                "a freshly made ext4 filesystem did not reuse an inode".to_string()
             }
             Err(e) => e,
         };
+        if reuses_inodes(&logs) {
+            return InodeReusingDir {
+                logs,
+                mount: None,
+                _work: work,
+            };
+        }
         panic!(
-            "cannot test inode reuse: the filesystem of {} does not hand a deleted file's inode \
-             to a new file within the deadline, and mounting a small ext4 image failed: {why}",
+            "cannot test inode reuse: mounting a small ext4 image failed ({mounted}), and the \
+             filesystem of {} does not hand a deleted file's inode to a new file within the \
+             deadline",
             work.path().display()
         );
     }
