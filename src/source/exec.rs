@@ -357,11 +357,16 @@ impl ExecSource {
         let stopped = shutdown.stopped();
         tokio::pin!(stopped);
         loop {
-            let flush_at = lines.started.map(|t| {
-                let timeout = t + self.settings.batch_timeout;
-                match self.settings.idle_flush {
-                    Some(idle) => timeout.min(lines.last_read.unwrap_or(t) + idle),
-                    None => timeout,
+            // checked_add: a timeout of i64::MAX ms is past any Instant (no deadline then).
+            let flush_at = lines.started.and_then(|t| {
+                let timeout = t.checked_add(self.settings.batch_timeout);
+                let idle = self
+                    .settings
+                    .idle_flush
+                    .and_then(|idle| lines.last_read.unwrap_or(t).checked_add(idle));
+                match (timeout, idle) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
                 }
             });
             tokio::select! {
