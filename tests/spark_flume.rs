@@ -47,13 +47,8 @@ fn spark_flume_receiver_counts_every_line_across_an_agent_restart() {
         .prefix("rflume-spark-flume-")
         .tempdir()
         .unwrap();
-    let out = work.path().join("spark-out");
-    fs::create_dir_all(&out).unwrap();
-    let port = free_port();
-    let spark = start_receiver(&peers, port, &out, work.path());
-    spark.wait_until(SPARK_READY, "Spark's Flume receiver listens", || {
-        listens_on(spark.pid(), port)
-    });
+    let spark = Receiver::start(&peers, work.path(), false);
+    let port = spark.port;
 
     let logs = work.path().join("logs");
     fs::create_dir_all(&logs).unwrap();
@@ -76,15 +71,16 @@ fn spark_flume_receiver_counts_every_line_across_an_agent_restart() {
         work.path().join("taildir_position.json").display(),
         log.display(),
     );
-    let counts = || read_counts(&out.join("counts.tsv"));
-    let counted = || counts().values().sum::<u64>();
+    let counts = || spark.counts();
 
     let line = |i: usize| format!("{i:05} GET /index.html HTTP/1.1 200");
     let mut agent = Agent::start(&config, "a1");
     append_lines(&log, (0..LINES_PER_PHASE).map(line));
-    spark.wait_until(DELIVERY, "Spark counted the first lines", || {
-        counts().len() >= LINES_PER_PHASE / 2
-    });
+    spark
+        .job
+        .wait_until(DELIVERY, "Spark counted the first lines", || {
+            counts().len() >= LINES_PER_PHASE / 2
+        });
     // Restart the agent in the middle of the stream: lines keep arriving while it is down.
     append_lines(&log, (LINES_PER_PHASE..LINES_PER_PHASE + 500).map(line));
     agent.stop_cleanly();
@@ -94,19 +90,17 @@ fn spark_flume_receiver_counts_every_line_across_an_agent_restart() {
     append_lines(&log, (2 * LINES_PER_PHASE..3 * LINES_PER_PHASE).map(line));
 
     let total = 3 * LINES_PER_PHASE;
-    spark.wait_until(DELIVERY, "Spark counted every line", || {
-        counts().len() >= total
-    });
+    spark
+        .job
+        .wait_until(DELIVERY, "Spark counted every line", || {
+            counts().len() >= total
+        });
     // Judged once nothing more can arrive: the agent stopped, and Spark has counted every event
     // the sink's two runs were answered OK for (a resent batch is counted by both the sink and
     // Spark, so duplicates show up on both sides).
     agent.stop_cleanly();
     let delivered = first_run + delivered(&agent);
-    spark.wait_until(
-        DELIVERY,
-        &format!("Spark counted all {delivered} events the avro sink delivered"),
-        || counted() >= delivered,
-    );
+    spark.wait_counted(delivered);
 
     let counts = counts();
     let written: BTreeSet<String> = (0..total).map(line).collect();
@@ -138,43 +132,133 @@ fn spark_flume_receiver_counts_every_line_across_an_agent_restart() {
     );
 }
 
+/// rflume's deflate (`compression-type = deflate`) against Spark's own decompression
+/// (`enableDecompression`, Netty's zlib codec in the receiver's server pipeline).
+#[test]
+fn spark_flume_receiver_decompresses_the_avro_sinks_deflate() {
+    let test = "spark streaming 2.4 flume receiver with deflate";
+    let Some(peers) = Peers::get(test, &[SPARK_2_4_FLUME]) else {
+        return;
+    };
+    let work = tempfile::Builder::new()
+        .prefix("rflume-spark-flume-deflate-")
+        .tempdir()
+        .unwrap();
+    let spark = Receiver::start(&peers, work.path(), true);
+    let total = 3000;
+    let mut agent = Agent::start(
+        &format!(
+            "a1.sources = r1\n\
+             a1.channels = c1\n\
+             a1.sinks = k1\n\
+             a1.sources.r1.type = seq\n\
+             a1.sources.r1.totalEvents = {total}\n\
+             a1.sources.r1.channels = c1\n\
+             a1.channels.c1.type = memory\n\
+             a1.channels.c1.capacity = 10000\n\
+             a1.sinks.k1.type = avro\n\
+             a1.sinks.k1.channel = c1\n\
+             a1.sinks.k1.hostname = 127.0.0.1\n\
+             a1.sinks.k1.port = {}\n\
+             a1.sinks.k1.compression-type = deflate\n\
+             a1.sinks.k1.compression-level = 9\n",
+            spark.port
+        ),
+        "a1",
+    );
+    spark
+        .job
+        .wait_until(DELIVERY, "Spark counted every event", || {
+            spark.counts().len() >= total
+        });
+    agent.stop_cleanly();
+    let delivered = delivered(&agent);
+    spark.wait_counted(delivered);
+    let counts = spark.counts();
+    let expected: BTreeMap<String, u64> = (0..total).map(|i| (i.to_string(), 1)).collect();
+    assert_eq!(delivered, total as u64, "{}", agent.log());
+    assert!(
+        counts == expected,
+        "Spark's counts differ from seq's 0..{total} once each: {} distinct, {} counted; first \
+         differences {:?}",
+        counts.len(),
+        counts.values().sum::<u64>(),
+        counts
+            .iter()
+            .filter(|(k, n)| expected.get(*k) != Some(n))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+}
+
 /// Events the avro sink was answered `OK` for in one run of the agent (its stop totals).
 fn delivered(agent: &Agent) -> u64 {
     agent.stop_totals("SINK.k1")["EventDrainSuccessCount"]
 }
 
-/// Compiles the job against Spark 2.4.8 with the receiver and starts it on `127.0.0.1:port`.
-fn start_receiver(peers: &Peers, port: u16, out: &Path, work: &Path) -> Agent {
-    let classpath = spark_2_4_classpath(peers, hadoop_jars());
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/peers")
-        .join(SPARK_2_4_FLUME)
-        .join(format!("{JOB}.java"));
-    let classes = work.join("classes");
-    fs::create_dir_all(&classes).unwrap();
-    let mut javac = std::process::Command::new(javac_bin());
-    // Java 8 class files: Spark 2.4's ClosureCleaner reads the job's classes with ASM 6.
-    javac
-        .args(["--release", "8", "-nowarn", "-cp", &classpath, "-d"])
-        .arg(&classes)
-        .arg(&source);
-    run_tool("javac FlumeLineCount", javac, work);
+/// The job with Spark's receiver on a free loopback port, stopped (process tree) on drop.
+struct Receiver {
+    job: Agent,
+    port: u16,
+    out: std::path::PathBuf,
+}
 
-    let mut cmd = java(&format!("{}:{classpath}", classes.display()), SPARK_HEAP_MB);
-    cmd.args(SPARK_2_4_JAVA_17_OPTIONS)
-        .arg(JOB)
-        .arg("127.0.0.1")
-        .arg(port.to_string())
-        .arg(out)
-        // Spark picks the host's first non-loopback address otherwise (and warns).
-        .env("SPARK_LOCAL_IP", "127.0.0.1")
-        .env_remove("SPARK_HOME");
-    // The agent guard runs any command and kills its process tree on drop.
-    let dir = tempfile::Builder::new()
-        .prefix("rflume-spark-driver-")
-        .tempdir()
-        .unwrap();
-    Agent::spawn(dir, cmd)
+impl Receiver {
+    /// Compiles the job against Spark 2.4.8 with the receiver, starts it on `127.0.0.1:port` and
+    /// waits until the receiver listens; `deflate`: the receiver's `enableDecompression`.
+    fn start(peers: &Peers, work: &Path, deflate: bool) -> Receiver {
+        let classpath = spark_2_4_classpath(peers, hadoop_jars());
+        let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/peers")
+            .join(SPARK_2_4_FLUME)
+            .join(format!("{JOB}.java"));
+        let classes = work.join("classes");
+        fs::create_dir_all(&classes).unwrap();
+        let mut javac = std::process::Command::new(javac_bin());
+        // Java 8 class files: Spark 2.4's ClosureCleaner reads the job's classes with ASM 6.
+        javac
+            .args(["--release", "8", "-nowarn", "-cp", &classpath, "-d"])
+            .arg(&classes)
+            .arg(&source);
+        run_tool("javac FlumeLineCount", javac, work);
+
+        let out = work.join("spark-out");
+        fs::create_dir_all(&out).unwrap();
+        let port = free_port();
+        let mut cmd = java(&format!("{}:{classpath}", classes.display()), SPARK_HEAP_MB);
+        cmd.args(SPARK_2_4_JAVA_17_OPTIONS)
+            .arg(JOB)
+            .arg("127.0.0.1")
+            .arg(port.to_string())
+            .arg(&out)
+            .args(deflate.then_some("deflate"))
+            // Spark picks the host's first non-loopback address otherwise (and warns).
+            .env("SPARK_LOCAL_IP", "127.0.0.1")
+            .env_remove("SPARK_HOME");
+        // The agent guard runs any command and kills its process tree on drop.
+        let dir = tempfile::Builder::new()
+            .prefix("rflume-spark-driver-")
+            .tempdir()
+            .unwrap();
+        let job = Agent::spawn(dir, cmd);
+        job.wait_until(SPARK_READY, "Spark's Flume receiver listens", || {
+            listens_on(job.pid(), port)
+        });
+        Receiver { job, port, out }
+    }
+
+    fn counts(&self) -> BTreeMap<String, u64> {
+        read_counts(&self.out.join("counts.tsv"))
+    }
+
+    /// Waits until Spark has counted `delivered` events (or more).
+    fn wait_counted(&self, delivered: u64) {
+        self.job.wait_until(
+            DELIVERY,
+            &format!("Spark counted all {delivered} events the avro sink delivered"),
+            || self.counts().values().sum::<u64>() >= delivered,
+        );
+    }
 }
 
 /// Driver, executor and receiver in one JVM: a few thousand short lines need little.

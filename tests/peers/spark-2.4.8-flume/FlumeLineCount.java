@@ -3,7 +3,8 @@
 // AvroSourceProtocol, written by the Spark project) counting the lines rflume's avro sink sends.
 //
 // Run by tests/spark_flume.rs, compiled there with `javac --release 8` against Spark 2.4.8's jars:
-//   java -cp ... FlumeLineCount HOST PORT OUT_DIR
+//   java -cp ... FlumeLineCount HOST PORT OUT_DIR [deflate]
+// (deflate: the receiver's enableDecompression, for an avro sink with compression-type = deflate).
 // Java rather than pyspark 2.4: pyspark 2.4's bundled cloudpickle cannot be imported on Python
 // 3.8+ (this machine has 3.11), while the JVM side runs on Java 17 with --add-opens.
 //
@@ -41,6 +42,7 @@ public final class FlumeLineCount {
         String host = args[0];
         int port = Integer.parseInt(args[1]);
         Path out = Paths.get(args[2]);
+        boolean deflate = args.length > 3 && args[3].equals("deflate");
 
         SparkConf conf = new SparkConf()
                 // One core for the receiver, one for the batches.
@@ -54,7 +56,7 @@ public final class FlumeLineCount {
         ssc.sparkContext().setLogLevel("WARN");
 
         // MEMORY_ONLY: one local executor, nothing to replicate to (the default _2 level warns).
-        JavaDStream<String> lines = FlumeUtils.createStream(ssc, host, port, StorageLevel.MEMORY_ONLY())
+        JavaDStream<String> lines = FlumeUtils.createStream(ssc, host, port, StorageLevel.MEMORY_ONLY(), deflate)
                 .map((SparkFlumeEvent e) -> StandardCharsets.UTF_8.decode(e.event().getBody()).toString());
         lines.countByValue().foreachRDD((rdd, time) -> {
             // Merged where the partitions are (the driver's JVM: local mode), not via collect():
