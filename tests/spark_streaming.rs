@@ -11,11 +11,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::jvm::{KafkaCluster, KafkaVersion, Peers};
+use common::jvm::{jars_not_bundled, KafkaCluster, KafkaVersion, Peers};
 use common::*;
 
 const SPARK: &str = "spark-3.5.1";
@@ -128,18 +128,7 @@ fn spark_counts_every_line_once_across_an_agent_restart() {
 fn start_spark(peers: &Peers, bootstrap: &str, topic: &str, out: &Path, work: &Path) -> Agent {
     let set = peers.root().join(SPARK);
     let site = set.join("site");
-    let bundled: Vec<String> = fs::read_dir(site.join("pyspark/jars"))
-        .expect("pyspark's jars/ is missing")
-        .flatten()
-        .map(|e| artifact_name(&e.file_name().to_string_lossy()))
-        .collect();
-    let mut jars: Vec<PathBuf> = fs::read_dir(set.join("lib"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| !bundled.contains(&artifact_name(&p.file_name().unwrap().to_string_lossy())))
-        .collect();
-    jars.sort();
+    let jars = jars_not_bundled(&set.join("lib"), &site.join("pyspark/jars"));
     let jars: Vec<String> = jars.iter().map(|p| p.display().to_string()).collect();
     assert!(
         jars.iter().any(|j| j.contains("spark-sql-kafka-0-10")),
@@ -170,20 +159,6 @@ fn start_spark(peers: &Peers, bootstrap: &str, topic: &str, out: &Path, work: &P
         .tempdir()
         .unwrap();
     Agent::spawn(dir, cmd)
-}
-
-/// `kafka-clients-3.4.1.jar` → `kafka-clients`.
-fn artifact_name(file: &str) -> String {
-    let stem = file.strip_suffix(".jar").unwrap_or(file);
-    match stem
-        .char_indices()
-        .rev()
-        .find(|&(i, c)| c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
-        .map(|(i, _)| i)
-    {
-        Some(i) => stem[..i].to_string(),
-        None => stem.to_string(),
-    }
 }
 
 fn read_json(path: &Path) -> Option<serde_json::Value> {

@@ -182,6 +182,31 @@ fn unknown_and_unsupported_types_are_errors() {
 }
 
 #[test]
+fn sparks_pull_sink_is_unsupported_with_the_push_route_named() {
+    // A corpus config (026-flafka-flume.conf) uses Spark's SparkSink; rflume must not call it
+    // an unknown custom class, but say what it is and what works instead.
+    let l = check(&SEED.replace(
+        "a1.sinks.k1.type = logger",
+        "a1.sinks.k1.type = org.apache.spark.streaming.flume.sink.SparkSink\n\
+         a1.sinks.k1.hostname = 127.0.0.1\n\
+         a1.sinks.k1.port = 8672",
+    ));
+    let m = messages(&l);
+    assert!(
+        has(&l, "test.conf:11: a1.sinks.k1.type: sink type spark (org.apache.spark.streaming.flume.sink.SparkSink) is not supported by rflume; it is dropped"),
+        "{m:?}"
+    );
+    assert!(
+        has(&l, "SparkFlumeProtocol") && has(&l, "FlumeUtils.createStream"),
+        "{m:?}"
+    );
+    assert!(l.config.sinks.is_empty());
+    // Flume would run it (with Spark's jar): unsupported, not a configuration error.
+    assert_eq!(l.diagnostics.count(Severity::Error), 0, "{m:?}");
+    assert!(l.diagnostics.count(Severity::Unsupported) >= 1, "{m:?}");
+}
+
+#[test]
 fn unknown_component_key_is_a_warning_naming_valid_keys() {
     let l = check(&format!("{SEED}a1.sources.r1.batchsize = 5\n"));
     let m = messages(&l);

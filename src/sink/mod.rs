@@ -92,7 +92,21 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
     ),
     TypeEntry::no("hive", "org.apache.flume.sink.hive.HiveSink", NOT_PLANNED),
     TypeEntry::no("http", "org.apache.flume.sink.http.HttpSink", NOT_PLANNED),
+    TypeEntry::no(
+        "spark",
+        "org.apache.spark.streaming.flume.sink.SparkSink",
+        SPARK_SINK,
+    )
+    .class_only(),
 ];
+
+/// Spark's pull-based sink (spark-streaming-flume-sink): read from Spark's
+/// external/flume-sink. Small on the wire (SparkFlumeProtocol over Avro IPC: `getEventBatch(n)`
+/// returns a batch and a sequence number, `ack`/`nack` of that number), but a sink that is a
+/// server: each batch is a channel transaction held open across RPC calls until Spark acks it
+/// (commit), nacks it or lets `timeout` pass (rollback), several at once (`threads`). rflume's
+/// sinks take, send and commit in one loop; the push route already works.
+const SPARK_SINK: &str = "not implemented: Spark's SparkSink is a server that Spark Streaming's FlumeUtils.createPollingStream polls over Spark's own Avro RPC protocol (SparkFlumeProtocol: getEventBatch, then ack or nack, each batch a channel transaction held open until Spark answers); keep this sink on a Flume agent with Spark's spark-streaming-flume-sink jar, or let Spark receive pushed events instead: type = avro with the hostname and port of FlumeUtils.createStream's receiver (tested against Spark 2.4), or through Kafka";
 
 /// A configured sink's settings, one variant per supported type.
 #[derive(Clone, Debug, PartialEq)]

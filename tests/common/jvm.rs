@@ -38,6 +38,9 @@ pub const KAFKA_2_3: &str = "kafka-2.3.1";
 pub const KAFKA_3_9: &str = "kafka-3.9.1";
 pub const FLUME_1_9: &str = "flume-1.9.0";
 pub const FLUME_1_11: &str = "flume-1.11.0";
+/// Spark Streaming 2.4's Flume receiver (spark-streaming-flume 2.4.7 and flume-ng-sdk); Spark
+/// 2.4.8 itself comes from scripts/install-hadoop.sh (see [`spark_2_4_classpath`]).
+pub const SPARK_2_4_FLUME: &str = "spark-2.4.8-flume";
 
 /// A JVM broker on 2 busy cores: ~6 s for Kafka 2.3.1, ~3 s for a 3.9.1 KRaft node, measured here
 /// alone; three at once plus a loaded machine take several times that.
@@ -129,10 +132,20 @@ fn default_cache() -> PathBuf {
 
 /// `$JAVA_HOME/bin/java` when set, else `java` from PATH (Java 17 on the project's machines).
 fn java_bin() -> PathBuf {
+    jdk_tool("java")
+}
+
+/// `$JAVA_HOME/bin/javac` when set, else `javac` from PATH: for the small Java jobs under
+/// tests/peers/ that a test compiles against a peer's jars.
+pub fn javac_bin() -> PathBuf {
+    jdk_tool("javac")
+}
+
+fn jdk_tool(name: &str) -> PathBuf {
     std::env::var_os("JAVA_HOME")
-        .map(|h| PathBuf::from(h).join("bin/java"))
+        .map(|h| PathBuf::from(h).join("bin").join(name))
         .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("java"))
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// `java` with the options every peer gets: a small heap, the serial collector (one GC thread
@@ -1113,4 +1126,83 @@ pub fn logger_events(log: &str) -> Vec<String> {
             Some(rest[..end + 2].to_string())
         })
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spark 2.4 on Java 17
+// ---------------------------------------------------------------------------------------------
+
+/// What Spark 2.4.8 needs to run on Java 17 (it supports Java 8 only), measured here by adding
+/// one option per failure until 5000 events went through the Flume receiver and a counting job:
+/// * `java.lang`: the first task dies with `InaccessibleObjectException: Unable to make field
+///   private final byte[] java.lang.String.value accessible` (SizeEstimator).
+/// * `java.util`: the receiver's block pushing thread dies on `java.util.AbstractMap.keySet`.
+/// * `java.nio`: then on `java.nio.Buffer.segment` (the events' body buffers).
+///
+/// One more limit no option lifts: Spark 2.4's ClosureCleaner reads class files with ASM 6,
+/// which stops at Java 10's, so a closure that calls a method of its enclosing RDD (`collect()`
+/// does) fails with `Unsupported class file major version 61` once the walk reaches
+/// `java.lang.Object`. The Java jobs under tests/peers/ avoid such actions.
+pub const SPARK_2_4_JAVA_17_OPTIONS: &[&str] = &[
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--add-opens=java.base/java.util=ALL-UNNAMED",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+];
+
+/// `java -cp` value for a Spark 2.4.8 job with the Flume receiver: the whole of Spark 2.4.8
+/// (PyPI pyspark==2.4.8's deps/jars, the same install as the HDFS tests', `jars`), then the
+/// [`SPARK_2_4_FLUME`] set's jars that Spark does not already ship in some version.
+pub fn spark_2_4_classpath(peers: &Peers, spark_jars: &Path) -> String {
+    let extra = jars_not_bundled(&peers.root().join(SPARK_2_4_FLUME).join("lib"), spark_jars);
+    assert!(
+        extra
+            .iter()
+            .any(|j| j.to_string_lossy().contains("spark-streaming-flume_")),
+        "the Flume receiver is not among {extra:?}"
+    );
+    let mut cp = vec![format!("{}/*", spark_jars.display())];
+    cp.extend(extra.iter().map(|p| p.display().to_string()));
+    cp.join(":")
+}
+
+/// The jars of `lib` whose artifact is not in `bundled` (a distribution's jars folder): the same
+/// artifact twice in two versions would clash on one classpath, and the distribution's wins.
+pub fn jars_not_bundled(lib: &Path, bundled: &Path) -> Vec<PathBuf> {
+    let names = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jar"))
+            .collect();
+        v.sort();
+        v
+    };
+    let file = |p: &Path| {
+        p.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let have: BTreeSet<String> = names(bundled)
+        .iter()
+        .map(|p| artifact_name(&file(p)))
+        .collect();
+    names(lib)
+        .into_iter()
+        .filter(|p| !have.contains(&artifact_name(&file(p))))
+        .collect()
+}
+
+/// `kafka-clients-3.4.1.jar` → `kafka-clients`.
+pub fn artifact_name(file: &str) -> String {
+    let stem = file.strip_suffix(".jar").unwrap_or(file);
+    match stem
+        .char_indices()
+        .rev()
+        .find(|&(i, c)| c == '-' && stem[i + 1..].starts_with(|d: char| d.is_ascii_digit()))
+        .map(|(i, _)| i)
+    {
+        Some(i) => stem[..i].to_string(),
+        None => stem.to_string(),
+    }
 }
