@@ -133,7 +133,7 @@ wait "$A1" || true
 wait "$C1" || true
 secs=$(echo "$end - $start" | bc -l)
 rate=$(echo "$N / $secs" | bc)
-echo "avro sink -> avro source, $N events, batch-size $BATCH, compression $COMPRESSION, tls ${TLS:-off}${TLS:+ ($ORDER)}: $(printf %.2f "$secs") s, $rate events/s"
+echo "avro sink -> avro source, $N events, batch-size $BATCH, compression $COMPRESSION, tls ${TLS:-off}${DEFLATE:+${TLS:+ ($ORDER)}}: $(printf %.2f "$secs") s, $rate events/s"
 if [[ ${#TIME[@]} -gt 0 ]]; then
     for side in a1 c1; do
         read -r u s m < <(tail -1 "$WORK/$side.err")
