@@ -3,7 +3,12 @@
 # to agent c1 (avro source → memory → null sink); timed from a1's start until c1's null sink has
 # seen the N-th event.
 #
-#   bash scripts/bench-avro.sh [--events N] [--batch-size B] [--body BYTES] [--deflate] [--bin PATH]
+#   bash scripts/bench-avro.sh [--events N] [--batch-size B] [--deflate] [--tls]
+#                              [--order flume-1.10|flume-1.9] [--bin PATH]
+#
+# --tls: ssl = true on both ends, with a throw-away CA and a PKCS#12 key store made by openssl in
+# the work directory (the sink trusts that CA through a PEM truststore). --order sets
+# ssl-deflate-order on both ends (it matters with --tls --deflate; default flume-1.10).
 #
 # Default: 2,000,000 events, Flume's batch-size 100, bodies as seq writes them (the event's number,
 # 1-7 bytes), the release binary (built if missing). Prints the wall time, events/s and each
@@ -14,13 +19,17 @@ N=2000000
 BATCH=100
 BIN=""
 DEFLATE=""
+TLS=""
+ORDER="flume-1.10"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --events) N="$2"; shift 2 ;;
         --batch-size) BATCH="$2"; shift 2 ;;
         --deflate) DEFLATE="deflate"; shift ;;
+        --tls) TLS="tls"; shift ;;
+        --order) ORDER="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
-        *) echo "usage: $0 [--events N] [--batch-size B] [--deflate] [--bin PATH]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--events N] [--batch-size B] [--deflate] [--tls] [--order O] [--bin PATH]" >&2; exit 2 ;;
     esac
 done
 if [[ -z "$BIN" ]]; then
@@ -38,6 +47,27 @@ trap cleanup EXIT
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 TXN=$(( BATCH > 1000 ? BATCH : 1000 ))
 COMPRESSION="${DEFLATE:-none}"
+SOURCE_TLS=""
+SINK_TLS=""
+if [[ -n "$TLS" ]]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=bench-ca \
+        -keyout "$WORK/ca.key" -out "$WORK/ca.pem" 2>/dev/null
+    openssl req -new -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+        -keyout "$WORK/server.key" -out "$WORK/server.csr" 2>/dev/null
+    openssl x509 -req -in "$WORK/server.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" \
+        -CAcreateserial -days 1 -out "$WORK/server.pem" 2>/dev/null
+    openssl pkcs12 -export -in "$WORK/server.pem" -inkey "$WORK/server.key" \
+        -out "$WORK/server.p12" -passout pass:bench
+    SOURCE_TLS="c1.sources.r1.ssl = true
+c1.sources.r1.keystore = $WORK/server.p12
+c1.sources.r1.keystore-type = PKCS12
+c1.sources.r1.keystore-password = bench${DEFLATE:+
+c1.sources.r1.ssl-deflate-order = $ORDER}"
+    SINK_TLS="a1.sinks.k1.ssl = true
+a1.sinks.k1.truststore = $WORK/ca.pem
+a1.sinks.k1.truststore-type = PEM${DEFLATE:+
+a1.sinks.k1.ssl-deflate-order = $ORDER}"
+fi
 cat > "$WORK/c1.conf" <<CONF
 c1.sources = r1
 c1.channels = ch
@@ -47,6 +77,7 @@ c1.sources.r1.bind = 127.0.0.1
 c1.sources.r1.port = $PORT
 c1.sources.r1.compression-type = $COMPRESSION
 c1.sources.r1.channels = ch
+$SOURCE_TLS
 c1.channels.ch.type = memory
 c1.channels.ch.capacity = 100000
 c1.channels.ch.transactionCapacity = $TXN
@@ -72,6 +103,7 @@ a1.sinks.k1.hostname = 127.0.0.1
 a1.sinks.k1.port = $PORT
 a1.sinks.k1.batch-size = $BATCH
 a1.sinks.k1.compression-type = $COMPRESSION
+$SINK_TLS
 CONF
 # `time -f` of GNU time gives each agent's CPU seconds and peak RSS.
 TIME=(/usr/bin/time -f "%U %S %M")
@@ -101,7 +133,7 @@ wait "$A1" || true
 wait "$C1" || true
 secs=$(echo "$end - $start" | bc -l)
 rate=$(echo "$N / $secs" | bc)
-echo "avro sink -> avro source, $N events, batch-size $BATCH, compression $COMPRESSION: $(printf %.2f "$secs") s, $rate events/s"
+echo "avro sink -> avro source, $N events, batch-size $BATCH, compression $COMPRESSION, tls ${TLS:-off}${DEFLATE:+${TLS:+ ($ORDER)}}: $(printf %.2f "$secs") s, $rate events/s"
 if [[ ${#TIME[@]} -gt 0 ]]; then
     for side in a1 c1; do
         read -r u s m < <(tail -1 "$WORK/$side.err")

@@ -5,15 +5,18 @@
 //! * [`ipc`]: the Avro RPC payloads of Flume's `AvroSourceProtocol` — the stateful handshake,
 //!   `append`/`appendBatch` of `AvroFlumeEvent`, `Status` — encoded by the `apache-avro` crate;
 //! * [`deflate`]: `compression-type = deflate`, one sync-flushed zlib stream per direction;
-//! * [`settings`]: the properties the source and the sink read alike.
+//! * [`settings`]: the properties the source and the sink read alike;
+//! * [`tls`]: Flume's TLS keys (a source's key store, the sink's trust store, the order of TLS
+//!   and deflate), shared with the other listening sources.
 //!
-//! Nothing here does I/O: the avro source drives these on tokio, the avro sink on blocking
-//! sockets with timeouts.
+//! Nothing here opens a connection: the avro source drives these on tokio, the avro sink on
+//! blocking sockets with timeouts; [`deflate::ZlibStream`] wraps either kind of stream.
 
 pub mod deflate;
 pub mod frame;
 pub mod ipc;
 pub mod settings;
+pub mod tls;
 
 use thiserror::Error;
 

@@ -1,5 +1,6 @@
 //! The properties the avro source and the avro sink read alike (Flume's `AvroSource` and
-//! `NettyAvroRpcClient` read them the same way): the port, `compression-type`, and the TLS keys.
+//! `NettyAvroRpcClient` read them the same way): the port and `compression-type` (the TLS keys
+//! are in `super::tls`).
 
 use crate::config::reader::PropReader;
 
@@ -41,37 +42,4 @@ pub fn deflate(r: &mut PropReader) -> bool {
             false
         }
     }
-}
-
-/// The keys of Flume's TLS setup besides `ssl` (its `store`: `keystore` for a source,
-/// `truststore` for a sink).
-const TLS_KEYS: &[&str] = &["-password", "-type"];
-const PROTOCOL_KEYS: &[&str] = &[
-    "exclude-protocols",
-    "include-protocols",
-    "exclude-cipher-suites",
-    "include-cipher-suites",
-];
-
-/// `ssl` and its keys. TLS is not implemented yet: `ssl = true` makes the component unsupported
-/// (the agent refuses to start rather than send or accept in the clear what the file says to
-/// encrypt); the other keys are accepted, as they mean nothing without it.
-pub fn ssl(r: &mut PropReader, store: &str, extra: &[&str], what: &str, hint: &str) -> bool {
-    let ssl = r.bool("ssl", false);
-    r.known(store);
-    for suffix in TLS_KEYS {
-        r.known(&format!("{store}{suffix}"));
-    }
-    for key in PROTOCOL_KEYS.iter().chain(extra) {
-        r.known(key);
-    }
-    if ssl {
-        r.unsupported(
-            "ssl",
-            None,
-            format!("TLS for the {what} is not implemented in rflume yet"),
-            Some(hint.into()),
-        );
-    }
-    ssl
 }

@@ -13,7 +13,15 @@
 //! As Flume: one connection, one call at a time; `reset-connection-interval` reconnects
 //! periodically (for load balancers in front of several collectors); invalid numbers fall back to
 //! Flume's defaults (with a warning here, where Flume only logs). `maxIoWorkers` is accepted and
-//! ignored, as in Flume. Not implemented yet: `ssl = true` (reported as unsupported).
+//! ignored, as in Flume.
+//!
+//! `ssl = true`: TLS with the trust store of `crate::rpc::tls` (`truststore` PKCS#12 or PEM, the
+//! system's CA certificates without one, or `trust-all-certs`). As Flume, the collector's host
+//! name is **not** checked against its certificate (the sink warns at start that this is weaker
+//! than usual). A handshake that fails (an untrusted certificate, a wrong trust store) is a failed
+//! call like any other: logged at ERROR, the batch rolled back, retried with back-off. With
+//! `compression-type = deflate` as well, `ssl-deflate-order` (rflume's key; default `flume-1.10`)
+//! orders the two layers as the collector's Flume version does.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -25,10 +33,12 @@ use super::{Failure, Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
+use crate::rpc::deflate::ZlibStream;
 use crate::rpc::deflate::{Deflater, Inflater, DEFAULT_LEVEL};
 use crate::rpc::frame::{encode_packet, FrameDecoder};
 use crate::rpc::ipc::{ClientConnection, Reply, Status as RpcStatus};
 use crate::rpc::settings;
+use crate::rpc::tls::{Layering, TrustSettings, LAYERING_KEY};
 
 /// Flume's `batch-size` default (`RpcClientConfigurationConstants.DEFAULT_BATCH_SIZE`).
 pub const DEFAULT_BATCH_SIZE: u64 = 100;
@@ -50,7 +60,8 @@ pub struct AvroSinkSettings {
     pub reset_connection_interval: Duration,
     /// `Some(level)` with `compression-type = deflate`.
     pub deflate: Option<u32>,
-    pub ssl: bool,
+    pub tls: Option<TrustSettings>,
+    pub layering: Layering,
 }
 
 impl AvroSinkSettings {
@@ -105,13 +116,8 @@ impl AvroSinkSettings {
                 Some("delete this line".into()),
             );
         }
-        let ssl = settings::ssl(
-            r,
-            "truststore",
-            &["trust-all-certs"],
-            "avro sink",
-            "tunnel to the collector (stunnel) or keep Flume for this sink",
-        );
+        let tls = TrustSettings::parse(r);
+        let layering = Layering::parse(r, matches!(tls, Some(Some(_))), deflate.is_some());
         if r.failed() {
             return None;
         }
@@ -123,7 +129,8 @@ impl AvroSinkSettings {
             request_timeout,
             reset_connection_interval,
             deflate,
-            ssl,
+            tls: tls?,
+            layering,
         })
     }
 }
@@ -198,7 +205,8 @@ impl Describe for AvroSinkSettings {
         if let Some(level) = self.deflate {
             out.push(("compression-level".into(), level.to_string()));
         }
-        out.push(("ssl".into(), self.ssl.to_string()));
+        TrustSettings::describe(&self.tls, &mut out);
+        out.push((LAYERING_KEY.into(), self.layering.describe().into()));
         out
     }
 }
@@ -225,9 +233,56 @@ impl SinkSpec for AvroSinkSettings {
     }
 }
 
+/// The layers under the Avro IPC frames.
+enum Transport {
+    Plain(TcpStream),
+    /// TLS on the socket (deflate, if any, inside it: done by the caller).
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
+    /// Flume 1.10's order: the zlib stream on the socket, TLS inside it.
+    TlsInZlib(Box<native_tls::TlsStream<ZlibStream<TcpStream>>>),
+}
+
+impl Transport {
+    /// The socket, for its timeouts.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            Transport::Tls(t) => t.get_ref(),
+            Transport::TlsInZlib(t) => t.get_ref().get_ref(),
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            Transport::Tls(t) => t.read(buf),
+            Transport::TlsInZlib(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            Transport::Tls(t) => t.write(buf),
+            Transport::TlsInZlib(t) => t.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Transport::Plain(s) => s.flush(),
+            Transport::Tls(t) => t.flush(),
+            Transport::TlsInZlib(t) => t.flush(),
+        }
+    }
+}
+
 /// One connection to the collector.
 struct Connection {
-    stream: TcpStream,
+    stream: Transport,
     peer: SocketAddr,
     session: ClientConnection,
     frames: FrameDecoder,
@@ -254,6 +309,8 @@ pub struct AvroSink {
 enum CallError {
     #[error("cannot connect to {0}: {1}")]
     Connect(String, String),
+    #[error("TLS with {peer} failed: {what} (is the collector's certificate signed by a CA in the truststore, and ssl = true on its avro source?)")]
+    Tls { peer: SocketAddr, what: String },
     #[error("{peer}: {what}")]
     Io { peer: SocketAddr, what: String },
     #[error("{peer} answered {} (not stored; the batch is sent again)", status.symbol())]
@@ -274,15 +331,23 @@ impl AvroSink {
             match TcpStream::connect_timeout(&addr, self.settings.connect_timeout) {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
+                    let (stream, inline_deflate) = match self.secure(stream, addr) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            self.core.counter.connection_failed.inc();
+                            return Err(e);
+                        }
+                    };
                     info!(sink = %self.core.name, "Rpc sink {}: connected to {addr}", self.core.name);
                     self.core.counter.connection_created.inc();
+                    let deflate = self.settings.deflate.filter(|_| inline_deflate);
                     return Ok(Connection {
                         stream,
                         peer: addr,
                         session: ClientConnection::new(),
                         frames: FrameDecoder::new(),
-                        deflater: self.settings.deflate.map(Deflater::new),
-                        inflater: self.settings.deflate.map(|_| Inflater::new()),
+                        deflater: deflate.map(Deflater::new),
+                        inflater: deflate.map(|_| Inflater::new()),
                         opened: Instant::now(),
                     });
                 }
@@ -291,6 +356,37 @@ impl AvroSink {
         }
         self.core.counter.connection_failed.inc();
         Err(CallError::Connect(target, last))
+    }
+
+    /// Puts TLS on a new connection when `ssl = true` (the handshake within `connect-timeout`);
+    /// says whether deflate is still to be done over the result (it is not when the zlib stream
+    /// is already under TLS).
+    fn secure(&self, stream: TcpStream, peer: SocketAddr) -> Result<(Transport, bool), CallError> {
+        let Some(tls) = &self.settings.tls else {
+            return Ok((Transport::Plain(stream), true));
+        };
+        let fail = |what: String| CallError::Tls { peer, what };
+        let connector = tls.connector().map_err(&fail)?;
+        let timeout = Some(self.settings.connect_timeout);
+        stream
+            .set_read_timeout(timeout)
+            .and_then(|_| stream.set_write_timeout(timeout))
+            .map_err(|e| fail(e.to_string()))?;
+        let host = self.settings.hostname.as_str();
+        match (self.settings.deflate, self.settings.layering) {
+            (Some(level), Layering::DeflateOutside) => {
+                let tls = connector
+                    .connect(host, ZlibStream::new(stream, level))
+                    .map_err(|e| fail(handshake_words(e)))?;
+                Ok((Transport::TlsInZlib(Box::new(tls)), false))
+            }
+            _ => {
+                let tls = connector
+                    .connect(host, stream)
+                    .map_err(|e| fail(handshake_words(e)))?;
+                Ok((Transport::Tls(Box::new(tls)), true))
+            }
+        }
     }
 
     /// Sends one `appendBatch` and waits for its answer, within `request-timeout`.
@@ -329,10 +425,12 @@ impl AvroSink {
                 None => &self.packet,
             };
             conn.stream
+                .tcp()
                 .set_write_timeout(Some(remaining(deadline).map_err(&io)?))
                 .map_err(|e| io(e.to_string()))?;
             conn.stream
                 .write_all(out)
+                .and_then(|_| conn.stream.flush())
                 .map_err(|e| io(timeout_words(e)))?;
             let packet = loop {
                 if let Some(p) = conn.frames.next_packet().map_err(|e| io(e.to_string()))? {
@@ -347,6 +445,7 @@ impl AvroSink {
                     )));
                 }
                 conn.stream
+                    .tcp()
                     .set_read_timeout(Some(remaining(deadline).map_err(&io)?))
                     .map_err(|e| io(e.to_string()))?;
                 let n = conn
@@ -389,7 +488,7 @@ impl AvroSink {
 
     fn close(&mut self) {
         if let Some(c) = self.conn.take() {
-            let _ = c.stream.shutdown(std::net::Shutdown::Both);
+            let _ = c.stream.tcp().shutdown(std::net::Shutdown::Both);
             self.core.counter.connection_closed.inc();
         }
     }
@@ -401,6 +500,16 @@ fn remaining(deadline: Instant) -> Result<Duration, String> {
         Err("no answer within request-timeout".into())
     } else {
         Ok(left)
+    }
+}
+
+fn handshake_words<S>(e: native_tls::HandshakeError<S>) -> String {
+    match e {
+        native_tls::HandshakeError::Failure(e) => e.to_string(),
+        // A blocking socket reports its timeout as "would block" in the middle of the handshake.
+        native_tls::HandshakeError::WouldBlock(_) => {
+            "no TLS handshake within connect-timeout".into()
+        }
     }
 }
 
@@ -419,6 +528,9 @@ impl Sink for AvroSink {
     }
 
     fn start(&mut self) -> Result<(), SinkError> {
+        if self.settings.tls.as_ref().is_some_and(|t| !t.trust_all) {
+            warn!(sink = %self.core.name, "ssl = true: as Flume's avro sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.hostname);
+        }
         // As Flume: a collector that is down at start is only a warning; the first batch retries.
         match self.connect() {
             Ok(c) => self.conn = Some(c),
@@ -518,9 +630,28 @@ mod tests {
     }
 
     #[test]
-    fn ssl_is_reported_unsupported() {
-        let (s, d) = parse(&[("hostname", "c1"), ("port", "4141"), ("ssl", "true")]);
-        assert!(s.is_none());
-        assert!(d.iter().any(|l| l.contains("not implemented")), "{d:?}");
+    fn ssl_with_deflate_describes_the_layer_order() {
+        let (s, d) = parse(&[
+            ("hostname", "c1"),
+            ("port", "4141"),
+            ("ssl", "true"),
+            ("truststore", "/t/ca.pem"),
+            ("truststore-type", "PEM"),
+            ("compression-type", "deflate"),
+            ("ssl-deflate-order", "flume-1.9"),
+        ]);
+        let s = s.unwrap_or_else(|| panic!("{d:?}"));
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(s.layering, Layering::TlsOutside);
+        let described = s.describe();
+        assert!(described.contains(&("ssl-deflate-order".into(), "flume-1.9".into())));
+        assert!(described.contains(&("truststore-type".into(), "PEM".into())));
+        let (s, d) = parse(&[
+            ("hostname", "c1"),
+            ("port", "4141"),
+            ("ssl-deflate-order", "flume-1.9"),
+        ]);
+        assert!(s.is_some());
+        assert!(d[0].contains("has no effect"), "{d:?}");
     }
 }

@@ -15,14 +15,20 @@
 //!   (Flume answers `FAILED` to it forever: the upstream sink never gets past it);
 //! * `threads` is accepted and reported: one thread serves every connection here;
 //! * `ipFilterRules` support `ip` patterns and `name:localhost`; other `name` patterns (reverse
-//!   DNS of every client) and `ssl = true` are not implemented yet: the source is reported as
-//!   unsupported, so the agent refuses to start rather than accept what it should not.
+//!   DNS of every client) are not implemented yet: the source is reported as unsupported, so the
+//!   agent refuses to start rather than accept what it should not.
+//!
+//! `ssl = true` serves TLS with the key store of `crate::rpc::tls` (PKCS#12 or PEM; a JKS one is
+//! refused with the `keytool` command that converts it). With `compression-type = deflate` as
+//! well, the order of the two layers is the one Flume 1.10 and later use (the zlib stream on the
+//! wire, TLS inside it) unless rflume's `ssl-deflate-order = flume-1.9` asks for Flume 1.9's (TLS
+//! on the wire, zlib inside): the upstream agents' version decides, as the two do not interoperate.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -31,9 +37,10 @@ use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
-use crate::rpc::deflate::{Deflater, Inflater, DEFAULT_LEVEL};
+use crate::rpc::deflate::{Deflater, Inflater, ZlibStream, DEFAULT_LEVEL};
 use crate::rpc::frame::{encode_packet, FrameDecoder};
 use crate::rpc::ipc::{write_error, write_status, Call, KnownClients, ServerConnection, Status};
+use crate::rpc::tls::{Layering, TlsSettings, LAYERING_KEY};
 use crate::rpc::{settings, RpcError};
 use crate::shutdown::Shutdown;
 
@@ -42,6 +49,9 @@ use crate::shutdown::Shutdown;
 /// `request-timeout`, so the client hears `FAILED` and resends, instead of giving up on its own
 /// while the put still goes on — which would store the batch twice.
 pub const PUT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a client may take over its TLS handshake (Netty's `SslHandler` default, 10 s).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Flume's `threads` default: 0, no limit on the worker threads.
 pub const DEFAULT_THREADS: u64 = 0;
@@ -97,7 +107,8 @@ pub struct AvroSourceSettings {
     pub compression: Compression,
     pub ip_filter: bool,
     pub ip_filter_rules: Vec<IpRule>,
-    pub ssl: bool,
+    pub tls: Option<TlsSettings>,
+    pub layering: Layering,
 }
 
 impl AvroSourceSettings {
@@ -157,12 +168,11 @@ impl AvroSourceSettings {
                 ),
             }
         }
-        let ssl = settings::ssl(
+        let tls = TlsSettings::parse(r);
+        let layering = Layering::parse(
             r,
-            "keystore",
-            &[],
-            "avro source",
-            "terminate TLS in front of the agent (stunnel, haproxy) or keep Flume for this source",
+            matches!(tls, Some(Some(_))),
+            compression == Compression::Deflate,
         );
         if r.failed() {
             return None;
@@ -174,7 +184,8 @@ impl AvroSourceSettings {
             compression,
             ip_filter,
             ip_filter_rules,
-            ssl,
+            tls: tls?,
+            layering,
         })
     }
 
@@ -250,7 +261,7 @@ impl SourceSpec for AvroSourceSettings {
 
 impl Describe for AvroSourceSettings {
     fn describe(&self) -> Vec<(String, String)> {
-        vec![
+        let mut out = vec![
             ("bind".into(), self.bind.clone()),
             ("port".into(), self.port.to_string()),
             ("threads".into(), self.threads.to_string()),
@@ -270,8 +281,10 @@ impl Describe for AvroSourceSettings {
                     .collect::<Vec<_>>()
                     .join(","),
             ),
-            ("ssl".into(), self.ssl.to_string()),
-        ]
+        ];
+        TlsSettings::describe(&self.tls, &mut out);
+        out.push((LAYERING_KEY.into(), self.layering.describe().into()));
+        out
     }
 }
 
@@ -287,6 +300,7 @@ struct Shared {
     processor: Mutex<ChannelProcessor>,
     known: KnownClients,
     shutdown: Shutdown,
+    tls: Option<tokio_native_tls::TlsAcceptor>,
 }
 
 impl Source for AvroSource {
@@ -303,6 +317,11 @@ impl Source for AvroSource {
             .enable_all()
             .build()
             .map_err(|e| failed(format!("cannot start runtime: {e}")))?;
+        // The key store is read before the port opens: a bad one fails the source at once.
+        let tls = match &self.settings.tls {
+            Some(t) => Some(t.acceptor().map_err(&failed)?),
+            None => None,
+        };
         let addr = format!("{}:{}", self.settings.bind, self.settings.port);
         let listener = rt
             .block_on(TcpListener::bind(&addr))
@@ -314,6 +333,7 @@ impl Source for AvroSource {
             processor: Mutex::new(processor),
             known: KnownClients::default(),
             shutdown: shutdown.clone(),
+            tls,
         });
         rt.block_on(async move {
             let mut connections = JoinSet::new();
@@ -330,7 +350,7 @@ impl Source for AvroSource {
                             let shared = shared.clone();
                             connections.spawn(async move {
                                 counter_add(&shared, 1);
-                                if let Err(e) = serve(stream, peer, &shared).await {
+                                if let Err(e) = connection(stream, peer, &shared).await {
                                     warn!(source = %shared.name, "connection from {peer}: {e}");
                                 }
                                 counter_add(&shared, -1);
@@ -362,17 +382,65 @@ enum ServeError {
     Io(#[from] std::io::Error),
     #[error("{0}; closing the connection")]
     Rpc(#[from] RpcError),
+    #[error("TLS handshake failed: {0} (does the client have ssl = true, and the same ssl-deflate-order / Flume version's layering?)")]
+    Handshake(String),
 }
 
-/// Serves one client connection: requests are answered in order, one at a time (Flume's
-/// clients wait for each answer).
-async fn serve(
-    mut stream: TcpStream,
+/// Sets up one client connection's layers (TLS, deflate, in the configured order) and serves it.
+async fn connection(
+    stream: TcpStream,
     peer: SocketAddr,
     shared: &Arc<Shared>,
 ) -> Result<(), ServeError> {
     let _ = stream.set_nodelay(true);
     let deflate = shared.settings.compression == Compression::Deflate;
+    let Some(acceptor) = shared.tls.as_ref() else {
+        return serve(stream, deflate, peer, shared).await;
+    };
+    match (deflate, shared.settings.layering) {
+        (true, Layering::DeflateOutside) => {
+            let zlib = ZlibStream::new(stream, DEFAULT_LEVEL);
+            match handshake(acceptor, zlib, shared).await? {
+                Some(tls) => serve(tls, false, peer, shared).await,
+                None => Ok(()),
+            }
+        }
+        _ => match handshake(acceptor, stream, shared).await? {
+            Some(tls) => serve(tls, deflate, peer, shared).await,
+            None => Ok(()),
+        },
+    }
+}
+
+/// The server side of the TLS handshake, within [`HANDSHAKE_TIMEOUT`]; `None` when the agent
+/// stops meanwhile.
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    acceptor: &tokio_native_tls::TlsAcceptor,
+    stream: S,
+    shared: &Arc<Shared>,
+) -> Result<Option<tokio_native_tls::TlsStream<S>>, ServeError> {
+    tokio::select! {
+        _ = shared.shutdown.stopped() => Ok(None),
+        done = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => match done {
+            Ok(Ok(tls)) => Ok(Some(tls)),
+            Ok(Err(e)) => Err(ServeError::Handshake(e.to_string())),
+            Err(_) => Err(ServeError::Handshake(format!(
+                "no handshake within {} s",
+                HANDSHAKE_TIMEOUT.as_secs()
+            ))),
+        },
+    }
+}
+
+/// Serves one client connection: requests are answered in order, one at a time (Flume's
+/// clients wait for each answer). `deflate`: the zlib stream is this function's to undo (TLS is
+/// under it, or there is no TLS).
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    deflate: bool,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+) -> Result<(), ServeError> {
     let mut inflater = deflate.then(Inflater::new);
     let mut deflater = deflate.then(|| Deflater::new(DEFAULT_LEVEL));
     let mut conn = ServerConnection::new(shared.known.clone());
@@ -397,6 +465,8 @@ async fn serve(
                 None => &packet_bytes,
             };
             stream.write_all(out).await?;
+            // TLS or zlib layers may hold bytes until flushed.
+            stream.flush().await?;
         }
         let n = match inflater.as_mut() {
             None => tokio::select! {
@@ -574,23 +644,55 @@ mod tests {
     }
 
     #[test]
-    fn ssl_and_name_patterns_are_reported_unsupported() {
-        for pairs in [
-            &[("bind", "0.0.0.0"), ("port", "1"), ("ssl", "true")][..],
-            &[
-                ("bind", "0.0.0.0"),
-                ("port", "1"),
-                ("ipFilter", "true"),
-                ("ipFilterRules", "allow:name:*.example.com"),
-            ][..],
-        ] {
-            let (s, d) = parse(pairs);
-            assert!(s.is_none());
-            assert_eq!(
-                d.count(crate::config::diag::Severity::Unsupported),
-                1,
-                "{d:?}"
-            );
-        }
+    fn name_patterns_are_reported_unsupported() {
+        let (s, d) = parse(&[
+            ("bind", "0.0.0.0"),
+            ("port", "1"),
+            ("ipFilter", "true"),
+            ("ipFilterRules", "allow:name:*.example.com"),
+        ]);
+        assert!(s.is_none());
+        assert_eq!(
+            d.count(crate::config::diag::Severity::Unsupported),
+            1,
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn ssl_reads_flumes_keystore_keys_and_the_layer_order() {
+        let (s, d) = parse(&[
+            ("bind", "0.0.0.0"),
+            ("port", "1"),
+            ("ssl", "true"),
+            ("keystore", "/etc/flume/server.p12"),
+            ("keystore-password", "secret"),
+            ("compression-type", "deflate"),
+        ]);
+        let s = s.unwrap_or_else(|| panic!("{d:?}"));
+        assert!(s.tls.is_some());
+        assert_eq!(
+            s.layering,
+            Layering::DeflateOutside,
+            "Flume 1.11's order by default"
+        );
+        let (s, d) = parse(&[("bind", "0.0.0.0"), ("port", "1"), ("ssl", "true")]);
+        assert!(s.is_none());
+        assert!(
+            format!("{d:?}").contains("keystore must be specified"),
+            "{d:?}"
+        );
+        let (s, d) = parse(&[
+            ("bind", "0.0.0.0"),
+            ("port", "1"),
+            ("ssl", "true"),
+            ("keystore", "/etc/flume/server.jks"),
+            ("keystore-password", "secret"),
+        ]);
+        assert!(s.is_none());
+        assert!(
+            format!("{d:?}").contains("keytool -importkeystore"),
+            "{d:?}"
+        );
     }
 }

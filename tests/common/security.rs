@@ -113,6 +113,63 @@ impl TestCa {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// A PKCS#12 key store holding `cert` and `key` (what a listening source loads), protected
+    /// by `password`.
+    pub fn pkcs12(&self, cert: &Path, key: &Path, password: &str) -> PathBuf {
+        let out = cert.with_extension("p12");
+        run(Command::new("openssl")
+            .args(["pkcs12", "-export", "-name", "server"])
+            .arg("-in")
+            .arg(cert)
+            .arg("-inkey")
+            .arg(key)
+            .arg("-out")
+            .arg(&out)
+            .args(["-passout", &format!("pass:{password}")]));
+        out
+    }
+
+    /// A PEM key store: the certificate followed by its unencrypted key, in one file.
+    pub fn pem_keystore(&self, cert: &Path, key: &Path) -> PathBuf {
+        let out = cert.with_extension("keystore.pem");
+        let mut text = fs::read(cert).expect("certificate");
+        text.extend(fs::read(key).expect("key"));
+        fs::write(&out, text).expect("PEM keystore");
+        out
+    }
+
+    /// A Java key store (JKS, what Flume loads by default) made by the JDK's `keytool` from
+    /// the PKCS#12 store `p12` (password `password`, kept for the JKS).
+    pub fn jks_keystore(&self, p12: &Path, password: &str) -> PathBuf {
+        let out = p12.with_extension("jks");
+        run(Command::new("keytool")
+            .args(["-importkeystore", "-noprompt"])
+            .arg("-srckeystore")
+            .arg(p12)
+            .args(["-srcstoretype", "PKCS12", "-srcstorepass", password])
+            .arg("-destkeystore")
+            .arg(&out)
+            .args(["-deststoretype", "JKS", "-deststorepass", password]));
+        out
+    }
+
+    /// A trust store holding this CA's certificate, made by `keytool`: `store_type` JKS (what
+    /// Flume's avro sink loads by default) or PKCS12.
+    pub fn truststore(&self, store_type: &str, password: &str) -> PathBuf {
+        let out = self
+            .dir
+            .path()
+            .join(format!("truststore.{}", store_type.to_ascii_lowercase()));
+        run(Command::new("keytool")
+            .args(["-importcert", "-noprompt", "-alias", "ca"])
+            .arg("-file")
+            .arg(self.cert())
+            .arg("-keystore")
+            .arg(&out)
+            .args(["-storetype", store_type, "-storepass", password]));
+        out
+    }
 }
 
 /// The `stunnel4` binary (Debian's package; scripts/test.sh installs it when missing).

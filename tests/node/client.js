@@ -2,13 +2,14 @@
 // Flume's NettyAvroRpcClient does; a FAILED answer or an error is retried (the same batch).
 //
 //   node client.js PORT COUNT [--batch N] [--single] [--deflate] [--start I] [--progress]
+//                  [--tls CA.pem] [--layering flume-1.9|flume-1.10]
 //
 // Event i has the body "avsc event <i>" and the headers {seq: <i>, origin: "avsc"}. Prints one
 // JSON line at the end: {"sent": n, "calls": c, "retries": r}; with --progress also
 // {"acknowledged": n} after each OK (n events answered OK so far). Exits 1 when it gives up.
 'use strict';
 const net = require('net');
-const zlib = require('zlib');
+const layers = require('./layers');
 const service = require('./flume_protocol');
 
 const args = process.argv.slice(2);
@@ -21,22 +22,18 @@ const opt = (name, dflt) => {
 const batchSize = opt('--batch', 100);
 const start = opt('--start', 0);
 const single = args.includes('--single');
-const deflate = args.includes('--deflate');
 const progress = args.includes('--progress');
 // One header only: see the README's differences (header order of avro-source events).
 const seqOnly = args.includes('--seq-header-only');
 
 const socket = net.connect(port, '127.0.0.1');
-let transport = socket;
-if (deflate) {
-  // Netty's ZlibEncoder/ZlibDecoder as Flume's client and server put them on the connection: one
-  // zlib stream per direction, each write flushed.
-  const out = zlib.createDeflate({flush: zlib.constants.Z_SYNC_FLUSH});
-  out.pipe(socket);
-  transport = {
-    readable: socket.pipe(zlib.createInflate({finishFlush: zlib.constants.Z_SYNC_FLUSH})),
-    writable: out,
-  };
+// Netty's ZlibEncoder/ZlibDecoder and SslHandler as Flume's client puts them on the connection.
+const transport = layers.clientTransport(socket, layers.options(args));
+if (transport.on) {
+  transport.on('error', (err) => {
+    console.error(`transport error: ${err}`);
+    process.exit(1);
+  });
 }
 const client = service.createClient({transport, timeout: 60000, buffering: true});
 

@@ -1,17 +1,18 @@
 // A Flume-protocol server on avsc (what a Flume collector's avro source is to an avro sink):
 // prints every event it accepted as a JSON line {"seq":…,"body":…,"headers":{…}}.
 //
-//   node server.js [--deflate] [--fail N]
+//   node server.js [--deflate] [--fail N] [--tls CERT.pem KEY.pem] [--layering flume-1.9|flume-1.10]
 //
 // Listens on an ephemeral port of 127.0.0.1 and prints {"listening": PORT} first. With --fail N
 // the first N calls are answered FAILED (their events are not printed: not accepted).
 'use strict';
 const net = require('net');
-const zlib = require('zlib');
+const layers = require('./layers');
 const service = require('./flume_protocol');
 
 const args = process.argv.slice(2);
-const deflate = args.includes('--deflate');
+const opts = layers.options(args);
+const context = layers.serverContext(opts);
 const failIdx = args.indexOf('--fail');
 let toFail = failIdx < 0 ? 0 : Number(args[failIdx + 1]);
 
@@ -36,16 +37,12 @@ server.onAppend((event, cb) => {
 
 net.createServer((socket) => {
   socket.on('error', () => {});
-  if (deflate) {
-    const out = zlib.createDeflate({flush: zlib.constants.Z_SYNC_FLUSH});
-    out.pipe(socket);
-    server.createChannel({
-      readable: socket.pipe(zlib.createInflate({finishFlush: zlib.constants.Z_SYNC_FLUSH})),
-      writable: out,
-    });
-  } else {
-    server.createChannel(socket);
+  const transport = layers.serverTransport(socket, opts, context);
+  if (transport.on) {
+    // A client that fails the handshake (it does not trust our certificate) is reported.
+    transport.on('error', (err) => process.stderr.write(`transport error: ${err}\n`));
   }
+  server.createChannel(transport);
 }).listen(0, '127.0.0.1', function () {
   process.stdout.write(JSON.stringify({listening: this.address().port}) + '\n');
 });
