@@ -54,13 +54,11 @@
 //! * `settings_tests.rs`, `sink_tests.rs`: the tests of `settings.rs`, and of `sink.rs` against
 //!   librdkafka's mock cluster.
 
-pub mod avro;
 mod brokers;
 pub mod dead_letter;
 mod delivery;
 pub mod errors;
 mod health;
-mod producer_props;
 mod ratelimit;
 mod record;
 mod settings;
