@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 /// Flume's event headers. Keys are unique; insertion order is kept (Flume's `HashMap` order is
-/// reproduced only where it is observable on the wire, see `sink::kafka::avro`).
+/// reproduced only where it is observable on the wire, see `kafka::avro`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Headers(Vec<(String, String)>);
 

@@ -7,12 +7,13 @@
 //! | 0 | `testing`, `java` | unit-test helpers (compiled for tests only); models of Java behaviour |
 //! | 1 | `event`, `metrics`, `shutdown`, `logging`, `durable` | plain data and plumbing |
 //! | 2 | `config`, `monitor` | properties syntax, the typed key reader, diagnostics, the table shape |
-//! | 3 | `channel`, `rpc` | the channel trait, transactions, the channel registry; Flume's RPC wire protocols |
-//! | 4 | `interceptor` | the interceptor trait and registry |
-//! | 5 | `source`, `sink` | sources (with the ChannelProcessor) and sinks (with the runner) |
-//! | 6 | `graph` | the agent graph: layout, building through the registries, validation |
-//! | 7 | `agent` | wiring and lifecycle |
-//! | 8 | `cli` | the command line |
+//! | 3 | `kafka` | Kafka client settings and Flume's Avro event bytes, shared by the Kafka channel, source and sink |
+//! | 4 | `channel`, `rpc` | the channel trait, transactions, the channel registry; Flume's RPC wire protocols |
+//! | 5 | `interceptor` | the interceptor trait and registry |
+//! | 6 | `source`, `sink` | sources (with the ChannelProcessor) and sinks (with the runner) |
+//! | 7 | `graph` | the agent graph: layout, building through the registries, validation |
+//! | 8 | `agent` | wiring and lifecycle |
+//! | 9 | `cli` | the command line |
 //!
 //! Modules of the same rank do not import each other (a source never reaches into a sink).
 #![cfg(test)]
@@ -35,16 +36,19 @@ const LAYERS: &[(&str, u32)] = &[
     ("config", 2),
     // The monitoring server renders the registry; it knows no component.
     ("monitor", 2),
-    ("channel", 3),
+    ("channel", 4),
     // Flume's RPC wire protocols (Avro IPC) and their shared properties, for the avro source and
     // the avro sink.
-    ("rpc", 3),
-    ("interceptor", 4),
-    ("source", 5),
-    ("sink", 5),
-    ("graph", 6),
-    ("agent", 7),
-    ("cli", 8),
+    ("rpc", 4),
+    // Kafka client settings (broker list, kafka.producer.* / kafka.consumer.* → librdkafka) and
+    // Flume's Avro event bytes, shared by the Kafka channel, source and sink.
+    ("kafka", 3),
+    ("interceptor", 5),
+    ("source", 6),
+    ("sink", 6),
+    ("graph", 7),
+    ("agent", 8),
+    ("cli", 9),
 ];
 
 /// A module path inside the crate, e.g. `["source", "taildir", "position"]`.

@@ -13,6 +13,7 @@ pub mod event;
 pub mod graph;
 pub mod interceptor;
 pub mod java;
+pub mod kafka;
 mod layers;
 pub mod logging;
 pub mod metrics;

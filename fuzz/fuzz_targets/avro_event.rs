@@ -11,7 +11,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use rflume::event::Headers;
 use rflume::java::java_hashmap_order;
-use rflume::sink::kafka::avro::encode_flume_event;
+use rflume::kafka::avro::encode_flume_event;
 
 const FLUME_EVENT_SCHEMA: &str = r#"{"type":"record","name":"AvroFlumeEvent","namespace":"org.apache.flume.source.avro","fields":[{"name":"headers","type":{"type":"map","values":"string"}},{"name":"body","type":"bytes"}]}"#;
 

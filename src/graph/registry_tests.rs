@@ -63,6 +63,14 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         "syslogudp",
         &[("host", "127.0.0.1"), ("port", "5140")],
     ),
+    (
+        "source",
+        "kafka",
+        &[
+            ("kafka.bootstrap.servers", "127.0.0.1:9092"),
+            ("kafka.topics", "logs"),
+        ],
+    ),
     ("channel", "memory", &[]),
     // `@TMP@` is a fresh temporary directory per build (see `with_temp_dirs`): a test never
     // writes under the user's home, and parallel tests never share (and lock) a directory.

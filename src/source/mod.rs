@@ -15,6 +15,7 @@ pub mod exec;
 pub mod exec_guard;
 pub mod framer;
 pub mod http;
+pub mod kafka;
 pub mod net;
 pub mod netcat;
 pub mod netcat_udp;
@@ -35,6 +36,7 @@ use crate::shutdown::Shutdown;
 use avro::AvroSourceSettings;
 use exec::ExecSettings;
 use http::HttpSettings;
+use kafka::KafkaSourceSettings;
 use netcat::NetcatSettings;
 use netcat_udp::NetcatUdpSettings;
 use seq::SeqSettings;
@@ -100,11 +102,9 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
         AGENT_TO_AGENT,
     ),
     TypeEntry::no("jms", "org.apache.flume.source.jms.JMSSource", NOT_PLANNED),
-    TypeEntry::no(
-        "kafka",
-        "org.apache.flume.source.kafka.KafkaSource",
-        "not planned: rflume ships logs into Kafka; read the topic with a Kafka consumer (or keep this source on Flume)",
-    )
+    TypeEntry::yes("kafka", "org.apache.flume.source.kafka.KafkaSource", |r| {
+        KafkaSourceSettings::parse(r).map(|s| SourceSettings::Kafka(Box::new(s)))
+    })
     .class_only(),
 ];
 
@@ -114,6 +114,7 @@ pub enum SourceSettings {
     Avro(AvroSourceSettings),
     Exec(ExecSettings),
     Http(HttpSettings),
+    Kafka(Box<KafkaSourceSettings>),
     Netcat(NetcatSettings),
     NetcatUdp(NetcatUdpSettings),
     SyslogTcp(SyslogTcpSettings),
@@ -130,6 +131,7 @@ impl SourceSettings {
             SourceSettings::Avro(s) => s,
             SourceSettings::Exec(s) => s,
             SourceSettings::Http(s) => s,
+            SourceSettings::Kafka(s) => s.as_ref(),
             SourceSettings::Netcat(s) => s,
             SourceSettings::NetcatUdp(s) => s,
             SourceSettings::SyslogTcp(s) => s,

@@ -23,7 +23,8 @@
 //!   partitions as with Flume), `message.timeout.ms = 120000` (Kafka's `delivery.timeout.ms`).
 //! * Settings Flume accepts and then ignores or misapplies (`kafka.flumeBatchSize`, a Java class
 //!   name librdkafka cannot load, a JKS trust store, a topic Kafka would refuse, `%Y` escapes in
-//!   `kafka.topic`) are reported by `rflume check` — see `settings.rs` and `producer_props/`.
+//!   `kafka.topic`) are reported by `rflume check` — see `settings.rs` and
+//!   `crate::kafka::producer_props`.
 //! * A negative or unparsable `timestampHeader` value is logged and the record gets the send time
 //!   (Java's `ProducerRecord` throws on a negative one, failing that batch on every retry).
 //!
@@ -34,13 +35,14 @@
 //!   Kafka accepts;
 //! * `brokers.rs`: which brokers librdkafka is given (the broker list, Kafka's default port),
 //!   and what is wrong with each of them at run time;
-//! * `producer_props/`: what librdkafka configuration the `kafka.producer.*` lines become —
+//! * `crate::kafka::producer_props` (shared with the Kafka source and channel): what librdkafka
+//!   configuration the `kafka.producer.*` lines become —
 //!   `mod.rs` (the configuration, each value with its origin, and `translate`, the entry point),
 //!   `java_settings.rs` (the table of Java producer settings), `tls_stores.rs` (JKS, PKCS#12 and
 //!   PEM stores), `jaas.rs` (`sasl.jaas.config`), `probe.rs` (what librdkafka itself says about
 //!   a setting or the whole configuration);
-//! * `record.rs`: which record an event becomes; [`avro`]: the bytes of Flume's Avro event
-//!   (`useFlumeEventFormat`);
+//! * `record.rs`: which record an event becomes; `crate::kafka::avro`: the bytes of Flume's Avro
+//!   event (`useFlumeEventFormat`);
 //! * `sink.rs`: the sink at run time — [`KafkaSink`]: take, enqueue, commit in order, roll back;
 //! * `delivery.rs`: which in-flight batch a delivery report belongs to, and what of it is still
 //!   pending (the bookkeeping shared with librdkafka's callbacks);
@@ -54,13 +56,11 @@
 //! * `settings_tests.rs`, `sink_tests.rs`: the tests of `settings.rs`, and of `sink.rs` against
 //!   librdkafka's mock cluster.
 
-pub mod avro;
 mod brokers;
 pub mod dead_letter;
 mod delivery;
 pub mod errors;
 mod health;
-mod producer_props;
 mod ratelimit;
 mod record;
 mod settings;

@@ -10,8 +10,8 @@
 use rdkafka::message::{Header, OwnedHeaders};
 use thiserror::Error;
 
-use super::avro::encode_flume_event;
 use crate::event::Event;
+use crate::kafka::avro::encode_flume_event;
 
 use super::ratelimit::RateLimit;
 use super::settings::{KafkaSettings, KEY_HEADER};

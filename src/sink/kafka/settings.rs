@@ -1,13 +1,13 @@
 //! The Kafka sink's properties, read as Flume's `KafkaSink.configure` reads them (1.9, plus 1.11's
 //! `timestampHeader` and `header.*`), with every silent Flume quirk turned into a diagnostic.
 
-use super::brokers::parse_broker_list;
 use super::dead_letter::OnRejected;
-use super::producer_props::{self, ProducerProps, UserSetting, PRODUCER_PREFIX};
 use super::topic::{invalid_topic_name, TopicTemplate};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::java::java_hashmap_order;
+use crate::kafka::brokers::parse_broker_list;
+use crate::kafka::producer_props::{self, ProducerProps, UserSetting, PRODUCER_PREFIX};
 
 /// Flume's `KafkaSinkConstants` names and defaults.
 const BOOTSTRAP_SERVERS: &str = "kafka.bootstrap.servers";

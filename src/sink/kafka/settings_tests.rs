@@ -4,13 +4,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::brokers::normalize_broker;
-use super::producer_props;
 use super::settings::{default_max_in_flight_batches, KafkaSettings};
 use super::topic::TopicTemplate;
 use crate::config::diag::{Diagnostics, Severity};
 use crate::config::reader::{ComponentProps, PropReader};
 use crate::config::registry::Describe;
+use crate::kafka::brokers::normalize_broker;
+use crate::kafka::producer_props;
 
 fn comp(pairs: &[(&str, &str)]) -> ComponentProps {
     ComponentProps::sink_for_test(pairs)
@@ -309,7 +309,7 @@ fn header_mappings_follow_java_order() {
         ("header.a", "A"),
     ]);
     assert!(d.is_empty(), "{d:?}");
-    // "a" is bucket 1, "timestamp" bucket 15 (see sink::kafka::avro tests).
+    // "a" is bucket 1, "timestamp" bucket 15 (see kafka::avro tests).
     assert_eq!(
         s.expect("valid").header_mappings,
         vec![

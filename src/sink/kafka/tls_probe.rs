@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tracing::error;
 
 use super::errors::explain;
-use super::producer_props::ProducerProps;
+use crate::kafka::producer_props::ProducerProps;
 
 /// A broker is diagnosed again at most this often (librdkafka retries every few seconds).
 const REPEAT: Duration = Duration::from_secs(600);

@@ -27,8 +27,8 @@
 //! whole configuration.
 
 mod jaas;
-mod java_settings;
-mod probe;
+pub(crate) mod java_settings;
+pub(crate) mod probe;
 mod tls_stores;
 
 use std::collections::BTreeMap;
@@ -38,11 +38,11 @@ use rdkafka::ClientConfig;
 use crate::config::reader::PropReader;
 use crate::config::secret::{is_secret_key, Scrubber, Secret};
 use java_settings::translate_one;
-pub(super) use probe::librdkafka_has_feature;
+pub(crate) use probe::librdkafka_has_feature;
 use probe::{check_with_librdkafka, probe};
 
 /// The Flume property prefix of producer settings.
-pub(super) const PRODUCER_PREFIX: &str = "kafka.producer.";
+pub(crate) const PRODUCER_PREFIX: &str = "kafka.producer.";
 
 /// One setting the librdkafka producer is created with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,7 +119,7 @@ pub struct ProducerProps {
 
 impl ProducerProps {
     /// The value of a librdkafka property (any alias of it).
-    pub(super) fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         let canon = canonical(name);
         self.props
             .iter()
@@ -127,7 +127,7 @@ impl ProducerProps {
             .map(|p| p.value.expose())
     }
 
-    pub(super) fn client_config(&self) -> ClientConfig {
+    pub(crate) fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         for p in &self.props {
             c.set(p.name.as_str(), p.value.expose());
@@ -136,16 +136,16 @@ impl ProducerProps {
     }
 
     /// The property setting `name` (any alias of it), with its origin.
-    pub(super) fn find(&self, name: &str) -> Option<&ProducerProp> {
+    pub(crate) fn find(&self, name: &str) -> Option<&ProducerProp> {
         let canon = canonical(name);
         self.props.iter().find(|p| canonical(&p.name) == canon)
     }
 
-    fn contains(&self, name: &str) -> bool {
+    pub(crate) fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
     }
 
-    fn push(
+    pub(crate) fn push(
         &mut self,
         name: &str,
         value: impl Into<String>,
@@ -162,7 +162,7 @@ impl ProducerProps {
 
     /// Masks this configuration's secret values in text librdkafka wrote (its messages may quote
     /// a configuration value).
-    pub(super) fn scrubber(&self) -> Scrubber {
+    pub(crate) fn scrubber(&self) -> Scrubber {
         Scrubber::new(self.props.iter().filter_map(|p| match &p.value {
             PropValue::Secret(s) => Some(s),
             PropValue::Plain(_) => None,
@@ -170,7 +170,12 @@ impl ProducerProps {
     }
 
     /// `(Flume property, effective value)` rows for `rflume check`, secrets masked.
-    pub(super) fn describe(&self) -> Vec<(String, String)> {
+    pub(crate) fn describe(&self) -> Vec<(String, String)> {
+        self.describe_as(PRODUCER_PREFIX)
+    }
+
+    /// The same rows for settings read under `prefix` (`kafka.consumer.`).
+    pub(crate) fn describe_as(&self, prefix: &str) -> Vec<(String, String)> {
         self.props
             .iter()
             // The broker list is shown as kafka.bootstrap.servers by the sink's own rows.
@@ -181,8 +186,8 @@ impl ProducerProps {
                 let key = p
                     .from
                     .clone()
-                    .unwrap_or_else(|| format!("{PRODUCER_PREFIX}{}", p.name));
-                let same_name = p.from.as_deref() == Some(&format!("{PRODUCER_PREFIX}{}", p.name));
+                    .unwrap_or_else(|| format!("{prefix}{}", p.name));
+                let same_name = p.from.as_deref() == Some(&format!("{prefix}{}", p.name));
                 let mut notes: Vec<String> = Vec::new();
                 if !(same_name || p.from.is_none()) {
                     notes.push(format!("as librdkafka {}", p.name));
@@ -249,16 +254,21 @@ const DEFAULT_REBOOTSTRAP_TRIGGER_MS: &str = "10000";
 /// A value from the file: the Java key (without `kafka.producer.`), the value, the line, and the
 /// Flume property that carried it (`requiredAcks` for the deprecated name).
 #[derive(Clone, Debug)]
-pub(super) struct UserSetting {
-    pub(super) key: String,
-    pub(super) value: String,
-    pub(super) line: usize,
-    pub(super) flume_key: String,
+pub(crate) struct UserSetting {
+    pub(crate) key: String,
+    pub(crate) value: String,
+    pub(crate) line: usize,
+    pub(crate) flume_key: String,
 }
 
 impl UserSetting {
-    pub(super) fn from_prefixed(key: String, value: String, line: usize) -> Self {
-        let flume_key = format!("{PRODUCER_PREFIX}{key}");
+    pub(crate) fn from_prefixed(key: String, value: String, line: usize) -> Self {
+        Self::under(PRODUCER_PREFIX, key, value, line)
+    }
+
+    /// A line `prefix` + `key` = `value` (`kafka.consumer.group.id`).
+    pub(crate) fn under(prefix: &str, key: String, value: String, line: usize) -> Self {
+        let flume_key = format!("{prefix}{key}");
         UserSetting {
             key,
             value: value.trim().to_string(),
@@ -270,7 +280,7 @@ impl UserSetting {
 
 /// Translates the user's producer settings and adds rflume's defaults. `bootstrap_servers` is the
 /// already-normalised broker list from `kafka.bootstrap.servers`. Problems are recorded on `r`.
-pub(super) fn translate(
+pub(crate) fn translate(
     r: &mut PropReader,
     settings: &[UserSetting],
     bootstrap_servers: &str,
@@ -278,71 +288,10 @@ pub(super) fn translate(
     let by_key: BTreeMap<&str, &UserSetting> =
         settings.iter().map(|s| (s.key.as_str(), s)).collect();
     let mut out = ProducerProps::default();
-    // Which user key produced each librdkafka property, to report alias clashes on the right line.
-    let mut origin: Vec<(String, String, usize)> = Vec::new();
-    for s in settings {
-        let before = out.props.len();
-        translate_one(r, s, &by_key, &mut out);
-        for p in &out.props[before..] {
-            let canon = canonical(&p.name).to_string();
-            if let Some((_, other, other_line)) = origin.iter().find(|(c, _, _)| *c == canon) {
-                let full_other = r.full_key(other);
-                r.error(
-                    &s.flume_key,
-                    Some(s.line),
-                    format!(
-                        "sets librdkafka's {canon}, which {full_other} (line {other_line}) \
-                         already sets"
-                    ),
-                    Some("keep only one of the two lines".to_string()),
-                );
-            }
-            origin.push((canon, s.flume_key.clone(), s.line));
-        }
-    }
-    // Each property alone must be acceptable to librdkafka; report the user's key and line. A
-    // name neither Java's producer nor librdkafka knows is what Java's producer logs as
-    // "supplied but isn't a known config" and ignores: rflume runs without it too, and warns.
-    let mut rejected = false;
-    let mut unknown: Vec<String> = Vec::new();
-    for p in &out.props {
-        if let Err(message) = check_with_librdkafka(&p.name, p.value.expose()) {
-            let message = match &p.value {
-                PropValue::Secret(s) => Scrubber::new([s]).scrub(&message).into_owned(),
-                PropValue::Plain(_) => message,
-            };
-            let (key, line) = match &p.from {
-                Some(from) => {
-                    let s = settings.iter().find(|s| &s.flume_key == from);
-                    (from.clone(), s.map(|s| s.line))
-                }
-                None => (format!("{PRODUCER_PREFIX}{}", p.name), None),
-            };
-            if message.contains("No such configuration property") {
-                unknown.push(p.name.clone());
-                let hint = match java_settings::did_you_mean(&p.name) {
-                    Some(name) => format!("did you mean {PRODUCER_PREFIX}{name}?"),
-                    None => "check the spelling".to_string(),
-                };
-                r.warn(
-                    &key,
-                    line,
-                    format!(
-                        "'{}' is neither a Kafka producer setting nor a librdkafka property; \
-                         ignored, as Flume's Java producer ignores it ('supplied but isn't a \
-                         known config')",
-                        p.name
-                    ),
-                    Some(hint),
-                );
-            } else {
-                rejected = true;
-                let hint = format!("librdkafka's {} rejected the value", p.name);
-                r.error(&key, line, format!("librdkafka: {message}"), Some(hint));
-            }
-        }
-    }
-    out.props.retain(|p| !unknown.contains(&p.name));
+    translate_each(r, settings, &mut out, |r, s, out| {
+        translate_one(r, s, &by_key, out)
+    });
+    let rejected = check_each(r, settings, &mut out, PRODUCER_PREFIX, "Kafka producer");
     // rflume's defaults, unless the file set the same property (under any alias).
     if !out.contains("acks") {
         out.push(
@@ -411,6 +360,92 @@ pub(super) fn translate(
         probe(r, &out);
     }
     out
+}
+
+/// Applies `one` to every setting of the file, and reports two lines that set the same
+/// librdkafka property (under any alias) on the second one.
+pub(crate) fn translate_each(
+    r: &mut PropReader,
+    settings: &[UserSetting],
+    out: &mut ProducerProps,
+    mut one: impl FnMut(&mut PropReader, &UserSetting, &mut ProducerProps),
+) {
+    // Which user key produced each librdkafka property, to report alias clashes on the right line.
+    let mut origin: Vec<(String, String, usize)> = Vec::new();
+    for s in settings {
+        let before = out.props.len();
+        one(r, s, out);
+        for p in &out.props[before..] {
+            let canon = canonical(&p.name).to_string();
+            if let Some((_, other, other_line)) = origin.iter().find(|(c, _, _)| *c == canon) {
+                let full_other = r.full_key(other);
+                r.error(
+                    &s.flume_key,
+                    Some(s.line),
+                    format!(
+                        "sets librdkafka's {canon}, which {full_other} (line {other_line}) \
+                         already sets"
+                    ),
+                    Some("keep only one of the two lines".to_string()),
+                );
+            }
+            origin.push((canon, s.flume_key.clone(), s.line));
+        }
+    }
+}
+
+/// Each property alone must be acceptable to librdkafka; reports the user's key and line. A
+/// name neither Java's client (`what`: "Kafka producer") nor librdkafka knows is what Java's
+/// client logs as "supplied but isn't a known config" and ignores: rflume runs without it too,
+/// and warns. Returns whether librdkafka rejected a value.
+pub(crate) fn check_each(
+    r: &mut PropReader,
+    settings: &[UserSetting],
+    out: &mut ProducerProps,
+    prefix: &str,
+    what: &str,
+) -> bool {
+    let mut rejected = false;
+    let mut unknown: Vec<String> = Vec::new();
+    for p in &out.props {
+        if let Err(message) = check_with_librdkafka(&p.name, p.value.expose()) {
+            let message = match &p.value {
+                PropValue::Secret(s) => Scrubber::new([s]).scrub(&message).into_owned(),
+                PropValue::Plain(_) => message,
+            };
+            let (key, line) = match &p.from {
+                Some(from) => {
+                    let s = settings.iter().find(|s| &s.flume_key == from);
+                    (from.clone(), s.map(|s| s.line))
+                }
+                None => (format!("{prefix}{}", p.name), None),
+            };
+            if message.contains("No such configuration property") {
+                unknown.push(p.name.clone());
+                let hint = match java_settings::did_you_mean(&p.name) {
+                    Some(name) => format!("did you mean {prefix}{name}?"),
+                    None => "check the spelling".to_string(),
+                };
+                r.warn(
+                    &key,
+                    line,
+                    format!(
+                        "'{}' is neither a {what} setting nor a librdkafka property; \
+                         ignored, as Flume's Java client ignores it ('supplied but isn't a \
+                         known config')",
+                        p.name
+                    ),
+                    Some(hint),
+                );
+            } else {
+                rejected = true;
+                let hint = format!("librdkafka's {} rejected the value", p.name);
+                r.error(&key, line, format!("librdkafka: {message}"), Some(hint));
+            }
+        }
+    }
+    out.props.retain(|p| !unknown.contains(&p.name));
+    rejected
 }
 
 /// The values Java's producer accepts for `acks` (`ConfigDef.ValidString.in`, case-sensitive,

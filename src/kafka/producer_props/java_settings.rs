@@ -171,7 +171,7 @@ const DEFAULT_PARTITIONER: &str = "org.apache.kafka.clients.producer.internals.D
 
 /// The Java producer setting a mistyped name is closest to (`ack` → `acks`), if any is within
 /// two edits.
-pub(super) fn did_you_mean(name: &str) -> Option<&'static str> {
+pub(crate) fn did_you_mean(name: &str) -> Option<&'static str> {
     JAVA_PRODUCER_SETTINGS
         .iter()
         .map(|(known, _)| (*known, strsim::damerau_levenshtein(name, known)))
@@ -180,7 +180,7 @@ pub(super) fn did_you_mean(name: &str) -> Option<&'static str> {
         .map(|(known, _)| known)
 }
 
-pub(super) fn translate_one(
+pub(crate) fn translate_one(
     r: &mut PropReader,
     s: &UserSetting,
     by_key: &BTreeMap<&str, &UserSetting>,

@@ -1,4 +1,5 @@
-//! Flume's `AvroFlumeEvent` as the Kafka sink writes it with `useFlumeEventFormat = true`.
+//! Flume's `AvroFlumeEvent` as the Kafka sink writes it with `useFlumeEventFormat = true` (and the
+//! Kafka channel with `parseAsFlumeEvent = true`), and as the Kafka source and channel read it.
 //!
 //! Flume's `KafkaSink.serializeEvent` wraps the event in the Avro record
 //! `org.apache.flume.source.avro.AvroFlumeEvent { map<string> headers; bytes body; }`
@@ -37,6 +38,83 @@ pub fn encode_flume_event(headers: &Headers, body: &[u8], out: &mut Vec<u8>) {
     }
     write_long(out, 0);
     write_bytes(out, body);
+}
+
+/// Why a record value is not an `AvroFlumeEvent` datum.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("the value ends inside the Avro datum (at byte {0})")]
+    Truncated(usize),
+    #[error("a length or count at byte {0} is negative or larger than the value")]
+    BadLength(usize),
+    #[error("a header name or value at byte {0} is not UTF-8")]
+    NotUtf8(usize),
+    #[error("a varint at byte {0} is longer than 10 bytes")]
+    BadVarint(usize),
+    #[error("{0} bytes follow the datum")]
+    TrailingBytes(usize),
+}
+
+/// Reads the bare Avro datum of `AvroFlumeEvent` that Flume's `SpecificDatumReader` reads with
+/// `directBinaryDecoder` (map blocks of any size, negative block counts with their byte size, as
+/// Avro allows), returning the headers in the order written and the body's byte range in
+/// `value` (so the caller copies the body once). Flume ignores bytes after the datum; rflume
+/// refuses them, since a value that is longer than its datum is not what a Flume writer sends.
+pub fn decode_flume_event(value: &[u8]) -> Result<(Headers, std::ops::Range<usize>), DecodeError> {
+    let mut pos = 0usize;
+    let mut headers = Headers::new();
+    loop {
+        let mut count = read_long(value, &mut pos)?;
+        if count == 0 {
+            break;
+        }
+        if count < 0 {
+            // A negative count is followed by the block's size in bytes.
+            let _size = read_long(value, &mut pos)?;
+            count = count.checked_neg().ok_or(DecodeError::BadLength(pos))?;
+        }
+        for _ in 0..count {
+            let k = read_str(value, &mut pos)?;
+            let v = read_str(value, &mut pos)?;
+            headers.insert(k, v);
+        }
+    }
+    let body = read_bytes(value, &mut pos)?;
+    if pos != value.len() {
+        return Err(DecodeError::TrailingBytes(value.len() - pos));
+    }
+    Ok((headers, body))
+}
+
+fn read_long(b: &[u8], pos: &mut usize) -> Result<i64, DecodeError> {
+    let start = *pos;
+    let mut z: u64 = 0;
+    for shift in (0..70).step_by(7) {
+        let byte = *b.get(*pos).ok_or(DecodeError::Truncated(*pos))?;
+        *pos += 1;
+        z |= u64::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
+        if byte & 0x80 == 0 {
+            return Ok(((z >> 1) as i64) ^ -((z & 1) as i64));
+        }
+    }
+    Err(DecodeError::BadVarint(start))
+}
+
+fn read_bytes(b: &[u8], pos: &mut usize) -> Result<std::ops::Range<usize>, DecodeError> {
+    let at = *pos;
+    let len = read_long(b, pos)?;
+    let len = usize::try_from(len).map_err(|_| DecodeError::BadLength(at))?;
+    let end = pos.checked_add(len).filter(|e| *e <= b.len());
+    let end = end.ok_or(DecodeError::BadLength(at))?;
+    let range = *pos..end;
+    *pos = end;
+    Ok(range)
+}
+
+fn read_str<'a>(b: &'a [u8], pos: &mut usize) -> Result<&'a str, DecodeError> {
+    let at = *pos;
+    let range = read_bytes(b, pos)?;
+    std::str::from_utf8(&b[range]).map_err(|_| DecodeError::NotUtf8(at))
 }
 
 /// Indexed access to `Headers` without collecting them: `Headers::iter` is the only accessor, and
@@ -134,6 +212,59 @@ mod tests {
         expected.extend_from_slice(b"timestamp");
         expected.extend_from_slice(&[2, b'1', 0, 0]);
         assert_eq!(encode(&h, b""), expected);
+    }
+
+    #[test]
+    fn decode_reads_what_encode_wrote_and_what_apache_avro_writes() {
+        let h = headers(&[("timestamp", "1"), ("a", "2"), ("é", "中")]);
+        let bytes = encode(&h, b"body");
+        let (got, body) = decode_flume_event(&bytes).expect("decodes");
+        assert_eq!(&bytes[body], b"body");
+        for (k, v) in h.iter() {
+            assert_eq!(got.get(k), Some(v));
+        }
+        assert_eq!(got.len(), 3);
+        // An independent writer (apache_avro), with a map of many entries.
+        let schema = Schema::parse_str(FLUME_EVENT_SCHEMA).expect("schema");
+        let map: std::collections::HashMap<String, Value> = (0..100)
+            .map(|i| (format!("h{i}"), Value::String(format!("v{i}"))))
+            .collect();
+        let record = Value::Record(vec![
+            ("headers".into(), Value::Map(map)),
+            ("body".into(), Value::Bytes(vec![1, 2, 3])),
+        ]);
+        let bytes = apache_avro::to_avro_datum(&schema, record).expect("encode");
+        let (got, body) = decode_flume_event(&bytes).expect("decodes");
+        assert_eq!(got.len(), 100);
+        assert_eq!(got.get("h57"), Some("v57"));
+        assert_eq!(&bytes[body], &[1, 2, 3]);
+    }
+
+    #[test]
+    fn decode_refuses_what_is_not_a_flume_event() {
+        assert_eq!(decode_flume_event(b""), Err(DecodeError::Truncated(0)));
+        // Plain text: 'h' = 104 → count 52, then runs out.
+        assert!(decode_flume_event(b"hello world").is_err());
+        assert_eq!(
+            decode_flume_event(&[0, 2, b'x', 9]),
+            Err(DecodeError::TrailingBytes(1))
+        );
+        assert_eq!(decode_flume_event(&[0, 1]), Err(DecodeError::BadLength(1)));
+        assert_eq!(
+            decode_flume_event(&[0x80; 11]),
+            Err(DecodeError::BadVarint(0))
+        );
+        assert_eq!(
+            decode_flume_event(&[2, 2, 0xff, 0, 0, 0]),
+            Err(DecodeError::NotUtf8(1))
+        );
+        // A count near i64::MAX must not make it allocate or loop: it runs out of bytes.
+        let mut huge = Vec::new();
+        write_long(&mut huge, i64::MAX);
+        assert!(decode_flume_event(&huge).is_err());
+        let mut min = Vec::new();
+        write_long(&mut min, i64::MIN);
+        assert!(decode_flume_event(&min).is_err());
     }
 
     #[test]

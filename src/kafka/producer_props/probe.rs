@@ -15,7 +15,7 @@ use super::{canonical, ProducerProp, ProducerProps, PRODUCER_PREFIX};
 use crate::config::reader::PropReader;
 
 /// `rd_kafka_conf_set` on an empty configuration: librdkafka's verdict on one property.
-pub(super) fn check_with_librdkafka(name: &str, value: &str) -> Result<(), String> {
+pub(crate) fn check_with_librdkafka(name: &str, value: &str) -> Result<(), String> {
     let mut c = ClientConfig::new();
     c.set(name, value);
     match c.create_native_config() {
@@ -27,7 +27,7 @@ pub(super) fn check_with_librdkafka(name: &str, value: &str) -> Result<(), Strin
 
 /// Whether this librdkafka was built with `feature` (`ssl`, `sasl_scram`, `sasl_gssapi`, …;
 /// librdkafka's `builtin.features`): what librdkafka refuses depends on how it was built.
-pub(in crate::sink::kafka) fn librdkafka_has_feature(feature: &str) -> bool {
+pub(crate) fn librdkafka_has_feature(feature: &str) -> bool {
     ClientConfig::new()
         .create_native_config()
         .and_then(|c| c.get("builtin.features"))
