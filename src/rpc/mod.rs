@@ -5,7 +5,10 @@
 //! * [`ipc`]: the Avro RPC payloads of Flume's `AvroSourceProtocol` — the stateful handshake,
 //!   `append`/`appendBatch` of `AvroFlumeEvent`, `Status` — encoded by the `apache-avro` crate;
 //! * [`deflate`]: `compression-type = deflate`, one sync-flushed zlib stream per direction;
-//! * [`settings`]: the properties the source and the sink read alike.
+//! * [`settings`]: the properties the source and the sink read alike;
+//! * [`thrift`]: Flume's Thrift RPC (`ThriftSourceProtocol`, framed, compact or binary), for the
+//!   thrift source and sink, encoded by Apache's `thrift` crate;
+//! * [`lenient`]: numbers the RPC clients read as Flume's `AbstractRpcClient` does.
 //!
 //! Nothing here does I/O: the avro source drives these on tokio, the avro sink on blocking
 //! sockets with timeouts.
@@ -13,7 +16,9 @@
 pub mod deflate;
 pub mod frame;
 pub mod ipc;
+pub mod lenient;
 pub mod settings;
+pub mod thrift;
 
 use thiserror::Error;
 
