@@ -15,7 +15,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::process::listens_on;
-use common::thrift_py::{send_with_python_thrift, PythonThriftServer, Received};
+use common::security::TestCa;
+use common::thrift_py::{
+    send_with_python_thrift, PythonThriftClient, PythonThriftServer, Received,
+};
 use common::*;
 
 const DELIVERY: Duration = Duration::from_secs(60);
@@ -30,7 +33,9 @@ fn start_listening(conf_for: impl Fn(u16) -> String, name: &str) -> (Agent, u16)
         let agent = Agent::start(&conf_for(port), name);
         let pid = agent.pid();
         agent.wait_until(DELIVERY, "the thrift source listens or gives up", || {
-            listens_on(pid, port) || agent.log().contains("cannot listen")
+            listens_on(pid, port)
+                || agent.log().contains("cannot listen")
+                || agent.log().contains("ended on its own")
         });
         if listens_on(pid, port) {
             return (agent, port);
@@ -46,11 +51,22 @@ fn start_listening(conf_for: impl Fn(u16) -> String, name: &str) -> (Agent, u16)
 /// A collector: thrift source on `port` → memory → Kafka sink writing Flume's Avro events (so
 /// that headers can be checked).
 fn collector_conf(port: u16, bootstrap: &str, topic: &str, source_extra: &str) -> String {
+    collector_with_channel(port, bootstrap, topic, source_extra, MEMORY)
+}
+
+const MEMORY: &str = "c.channels.ch.type = memory\nc.channels.ch.capacity = 10000\nc.channels.ch.transactionCapacity = 1000\n";
+
+fn collector_with_channel(
+    port: u16,
+    bootstrap: &str,
+    topic: &str,
+    source_extra: &str,
+    channel: &str,
+) -> String {
     format!(
         "c.sources = r1\nc.channels = ch\nc.sinks = k1\n\
          c.sources.r1.type = thrift\nc.sources.r1.bind = 127.0.0.1\nc.sources.r1.port = {port}\n\
-         c.sources.r1.channels = ch\n{source_extra}\
-         c.channels.ch.type = memory\nc.channels.ch.capacity = 10000\nc.channels.ch.transactionCapacity = 1000\n\
+         c.sources.r1.channels = ch\n{source_extra}{channel}\
          c.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink\nc.sinks.k1.channel = ch\n\
          c.sinks.k1.kafka.bootstrap.servers = {bootstrap}\nc.sinks.k1.kafka.topic = {topic}\n\
          c.sinks.k1.useFlumeEventFormat = true\nc.sinks.k1.flumeBatchSize = 100\n"
@@ -125,6 +141,87 @@ fn python_binary_protocol_append_batch_and_append_reach_kafka() {
         "c.sources.r1.protocol = binary\n",
     );
     assert_each_python_event_once(&events, 500, 2);
+}
+
+/// TLS under the framing (Flume's `TSSLTransportFactory` server socket): a client that verifies
+/// the certificate against the test CA gets every event through, with a PEM keystore.
+#[test]
+fn python_over_tls_reaches_kafka_through_the_thrift_source() {
+    let ca = TestCa::new("rflume thrift CA");
+    let (cert, key) = ca.server_cert("source", None);
+    let keystore = cert.with_file_name("keystore.pem");
+    // The key first: source/tls.rs hands the whole file to native-tls's from_pkcs8, which wants
+    // the file to begin with the PKCS#8 key (the certificates are found after it).
+    let mut pem = std::fs::read(&key).expect("key");
+    pem.extend(std::fs::read(&cert).expect("cert"));
+    std::fs::write(&keystore, pem).expect("keystore");
+    let ca_path = ca.cert();
+    let extra = format!(
+        "c.sources.r1.ssl = true\nc.sources.r1.keystore = {}\nc.sources.r1.keystore-type = PEM\n",
+        keystore.display()
+    );
+    let events = through_the_source(
+        300,
+        &[&[
+            "--batch",
+            "50",
+            "--tls-ca",
+            ca_path.to_str().expect("utf-8 path"),
+        ]],
+        &extra,
+    );
+    assert_each_python_event_once(&events, 300, 1);
+}
+
+/// `OK` means "committed to the channel", not "received". The broker is frozen (SIGSTOP)
+/// before the agent starts, so the Kafka sink takes a batch but never commits it, and the
+/// channel holds one batch of [`CAPACITY`] in all: the client gets exactly one `OK` while the
+/// broker is frozen, then `FAILED` for the next batch (it resends), and the rest once the broker
+/// resumes; every event then reaches Kafka once, in order.
+#[test]
+fn ok_is_sent_only_after_the_batch_is_committed_to_the_channel() {
+    const CAPACITY: usize = 100;
+    const TOTAL: usize = 500;
+    const HOLD: Duration = Duration::from_secs(2);
+    let mut broker = Broker::start();
+    broker.create_topic("thrift-held", 1);
+    broker.pause();
+    let channel = format!(
+        "c.channels.ch.type = memory\nc.channels.ch.capacity = {CAPACITY}\n\
+         c.channels.ch.transactionCapacity = {CAPACITY}\nc.channels.ch.keep-alive = 1\n"
+    );
+    let (mut agent, port) = start_listening(
+        |port| collector_with_channel(port, &broker.bootstrap(), "thrift-held", "", &channel),
+        "c",
+    );
+    let mut client = PythonThriftClient::start(port, TOTAL, &["--batch", "100"]);
+    agent.wait_for_log(DELIVERY, "backpressure");
+    assert!(
+        !poll_until(HOLD, || client.acknowledged() > CAPACITY),
+        "a batch the full channel cannot hold was answered OK: {}",
+        client.log()
+    );
+    assert_eq!(
+        client.acknowledged(),
+        CAPACITY,
+        "the stored batch was answered"
+    );
+    wait_until(DELIVERY, "the held batch is answered FAILED", || {
+        client.log().contains("retrying: FAILED")
+    });
+    assert_eq!(client.acknowledged(), CAPACITY, "FAILED is not OK");
+    broker.resume();
+    let status = client
+        .wait_exit(DELIVERY)
+        .expect("the client finishes once the broker is back");
+    assert!(status.success(), "{}", client.log());
+    agent.stop_cleanly();
+    let events: Vec<FlumeEvent> =
+        consume_all(&broker.bootstrap(), "thrift-held", 1, TOTAL, DELIVERY)
+            .iter()
+            .map(|r| FlumeEvent::decode(&r.value))
+            .collect();
+    assert_each_python_event_once(&events, TOTAL, 1);
 }
 
 /// An agent: `seq` source (bodies "0", "1", …) → memory → thrift sink to `port`.

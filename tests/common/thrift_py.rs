@@ -53,6 +53,54 @@ pub fn send_with_python_thrift(port: u16, count: usize, args: &[&str]) -> Output
         .expect("cannot run the thrift venv's python")
 }
 
+/// The client running in the background: how many events were answered OK so far can be read
+/// while it runs.
+pub struct PythonThriftClient {
+    proc: Supervised,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Deserialize)]
+struct Acknowledged {
+    acknowledged: usize,
+}
+
+impl PythonThriftClient {
+    pub fn start(port: u16, count: usize, args: &[&str]) -> PythonThriftClient {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let log = dir.path().join("thrift-client.log");
+        let mut cmd = script("client");
+        cmd.arg(port.to_string()).arg(count.to_string()).args(args);
+        let proc = Supervised::spawn("python thrift client", cmd, &log);
+        PythonThriftClient { proc, _dir: dir }
+    }
+
+    /// Events answered OK so far.
+    pub fn acknowledged(&self) -> usize {
+        self.proc
+            .log()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Acknowledged>(l).ok())
+            .map(|a| a.acknowledged)
+            .max()
+            .unwrap_or(0)
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        self.proc.wait_exit(timeout)
+    }
+
+    pub fn log(&self) -> String {
+        self.proc.log()
+    }
+}
+
+impl Drop for PythonThriftClient {
+    fn drop(&mut self) {
+        self.proc.kill();
+    }
+}
+
 /// An event as the Python server accepted it.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 pub struct Received {
