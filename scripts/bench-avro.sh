@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Avro RPC throughput on loopback, no broker: agent a1 (seq → memory → avro sink) sends N events
-# to agent c1 (avro source → memory → null sink); timed from a1's start until c1's null sink has
-# seen the N-th event.
+# Avro (or Thrift) RPC throughput on loopback, no broker: agent a1 (seq → memory → avro sink)
+# sends N events to agent c1 (avro source → memory → null sink); timed from a1's start until c1's
+# null sink has seen the N-th event. `--rpc thrift` uses the thrift sink and source instead
+# (`--protocol binary` for Thrift's binary protocol; compact is Flume's default).
 #
 #   bash scripts/bench-avro.sh [--events N] [--batch-size B] [--body BYTES] [--deflate] [--bin PATH]
+#                              [--rpc avro|thrift] [--protocol compact|binary]
 #
 # Default: 2,000,000 events, Flume's batch-size 100, bodies as seq writes them (the event's number,
 # 1-7 bytes), the release binary (built if missing). Prints the wall time, events/s and each
@@ -14,12 +16,16 @@ N=2000000
 BATCH=100
 BIN=""
 DEFLATE=""
+RPC=avro
+PROTOCOL=compact
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --events) N="$2"; shift 2 ;;
         --batch-size) BATCH="$2"; shift 2 ;;
         --deflate) DEFLATE="deflate"; shift ;;
         --bin) BIN="$2"; shift 2 ;;
+        --rpc) RPC="$2"; shift 2 ;;
+        --protocol) PROTOCOL="$2"; shift 2 ;;
         *) echo "usage: $0 [--events N] [--batch-size B] [--deflate] [--bin PATH]" >&2; exit 2 ;;
     esac
 done
@@ -38,14 +44,21 @@ trap cleanup EXIT
 PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 TXN=$(( BATCH > 1000 ? BATCH : 1000 ))
 COMPRESSION="${DEFLATE:-none}"
+case "$RPC" in
+    avro) SRC_EXTRA="c1.sources.r1.compression-type = $COMPRESSION"
+          SINK_EXTRA="a1.sinks.k1.compression-type = $COMPRESSION" ;;
+    thrift) SRC_EXTRA="c1.sources.r1.protocol = $PROTOCOL"
+            SINK_EXTRA="a1.sinks.k1.protocol = $PROTOCOL"; COMPRESSION="none, $PROTOCOL protocol" ;;
+    *) echo "--rpc avro or --rpc thrift" >&2; exit 2 ;;
+esac
 cat > "$WORK/c1.conf" <<CONF
 c1.sources = r1
 c1.channels = ch
 c1.sinks = k1
-c1.sources.r1.type = avro
+c1.sources.r1.type = $RPC
 c1.sources.r1.bind = 127.0.0.1
 c1.sources.r1.port = $PORT
-c1.sources.r1.compression-type = $COMPRESSION
+$SRC_EXTRA
 c1.sources.r1.channels = ch
 c1.channels.ch.type = memory
 c1.channels.ch.capacity = 100000
@@ -66,12 +79,12 @@ a1.sources.s1.channels = c1
 a1.channels.c1.type = memory
 a1.channels.c1.capacity = 100000
 a1.channels.c1.transactionCapacity = $TXN
-a1.sinks.k1.type = avro
+a1.sinks.k1.type = $RPC
 a1.sinks.k1.channel = c1
 a1.sinks.k1.hostname = 127.0.0.1
 a1.sinks.k1.port = $PORT
 a1.sinks.k1.batch-size = $BATCH
-a1.sinks.k1.compression-type = $COMPRESSION
+$SINK_EXTRA
 CONF
 # `time -f` of GNU time gives each agent's CPU seconds and peak RSS.
 TIME=(/usr/bin/time -f "%U %S %M")
@@ -101,7 +114,7 @@ wait "$A1" || true
 wait "$C1" || true
 secs=$(echo "$end - $start" | bc -l)
 rate=$(echo "$N / $secs" | bc)
-echo "avro sink -> avro source, $N events, batch-size $BATCH, compression $COMPRESSION: $(printf %.2f "$secs") s, $rate events/s"
+echo "$RPC sink -> $RPC source, $N events, batch-size $BATCH, compression $COMPRESSION: $(printf %.2f "$secs") s, $rate events/s"
 if [[ ${#TIME[@]} -gt 0 ]]; then
     for side in a1 c1; do
         read -r u s m < <(tail -1 "$WORK/$side.err")

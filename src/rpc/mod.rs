@@ -8,11 +8,13 @@
 //! * [`settings`]: the properties the source and the sink read alike;
 //! * [`thrift`]: Flume's Thrift RPC (`ThriftSourceProtocol`, framed, compact or binary), for the
 //!   thrift source and sink, encoded by Apache's `thrift` crate;
+//! * [`client`]: an RPC sink's connect and per-call deadline;
 //! * [`lenient`]: numbers the RPC clients read as Flume's `AbstractRpcClient` does.
 //!
-//! Nothing here does I/O: the avro source drives these on tokio, the avro sink on blocking
+//! Nothing here but [`client`]'s connect does I/O: the avro source drives these on tokio, the avro sink on blocking
 //! sockets with timeouts.
 
+pub mod client;
 pub mod deflate;
 pub mod frame;
 pub mod ipc;

@@ -17,7 +17,7 @@
 //! rather than send in the clear what the file says to encrypt).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -27,7 +27,7 @@ use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
 use crate::rpc::thrift::{self as wire, FrameDecoder, Protocol, Status as RpcStatus};
-use crate::rpc::{lenient, settings};
+use crate::rpc::{client, lenient, settings};
 
 /// Flume's `batch-size` default (`RpcClientConfigurationConstants.DEFAULT_BATCH_SIZE`).
 pub const DEFAULT_BATCH_SIZE: u64 = 100;
@@ -202,30 +202,23 @@ enum CallError {
 
 impl ThriftSink {
     fn connect(&self) -> Result<Connection, CallError> {
-        let target = format!("{}:{}", self.settings.hostname, self.settings.port);
-        let addrs: Vec<SocketAddr> = (self.settings.hostname.as_str(), self.settings.port)
-            .to_socket_addrs()
-            .map_err(|e| CallError::Connect(target.clone(), e.to_string()))?
-            .collect();
-        let mut last = String::from("the host name resolves to no address");
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, self.settings.connect_timeout) {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    info!(sink = %self.core.name, "Thrift sink {}: connected to {addr} ({} protocol)", self.core.name, self.settings.protocol.name());
-                    self.core.counter.connection_created.inc();
-                    return Ok(Connection {
-                        stream,
-                        peer: addr,
-                        frames: FrameDecoder::new(),
-                        opened: Instant::now(),
-                    });
-                }
-                Err(e) => last = format!("{addr}: {e}"),
+        let (host, port) = (self.settings.hostname.as_str(), self.settings.port);
+        match client::connect(host, port, self.settings.connect_timeout) {
+            Ok((stream, peer)) => {
+                info!(sink = %self.core.name, "Thrift sink {}: connected to {peer} ({} protocol)", self.core.name, self.settings.protocol.name());
+                self.core.counter.connection_created.inc();
+                Ok(Connection {
+                    stream,
+                    peer,
+                    frames: FrameDecoder::new(),
+                    opened: Instant::now(),
+                })
+            }
+            Err(e) => {
+                self.core.counter.connection_failed.inc();
+                Err(CallError::Connect(format!("{host}:{port}"), e))
             }
         }
-        self.core.counter.connection_failed.inc();
-        Err(CallError::Connect(target, last))
     }
 
     /// Sends one `appendBatch` and waits for its answer, within `request-timeout`.
@@ -250,22 +243,22 @@ impl ThriftSink {
         wire::write_append_batch(self.settings.protocol, self.seq, events, &mut self.request)
             .map_err(|e| io(e.to_string()))?;
         conn.stream
-            .set_write_timeout(Some(remaining(deadline).map_err(&io)?))
+            .set_write_timeout(Some(client::remaining(deadline).map_err(&io)?))
             .map_err(|e| io(e.to_string()))?;
         conn.stream
             .write_all(&self.request)
-            .map_err(|e| io(timeout_words(e)))?;
+            .map_err(|e| io(client::io_words(e)))?;
         let frame = loop {
             if let Some(f) = conn.frames.next_frame().map_err(|e| io(e.to_string()))? {
                 break f;
             }
             conn.stream
-                .set_read_timeout(Some(remaining(deadline).map_err(&io)?))
+                .set_read_timeout(Some(client::remaining(deadline).map_err(&io)?))
                 .map_err(|e| io(e.to_string()))?;
             let n = conn
                 .stream
                 .read(&mut self.read_buf)
-                .map_err(|e| io(timeout_words(e)))?;
+                .map_err(|e| io(client::io_words(e)))?;
             if n == 0 {
                 return Err(io("the connection was closed before the answer".into()));
             }
@@ -284,24 +277,6 @@ impl ThriftSink {
             let _ = c.stream.shutdown(std::net::Shutdown::Both);
             self.core.counter.connection_closed.inc();
         }
-    }
-}
-
-fn remaining(deadline: Instant) -> Result<Duration, String> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err("Append call timeout: no answer within request-timeout".into())
-    } else {
-        Ok(left)
-    }
-}
-
-fn timeout_words(e: std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            "Append call timeout: no answer within request-timeout".into()
-        }
-        _ => e.to_string(),
     }
 }
 

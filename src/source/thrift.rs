@@ -167,7 +167,7 @@ impl Source for ThriftSource {
         let listener = rt
             .block_on(TcpListener::bind(&addr))
             .map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
-        info!(source = %self.name, "Started Thrift source {} on {addr} ({} protocol{}).",
+        info!(source = %self.name, "Thrift source {} started on {addr} ({} protocol{}).",
             self.name, self.settings.protocol.name(), if acceptor.is_some() { ", TLS" } else { "" });
         let shared = Arc::new(Shared {
             name: self.name.clone(),
