@@ -187,3 +187,46 @@ fn sighup_is_logged_and_the_agent_keeps_running() {
     assert!(agent.is_running(), "{}", agent.log());
     agent.stop_cleanly();
 }
+
+/// A command that writes three lines and then pauses: with a batch far from full and
+/// `batchTimeout` a minute away, the lines are handed on once the command has been silent for
+/// `rflume.idleFlushMs` (20 ms by default), not after the minute. With it set to 0 (Flume's
+/// behaviour) they wait in the batch, and the stop flushes them.
+#[test]
+fn a_partial_batch_is_handed_on_when_the_command_pauses() {
+    let slow = |extra: &str| {
+        config(
+            "echo idle-1; echo idle-2; echo idle-3; exec sleep 600",
+            extra,
+        )
+        .replace("batchTimeout = 100", "batchTimeout = 60000")
+        .replace(
+            "a1.channels.c1.type",
+            "a1.sources.r1.batchSize = 100\na1.channels.c1.type",
+        )
+    };
+    let mut agent = Agent::start(&slow(""), "a1");
+    let started = Instant::now();
+    agent.wait_until(DEADLINE, "the three lines were shipped", || {
+        events_with(&agent.log(), "idle-") == 3
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "shipped long before batchTimeout"
+    );
+    agent.stop_cleanly();
+
+    let mut agent = Agent::start(&slow("a1.sources.r1.rflume.idleFlushMs = 0\n"), "a1");
+    agent.wait_until(DEADLINE, "the source started the command", || {
+        agent.log().contains("Source r1") && agent.log().contains("started")
+    });
+    // The control: without the idle flush nothing is shipped while the command pauses...
+    let quiet_until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < quiet_until {
+        assert_eq!(events_with(&agent.log(), "idle-"), 0, "{}", agent.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // ...and the stop still stores and drains what the batch held.
+    agent.stop_cleanly();
+    assert_eq!(events_with(&agent.log(), "idle-"), 3, "{}", agent.log());
+}

@@ -122,6 +122,8 @@ fn stop_delivers_everything_read(signal: libc::c_int, topic: &str) {
         &[
             ("sources.r1.batchSize", "1000"),
             ("sources.r1.batchTimeout", "60000"),
+            // Flume's behaviour (no flush when the command pauses), so the lines stay unstored.
+            ("sources.r1.rflume.idleFlushMs", "0"),
             RECONNECT,
         ],
     );

@@ -40,6 +40,13 @@ use crate::shutdown::Shutdown;
 pub const DEFAULT_BATCH_SIZE: u64 = 20;
 /// Flume's `batchTimeout` default, ms.
 pub const DEFAULT_BATCH_TIMEOUT_MS: u64 = 3000;
+
+/// rflume's `rflume.idleFlushMs` default: a partial batch is also handed on once the command
+/// has written nothing for this long. `batchTimeout` stays the upper bound under a trickle, but
+/// the last lines before a pause do not wait 3 s for it. Long enough that a command writing
+/// steadily (a line every few ms) still fills its batches, so a steady stream costs no more
+/// puts than before. 0 turns it off (Flume's behaviour: `batchTimeout` only).
+pub const DEFAULT_IDLE_FLUSH_MS: u64 = 20;
 /// Flume's `restartThrottle` default, ms.
 pub const DEFAULT_RESTART_THROTTLE_MS: u64 = 10_000;
 /// Longest stderr line logged (the rest of a longer one is not read into memory).
@@ -57,6 +64,8 @@ pub struct ExecSettings {
     pub log_stderr: bool,
     pub batch_size: usize,
     pub batch_timeout: Duration,
+    /// `rflume.idleFlushMs`; None when 0 (off).
+    pub idle_flush: Option<Duration>,
     pub charset: String,
     pub line_limit: LineLimit,
 }
@@ -78,6 +87,7 @@ impl ExecSettings {
         let log_stderr = r.bool("logStdErr", false);
         let batch_size = r.positive_int("batchSize", DEFAULT_BATCH_SIZE);
         let batch_timeout = r.positive("batchTimeout", DEFAULT_BATCH_TIMEOUT_MS);
+        let idle_flush = r.non_negative("rflume.idleFlushMs", DEFAULT_IDLE_FLUSH_MS);
         let charset = r.string("charset", "UTF-8");
         let line_limit = LineLimit::parse(r);
         match encoding_rs::Encoding::for_label(charset.as_bytes()) {
@@ -106,6 +116,7 @@ impl ExecSettings {
             log_stderr,
             batch_size: batch_size as usize,
             batch_timeout: Duration::from_millis(batch_timeout),
+            idle_flush: (idle_flush > 0).then(|| Duration::from_millis(idle_flush)),
             charset,
             line_limit,
         })
@@ -152,6 +163,10 @@ impl Describe for ExecSettings {
             (
                 "batchTimeout".into(),
                 self.batch_timeout.as_millis().to_string(),
+            ),
+            (
+                "rflume.idleFlushMs".into(),
+                self.idle_flush.map_or(0, |d| d.as_millis()).to_string(),
             ),
             ("charset".into(), self.charset.clone()),
         ]
@@ -342,7 +357,13 @@ impl ExecSource {
         let stopped = shutdown.stopped();
         tokio::pin!(stopped);
         loop {
-            let flush_at = lines.started.map(|t| t + self.settings.batch_timeout);
+            let flush_at = lines.started.map(|t| {
+                let timeout = t + self.settings.batch_timeout;
+                match self.settings.idle_flush {
+                    Some(idle) => timeout.min(lines.last_read.unwrap_or(t) + idle),
+                    None => timeout,
+                }
+            });
             tokio::select! {
                 biased;
                 _ = &mut stopped => {
@@ -433,6 +454,8 @@ struct Lines {
     batch: Vec<Event>,
     /// When the oldest line of `batch` arrived (drives `batchTimeout`).
     started: Option<Instant>,
+    /// When the command last wrote something (drives the idle flush).
+    last_read: Option<Instant>,
 }
 
 impl Lines {
@@ -443,14 +466,17 @@ impl Lines {
             // The batch grows as lines come: a large batchSize must not be allocated up front.
             batch: Vec::with_capacity(batch_size.min(1024)),
             started: None,
+            last_read: None,
         }
     }
 
     fn frame(&mut self) {
         let batch = &mut self.batch;
         self.framer.drain_lines(|line| batch.push(Event::new(line)));
-        if !self.batch.is_empty() && self.started.is_none() {
-            self.started = Some(Instant::now());
+        let now = Instant::now();
+        self.last_read = Some(now);
+        if !self.batch.is_empty() {
+            self.started.get_or_insert(now);
         }
     }
 
