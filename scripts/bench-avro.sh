@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Avro RPC throughput on loopback, no broker: agent a1 (seq → memory → avro sink) sends N events
-# to agent c1 (avro source → memory → null sink); timed from a1's start until c1's null sink has
-# seen the N-th event.
+# Avro (or Thrift) RPC throughput on loopback, no broker: agent a1 (seq → memory → avro sink)
+# sends N events to agent c1 (avro source → memory → null sink); timed from a1's start until c1's
+# null sink has seen the N-th event. `--rpc thrift` uses the thrift sink and source instead
+# (`--protocol binary` for Thrift's binary protocol; compact is Flume's default).
 #
 #   bash scripts/bench-avro.sh [--events N] [--batch-size B] [--deflate] [--tls]
 #                              [--order flume-1.10|flume-1.9] [--bin PATH]
+#                              [--rpc avro|thrift] [--protocol compact|binary]
 #
-# --tls: ssl = true on both ends, with a throw-away CA and a PKCS#12 key store made by openssl in
-# the work directory (the sink trusts that CA through a PEM truststore). --order sets
+# --tls: ssl = true on both ends (avro), with a throw-away CA and a PKCS#12 key store made by
+# openssl in the work directory (the sink trusts that CA through a PEM truststore). --order sets
 # ssl-deflate-order on both ends (it matters with --tls --deflate; default flume-1.10).
 #
 # Default: 2,000,000 events, Flume's batch-size 100, bodies as seq writes them (the event's number,
@@ -21,6 +23,8 @@ BIN=""
 DEFLATE=""
 TLS=""
 ORDER="flume-1.10"
+RPC=avro
+PROTOCOL=compact
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --events) N="$2"; shift 2 ;;
@@ -29,7 +33,9 @@ while [[ $# -gt 0 ]]; do
         --tls) TLS="tls"; shift ;;
         --order) ORDER="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
-        *) echo "usage: $0 [--events N] [--batch-size B] [--deflate] [--tls] [--order O] [--bin PATH]" >&2; exit 2 ;;
+        --rpc) RPC="$2"; shift 2 ;;
+        --protocol) PROTOCOL="$2"; shift 2 ;;
+        *) echo "usage: $0 [--events N] [--batch-size B] [--deflate] [--tls] [--order O] [--bin PATH] [--rpc avro|thrift] [--protocol P]" >&2; exit 2 ;;
     esac
 done
 if [[ -z "$BIN" ]]; then
@@ -68,14 +74,21 @@ a1.sinks.k1.truststore = $WORK/ca.pem
 a1.sinks.k1.truststore-type = PEM${DEFLATE:+
 a1.sinks.k1.ssl-deflate-order = $ORDER}"
 fi
+case "$RPC" in
+    avro) SRC_EXTRA="c1.sources.r1.compression-type = $COMPRESSION"
+          SINK_EXTRA="a1.sinks.k1.compression-type = $COMPRESSION" ;;
+    thrift) SRC_EXTRA="c1.sources.r1.protocol = $PROTOCOL"
+            SINK_EXTRA="a1.sinks.k1.protocol = $PROTOCOL"; COMPRESSION="none, $PROTOCOL protocol" ;;
+    *) echo "--rpc avro or --rpc thrift" >&2; exit 2 ;;
+esac
 cat > "$WORK/c1.conf" <<CONF
 c1.sources = r1
 c1.channels = ch
 c1.sinks = k1
-c1.sources.r1.type = avro
+c1.sources.r1.type = $RPC
 c1.sources.r1.bind = 127.0.0.1
 c1.sources.r1.port = $PORT
-c1.sources.r1.compression-type = $COMPRESSION
+$SRC_EXTRA
 c1.sources.r1.channels = ch
 $SOURCE_TLS
 c1.channels.ch.type = memory
@@ -97,12 +110,12 @@ a1.sources.s1.channels = c1
 a1.channels.c1.type = memory
 a1.channels.c1.capacity = 100000
 a1.channels.c1.transactionCapacity = $TXN
-a1.sinks.k1.type = avro
+a1.sinks.k1.type = $RPC
 a1.sinks.k1.channel = c1
 a1.sinks.k1.hostname = 127.0.0.1
 a1.sinks.k1.port = $PORT
 a1.sinks.k1.batch-size = $BATCH
-a1.sinks.k1.compression-type = $COMPRESSION
+$SINK_EXTRA
 $SINK_TLS
 CONF
 # `time -f` of GNU time gives each agent's CPU seconds and peak RSS.
@@ -133,7 +146,7 @@ wait "$A1" || true
 wait "$C1" || true
 secs=$(echo "$end - $start" | bc -l)
 rate=$(echo "$N / $secs" | bc)
-echo "avro sink -> avro source, $N events, batch-size $BATCH, compression $COMPRESSION, tls ${TLS:-off}${DEFLATE:+${TLS:+ ($ORDER)}}: $(printf %.2f "$secs") s, $rate events/s"
+echo "$RPC sink -> $RPC source, $N events, batch-size $BATCH, compression $COMPRESSION, tls ${TLS:-off}${DEFLATE:+${TLS:+ ($ORDER)}}: $(printf %.2f "$secs") s, $rate events/s"
 if [[ ${#TIME[@]} -gt 0 ]]; then
     for side in a1 c1; do
         read -r u s m < <(tail -1 "$WORK/$side.err")

@@ -12,6 +12,7 @@
 #   RFLUME_JVM_TIER=0      skip the JVM tier (no Maven fetch); scripts/test-jvm.sh runs it alone
 #   RFLUME_PYTHON          a python with tests/python/requirements.txt installed (default: the
 #                          venv tests/python/venv.sh creates in the tools cache)
+#   RFLUME_THRIFT_PYTHON   a python with PyPI's thrift (default: tests/python/thrift-venv.sh's venv)
 #   RFLUME_TOOLS           where tools are cached (default ~/.cache/rflume)
 #   RFLUME_TEST_TIMEOUT    upper bound for the test run (default 60m), so a hung test fails the
 #                          run with a message well inside CI's 90 minutes instead of eating them
@@ -64,6 +65,12 @@ step "avsc for the Avro RPC tests"
 RFLUME_NODE_PATH="$(bash tests/node/avsc.sh)"
 export RFLUME_NODE_PATH
 echo "RFLUME_NODE_PATH=$RFLUME_NODE_PATH" >&2
+
+# PyPI's thrift, the independent Thrift RPC peer of tests/thrift_rpc.rs: pinned, in the tools cache.
+step "python thrift for the Thrift RPC tests"
+RFLUME_THRIFT_PYTHON="$(bash tests/python/thrift-venv.sh)"
+export RFLUME_THRIFT_PYTHON
+echo "RFLUME_THRIFT_PYTHON=$RFLUME_THRIFT_PYTHON" >&2
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -41,6 +41,11 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         "avro",
         &[("bind", "127.0.0.1"), ("port", "41414")],
     ),
+    (
+        "source",
+        "thrift",
+        &[("bind", "127.0.0.1"), ("port", "4353")],
+    ),
     ("source", "spooldir", &[("spoolDir", "/var/spool/flume")]),
     (
         "source",
@@ -113,6 +118,11 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         "sink",
         "avro",
         &[("hostname", "127.0.0.1"), ("port", "41414")],
+    ),
+    (
+        "sink",
+        "thrift",
+        &[("hostname", "127.0.0.1"), ("port", "4353")],
     ),
     ("sink", "logger", &[]),
     ("sink", "file_roll", &[("sink.directory", "/var/log/flume")]),

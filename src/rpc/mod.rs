@@ -7,15 +7,23 @@
 //! * [`deflate`]: `compression-type = deflate`, one sync-flushed zlib stream per direction;
 //! * [`settings`]: the properties the source and the sink read alike;
 //! * [`tls`]: Flume's TLS keys (a source's key store, the sink's trust store, the order of TLS
-//!   and deflate), shared with the other listening sources.
+//!   and deflate), shared with the other listening sources;
+//! * [`thrift`]: Flume's Thrift RPC (`ThriftSourceProtocol`, framed, compact or binary), for the
+//!   thrift source and sink, encoded by Apache's `thrift` crate;
+//! * [`client`]: an RPC sink's connect and per-call deadline;
+//! * [`lenient`]: numbers the RPC clients read as Flume's `AbstractRpcClient` does.
 //!
-//! Nothing here opens a connection: the avro source drives these on tokio, the avro sink on
-//! blocking sockets with timeouts; [`deflate::ZlibStream`] wraps either kind of stream.
+//! Nothing here but [`client`]'s connect does I/O: the avro source drives these on tokio, the
+//! avro sink on blocking sockets with timeouts; [`deflate::ZlibStream`] wraps either kind of
+//! stream.
 
+pub mod client;
 pub mod deflate;
 pub mod frame;
 pub mod ipc;
+pub mod lenient;
 pub mod settings;
+pub mod thrift;
 pub mod tls;
 
 use thiserror::Error;

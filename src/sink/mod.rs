@@ -20,6 +20,7 @@ pub mod kafka;
 pub mod logger;
 pub mod null;
 pub mod runner;
+pub mod thrift;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,11 +37,9 @@ use hdfs::HdfsSettings;
 use kafka::KafkaSettings;
 use logger::LoggerSettings;
 use null::NullSettings;
+use thrift::ThriftSinkSettings;
 
 pub use runner::{DefaultSinkProcessor, SinkProcessor};
-
-/// What to use instead of Flume's agent-to-agent RPC sinks.
-const AGENT_TO_AGENT: &str = "not planned: connect agents with the avro sink and source instead (type = avro on both ends, wire-compatible with Flume), or through Kafka (org.apache.flume.sink.kafka.KafkaSink with useFlumeEventFormat = true), or keep both ends on Flume";
 
 /// Every sink type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<SinkSettings>] = &[
@@ -63,7 +62,9 @@ pub const TYPES: &[TypeEntry<SinkSettings>] = &[
     TypeEntry::yes("avro", "org.apache.flume.sink.AvroSink", |r| {
         AvroSinkSettings::parse(r).map(SinkSettings::Avro)
     }),
-    TypeEntry::no("thrift", "org.apache.flume.sink.ThriftSink", AGENT_TO_AGENT),
+    TypeEntry::yes("thrift", "org.apache.flume.sink.ThriftSink", |r| {
+        ThriftSinkSettings::parse(r).map(SinkSettings::Thrift)
+    }),
     TypeEntry::no("irc", "org.apache.flume.sink.irc.IRCSink", NOT_PLANNED),
     TypeEntry::no(
         "elasticsearch",
@@ -117,6 +118,7 @@ pub enum SinkSettings {
     Kafka(Box<KafkaSettings>),
     Logger(LoggerSettings),
     Null(NullSettings),
+    Thrift(ThriftSinkSettings),
 }
 
 impl SinkSettings {
@@ -128,6 +130,7 @@ impl SinkSettings {
             SinkSettings::Kafka(s) => &**s,
             SinkSettings::Logger(s) => s,
             SinkSettings::Null(s) => s,
+            SinkSettings::Thrift(s) => s,
         }
     }
 }

@@ -20,11 +20,13 @@ pub mod net;
 pub mod netcat;
 pub mod netcat_udp;
 pub mod processor;
+pub mod rpc_put;
 pub mod selector;
 pub mod seq;
 pub mod spooldir;
 pub mod syslog;
 pub mod taildir;
+pub mod thrift;
 pub mod tls;
 
 pub use processor::{ChannelProcessor, PutOutcome};
@@ -43,9 +45,7 @@ use seq::SeqSettings;
 use spooldir::SpoolDirSettings;
 use syslog::{MultiportSyslogSettings, SyslogTcpSettings, SyslogUdpSettings};
 use taildir::TaildirSettings;
-
-/// What to use instead of Flume's agent-to-agent RPC sources.
-const AGENT_TO_AGENT: &str = "not planned: connect agents with the avro source and sink instead (type = avro on both ends, wire-compatible with Flume), or through Kafka (the sending agent's org.apache.flume.sink.kafka.KafkaSink with useFlumeEventFormat = true), or keep both ends on Flume";
+use thrift::ThriftSourceSettings;
 
 /// Every source type Flume knows, by alias and class name.
 pub const TYPES: &[TypeEntry<SourceSettings>] = &[
@@ -96,11 +96,9 @@ pub const TYPES: &[TypeEntry<SourceSettings>] = &[
     TypeEntry::yes("avro", "org.apache.flume.source.AvroSource", |r| {
         AvroSourceSettings::parse(r).map(SourceSettings::Avro)
     }),
-    TypeEntry::no(
-        "thrift",
-        "org.apache.flume.source.ThriftSource",
-        AGENT_TO_AGENT,
-    ),
+    TypeEntry::yes("thrift", "org.apache.flume.source.ThriftSource", |r| {
+        ThriftSourceSettings::parse(r).map(SourceSettings::Thrift)
+    }),
     TypeEntry::no("jms", "org.apache.flume.source.jms.JMSSource", NOT_PLANNED),
     TypeEntry::yes("kafka", "org.apache.flume.source.kafka.KafkaSource", |r| {
         KafkaSourceSettings::parse(r).map(|s| SourceSettings::Kafka(Box::new(s)))
@@ -123,6 +121,7 @@ pub enum SourceSettings {
     Seq(SeqSettings),
     SpoolDir(SpoolDirSettings),
     Taildir(TaildirSettings),
+    Thrift(ThriftSourceSettings),
 }
 
 impl SourceSettings {
@@ -140,6 +139,7 @@ impl SourceSettings {
             SourceSettings::Seq(s) => s,
             SourceSettings::SpoolDir(s) => s,
             SourceSettings::Taildir(s) => s,
+            SourceSettings::Thrift(s) => s,
         }
     }
 }

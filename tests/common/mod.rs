@@ -38,6 +38,7 @@ pub mod security;
 pub mod stream;
 pub mod tally;
 pub mod tansu;
+pub mod thrift_py;
 
 // The vocabulary tests import with `use common::*`; a given test file uses only some of it.
 #[allow(unused_imports)]

@@ -1,0 +1,75 @@
+//! The put of an RPC source (the thrift source; the avro source has its own copy of the same
+//! logic): one client call's events into the channels, answered only once committed.
+//!
+//! The put may wait for room in a full channel (backpressure), so it runs off the connection's
+//! task (other connections are read and answered meanwhile) and gives up after [`PUT_TIMEOUT`]
+//! — below Flume's 20 s `request-timeout`, so the client hears `FAILED` and resends instead of
+//! timing out on its own while the put still goes on, which would store the batch twice. While
+//! the agent stops, the put is retried until the drain deadline, as every source's.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing::warn;
+
+use super::{ChannelProcessor, PutOutcome};
+use crate::event::Event;
+use crate::shutdown::Shutdown;
+
+/// How long a put may wait for room in a full channel before the client is answered `FAILED`
+/// (Flume answers after the channel's `keep-alive`, 3 s by default).
+pub const PUT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Puts `events` into the channels (several transactions when the batch is larger than a
+/// channel's `transactionCapacity`); true when every one committed.
+pub async fn store(
+    events: Vec<Event>,
+    processor: &Arc<Mutex<ChannelProcessor>>,
+    source: &str,
+    shutdown: &Shutdown,
+) -> bool {
+    if events.is_empty() {
+        return true;
+    }
+    let give_up = Shutdown::new();
+    let put = tokio::task::spawn_blocking({
+        let processor = processor.clone();
+        let give_up = give_up.clone();
+        let source = source.to_string();
+        move || {
+            let Ok(mut p) = processor.lock() else {
+                return false;
+            };
+            let max = p.max_batch().max(1);
+            let total = events.len();
+            let mut rest = events;
+            while !rest.is_empty() {
+                let tail = if rest.len() > max {
+                    rest.split_off(max)
+                } else {
+                    Vec::new()
+                };
+                let chunk = std::mem::replace(&mut rest, tail);
+                if let PutOutcome::Abandoned { lost } = p.put_blocking(chunk, &give_up) {
+                    warn!(source = %source, "{lost} of {total} events from a client could not be stored in time; the client is answered FAILED and sends them again");
+                    return false;
+                }
+            }
+            true
+        }
+    });
+    tokio::pin!(put);
+    let timeout = tokio::time::sleep(PUT_TIMEOUT);
+    tokio::pin!(timeout);
+    let mut agent_stopping = false;
+    loop {
+        tokio::select! {
+            stored = &mut put => return stored.unwrap_or(false),
+            _ = &mut timeout, if !give_up.is_stopping() => give_up.trigger(Instant::now()),
+            _ = shutdown.stopped(), if !agent_stopping => {
+                agent_stopping = true;
+                give_up.trigger(shutdown.deadline().unwrap_or_else(Instant::now));
+            }
+        }
+    }
+}
