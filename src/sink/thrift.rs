@@ -95,13 +95,30 @@ impl ThriftSinkSettings {
                 Some("delete this line".into()),
             );
         }
-        settings::ssl(
-            r,
+        // TLS for this sink is not implemented: `ssl = true` makes it unsupported (the agent
+        // refuses to start rather than send in the clear what the file says to encrypt); the
+        // other keys mean nothing without it and are accepted.
+        let ssl = r.bool("ssl", false);
+        for key in [
             "truststore",
-            &["trust-all-certs"],
-            "thrift sink",
-            "tunnel to the collector (stunnel) or keep Flume for this sink",
-        );
+            "truststore-password",
+            "truststore-type",
+            "trust-all-certs",
+            "exclude-protocols",
+            "include-protocols",
+            "exclude-cipher-suites",
+            "include-cipher-suites",
+        ] {
+            r.known(key);
+        }
+        if ssl {
+            r.unsupported(
+                "ssl",
+                None,
+                "TLS for the thrift sink is not implemented in rflume yet",
+                Some("tunnel to the collector (stunnel) or keep Flume for this sink".into()),
+            );
+        }
         let kerberos = r.bool("kerberos", false);
         for key in ["client-principal", "client-keytab", "server-principal"] {
             r.known(key);
