@@ -419,10 +419,31 @@ fn agent_with_hadoop_conf(hdfs: &Hdfs, config: &str) -> Agent {
 /// Each file under `dir` read on its own (so that a line cut at a file's end cannot merge with
 /// the next file's first), as numbered-line records for [`Tally`].
 fn tally_of(hdfs: &Hdfs, dir: &str, sent: usize) -> (Lines, Vec<(String, u64)>) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        match try_tally_of(hdfs, dir, sent) {
+            Ok(t) => return t,
+            Err(e) => last = e,
+        }
+    }
+    panic!("cannot read the files under {dir}: {last}");
+}
+
+/// [`tally_of`] once; `Err` when a file was renamed between the listing and its reading.
+fn try_tally_of(
+    hdfs: &Hdfs,
+    dir: &str,
+    sent: usize,
+) -> Result<(Lines, Vec<(String, u64)>), String> {
     let files = hdfs.files(dir);
     let mut records = Vec::new();
     for (p, _) in &files {
-        for line in hdfs.cat(p).split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let bytes = match hdfs.shell(&["-cat", p]) {
+            Ok(b) => b,
+            Err(e) if e.contains("No such file") => return Err(e),
+            Err(e) => panic!("FsShell -cat {p} failed:\n{e}"),
+        };
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             records.push(Record {
                 partition: 0,
                 offset: records.len() as i64,
@@ -433,7 +454,7 @@ fn tally_of(hdfs: &Hdfs, dir: &str, sent: usize) -> (Lines, Vec<(String, u64)>) 
             });
         }
     }
-    (Lines::of(&records, sent), files)
+    Ok((Lines::of(&records, sent), files))
 }
 
 /// Waits until every line `0..total` is in some file under `dir` (duplicates allowed): first
@@ -644,9 +665,13 @@ fn namenode_restart_during_a_stream_loses_nothing() {
     assert!(tally.complete(), "nothing may be lost: {tally}");
 }
 
-/// Three DataNodes, replication 3, one killed while the sink writes: the client's pipeline
-/// recovery goes on with the other two, and every line is in HDFS exactly once — the batches
-/// the sink committed are neither lost nor written again.
+/// Three DataNodes, replication 3, one killed while the sink writes. hdfs-native 0.14.8's
+/// pipeline recovery sometimes goes on with the other two (no rollback at all) and sometimes
+/// hangs after "Failed to read ack from DataNode"; then `callTimeout` fails the batch, the sink
+/// rolls it back, leaves the file to lease recovery (`retryInterval`) and writes into a new
+/// file — whose pipeline includes the dead node too until the NameNode declares it dead. Either
+/// way: every line reaches HDFS, no `.tmp` is left, and a line is written twice only by a
+/// rolled-back batch (at most a batch per rollback), never because a committed one was lost.
 #[test]
 fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
     let hdfs = Hdfs::start(3);
@@ -672,6 +697,8 @@ fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
                 ("hdfs.rollCount", "0"),
                 ("hdfs.rollSize", "0"),
                 ("hdfs.rollInterval", "0"),
+                ("hdfs.callTimeout", "5000"),
+                ("hdfs.retryInterval", "1"),
             ],
         )
     );
@@ -694,8 +721,8 @@ fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
         "DataNode killed mid-write: {tally}; {rolled_back} batches rolled back; files {files:?}"
     );
     assert!(tally.complete(), "nothing may be lost: {tally}");
-    assert_eq!(
-        tally.duplicates, 0,
-        "a committed batch was written twice ({rolled_back} rollbacks): {tally}\n{log}"
+    assert!(
+        tally.duplicates <= rolled_back * 100,
+        "more duplicates than {rolled_back} rolled-back batches can make: {tally}\n{log}"
     );
 }

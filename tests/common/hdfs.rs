@@ -297,23 +297,24 @@ impl Hdfs {
             .unwrap_or_else(|e| panic!("FsShell -text {path} failed:\n{e}"))
     }
 
-    /// `FsShell -ls -R DIR`: every file under `dir` as (path, length), sorted by path; empty if
-    /// `dir` does not exist.
+    /// Every file under `dir` as (path, length), sorted by path; empty if `dir` does not exist.
+    /// The length of a file being written is what its writer last synced. Asked over the
+    /// NameNode's RPC (hdfs-native, milliseconds) rather than `FsShell -ls` (a JVM, seconds):
+    /// tests poll this; the bytes themselves are always read back with Hadoop's own shell.
     pub fn files(&self, dir: &str) -> Vec<(String, u64)> {
-        let out = match self.shell(&["-ls", "-R", dir]) {
-            Ok(out) => out,
-            Err(e) if e.contains("No such file or directory") => return Vec::new(),
-            Err(e) => panic!("FsShell -ls -R {dir} failed:\n{e}"),
+        let client = hdfs_native::sync::ClientBuilder::new()
+            .with_url(self.uri())
+            .build()
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.uri()));
+        let statuses = match client.list_status(dir, true) {
+            Ok(s) => s,
+            Err(hdfs_native::HdfsError::FileNotFound(_)) => return Vec::new(),
+            Err(e) => panic!("listing {dir} failed: {e}"),
         };
-        let mut files: Vec<(String, u64)> = String::from_utf8_lossy(&out)
-            .lines()
-            // drwxr-xr-x - user group 0 2026-12-01 12:00 /dir
-            // -rw-r--r-- 1 user group 12 2026-12-01 12:00 /dir/file
-            .filter(|l| l.starts_with('-'))
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                Some((f.get(7..)?.join(" "), f.get(4)?.parse().ok()?))
-            })
+        let mut files: Vec<(String, u64)> = statuses
+            .into_iter()
+            .filter(|s| !s.isdir)
+            .map(|s| (s.path, s.length as u64))
             .collect();
         files.sort();
         files
@@ -433,8 +434,11 @@ fn write_configs(conf: &Path, namenode_port: u16, replication: usize) {
         // free per open file, so 128 MiB blocks would fail tests on a nearly full disk; small
         // blocks also make block boundaries reachable by a test.
         ("dfs.blocksize", "1048576".into()),
-        // Heartbeats every second so that a killed DataNode is noticed within a test.
+        // Heartbeats every second, and a DataNode silent for 2 × 2 s + 10 heartbeats declared
+        // dead (Hadoop's default takes 10.5 minutes), so that a killed DataNode is noticed, and
+        // left out of new pipelines, within a test.
         ("dfs.heartbeat.interval", "1".into()),
+        ("dfs.namenode.heartbeat.recheck-interval", "2000".into()),
     ]);
     fs::write(conf.join("core-site.xml"), core).expect("cannot write core-site.xml");
     fs::write(conf.join("hdfs-site.xml"), hdfs).expect("cannot write hdfs-site.xml");
