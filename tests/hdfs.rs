@@ -726,3 +726,57 @@ fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
         "more duplicates than {rolled_back} rolled-back batches can make: {tally}\n{log}"
     );
 }
+
+/// `hdfs.maxOpenFiles = 1`: lines alternating between two buckets make each new bucket close
+/// the least recently used one (Flume's `sfWriters` LRU map), so every line lands in a file of
+/// its own, closed and renamed, in order within its bucket.
+#[test]
+fn max_open_files_closes_the_least_recently_used_file() {
+    let hdfs = Hdfs::shared();
+    let dir = hdfs.unique_dir("maxopen");
+    let input = tempfile::tempdir().unwrap();
+    let log = input.path().join("in.log");
+    let sent = lines(6, |i| (["a", "b"][i % 2], 1_614_834_367_000 + i as i64));
+    append_lines(&log, &sent);
+    let path = format!("{}{dir}/%{{type}}", hdfs.uri());
+    let mut agent = Agent::start(
+        &hdfs_agent_config(
+            &log,
+            &[
+                ("hdfs.path", &path),
+                ("hdfs.fileType", "DataStream"),
+                ("hdfs.maxOpenFiles", "1"),
+                ("hdfs.rollCount", "0"),
+                ("hdfs.rollSize", "0"),
+                ("hdfs.rollInterval", "0"),
+            ],
+        ),
+        "a1",
+    );
+    wait_bytes_in_hdfs(&hdfs, &agent, &dir, text_of(&sent).len());
+    let running = hdfs.files(&dir);
+    let in_use: Vec<_> = running
+        .iter()
+        .filter(|(p, _)| p.ends_with(".tmp"))
+        .collect();
+    assert_eq!(in_use.len(), 1, "one file open at a time: {running:?}");
+    agent.stop_cleanly();
+    let (files, _) = read_all(&hdfs, &dir);
+    assert_eq!(files.len(), 6, "{files:?}");
+    for t in ["a", "b"] {
+        let paths: Vec<&str> = files
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .filter(|p| p.starts_with(&format!("{dir}/{t}/")))
+            .collect();
+        let expected: Vec<String> = sent
+            .iter()
+            .filter(|l| l.starts_with(&format!("{t} ")))
+            .cloned()
+            .collect();
+        assert_eq!(
+            String::from_utf8(hdfs.cat_all(&paths)).unwrap(),
+            text_of(&expected)
+        );
+    }
+}

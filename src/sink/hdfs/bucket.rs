@@ -397,3 +397,162 @@ impl Bucket {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::hdfs::fs::OutFile;
+    use std::collections::BTreeSet;
+
+    fn naming(in_use_prefix: &str, in_use_suffix: &str, suffix: &str) -> Naming {
+        Naming {
+            in_use_prefix: in_use_prefix.into(),
+            in_use_suffix: in_use_suffix.into(),
+            suffix: suffix.into(),
+            roll_count: 0,
+            roll_size: 0,
+            roll_interval: None,
+            idle_timeout: None,
+            close_tries: 3,
+        }
+    }
+
+    #[test]
+    fn orphans_are_only_this_prefixs_in_use_files() {
+        let n = naming("", ".tmp", "");
+        let orphan = |prefix: &str, name: &str| orphan_name(&n, prefix, name);
+        assert_eq!(
+            orphan("FlumeData", "FlumeData.1614834367001.tmp").as_deref(),
+            Some("FlumeData.1614834367001")
+        );
+        assert_eq!(orphan("FlumeData", "FlumeData.1614834367001"), None);
+        assert_eq!(orphan("FlumeData", "Other.1614834367001.tmp"), None);
+        assert_eq!(
+            orphan("a", "a.b.1.tmp"),
+            None,
+            "prefix a.b is another bucket's"
+        );
+        assert_eq!(orphan("a", "a..tmp"), None);
+        assert_eq!(orphan("a", "a.12x.tmp"), None);
+        let n = naming(".tmp-", "", ".log");
+        assert_eq!(
+            orphan_name(&n, "web-21", ".tmp-web-21.7.log").as_deref(),
+            Some("web-21.7.log")
+        );
+        assert_eq!(orphan_name(&n, "web-21", "web-21.7.log"), None);
+        // No in-use name at all: nothing tells an orphan from a closed file.
+        assert_eq!(orphan_name(&naming("", "", ""), "a", "a.1"), None);
+    }
+
+    /// A file system whose lease recoveries fail `failures` times, then report `recovering`
+    /// polls in progress, then succeed; renames fail `rename_failures` times.
+    #[derive(Default)]
+    struct Flaky {
+        files: BTreeSet<String>,
+        failures: u32,
+        recovering: u32,
+        rename_failures: u32,
+        recover_calls: u32,
+    }
+
+    impl FileSystem for Flaky {
+        fn create(&mut self, _: &str) -> Result<Box<dyn OutFile>, FsError> {
+            unreachable!("retries create nothing")
+        }
+        fn rename(&mut self, from: &str, to: &str) -> Result<(), FsError> {
+            if self.rename_failures > 0 {
+                self.rename_failures -= 1;
+                return Err(FsError::Connect {
+                    url: "nn".into(),
+                    message: "refused".into(),
+                });
+            }
+            self.files.remove(from);
+            self.files.insert(to.to_string());
+            Ok(())
+        }
+        fn exists(&mut self, path: &str) -> Result<bool, FsError> {
+            Ok(self.files.contains(path))
+        }
+        fn list(&mut self, _: &str) -> Result<Vec<String>, FsError> {
+            Ok(Vec::new())
+        }
+        fn recover_lease(&mut self, _: &str) -> Result<bool, FsError> {
+            self.recover_calls += 1;
+            if self.failures > 0 {
+                self.failures -= 1;
+                return Err(FsError::Connect {
+                    url: "nn".into(),
+                    message: "refused".into(),
+                });
+            }
+            if self.recovering > 0 {
+                self.recovering -= 1;
+                return Ok(false);
+            }
+            Ok(true)
+        }
+    }
+
+    fn flaky(failures: u32, recovering: u32, rename_failures: u32) -> Flaky {
+        Flaky {
+            files: ["/d/f.1.tmp".to_string()].into(),
+            failures,
+            recovering,
+            rename_failures,
+            ..Flaky::default()
+        }
+    }
+
+    fn run(fs: &mut Flaky, max_tries: u64) -> (Vec<Retry>, Unfinished) {
+        let mut u = Unfinished::orphan("/d/f.1.tmp".into(), "/d/f.1".into());
+        let mut outcomes = Vec::new();
+        for _ in 0..100 {
+            let r = u.retry(fs, max_tries, 1);
+            let done = r == Retry::Finished;
+            outcomes.push(r);
+            if done {
+                break;
+            }
+        }
+        (outcomes, u)
+    }
+
+    #[test]
+    fn a_close_is_retried_until_the_lease_is_recovered_then_renamed() {
+        let mut fs = flaky(2, 2, 0);
+        let (outcomes, u) = run(&mut fs, i32::MAX as u64);
+        use Retry::*;
+        assert_eq!(outcomes, [Later, Later, Soon, Soon, Finished]);
+        assert!(u.closed);
+        assert_eq!(
+            u.close_tries, 2,
+            "polls of a recovery in progress are no tries"
+        );
+        assert_eq!(fs.files, ["/d/f.1".to_string()].into());
+    }
+
+    #[test]
+    fn close_tries_bound_the_attempts_then_the_file_is_renamed_anyway() {
+        let mut fs = flaky(100, 0, 0);
+        let (outcomes, u) = run(&mut fs, 3);
+        assert_eq!(outcomes, [Retry::Later, Retry::Later, Retry::Finished]);
+        assert!(!u.closed);
+        assert_eq!(fs.recover_calls, 3);
+        assert_eq!(fs.files, ["/d/f.1".to_string()].into());
+    }
+
+    #[test]
+    fn a_failed_rename_is_retried_as_often_and_never_overwrites() {
+        let mut fs = flaky(0, 0, 1);
+        let (outcomes, _) = run(&mut fs, 3);
+        assert_eq!(outcomes, [Retry::Later, Retry::Finished]);
+        assert_eq!(fs.files, ["/d/f.1".to_string()].into());
+
+        let mut fs = flaky(0, 0, 0);
+        fs.files.insert("/d/f.1".into());
+        let (outcomes, _) = run(&mut fs, 2);
+        assert_eq!(outcomes, [Retry::Later, Retry::Finished], "gives up loudly");
+        assert!(fs.files.contains("/d/f.1.tmp"), "the existing file is kept");
+    }
+}
