@@ -400,6 +400,31 @@ fn hdfs_sink(path: &str, extra: &[(&str, &str)]) -> String {
     text
 }
 
+/// exec `tail -F log` → memory channel → [`hdfs_sink`] (the stream of an [`Appender`]), files
+/// rolled only by `extra`.
+fn stream_to_hdfs(log: &std::path::Path, path: &str, extra: &[(&str, &str)]) -> String {
+    let mut sink = vec![
+        ("hdfs.batchSize", "100"),
+        ("hdfs.rollCount", "0"),
+        ("hdfs.rollSize", "0"),
+        ("hdfs.rollInterval", "0"),
+    ];
+    sink.extend_from_slice(extra);
+    format!(
+        "a1.sources = r1\n\
+         a1.channels = c1\n\
+         a1.sinks = k1\n\
+         a1.sources.r1.type = exec\n\
+         a1.sources.r1.command = tail -n +1 -F {}\n\
+         a1.sources.r1.channels = c1\n\
+         a1.channels.c1.type = memory\n\
+         a1.channels.c1.capacity = 100000\n\
+         a1.channels.c1.transactionCapacity = 1000\n{}",
+        log.display(),
+        hdfs_sink(path, &sink)
+    )
+}
+
 /// An agent on `config` whose HDFS client reads the test cluster's `hdfs-site.xml` (as Flume's
 /// reads it from its classpath): with three DataNodes, replication 3 and no fourth node to add,
 /// the cluster's own `replace-datanode-on-failure.enable = false` is what lets a pipeline
@@ -625,28 +650,10 @@ fn namenode_restart_during_a_stream_loses_nothing() {
     let work = tempfile::tempdir().unwrap();
     let log = work.path().join("app.log");
     let appender = Appender::start(&log, 5);
-    let config = format!(
-        "a1.sources = r1\n\
-         a1.channels = c1\n\
-         a1.sinks = k1\n\
-         a1.sources.r1.type = exec\n\
-         a1.sources.r1.command = tail -n +1 -F {}\n\
-         a1.sources.r1.channels = c1\n\
-         a1.channels.c1.type = memory\n\
-         a1.channels.c1.capacity = 100000\n\
-         a1.channels.c1.transactionCapacity = 1000\n{}",
-        log.display(),
-        hdfs_sink(
-            &format!("{}{dir}", hdfs.uri()),
-            &[
-                ("hdfs.batchSize", "100"),
-                ("hdfs.rollCount", "0"),
-                ("hdfs.rollSize", "0"),
-                ("hdfs.rollInterval", "0"),
-                ("hdfs.callTimeout", "2000"),
-                ("hdfs.retryInterval", "1"),
-            ],
-        )
+    let config = stream_to_hdfs(
+        &log,
+        &format!("{}{dir}", hdfs.uri()),
+        &[("hdfs.callTimeout", "2000"), ("hdfs.retryInterval", "1")],
     );
     let mut agent = Agent::start(&config, "a1");
     wait_bytes_in_hdfs(&hdfs, &agent, &dir, 200 * LINE_LEN);
@@ -679,28 +686,10 @@ fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
     let work = tempfile::tempdir().unwrap();
     let log = work.path().join("app.log");
     let appender = Appender::start(&log, 5);
-    let config = format!(
-        "a1.sources = r1\n\
-         a1.channels = c1\n\
-         a1.sinks = k1\n\
-         a1.sources.r1.type = exec\n\
-         a1.sources.r1.command = tail -n +1 -F {}\n\
-         a1.sources.r1.channels = c1\n\
-         a1.channels.c1.type = memory\n\
-         a1.channels.c1.capacity = 100000\n\
-         a1.channels.c1.transactionCapacity = 1000\n{}",
-        log.display(),
-        hdfs_sink(
-            &format!("{}{dir}", hdfs.uri()),
-            &[
-                ("hdfs.batchSize", "100"),
-                ("hdfs.rollCount", "0"),
-                ("hdfs.rollSize", "0"),
-                ("hdfs.rollInterval", "0"),
-                ("hdfs.callTimeout", "5000"),
-                ("hdfs.retryInterval", "1"),
-            ],
-        )
+    let config = stream_to_hdfs(
+        &log,
+        &format!("{}{dir}", hdfs.uri()),
+        &[("hdfs.callTimeout", "5000"), ("hdfs.retryInterval", "1")],
     );
     let mut agent = agent_with_hadoop_conf(&hdfs, &config);
     wait_bytes_in_hdfs(&hdfs, &agent, &dir, 200 * LINE_LEN);
