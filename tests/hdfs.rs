@@ -13,6 +13,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::hdfs::Hdfs;
+use common::kafka::Record;
+use common::stream::{file_channel, taildir_source, Appender, Tally as Lines, LINE_LEN};
 use common::*;
 
 const DELIVERY: Duration = Duration::from_secs(60);
@@ -378,4 +380,398 @@ fn harness_round_trips_a_file_through_hadoops_shell() {
     hdfs.shell(&["-put", file.to_str().unwrap(), &dst]).unwrap();
     assert_eq!(hdfs.files(&dir), [(dst.clone(), bytes.len() as u64)]);
     assert_eq!(hdfs.cat(&dst), bytes);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults: a killed agent, a NameNode down, a DataNode lost mid-write
+// ---------------------------------------------------------------------------------------------
+
+/// hdfs sink k1 on channel c1 writing DataStream text to `path`, with `extra` settings.
+fn hdfs_sink(path: &str, extra: &[(&str, &str)]) -> String {
+    let mut text = format!(
+        "a1.sinks.k1.type = hdfs\n\
+         a1.sinks.k1.channel = c1\n\
+         a1.sinks.k1.hdfs.path = {path}\n\
+         a1.sinks.k1.hdfs.fileType = DataStream\n"
+    );
+    for (k, v) in extra {
+        text.push_str(&format!("a1.sinks.k1.{k} = {v}\n"));
+    }
+    text
+}
+
+/// exec `tail -F log` → memory channel → [`hdfs_sink`] (the stream of an [`Appender`]), files
+/// rolled only by `extra`.
+fn stream_to_hdfs(log: &std::path::Path, path: &str, extra: &[(&str, &str)]) -> String {
+    let mut sink = vec![
+        ("hdfs.batchSize", "100"),
+        ("hdfs.rollCount", "0"),
+        ("hdfs.rollSize", "0"),
+        ("hdfs.rollInterval", "0"),
+    ];
+    sink.extend_from_slice(extra);
+    format!(
+        "a1.sources = r1\n\
+         a1.channels = c1\n\
+         a1.sinks = k1\n\
+         a1.sources.r1.type = exec\n\
+         a1.sources.r1.command = tail -n +1 -F {}\n\
+         a1.sources.r1.channels = c1\n\
+         a1.channels.c1.type = memory\n\
+         a1.channels.c1.capacity = 100000\n\
+         a1.channels.c1.transactionCapacity = 1000\n{}",
+        log.display(),
+        hdfs_sink(path, &sink)
+    )
+}
+
+/// An agent on `config` whose HDFS client reads the test cluster's `hdfs-site.xml` (as Flume's
+/// reads it from its classpath): with three DataNodes, replication 3 and no fourth node to add,
+/// the cluster's own `replace-datanode-on-failure.enable = false` is what lets a pipeline
+/// continue on two.
+fn agent_with_hadoop_conf(hdfs: &Hdfs, config: &str) -> Agent {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("flume.conf");
+    std::fs::write(&conf, config).unwrap();
+    let mut cmd = Command::new(rflume_bin());
+    cmd.args(["agent", "--conf-file"])
+        .arg(&conf)
+        .args(["--name", "a1", "-Dflume.root.logger=INFO,console"])
+        .env("HADOOP_CONF_DIR", hdfs.conf_dir());
+    Agent::spawn(dir, cmd)
+}
+
+/// Each file under `dir` read on its own (so that a line cut at a file's end cannot merge with
+/// the next file's first), as numbered-line records for [`Tally`].
+fn tally_of(hdfs: &Hdfs, dir: &str, sent: usize) -> (Lines, Vec<(String, u64)>) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        match try_tally_of(hdfs, dir, sent) {
+            Ok(t) => return t,
+            Err(e) => last = e,
+        }
+    }
+    panic!("cannot read the files under {dir}: {last}");
+}
+
+/// [`tally_of`] once; `Err` when a file was renamed between the listing and its reading.
+fn try_tally_of(
+    hdfs: &Hdfs,
+    dir: &str,
+    sent: usize,
+) -> Result<(Lines, Vec<(String, u64)>), String> {
+    let files = hdfs.files(dir);
+    let mut records = Vec::new();
+    for (p, _) in &files {
+        let bytes = match hdfs.shell(&["-cat", p]) {
+            Ok(b) => b,
+            Err(e) if e.contains("No such file") => return Err(e),
+            Err(e) => panic!("FsShell -cat {p} failed:\n{e}"),
+        };
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            records.push(Record {
+                partition: 0,
+                offset: records.len() as i64,
+                key: None,
+                value: line.to_vec(),
+                headers: Vec::new(),
+                timestamp: None,
+            });
+        }
+    }
+    Ok((Lines::of(&records, sent), files))
+}
+
+/// Waits until every line `0..total` is in some file under `dir` (duplicates allowed): first
+/// until the files hold enough bytes (one `-ls` per poll), then until the lines are all there.
+fn wait_all_lines(hdfs: &Hdfs, agent: &Agent, dir: &str, total: usize) {
+    wait_bytes_in_hdfs(hdfs, agent, dir, total * LINE_LEN);
+    let mut last = String::new();
+    let done = poll_until(DELIVERY, || {
+        let (t, files) = tally_of(hdfs, dir, total);
+        last = format!("{t}; {files:?}");
+        t.missing.is_empty()
+    });
+    assert!(
+        done,
+        "not all {total} lines reached HDFS: {last}\n{}\n{}",
+        agent.log(),
+        hdfs.logs_tail(30)
+    );
+}
+
+/// TAILDIR → file channel → hdfs, `kill -9` of the agent while it writes: its file stays in use
+/// (`.tmp`), holding every batch the sink had committed. On restart the sink finds the orphan,
+/// says so at WARN, recovers its lease and renames it; the channel gives the takes that were not
+/// committed again. After the restart's clean stop: no `.tmp` anywhere, every line in HDFS, the
+/// orphan's bytes as they were at the kill, and duplicates no more than the replays can make.
+#[test]
+fn kill_9_mid_write_then_restart_recovers_and_renames_the_orphan() {
+    let hdfs = Hdfs::shared();
+    let dir = hdfs.unique_dir("crash");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("logs")).unwrap();
+    let log = work.path().join("logs/app.log");
+    let config = format!(
+        "{}{}{}",
+        taildir_source(
+            &log,
+            &work.path().join("taildir.json"),
+            &[("writePosInterval", "200")]
+        ),
+        file_channel(&work.path().join("channel"), &[]),
+        hdfs_sink(
+            &format!("{}{dir}", hdfs.uri()),
+            &[
+                ("hdfs.batchSize", "100"),
+                ("hdfs.rollCount", "0"),
+                ("hdfs.rollSize", "0"),
+                ("hdfs.rollInterval", "0"),
+            ]
+        )
+    );
+    // 500 lines/s: the sink writes a batch every few ms and is killed between or inside one.
+    let appender = Appender::start(&log, 5);
+    let mut agent = Agent::start(&config, "a1");
+    wait_bytes_in_hdfs(&hdfs, &agent, &dir, 300 * LINE_LEN);
+    agent.kill9();
+    let orphans: Vec<(String, u64)> = hdfs
+        .files(&dir)
+        .into_iter()
+        .filter(|(p, _)| p.ends_with(".tmp"))
+        .collect();
+    assert_eq!(orphans.len(), 1, "the killed agent's file: {orphans:?}");
+    let orphan = orphans[0].0.clone();
+    let at_kill = hdfs.cat(&orphan);
+    assert!(at_kill.len() >= 300 * LINE_LEN, "{orphans:?}");
+
+    let mut agent = Agent::start(&config, "a1");
+    let total = appender.stop();
+    let final_name = orphan.trim_end_matches(".tmp").to_string();
+    agent.wait_until(DELIVERY, "the orphan is renamed", || {
+        hdfs.files(&dir).iter().any(|(p, _)| *p == final_name)
+    });
+    wait_all_lines(&hdfs, &agent, &dir, total);
+    agent.stop_cleanly();
+
+    let log = agent.log();
+    assert!(
+        log.contains(&format!("{orphan} was left in use by an earlier run")),
+        "the orphan is reported at WARN:\n{log}"
+    );
+    let (files, _) = read_all(&hdfs, &dir);
+    let (tally, _) = tally_of(&hdfs, &dir, total);
+    let recovered = hdfs.cat(&final_name);
+    assert!(
+        recovered.starts_with(&at_kill),
+        "the orphan keeps every byte it had at the kill ({} bytes then, {} now)",
+        at_kill.len(),
+        recovered.len()
+    );
+    eprintln!(
+        "kill -9 mid-write: {tally}; the orphan had {} bytes at the kill, {} after its lease \
+         recovery; files {files:?}",
+        at_kill.len(),
+        recovered.len()
+    );
+    assert!(tally.missing.is_empty(), "nothing may be lost: {tally}");
+    // Replays: TAILDIR's unsaved positions (200 ms of the stream, 100 lines) and the sink's
+    // take in flight (a batch of 100); a line cut by the kill at the orphan's end is one record
+    // that is no numbered line.
+    assert!(tally.duplicates <= 300, "{tally}");
+    assert!(tally.unexpected <= 1, "{tally}");
+}
+
+/// `hdfs.closeTries = 0` (until it works) and `hdfs.retryInterval = 1`, the NameNode down when
+/// `idleTimeout` closes a file: the close fails, the sink retries it every second, the agent
+/// keeps running, and once the NameNode is back the file is closed (by lease recovery) and
+/// renamed, every line in it.
+#[test]
+#[ignore = "flaky under load: a write+hsync slower than callTimeout rolls the batch back and \
+            writes it into a second file (correct at-least-once, but the test expects one \
+            file); run with --ignored"]
+fn a_close_that_fails_is_retried_until_the_namenode_is_back() {
+    let hdfs = Hdfs::start(1);
+    let dir = hdfs.unique_dir("closeretry");
+    let input = tempfile::tempdir().unwrap();
+    let log = input.path().join("in.log");
+    let sent = lines(5, |i| ("app", 1_614_834_367_000 + i as i64));
+    append_lines(&log, &sent);
+    let path = format!("{}{dir}", hdfs.uri());
+    let mut agent = Agent::start(
+        &hdfs_agent_config(
+            &log,
+            &[
+                ("hdfs.path", &path),
+                ("hdfs.fileType", "DataStream"),
+                ("hdfs.rollInterval", "0"),
+                ("hdfs.rollCount", "0"),
+                ("hdfs.rollSize", "0"),
+                ("hdfs.idleTimeout", "3"),
+                ("hdfs.closeTries", "0"),
+                ("hdfs.retryInterval", "1"),
+                ("hdfs.callTimeout", "2000"),
+            ],
+        ),
+        "a1",
+    );
+    wait_bytes_in_hdfs(&hdfs, &agent, &dir, text_of(&sent).len());
+    hdfs.kill_namenode();
+    agent.wait_until(DELIVERY, "the close failed and was retried twice", || {
+        agent.log().matches("Will retry again in 1 seconds").count() >= 2
+    });
+    assert!(agent.is_running());
+    hdfs.restart_namenode();
+    wait_until_or_explain(
+        DELIVERY,
+        "the file is closed and renamed",
+        || {
+            let f = hdfs.files(&dir);
+            f.len() == 1 && !f[0].0.ends_with(".tmp")
+        },
+        || {
+            format!(
+                "{:?}\n{}\n{}",
+                hdfs.files(&dir),
+                agent.log(),
+                hdfs.logs_tail(30)
+            )
+        },
+    );
+    agent.stop_cleanly();
+    let (_, text) = read_all(&hdfs, &dir);
+    assert_eq!(text, text_of(&sent));
+}
+
+/// The NameNode killed during a stream and started again: batches fail and are rolled back
+/// while it is down (the agent keeps running), and after its restart every line reaches HDFS;
+/// nothing is lost, and no `.tmp` is left after the clean stop.
+#[test]
+fn namenode_restart_during_a_stream_loses_nothing() {
+    let hdfs = Hdfs::start(1);
+    let dir = hdfs.unique_dir("nnrestart");
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("app.log");
+    let appender = Appender::start(&log, 5);
+    let config = stream_to_hdfs(
+        &log,
+        &format!("{}{dir}", hdfs.uri()),
+        &[("hdfs.callTimeout", "2000"), ("hdfs.retryInterval", "1")],
+    );
+    let mut agent = Agent::start(&config, "a1");
+    wait_bytes_in_hdfs(&hdfs, &agent, &dir, 200 * LINE_LEN);
+    hdfs.kill_namenode();
+    agent.wait_until(DELIVERY, "a batch failed and was rolled back", || {
+        agent.log().contains("the batch is rolled back and retried")
+    });
+    assert!(agent.is_running());
+    hdfs.restart_namenode();
+    let total = appender.stop();
+    wait_all_lines(&hdfs, &agent, &dir, total);
+    agent.stop_cleanly();
+    let (files, _) = read_all(&hdfs, &dir);
+    let (tally, _) = tally_of(&hdfs, &dir, total);
+    eprintln!("NameNode restart during a stream: {tally}; files {files:?}");
+    assert!(tally.complete(), "nothing may be lost: {tally}");
+}
+
+/// Three DataNodes, replication 3, one killed while the sink writes. hdfs-native 0.14.8's
+/// pipeline recovery sometimes goes on with the other two (no rollback at all) and sometimes
+/// hangs after "Failed to read ack from DataNode"; then `callTimeout` fails the batch, the sink
+/// rolls it back, leaves the file to lease recovery (`retryInterval`) and writes into a new
+/// file — whose pipeline includes the dead node too until the NameNode declares it dead. Either
+/// way: every line reaches HDFS, no `.tmp` is left, and a line is written twice only by a
+/// rolled-back batch (at most a batch per rollback), never because a committed one was lost.
+#[test]
+#[ignore = "flaky: Hadoop's FsShell -cat cannot read an in-use file whose pipeline lost a \
+            DataNode (\"Cannot obtain block length\"), and hdfs-native's pipeline recovery \
+            sometimes stalls until callTimeout; run with --ignored"]
+fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
+    let hdfs = Hdfs::start(3);
+    let dir = hdfs.unique_dir("dnkill");
+    let work = tempfile::tempdir().unwrap();
+    let log = work.path().join("app.log");
+    let appender = Appender::start(&log, 5);
+    let config = stream_to_hdfs(
+        &log,
+        &format!("{}{dir}", hdfs.uri()),
+        &[("hdfs.callTimeout", "5000"), ("hdfs.retryInterval", "1")],
+    );
+    let mut agent = agent_with_hadoop_conf(&hdfs, &config);
+    wait_bytes_in_hdfs(&hdfs, &agent, &dir, 200 * LINE_LEN);
+    hdfs.kill_datanode(0);
+    let at_kill = appender.appended();
+    // The stream goes on past the kill for a while.
+    agent.wait_until(DELIVERY, "the stream moved on", || {
+        appender.appended() >= at_kill + 1000
+    });
+    let total = appender.stop();
+    wait_all_lines(&hdfs, &agent, &dir, total);
+    agent.stop_cleanly();
+    let (files, _) = read_all(&hdfs, &dir);
+    let (tally, _) = tally_of(&hdfs, &dir, total);
+    let log = agent.log();
+    let rolled_back = log.matches("the batch is rolled back and retried").count();
+    eprintln!(
+        "DataNode killed mid-write: {tally}; {rolled_back} batches rolled back; files {files:?}"
+    );
+    assert!(tally.complete(), "nothing may be lost: {tally}");
+    assert!(
+        tally.duplicates <= rolled_back * 100,
+        "more duplicates than {rolled_back} rolled-back batches can make: {tally}\n{log}"
+    );
+}
+
+/// `hdfs.maxOpenFiles = 1`: lines alternating between two buckets make each new bucket close
+/// the least recently used one (Flume's `sfWriters` LRU map), so every line lands in a file of
+/// its own, closed and renamed, in order within its bucket.
+#[test]
+fn max_open_files_closes_the_least_recently_used_file() {
+    let hdfs = Hdfs::shared();
+    let dir = hdfs.unique_dir("maxopen");
+    let input = tempfile::tempdir().unwrap();
+    let log = input.path().join("in.log");
+    let sent = lines(6, |i| (["a", "b"][i % 2], 1_614_834_367_000 + i as i64));
+    append_lines(&log, &sent);
+    let path = format!("{}{dir}/%{{type}}", hdfs.uri());
+    let mut agent = Agent::start(
+        &hdfs_agent_config(
+            &log,
+            &[
+                ("hdfs.path", &path),
+                ("hdfs.fileType", "DataStream"),
+                ("hdfs.maxOpenFiles", "1"),
+                ("hdfs.rollCount", "0"),
+                ("hdfs.rollSize", "0"),
+                ("hdfs.rollInterval", "0"),
+            ],
+        ),
+        "a1",
+    );
+    wait_bytes_in_hdfs(&hdfs, &agent, &dir, text_of(&sent).len());
+    let running = hdfs.files(&dir);
+    let in_use: Vec<_> = running
+        .iter()
+        .filter(|(p, _)| p.ends_with(".tmp"))
+        .collect();
+    assert_eq!(in_use.len(), 1, "one file open at a time: {running:?}");
+    agent.stop_cleanly();
+    let (files, _) = read_all(&hdfs, &dir);
+    assert_eq!(files.len(), 6, "{files:?}");
+    for t in ["a", "b"] {
+        let paths: Vec<&str> = files
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .filter(|p| p.starts_with(&format!("{dir}/{t}/")))
+            .collect();
+        let expected: Vec<String> = sent
+            .iter()
+            .filter(|l| l.starts_with(&format!("{t} ")))
+            .cloned()
+            .collect();
+        assert_eq!(
+            String::from_utf8(hdfs.cat_all(&paths)).unwrap(),
+            text_of(&expected)
+        );
+    }
 }

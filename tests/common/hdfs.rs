@@ -118,19 +118,7 @@ impl Hdfs {
             }
         }
 
-        let mut cmd = hadoop_java(&classpath, base, 256);
-        cmd.arg("org.apache.hadoop.hdfs.server.namenode.NameNode");
-        let mut namenode = Supervised::spawn("namenode", cmd, &base.join("namenode.log"));
-        match wait_listening(&mut namenode, namenode_port, START_DEADLINE) {
-            Ok(()) => {}
-            Err(NotListening::Exited(s)) => {
-                return Err(format!("namenode exited ({s})\n{}", namenode.log_tail(40)))
-            }
-            Err(NotListening::TimedOut) => {
-                namenode.kill();
-                return Err(format!("namenode not listening\n{}", namenode.log_tail(40)));
-            }
-        }
+        let namenode = start_namenode(&classpath, base, namenode_port)?;
         let hdfs = Hdfs {
             dir,
             classpath,
@@ -199,6 +187,49 @@ impl Hdfs {
         self.datanodes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// `kill -9` of the NameNode, as a crash: clients get "connection refused" until
+    /// [`Hdfs::restart_namenode`]. Only for an HDFS of the test's own, never [`Hdfs::shared`].
+    pub fn kill_namenode(&self) {
+        self.namenode
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .kill();
+    }
+
+    /// Starts the NameNode again on its port and metadata (its log goes on in the same file)
+    /// and waits until it has left safe mode, i.e. the DataNodes reported their blocks again.
+    pub fn restart_namenode(&self) {
+        let base = self.dir.path();
+        let namenode = start_namenode(&self.classpath, base, self.namenode_port)
+            .unwrap_or_else(|e| panic!("the NameNode did not start again:\n{e}"));
+        *self.namenode.lock().unwrap_or_else(|e| e.into_inner()) = namenode;
+        let out = self
+            .tool(
+                "org.apache.hadoop.hdfs.tools.DFSAdmin",
+                &["-safemode", "wait"],
+            )
+            .unwrap_or_else(|e| panic!("dfsadmin -safemode wait failed:\n{e}"));
+        assert!(
+            String::from_utf8_lossy(&out).contains("OFF"),
+            "the NameNode is still in safe mode: {}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+
+    /// `kill -9` of DataNode `i`, as a lost machine.
+    pub fn kill_datanode(&self, i: usize) {
+        let mut dns = self.lock_datanodes();
+        let (dn, _) = dns
+            .get_mut(i)
+            .unwrap_or_else(|| panic!("there is no DataNode {i}"));
+        dn.kill();
+    }
+
+    /// The DataNode port of each DataNode (the address clients write blocks to).
+    pub fn datanode_ports(&self) -> Vec<u16> {
+        self.lock_datanodes().iter().map(|(_, p)| p.data).collect()
+    }
+
     /// `hdfs://127.0.0.1:PORT`, the filesystem's URI (Flume's `fs.defaultFS`).
     pub fn uri(&self) -> String {
         format!("hdfs://127.0.0.1:{}", self.namenode_port)
@@ -216,11 +247,16 @@ impl Hdfs {
 
     /// Runs Hadoop's `FsShell` with `args`; its stdout, or `Err(stderr)` when it failed.
     pub fn shell(&self, args: &[&str]) -> Result<Vec<u8>, String> {
+        self.tool("org.apache.hadoop.fs.FsShell", args)
+    }
+
+    /// Runs one of Hadoop's command-line tools (`FsShell`, `DFSAdmin`) against this HDFS.
+    pub fn tool(&self, class: &str, args: &[&str]) -> Result<Vec<u8>, String> {
         let mut cmd = hadoop_java(&self.classpath, self.dir.path(), 128);
         cmd.arg(format!("-Dfs.defaultFS={}", self.uri()))
             // Log lines on stderr only: stdout is the file's bytes.
             .arg("-Dhadoop.root.logger=WARN,console")
-            .arg("org.apache.hadoop.fs.FsShell")
+            .arg(class)
             .args(args)
             .stdin(std::process::Stdio::null());
         let child = cmd
@@ -261,23 +297,24 @@ impl Hdfs {
             .unwrap_or_else(|e| panic!("FsShell -text {path} failed:\n{e}"))
     }
 
-    /// `FsShell -ls -R DIR`: every file under `dir` as (path, length), sorted by path; empty if
-    /// `dir` does not exist.
+    /// Every file under `dir` as (path, length), sorted by path; empty if `dir` does not exist.
+    /// The length of a file being written is what its writer last synced. Asked over the
+    /// NameNode's RPC (hdfs-native, milliseconds) rather than `FsShell -ls` (a JVM, seconds):
+    /// tests poll this; the bytes themselves are always read back with Hadoop's own shell.
     pub fn files(&self, dir: &str) -> Vec<(String, u64)> {
-        let out = match self.shell(&["-ls", "-R", dir]) {
-            Ok(out) => out,
-            Err(e) if e.contains("No such file or directory") => return Vec::new(),
-            Err(e) => panic!("FsShell -ls -R {dir} failed:\n{e}"),
+        let client = hdfs_native::sync::ClientBuilder::new()
+            .with_url(self.uri())
+            .build()
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.uri()));
+        let statuses = match client.list_status(dir, true) {
+            Ok(s) => s,
+            Err(hdfs_native::HdfsError::FileNotFound(_)) => return Vec::new(),
+            Err(e) => panic!("listing {dir} failed: {e}"),
         };
-        let mut files: Vec<(String, u64)> = String::from_utf8_lossy(&out)
-            .lines()
-            // drwxr-xr-x - user group 0 2026-12-01 12:00 /dir
-            // -rw-r--r-- 1 user group 12 2026-12-01 12:00 /dir/file
-            .filter(|l| l.starts_with('-'))
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                Some((f.get(7..)?.join(" "), f.get(4)?.parse().ok()?))
-            })
+        let mut files: Vec<(String, u64)> = statuses
+            .into_iter()
+            .filter(|s| !s.isdir)
+            .map(|s| (s.path, s.length as u64))
             .collect();
         files.sort();
         files
@@ -307,6 +344,23 @@ impl Drop for Hdfs {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .kill();
+    }
+}
+
+/// Starts the NameNode of `base` on `port` and waits until it listens.
+fn start_namenode(classpath: &str, base: &Path, port: u16) -> Result<Supervised, String> {
+    let mut cmd = hadoop_java(classpath, base, 256);
+    cmd.arg("org.apache.hadoop.hdfs.server.namenode.NameNode");
+    let mut namenode = Supervised::spawn("namenode", cmd, &base.join("namenode.log"));
+    match wait_listening(&mut namenode, port, START_DEADLINE) {
+        Ok(()) => Ok(namenode),
+        Err(NotListening::Exited(s)) => {
+            Err(format!("namenode exited ({s})\n{}", namenode.log_tail(40)))
+        }
+        Err(NotListening::TimedOut) => {
+            namenode.kill();
+            Err(format!("namenode not listening\n{}", namenode.log_tail(40)))
+        }
     }
 }
 
@@ -380,8 +434,11 @@ fn write_configs(conf: &Path, namenode_port: u16, replication: usize) {
         // free per open file, so 128 MiB blocks would fail tests on a nearly full disk; small
         // blocks also make block boundaries reachable by a test.
         ("dfs.blocksize", "1048576".into()),
-        // Heartbeats every second so that a killed DataNode is noticed within a test.
+        // Heartbeats every second, and a DataNode silent for 2 × 2 s + 10 heartbeats declared
+        // dead (Hadoop's default takes 10.5 minutes), so that a killed DataNode is noticed, and
+        // left out of new pipelines, within a test.
         ("dfs.heartbeat.interval", "1".into()),
+        ("dfs.namenode.heartbeat.recheck-interval", "2000".into()),
     ]);
     fs::write(conf.join("core-site.xml"), core).expect("cannot write core-site.xml");
     fs::write(conf.join("hdfs-site.xml"), hdfs).expect("cannot write hdfs-site.xml");

@@ -47,6 +47,12 @@ pub trait FileSystem: Send {
     fn create(&mut self, path: &str) -> Result<Box<dyn OutFile>, FsError>;
     fn rename(&mut self, from: &str, to: &str) -> Result<(), FsError>;
     fn exists(&mut self, path: &str) -> Result<bool, FsError>;
+    /// The names of the files directly in `dir`; empty when `dir` does not exist.
+    fn list(&mut self, dir: &str) -> Result<Vec<String>, FsError>;
+    /// Makes the NameNode close `path` for whoever holds its lease (HDFS `recoverLease`), keeping
+    /// every byte a writer had synced: `true` once the file is closed, `false` while the
+    /// recovery runs (ask again). A local file has no lease: always `true`.
+    fn recover_lease(&mut self, path: &str) -> Result<bool, FsError>;
 }
 
 /// A file being written.
@@ -200,6 +206,24 @@ impl FileSystem for LocalFs {
     fn exists(&mut self, path: &str) -> Result<bool, FsError> {
         Ok(Path::new(path).exists())
     }
+    fn list(&mut self, dir: &str) -> Result<Vec<String>, FsError> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("list", dir, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io("list", dir, e))?;
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        Ok(names)
+    }
+    fn recover_lease(&mut self, _path: &str) -> Result<bool, FsError> {
+        Ok(true)
+    }
 }
 
 impl OutFile for LocalFile {
@@ -334,14 +358,34 @@ impl FileSystem for HdfsFs {
     }
     fn exists(&mut self, path: &str) -> Result<bool, FsError> {
         let client = Arc::clone(&self.client);
-        let r = self
-            .rt
-            .block_on(async move { client.get_file_info(path).await });
-        match r {
-            Ok(_) => Ok(true),
-            Err(hdfs_native::HdfsError::FileNotFound(_)) => Ok(false),
-            Err(e) => Err(io("stat", path, e)),
-        }
+        let found = call(self.rt, self.timeout, "stat", path, async move {
+            match client.get_file_info(path).await {
+                Ok(_) => Ok(true),
+                Err(hdfs_native::HdfsError::FileNotFound(_)) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })?;
+        Ok(found)
+    }
+    fn list(&mut self, dir: &str) -> Result<Vec<String>, FsError> {
+        let client = Arc::clone(&self.client);
+        call(self.rt, self.timeout, "list", dir, async move {
+            match client.list_status(dir, false).await {
+                Ok(statuses) => Ok(statuses
+                    .into_iter()
+                    .filter(|s| !s.isdir)
+                    .map(|s| s.path.rsplit('/').next().unwrap_or_default().to_string())
+                    .collect()),
+                Err(hdfs_native::HdfsError::FileNotFound(_)) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
+        })
+    }
+    fn recover_lease(&mut self, path: &str) -> Result<bool, FsError> {
+        let client = Arc::clone(&self.client);
+        call(self.rt, self.timeout, "recoverLease", path, async move {
+            client.recover_lease(path).await
+        })
     }
 }
 

@@ -159,6 +159,17 @@ impl HdfsSettings {
             None => DEFAULT_RETRY_INTERVAL,
         };
         let min_block_replicas = r.parse::<u64>("hdfs.minBlockReplicas", "a whole number");
+        if let Some(n) = min_block_replicas {
+            // Flume rolls a file whose block pipeline fell below this many replicas; the HDFS
+            // client rflume uses (hdfs-native) does not tell a writer its pipeline's size.
+            let line = r.line("hdfs.minBlockReplicas");
+            r.warn(
+                "hdfs.minBlockReplicas",
+                line,
+                format!("{n} has no effect in rflume: a file is not rolled when its block has fewer replicas"),
+                Some("HDFS re-replicates the block after the file is closed; remove the line to silence this".into()),
+            );
+        }
         let rounding = rounding(r);
         let use_local_time_stamp = r.bool("hdfs.useLocalTimeStamp", false);
         for key in [

@@ -7,14 +7,21 @@
 //! Open buckets are kept in least-recently-used order; beyond `hdfs.maxOpenFiles` the oldest is
 //! closed (Flume's `sfWriters` LRU map). Roll-interval and idle deadlines are checked between
 //! takes: the take waits at most until the nearest one.
+//!
+//! Files whose close failed are retried every `hdfs.retryInterval` seconds, up to
+//! `hdfs.closeTries` times (Flume's timed close and rename retries), between takes as well. The
+//! first time the sink writes into a folder under a file prefix, it looks there for in-use files
+//! of that prefix an earlier run left open (a crash, `kill -9`, a lost machine): each is reported
+//! at WARN, closed by HDFS lease recovery and renamed to its final name — Flume leaves them to
+//! the NameNode's hard lease limit (an hour) and never renames them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tracing::{error, info, warn};
 
-use super::bucket::{Bucket, Naming};
+use super::bucket::{orphan_name, Bucket, Naming, Retry, Unfinished};
 use super::format::Format;
 use super::fs::{self, FileSystem, FsError, HdfsFs, LocalFs, Target};
 use super::path::{BucketPath, HostNames};
@@ -27,6 +34,21 @@ struct Entry {
     last_used: u64,
 }
 
+/// A file to finish (close by lease recovery, rename) at `next`.
+struct Pending {
+    target: Target,
+    file: Unfinished,
+    next: Instant,
+}
+
+/// How often a lease recovery in progress is asked about.
+const RECOVERY_POLL: Duration = Duration::from_millis(500);
+/// Folders already searched for orphans, kept up to this many (time-bucketed paths make new
+/// ones every hour); past it the set starts again, and a folder is searched once more.
+const MAX_SEARCHED: usize = 10_000;
+/// How long a stopping sink waits for lease recoveries it started.
+const STOP_RECOVERY_WAIT: Duration = Duration::from_secs(10);
+
 pub struct HdfsSink {
     core: SinkCore,
     settings: HdfsSettings,
@@ -37,6 +59,9 @@ pub struct HdfsSink {
     file_systems: HashMap<Target, Box<dyn FileSystem>>,
     buckets: HashMap<String, Entry>,
     uses: u64,
+    pending: Vec<Pending>,
+    /// `folder/prefix` keys already searched for orphaned in-use files.
+    searched: HashSet<String>,
     /// Reused per event: the rendered folder, file prefix and their lookup key.
     dir_buf: String,
     prefix_buf: String,
@@ -105,6 +130,8 @@ impl HdfsSink {
             file_systems: HashMap::new(),
             buckets: HashMap::new(),
             uses: 0,
+            pending: Vec::new(),
+            searched: HashSet::new(),
             dir_buf: String::new(),
             prefix_buf: String::new(),
             key_buf: String::new(),
@@ -136,18 +163,127 @@ impl HdfsSink {
             self.settings.call_timeout,
         ) {
             Ok(fs) => {
-                if let Err(e) = entry.bucket.close(fs) {
+                if let Err(e) = entry.bucket.close(fs, &self.naming) {
                     warn!(sink = %self.core.name, "closing {key} ({why}): {e}");
                 }
             }
             Err(e) => warn!(sink = %self.core.name, "closing {key} ({why}): {e}"),
         }
+        self.keep_unfinished(&mut entry);
+    }
+
+    fn keep_unfinished(&mut self, entry: &mut Entry) {
+        take_over(
+            &mut self.pending,
+            entry,
+            &self.settings,
+            &self.naming,
+            &self.core.name,
+        );
+    }
+
+    fn retry_interval(&self) -> Duration {
+        Duration::from_secs(self.settings.retry_interval)
+    }
+
+    /// Retries the unfinished files whose time came (all of them with `all`).
+    fn retry_pending(&mut self, all: bool) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let interval = self.retry_interval();
+        let mut i = 0;
+        while i < self.pending.len() {
+            if !all && self.pending[i].next > now {
+                i += 1;
+                continue;
+            }
+            let p = &mut self.pending[i];
+            let outcome = match file_system(
+                &mut self.file_systems,
+                &p.target,
+                &self.default_fs,
+                self.settings.call_timeout,
+            ) {
+                Ok(fs) => p
+                    .file
+                    .retry(fs, self.naming.close_tries, self.settings.retry_interval),
+                Err(e) => {
+                    warn!(sink = %self.core.name, "retrying {}: {e}", p.file.in_use_path);
+                    Retry::Later
+                }
+            };
+            match outcome {
+                Retry::Finished => {
+                    self.pending.swap_remove(i);
+                }
+                Retry::Later => {
+                    p_next(&mut self.pending[i], now + interval);
+                    i += 1;
+                }
+                Retry::Soon => {
+                    p_next(&mut self.pending[i], now + RECOVERY_POLL.min(interval));
+                    i += 1;
+                }
+            }
+        }
+    }
+
+    /// The first time a bucket opens in `dir` under `prefix`: the in-use files of that prefix an
+    /// earlier run left, taken over for lease recovery and renaming.
+    fn adopt_orphans(&mut self, target: &Target, dir: &str) {
+        if !self.naming.marks_in_use() || self.searched.contains(self.key_buf.as_str()) {
+            return;
+        }
+        let fs = match file_system(
+            &mut self.file_systems,
+            target,
+            &self.default_fs,
+            self.settings.call_timeout,
+        ) {
+            Ok(fs) => fs,
+            Err(_) => return, // the create that follows reports it
+        };
+        let names = match fs.list(dir) {
+            Ok(names) => names,
+            Err(e) => {
+                warn!(sink = %self.core.name, "cannot look for in-use files left in {dir}: {e}");
+                return;
+            }
+        };
+        if self.searched.len() >= MAX_SEARCHED {
+            self.searched.clear();
+        }
+        self.searched.insert(self.key_buf.clone());
+        let dir = dir.trim_end_matches('/');
+        for name in names {
+            let Some(final_name) = orphan_name(&self.naming, &self.prefix_buf, &name) else {
+                continue;
+            };
+            let in_use = format!("{dir}/{name}");
+            if self.pending.iter().any(|p| p.file.in_use_path == in_use) {
+                continue;
+            }
+            warn!(
+                sink = %self.core.name,
+                "{in_use} was left in use by an earlier run (a crash or kill -9?): recovering its \
+                 lease and renaming it to {final_name}; Flume would leave it in use"
+            );
+            self.pending.push(Pending {
+                target: target.clone(),
+                file: Unfinished::orphan(in_use, format!("{dir}/{final_name}")),
+                next: Instant::now(),
+            });
+        }
+        self.retry_pending(false);
     }
 
     fn nearest_deadline(&self) -> Option<Instant> {
         self.buckets
             .values()
             .filter_map(|e| e.bucket.next_deadline(&self.naming))
+            .chain(self.pending.iter().map(|p| p.next))
             .min()
     }
 
@@ -189,10 +325,16 @@ impl HdfsSink {
                 self.settings.call_timeout,
             )
             .map_err(|e| e.to_string())?;
-            entry
-                .bucket
-                .append(fs, &self.naming, e, now)
-                .map_err(|err| err.to_string())?;
+            // A roll whose close failed does not fail the batch: the file is retried.
+            let appended = entry.bucket.append(fs, &self.naming, e, now);
+            take_over(
+                &mut self.pending,
+                entry,
+                &self.settings,
+                &self.naming,
+                &self.core.name,
+            );
+            appended.map_err(|err| err.to_string())?;
         }
         for key in touched.iter() {
             let Some(entry) = self.buckets.get_mut(key) else {
@@ -206,6 +348,7 @@ impl HdfsSink {
     fn new_bucket(&mut self, now: i64) -> Result<(), String> {
         let default = self.default_fs.as_ref().map(|(d, _)| d.as_str());
         let (target, dir) = fs::split(&self.dir_buf, default)?;
+        self.adopt_orphans(&target, &dir);
         if self.buckets.len() as u64 >= self.settings.max_open_files {
             if let Some(oldest) = self
                 .buckets
@@ -247,8 +390,9 @@ impl HdfsSink {
                 &self.default_fs,
                 self.settings.call_timeout,
             ) {
-                entry.bucket.abandon(fs);
+                entry.bucket.abandon(fs, &self.naming);
             }
+            self.keep_unfinished(&mut entry);
         }
     }
 
@@ -257,6 +401,53 @@ impl HdfsSink {
         for key in keys {
             self.close_bucket(&key, "the sink stops");
         }
+        // Flume stops its retry timers here; rflume tries each unfinished file once more and
+        // waits a little for the lease recoveries that started, then names what is left.
+        let until = Instant::now() + STOP_RECOVERY_WAIT;
+        self.retry_pending(true);
+        while !self.pending.is_empty() && Instant::now() < until {
+            let soon = self.pending.iter().map(|p| p.next).min().unwrap_or(until);
+            if soon > until {
+                break;
+            }
+            std::thread::sleep(soon.saturating_duration_since(Instant::now()));
+            self.retry_pending(false);
+        }
+        for p in self.pending.drain(..) {
+            warn!(
+                sink = %self.core.name,
+                "{} keeps its in-use name: it could not be closed and renamed before the sink \
+                 stopped; the next start of this sink recovers and renames it",
+                p.file.in_use_path
+            );
+        }
+    }
+}
+
+fn p_next(p: &mut Pending, next: Instant) {
+    p.next = next;
+}
+
+/// Takes over the files `entry`'s bucket could not close, for retries.
+fn take_over(
+    pending: &mut Vec<Pending>,
+    entry: &mut Entry,
+    settings: &HdfsSettings,
+    naming: &Naming,
+    sink: &str,
+) {
+    let next = Instant::now() + Duration::from_secs(settings.retry_interval);
+    for file in entry.bucket.take_unfinished() {
+        warn!(
+            sink = %sink,
+            "{} is not closed: retrying every {} s, {} times at most (hdfs.retryInterval, hdfs.closeTries)",
+            file.in_use_path, settings.retry_interval, naming.close_tries
+        );
+        pending.push(Pending {
+            target: entry.target.clone(),
+            file,
+            next,
+        });
     }
 }
 
@@ -267,6 +458,7 @@ impl Sink for HdfsSink {
 
     fn process(&mut self) -> Result<Status, SinkError> {
         self.close_due();
+        self.retry_pending(false);
         let wait = match self.nearest_deadline() {
             Some(d) => d
                 .saturating_duration_since(Instant::now())
