@@ -452,7 +452,7 @@ mod tests {
         let mut w = Watch::new("r1", &s);
         let shutdown = Shutdown::new();
         let wake = w.waker();
-        let t = std::thread::spawn(move || wake());
+        let t = std::thread::spawn(wake);
         assert!(w.wait(LONG, &shutdown, &s.groups), "woken");
         t.join().expect("join");
         assert_eq!(
