@@ -2,8 +2,7 @@
 //! `request-timeout`, `reset-connection-interval`): unreadable or out of range means Flume's
 //! default, which rflume uses too, with a warning where Flume only logs.
 //!
-//! The avro sink has its own copy of these (it predates this module); the thrift sink uses
-//! these.
+//! The avro and thrift sinks both read their numbers through these.
 
 use crate::config::reader::PropReader;
 

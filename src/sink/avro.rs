@@ -37,6 +37,7 @@ use crate::rpc::deflate::ZlibStream;
 use crate::rpc::deflate::{Deflater, Inflater, DEFAULT_LEVEL};
 use crate::rpc::frame::{encode_packet, FrameDecoder};
 use crate::rpc::ipc::{ClientConnection, Reply, Status as RpcStatus};
+use crate::rpc::lenient;
 use crate::rpc::settings;
 use crate::rpc::tls::{Layering, TrustSettings, LAYERING_KEY};
 
@@ -45,8 +46,6 @@ pub const DEFAULT_BATCH_SIZE: u64 = 100;
 /// Flume's `connect-timeout` and `request-timeout` defaults, in ms.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 20_000;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 20_000;
-/// Flume refuses timeouts under 1 s (it uses the default instead).
-const MIN_TIMEOUT_MS: u64 = 1_000;
 /// `reset-connection-interval`: 0 = never (Flume's `DEFAULT_CXN_RESET_INTERVAL`).
 pub const DEFAULT_RESET_CONNECTION_INTERVAL_S: u64 = 0;
 
@@ -75,7 +74,7 @@ impl AvroSinkSettings {
             "the collector's avro source port, e.g. port = 41414",
             false,
         );
-        let batch_size = lenient_number(r, "batch-size", DEFAULT_BATCH_SIZE, 1, i32::MAX as u64);
+        let batch_size = lenient::number(r, "batch-size", DEFAULT_BATCH_SIZE, 1, i32::MAX as u64);
         if let Some((_, line)) = r.ignored("batchSize") {
             let size = batch_size;
             r.warn(
@@ -85,17 +84,17 @@ impl AvroSinkSettings {
                 Some("rename it to batch-size".into()),
             );
         }
-        let connect_timeout = Duration::from_millis(lenient_timeout(
+        let connect_timeout = Duration::from_millis(lenient::timeout_ms(
             r,
             "connect-timeout",
             DEFAULT_CONNECT_TIMEOUT_MS,
         ));
-        let request_timeout = Duration::from_millis(lenient_timeout(
+        let request_timeout = Duration::from_millis(lenient::timeout_ms(
             r,
             "request-timeout",
             DEFAULT_REQUEST_TIMEOUT_MS,
         ));
-        let reset_connection_interval = Duration::from_secs(lenient_number(
+        let reset_connection_interval = Duration::from_secs(lenient::number(
             r,
             "reset-connection-interval",
             DEFAULT_RESET_CONNECTION_INTERVAL_S,
@@ -103,7 +102,7 @@ impl AvroSinkSettings {
             i32::MAX as u64,
         ));
         let deflate = if settings::deflate(r) {
-            Some(lenient_number(r, "compression-level", DEFAULT_LEVEL as u64, 0, 9) as u32)
+            Some(lenient::number(r, "compression-level", DEFAULT_LEVEL as u64, 0, 9) as u32)
         } else {
             r.known("compression-level");
             None
@@ -132,45 +131,6 @@ impl AvroSinkSettings {
             tls: tls?,
             layering,
         })
-    }
-}
-
-/// A number Flume reads leniently (`AbstractRpcClient.parseBatchSize`, `compression-level`,
-/// `reset-connection-interval`): not a number, or out of range, means the default.
-fn lenient_number(r: &mut PropReader, key: &str, default: u64, min: u64, max: u64) -> u64 {
-    let Some((v, line)) = r.raw(key) else {
-        return default;
-    };
-    match v.trim().parse::<i64>() {
-        Ok(n) if n >= min as i64 && n as u64 <= max => n as u64,
-        _ => {
-            r.warn(
-                key,
-                Some(line),
-                format!("'{v}' is not valid here ({min}..{max}); Flume uses its default, {default}, and so does rflume"),
-                None,
-            );
-            default
-        }
-    }
-}
-
-/// Flume's connect and request timeouts: under 1 s or unreadable, the default (20 s).
-fn lenient_timeout(r: &mut PropReader, key: &str, default: u64) -> u64 {
-    let Some((v, line)) = r.raw(key) else {
-        return default;
-    };
-    match v.trim().parse::<i64>() {
-        Ok(n) if n >= MIN_TIMEOUT_MS as i64 => n as u64,
-        _ => {
-            r.warn(
-                key,
-                Some(line),
-                format!("'{v}' ms is not a timeout of at least 1 s; Flume uses its default, {default} ms, and so does rflume"),
-                None,
-            );
-            default
-        }
     }
 }
 
