@@ -152,16 +152,49 @@ pub fn path_printed_by(script: &Path, needed_for: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(path)
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port that was free a moment ago, and that this process has not handed out before.
 ///
-/// Another process can take it before ours binds it, so whoever starts a server on it must check
-/// that *its* process is the one listening (see [`process::wait_listening`]) and retry on another
-/// port otherwise, as [`Broker::start`] does.
+/// Two things made the kernel's `bind(port 0)` a poor source of ports here (both seen in CI):
+/// it may return the same port to two calls in a row once the first listener is closed (two
+/// servers of one test then fight over it), and its ports come from the ephemeral range, where
+/// every outgoing connection of every process (clients, brokers, JVMs) also takes its local
+/// port. So ports come from below the ephemeral range instead, starting at a point that
+/// differs per process, each one handed out once per process and checked bindable (TCP and
+/// UDP) at that moment.
+///
+/// Another process can still take it before ours binds it, so whoever starts a server on it
+/// must check that *its* process is the one listening (see [`process::wait_listening`]) and
+/// retry on another port otherwise, as [`Broker::start`] does.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("cannot bind an ephemeral loopback port")
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    // Below Linux's default ip_local_port_range (32768-60999), above the common services.
+    const LOW: u32 = 12_000;
+    const SPAN: u32 = 32_768 - LOW;
+    static HANDED_OUT: Mutex<Option<(u32, HashSet<u16>)>> = Mutex::new(None);
+    let mut guard = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    let (next, handed) = guard.get_or_insert_with(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let seed = std::process::id().wrapping_mul(2_654_435_761) ^ nanos;
+        (seed % SPAN, HashSet::new())
+    });
+    for _ in 0..SPAN {
+        let port = (LOW + *next) as u16;
+        *next = (*next + 1) % SPAN;
+        if handed.contains(&port) {
+            continue;
+        }
+        let tcp = TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            handed.insert(port);
+            return port;
+        }
+    }
+    panic!("no free loopback port left between {LOW} and 32767");
 }
 
 /// A loopback port on which nothing listens and nothing else can start listening while this
