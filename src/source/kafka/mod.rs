@@ -156,16 +156,39 @@ impl KafkaSourceSettings {
             .raw(ZOOKEEPER_CONNECT)
             .filter(|(v, _)| !v.trim().is_empty())
             .map(|(v, l)| (v.trim().to_string(), l));
-        if let Some((v, line)) = r.ignored(MIGRATE_ZOOKEEPER_OFFSETS) {
-            r.warn(
+        // Flume 1.9's doStart migrates when zookeeperConnect is set, migrateZookeeperOffsets is
+        // true (Boolean.valueOf; the default) and the subscription is one topic. rflume never
+        // migrates: said where Flume would have, so that a group whose offsets live only in
+        // ZooKeeper is not silently started at auto.offset.reset.
+        let migrate = r
+            .ignored(MIGRATE_ZOOKEEPER_OFFSETS)
+            .map(|(v, l)| (v.trim().eq_ignore_ascii_case("true"), l));
+        let one_topic = matches!(&subscription, Some(Subscription::Topics(t)) if t.len() == 1);
+        match (&zookeeper, migrate) {
+            (Some((_, zk_line)), m) if m.is_none_or(|(on, _)| on) && one_topic => {
+                let line = m.map_or(*zk_line, |(_, l)| l);
+                r.warn(
+                    MIGRATE_ZOOKEEPER_OFFSETS,
+                    Some(line),
+                    "not applicable in rflume: Flume 1.9 (migrateZookeeperOffsets, default true) \
+                     copies this group's offsets from ZooKeeper, where Flume 1.6 and older kept \
+                     them, into Kafka when Kafka has none; rflume reads only the offsets stored \
+                     in Kafka, so such a group starts at kafka.consumer.auto.offset.reset",
+                    Some(
+                        "if the group's offsets are in Kafka already, set \
+                         migrateZookeeperOffsets = false; otherwise migrate them once with \
+                         Flume 1.9 before switching"
+                            .to_string(),
+                    ),
+                );
+            }
+            (None, Some((true, line))) => r.warn(
                 MIGRATE_ZOOKEEPER_OFFSETS,
                 Some(line),
-                format!(
-                    "not applicable (= {v}): rflume reads only the offsets stored in Kafka; \
-                     offsets kept in ZooKeeper by Flume 1.6 and older are not migrated"
-                ),
+                "has no effect without zookeeperConnect (as in Flume)",
                 Some("delete the line".to_string()),
-            );
+            ),
+            _ => {}
         }
 
         let bootstrap_servers = match r.raw(BOOTSTRAP_SERVERS) {
@@ -467,6 +490,39 @@ mod tests {
         assert_eq!(zk.connect, "zk:2181/kafka");
         assert_eq!(zk.security_protocol, "PLAINTEXT");
         assert!(zk.location.starts_with("f.conf:"), "{}", zk.location);
+    }
+
+    #[test]
+    fn offsets_in_zookeeper_are_said_not_migrated_where_flume_would_migrate() {
+        let migrating = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = vec![
+                ("kafka.topics", "t"),
+                ("zookeeperConnect", "zk:2181"),
+                ("kafka.bootstrap.servers", "b"),
+            ];
+            pairs.extend_from_slice(extra);
+            let (_, diags) = parse(&pairs);
+            diags
+                .iter()
+                .any(|d| d.contains("migrateZookeeperOffsets") && d.contains("not applicable"))
+        };
+        // Flume's default (true), and true written out: Flume 1.9 migrates, rflume says it does not.
+        assert!(migrating(&[]));
+        assert!(migrating(&[("migrateZookeeperOffsets", "TRUE")]));
+        // false, or several topics (Flume migrates only a single topic): the same as Flume.
+        assert!(!migrating(&[("migrateZookeeperOffsets", "false")]));
+        assert!(!migrating(&[("kafka.topics", "t,u")]));
+        let (_, diags) = parse(&[
+            ("kafka.topics", "t"),
+            ("kafka.bootstrap.servers", "b"),
+            ("migrateZookeeperOffsets", "true"),
+        ]);
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.contains("no effect without zookeeperConnect")),
+            "{diags:?}"
+        );
     }
 
     #[test]
