@@ -8,7 +8,7 @@
 #   --lines N   lines in the generated input (default 1000000)
 #   --line-bytes B  bytes per line, newline included (default 100, at least 100)
 #   --units "U ..."  which rows to run (default: all of ceiling raw_e2e rflume_seed rflume_large
-#               rflume_taildir rflume_file_taildir rflume_file_taildir_large rflume_file_exec replay)
+#               rflume_taildir rflume_file_taildir rflume_file_taildir_large rflume_file_exec replay rsyslog; rsyslog is left out with a note when scripts/install-rsyslog.sh cannot install it)
 #   --runs R    repetitions; every figure is reported as median (min–max) (default 3)
 #   --out DIR   where the Markdown report is written (default bench-results/, git-ignored)
 #   --keep      keep the work directory (configs, logs, per-run data) instead of deleting it
@@ -544,6 +544,57 @@ run_rflume() { # SYSTEM RUN EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOU
     rm -f "$in"
 }
 
+# rsyslog imfile → omkafka (Debian's packages on a librdkafka ≥ 2.2, scripts/install-rsyslog.sh),
+# timed like the rflume rows: one append to a file it already follows, until the consumer saw all.
+# The template sends the line alone (%msg%), so the consumer checks every byte as for rflume.
+run_rsyslog() { # RUN
+    local run="$1" system=rsyslog
+    local base="$WORK/$system-$run" topic="$system-$run" in="$WORK/in-$system-$run.log"
+    create_topic "$topic"
+    : >"$in"
+    mkdir -p "$base.work"
+    cat >"$base.conf" <<EOF
+# Written by scripts/bench.sh
+global(workDirectory="$base.work")
+module(load="imfile" mode="inotify")
+module(load="omkafka")
+template(name="line" type="string" string="%msg%")
+input(type="imfile" File="$in" Tag="bench" ruleset="tokafka" freshStartTail="off")
+ruleset(name="tokafka") {
+  action(type="omkafka" broker=["$BOOT"] topic="$topic" template="line" partitions.number="1"
+         confParam=["linger.ms=5", "batch.num.messages=10000", "acks=1"])
+}
+EOF
+    LD_LIBRARY_PATH="$RSYSLOG_LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        /usr/sbin/rsyslogd -n -f "$base.conf" -i "$base.pid" >"$base.agent.log" 2>&1 &
+    AGENT_PID=$!
+    # Following = rsyslogd holds the (empty) input open.
+    local i
+    for ((i = 0; i < 300; i++)); do
+        kill -0 "$AGENT_PID" 2>/dev/null || die "rsyslog exited: $(tail -5 "$base.agent.log")"
+        ls -l "/proc/$AGENT_PID/fd" 2>/dev/null | grep -qF "$in" && break
+        sleep 0.05
+    done
+    start_consumer "$topic" "$base.consumer"
+    sleep 0.2
+    local a0 a1 t0 hwm
+    a0=$(cpu_ticks "$AGENT_PID")
+    t0=$(date +%s%N)
+    cat "$INPUT" >>"$in"
+    wait_done "$base.consumer"
+    a1=$(cpu_ticks "$AGENT_PID")
+    hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$AGENT_PID/status" 2>/dev/null || echo 0)
+    finish_consumer "$base.consumer" "$system"
+    local secs cpu
+    secs=$(ns_to_s "$(field done_epoch_ns "$base.consumer") - $t0")
+    cpu=$(python3 -c "print(f'{($a1 - $a0) / $CLK_TCK:.2f}')")
+    log "run $run: $system: ${secs} s, cpu ${cpu} s, peak rss ${hwm} KiB"
+    stop_pid "$AGENT_PID" 5
+    AGENT_PID=""
+    record "$system" "$run" "$secs" "$cpu" "$hwm" "$base.consumer"
+    rm -rf "$in" "$base.work"
+}
+
 wait_log() { # FILE PATTERN SECONDS: until FILE contains PATTERN (fails the run otherwise)
     local i
     for ((i = 0; i < $3 * 20; i++)); do
@@ -622,10 +673,11 @@ run_unit() { # UNIT RUN
         rflume_file_taildir_large) run_rflume rflume_file_taildir_large "$2" 1000 1000 1000 ;;
         rflume_file_exec) run_rflume rflume_file_exec "$2" 1000 1000 1000 100 ;;
         replay) run_replay "$2" ;;
+        rsyslog) run_rsyslog "$2" ;;
     esac
 }
 
-ALL_UNITS=(ceiling raw_e2e rflume_seed rflume_large rflume_taildir rflume_file_taildir rflume_file_taildir_large rflume_file_exec replay)
+ALL_UNITS=(ceiling raw_e2e rflume_seed rflume_large rflume_taildir rflume_file_taildir rflume_file_taildir_large rflume_file_exec replay rsyslog)
 if [[ -n $UNIT_LIST ]]; then
     read -r -a UNITS <<<"$UNIT_LIST"
     for u in "${UNITS[@]}"; do
@@ -633,6 +685,17 @@ if [[ -n $UNIT_LIST ]]; then
     done
 else
     UNITS=("${ALL_UNITS[@]}")
+fi
+# rsyslog: left out, with the reason in the report, when it cannot be installed here.
+RSYSLOG_NOTE=""
+if [[ " ${UNITS[*]} " == *" rsyslog "* ]]; then
+    if RSYSLOG_LIBS="$(bash scripts/install-rsyslog.sh 2>"$WORK/rsyslog-install.log")"; then
+        log "rsyslog: /usr/sbin/rsyslogd with librdkafka from $RSYSLOG_LIBS"
+    else
+        RSYSLOG_NOTE="rsyslog row left out: $(tail -1 "$WORK/rsyslog-install.log")"
+        log "$RSYSLOG_NOTE"
+        read -r -a UNITS <<<"$(printf '%s\n' "${UNITS[@]}" | grep -vx rsyslog | tr '\n' ' ')"
+    fi
 fi
 for ((run = 1; run <= RUNS; run++)); do
     start_broker "$run"
@@ -664,6 +727,7 @@ LABELS = [
     ("rflume_file_taildir", "rflume, TAILDIR → file channel: batchSize 100, transactionCapacity 100, flumeBatchSize 100"),
     ("rflume_file_taildir_large", "rflume, TAILDIR → file channel: batchSize 1000, transactionCapacity 1000, flumeBatchSize 1000"),
     ("rflume_file_exec", "rflume, exec → file channel: exec batch 1000 (batchTimeout 100 ms), transactionCapacity 1000, flumeBatchSize 1000"),
+    ("rsyslog", "rsyslog imfile → omkafka (Debian's rsyslog 8 on librdkafka from rdkafka-sys; linger.ms 5, batch.num.messages 10000, acks 1)"),
 ]
 rows = defaultdict(dict)  # system -> run -> (secs, cpu, rss_kib)
 gaps = defaultdict(dict)  # system -> run -> (max gap s, records before it)
@@ -765,6 +829,7 @@ for key, label in LABELS:
 EOF
 {
     echo
+    [[ -z $RSYSLOG_NOTE ]] || echo "$RSYSLOG_NOTE"
     echo "Machine: $(nproc) cores, $(uname -sr); rflume $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (src modified)'); $("$TANSU" --version 2>&1 | head -1) memory storage, 1 partition."
 } >>"$REPORT"
 cat "$REPORT"
