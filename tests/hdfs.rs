@@ -771,6 +771,10 @@ fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
     );
     assert!(tally.missing.is_empty(), "nothing may be lost: {tally}");
     assert!(
+        files.iter().all(|(_, len)| *len > 0),
+        "a failed file no batch was synced into is deleted, never left empty: {files:?}"
+    );
+    assert!(
         tally.duplicates <= rolled_back * 100 && tally.unexpected <= rolled_back,
         "more duplicates or cut lines than {rolled_back} rolled-back batches can make: \
          {tally}\n{log}"
