@@ -486,7 +486,8 @@ mod tests {
     }
 
     /// A file system whose lease recoveries fail `failures` times, then report `recovering`
-    /// polls in progress, then succeed; renames fail `rename_failures` times.
+    /// polls in progress, then succeed; renames fail `rename_failures` times; writes fail once
+    /// `writes_before_failing` of them (over all files) succeeded.
     #[derive(Default)]
     struct Flaky {
         files: BTreeSet<String>,
@@ -494,11 +495,17 @@ mod tests {
         recovering: u32,
         rename_failures: u32,
         recover_calls: u32,
+        writes: std::sync::Arc<std::sync::atomic::AtomicU32>,
+        writes_before_failing: u32,
     }
 
     impl FileSystem for Flaky {
-        fn create(&mut self, _: &str) -> Result<Box<dyn OutFile>, FsError> {
-            unreachable!("retries create nothing")
+        fn create(&mut self, path: &str) -> Result<Box<dyn OutFile>, FsError> {
+            self.files.insert(path.to_string());
+            Ok(Box::new(WriteOut(
+                self.writes.clone(),
+                self.writes_before_failing,
+            )))
         }
         fn rename(&mut self, from: &str, to: &str) -> Result<(), FsError> {
             if self.rename_failures > 0 {
@@ -596,14 +603,7 @@ mod tests {
         assert_eq!(fs.files, ["/d/f.1".to_string()].into());
     }
 
-    /// Files whose writes fail once `fail_after` of them succeeded (counted over all files).
-    #[derive(Default)]
-    struct Writes {
-        files: BTreeSet<String>,
-        written: std::sync::Arc<std::sync::atomic::AtomicU32>,
-        fail_after: u32,
-    }
-
+    /// A file of [`Flaky`]: its writes and its siblings' counted in `.0`, failing from the `.1`th.
     struct WriteOut(std::sync::Arc<std::sync::atomic::AtomicU32>, u32);
 
     impl OutFile for WriteOut {
@@ -623,33 +623,8 @@ mod tests {
         }
     }
 
-    impl FileSystem for Writes {
-        fn create(&mut self, path: &str) -> Result<Box<dyn OutFile>, FsError> {
-            self.files.insert(path.to_string());
-            Ok(Box::new(WriteOut(self.written.clone(), self.fail_after)))
-        }
-        fn rename(&mut self, from: &str, to: &str) -> Result<(), FsError> {
-            self.files.remove(from);
-            self.files.insert(to.to_string());
-            Ok(())
-        }
-        fn exists(&mut self, path: &str) -> Result<bool, FsError> {
-            Ok(self.files.contains(path))
-        }
-        fn list(&mut self, _: &str) -> Result<Vec<String>, FsError> {
-            Ok(Vec::new())
-        }
-        fn recover_lease(&mut self, _: &str) -> Result<bool, FsError> {
-            Ok(true)
-        }
-        fn delete(&mut self, path: &str) -> Result<(), FsError> {
-            self.files.remove(path);
-            Ok(())
-        }
-    }
-
     /// One batch of one event into a bucket on `fs`, abandoned if its flush fails.
-    fn batch(b: &mut Bucket, fs: &mut Writes, n: &Naming) -> bool {
+    fn batch(b: &mut Bucket, fs: &mut Flaky, n: &Naming) -> bool {
         b.append(fs, n, &Event::new("line"), 0).unwrap();
         match b.flush() {
             Ok(()) => true,
@@ -674,7 +649,7 @@ mod tests {
     #[test]
     fn a_file_without_a_synced_batch_is_deleted_when_its_write_fails() {
         let n = naming("", ".tmp", "");
-        let mut fs = Writes::default();
+        let mut fs = Flaky::default();
         let mut b = text_bucket();
         assert!(!batch(&mut b, &mut fs, &n));
         assert!(!b.is_open());
@@ -688,9 +663,9 @@ mod tests {
     #[test]
     fn a_file_with_synced_batches_is_closed_and_renamed_when_a_write_fails() {
         let n = naming("", ".tmp", "");
-        let mut fs = Writes {
-            fail_after: 1,
-            ..Writes::default()
+        let mut fs = Flaky {
+            writes_before_failing: 1,
+            ..Flaky::default()
         };
         let mut b = text_bucket();
         assert!(batch(&mut b, &mut fs, &n));
