@@ -10,4 +10,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RFLUME_PEERS="$(bash scripts/fetch-peers.sh)"
 export RFLUME_PEERS
-exec cargo test --test flume_oracle --test flume_metrics --test real_kafka --test real_kafka_security --test flume_rpc --test flume_thrift --test kafka_source_flume --test kafka_source_group --test spark_streaming --test spark_flume "$@"
+exec cargo test --test flume_oracle --test flume_metrics --test real_kafka --test real_kafka_security --test flume_rpc --test flume_thrift --test kafka_source_flume --test kafka_source_group --test kafka_source_zookeeper --test spark_streaming --test spark_flume "$@"
