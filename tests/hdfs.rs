@@ -429,7 +429,7 @@ fn stream_to_hdfs(log: &std::path::Path, path: &str, extra: &[(&str, &str)]) -> 
 /// reads it from its classpath): with three DataNodes, replication 3 and no fourth node to add,
 /// the cluster's own `replace-datanode-on-failure.enable = false` is what lets a pipeline
 /// continue on two.
-fn agent_with_hadoop_conf(hdfs: &Hdfs, config: &str) -> Agent {
+fn agent_with_hadoop_conf(hdfs: &Hdfs, config: &str, extra_args: &[String]) -> Agent {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("flume.conf");
     std::fs::write(&conf, config).unwrap();
@@ -437,8 +437,31 @@ fn agent_with_hadoop_conf(hdfs: &Hdfs, config: &str) -> Agent {
     cmd.args(["agent", "--conf-file"])
         .arg(&conf)
         .args(["--name", "a1", "-Dflume.root.logger=INFO,console"])
+        .args(extra_args)
         .env("HADOOP_CONF_DIR", hdfs.conf_dir());
     Agent::spawn(dir, cmd)
+}
+
+/// Flume's HTTP monitoring on `port`: the agent's own count of committed events tells a test
+/// when a batch is durably in HDFS *and* the sink knows it (bytes visible in HDFS are not
+/// enough: the NameNode may have taken the sync whose answer the sink never gets).
+fn monitoring(port: u16) -> [String; 2] {
+    [
+        "-Dflume.monitoring.type=http".to_string(),
+        format!("-Dflume.monitoring.port={port}"),
+    ]
+}
+
+/// Events sink k1 has committed (its `EventDrainSuccessCount`); 0 until the server answers.
+fn committed(port: u16) -> u64 {
+    common::http::metrics_json(port)
+        .and_then(|m| {
+            m["SINK.k1"]["EventDrainSuccessCount"]
+                .as_str()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
 }
 
 /// Each file under `dir` read on its own (so that a line cut at a file's end cannot merge with
@@ -465,7 +488,10 @@ fn try_tally_of(
     for (p, _) in &files {
         let bytes = match hdfs.shell(&["-cat", p]) {
             Ok(b) => b,
-            Err(e) if e.contains("No such file") => return Err(e),
+            // Renamed since the listing, or an in-use file whose last block is being recovered.
+            Err(e) if e.contains("No such file") || e.contains("Cannot obtain block length") => {
+                return Err(e)
+            }
             Err(e) => panic!("FsShell -cat {p} failed:\n{e}"),
         };
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
@@ -585,11 +611,13 @@ fn kill_9_mid_write_then_restart_recovers_and_renames_the_orphan() {
 /// `hdfs.closeTries = 0` (until it works) and `hdfs.retryInterval = 1`, the NameNode down when
 /// `idleTimeout` closes a file: the close fails, the sink retries it every second, the agent
 /// keeps running, and once the NameNode is back the file is closed (by lease recovery) and
-/// renamed, every line in it.
+/// renamed, every line in it once.
+///
+/// The NameNode is killed only once the sink has committed the batch (its metrics say so): when
+/// killed as soon as the bytes showed in HDFS, the NameNode had sometimes taken the batch's
+/// `fsync` but died before answering it, so the sink rightly rolled the batch back and wrote it
+/// again into a second file after the restart — at least once, but not what this test is about.
 #[test]
-#[ignore = "flaky under load: a write+hsync slower than callTimeout rolls the batch back and \
-            writes it into a second file (correct at-least-once, but the test expects one \
-            file); run with --ignored"]
 fn a_close_that_fails_is_retried_until_the_namenode_is_back() {
     let hdfs = Hdfs::start(1);
     let dir = hdfs.unique_dir("closeretry");
@@ -598,7 +626,9 @@ fn a_close_that_fails_is_retried_until_the_namenode_is_back() {
     let sent = lines(5, |i| ("app", 1_614_834_367_000 + i as i64));
     append_lines(&log, &sent);
     let path = format!("{}{dir}", hdfs.uri());
-    let mut agent = Agent::start(
+    let port = free_port();
+    let flags = monitoring(port);
+    let mut agent = Agent::start_with_args(
         &hdfs_agent_config(
             &log,
             &[
@@ -607,15 +637,18 @@ fn a_close_that_fails_is_retried_until_the_namenode_is_back() {
                 ("hdfs.rollInterval", "0"),
                 ("hdfs.rollCount", "0"),
                 ("hdfs.rollSize", "0"),
-                ("hdfs.idleTimeout", "3"),
+                ("hdfs.idleTimeout", "4"),
                 ("hdfs.closeTries", "0"),
                 ("hdfs.retryInterval", "1"),
                 ("hdfs.callTimeout", "2000"),
             ],
         ),
         "a1",
+        &[&flags[0], &flags[1]],
     );
-    wait_bytes_in_hdfs(&hdfs, &agent, &dir, text_of(&sent).len());
+    agent.wait_until(DELIVERY, "the sink committed the 5 lines", || {
+        committed(port) == sent.len() as u64
+    });
     hdfs.kill_namenode();
     agent.wait_until(DELIVERY, "the close failed and was retried twice", || {
         agent.log().matches("Will retry again in 1 seconds").count() >= 2
@@ -638,6 +671,11 @@ fn a_close_that_fails_is_retried_until_the_namenode_is_back() {
             )
         },
     );
+    assert_eq!(
+        committed(port),
+        sent.len() as u64,
+        "no batch was taken twice"
+    );
     agent.stop_cleanly();
     let (_, text) = read_all(&hdfs, &dir);
     assert_eq!(text, text_of(&sent));
@@ -658,8 +696,10 @@ fn namenode_restart_during_a_stream_loses_nothing() {
         &format!("{}{dir}", hdfs.uri()),
         &[("hdfs.callTimeout", "2000"), ("hdfs.retryInterval", "1")],
     );
-    let mut agent = Agent::start(&config, "a1");
-    wait_bytes_in_hdfs(&hdfs, &agent, &dir, 200 * LINE_LEN);
+    let port = free_port();
+    let flags = monitoring(port);
+    let mut agent = Agent::start_with_args(&config, "a1", &[&flags[0], &flags[1]]);
+    agent.wait_until(DELIVERY, "200 lines committed", || committed(port) >= 200);
     hdfs.kill_namenode();
     agent.wait_until(DELIVERY, "a batch failed and was rolled back", || {
         agent.log().contains("the batch is rolled back and retried")
@@ -667,7 +707,11 @@ fn namenode_restart_during_a_stream_loses_nothing() {
     assert!(agent.is_running());
     hdfs.restart_namenode();
     let total = appender.stop();
-    wait_all_lines(&hdfs, &agent, &dir, total);
+    // Judged by the sink's own count while it runs, not by reading in-use files (a file whose
+    // last block is under recovery cannot be read).
+    agent.wait_until(DELIVERY, "every line committed", || {
+        committed(port) >= total as u64
+    });
     agent.stop_cleanly();
     let (files, _) = read_all(&hdfs, &dir);
     let (tally, _) = tally_of(&hdfs, &dir, total);
@@ -677,15 +721,16 @@ fn namenode_restart_during_a_stream_loses_nothing() {
 
 /// Three DataNodes, replication 3, one killed while the sink writes. hdfs-native 0.14.8's
 /// pipeline recovery sometimes goes on with the other two (no rollback at all) and sometimes
-/// hangs after "Failed to read ack from DataNode"; then `callTimeout` fails the batch, the sink
-/// rolls it back, leaves the file to lease recovery (`retryInterval`) and writes into a new
-/// file — whose pipeline includes the dead node too until the NameNode declares it dead. Either
-/// way: every line reaches HDFS, no `.tmp` is left, and a line is written twice only by a
-/// rolled-back batch (at most a batch per rollback), never because a committed one was lost.
+/// fails: it hangs when the pipeline breaks while it waits for an ack (until `callTimeout`), and
+/// a new file's pipeline that starts at, or runs through, the dead node (the NameNode hands it
+/// out until it declares it dead) fails at once. Each failure rolls the batch back; the file it
+/// was writing is closed by lease recovery and renamed, or, when no batch was synced into it,
+/// deleted; the retry writes into a new file. The recoveries' replicas include the dead node
+/// until the NameNode deems it stale (30 s): each takes ~10 s then, and the sink must not ask
+/// again too soon (every ask starts it over). Judged after the agent's clean stop: every line in
+/// HDFS, no `.tmp` left, and only rolled-back batches written twice (at most a batch, and one
+/// line cut at a packet boundary, per rollback), never a committed one lost.
 #[test]
-#[ignore = "flaky: Hadoop's FsShell -cat cannot read an in-use file whose pipeline lost a \
-            DataNode (\"Cannot obtain block length\"), and hdfs-native's pipeline recovery \
-            sometimes stalls until callTimeout; run with --ignored"]
 fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
     let hdfs = Hdfs::start(3);
     let dir = hdfs.unique_dir("dnkill");
@@ -697,8 +742,9 @@ fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
         &format!("{}{dir}", hdfs.uri()),
         &[("hdfs.callTimeout", "5000"), ("hdfs.retryInterval", "1")],
     );
-    let mut agent = agent_with_hadoop_conf(&hdfs, &config);
-    wait_bytes_in_hdfs(&hdfs, &agent, &dir, 200 * LINE_LEN);
+    let port = free_port();
+    let mut agent = agent_with_hadoop_conf(&hdfs, &config, &monitoring(port));
+    agent.wait_until(DELIVERY, "200 lines committed", || committed(port) >= 200);
     hdfs.kill_datanode(0);
     let at_kill = appender.appended();
     // The stream goes on past the kill for a while.
@@ -706,19 +752,38 @@ fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
         appender.appended() >= at_kill + 1000
     });
     let total = appender.stop();
-    wait_all_lines(&hdfs, &agent, &dir, total);
+    agent.wait_until(DELIVERY, "every line committed", || {
+        committed(port) >= total as u64
+    });
+    // The files abandoned after a failure are closed by lease recovery while the agent runs;
+    // one stays in use: the file being written, closed by the stop.
+    agent.wait_until(DELIVERY, "the abandoned files closed and renamed", || {
+        hdfs.files(&dir)
+            .iter()
+            .filter(|(p, _)| p.ends_with(".tmp"))
+            .count()
+            <= 1
+    });
     agent.stop_cleanly();
     let (files, _) = read_all(&hdfs, &dir);
     let (tally, _) = tally_of(&hdfs, &dir, total);
     let log = agent.log();
     let rolled_back = log.matches("the batch is rolled back and retried").count();
+    let deleted = log.matches("no batch was synced into it").count();
+    let recovered = log.matches("(its lease was recovered)").count();
     eprintln!(
-        "DataNode killed mid-write: {tally}; {rolled_back} batches rolled back; files {files:?}"
+        "DataNode killed mid-write: {tally}; {rolled_back} batches rolled back, {deleted} empty \
+         files deleted, {recovered} closed by lease recovery; files {files:?}"
     );
-    assert!(tally.complete(), "nothing may be lost: {tally}");
+    assert!(tally.missing.is_empty(), "nothing may be lost: {tally}");
     assert!(
-        tally.duplicates <= rolled_back * 100,
-        "more duplicates than {rolled_back} rolled-back batches can make: {tally}\n{log}"
+        files.iter().all(|(_, len)| *len > 0),
+        "a failed file no batch was synced into is deleted, never left empty: {files:?}"
+    );
+    assert!(
+        tally.duplicates <= rolled_back * 100 && tally.unexpected <= rolled_back,
+        "more duplicates or cut lines than {rolled_back} rolled-back batches can make: \
+         {tally}\n{log}"
     );
 }
 

@@ -113,13 +113,25 @@ pub enum Retry {
     Finished,
     /// Try again after `retryInterval`.
     Later,
-    /// The NameNode is recovering the file's lease: ask again in a moment.
-    Soon,
+    /// The NameNode is recovering the file's lease: ask again after this long.
+    Soon(Duration),
 }
 
-/// Lease recovery on a live cluster ends within a few heartbeats; asked this often it takes
-/// no try of `closeTries`, up to this many polls per try.
-pub const RECOVERY_POLLS_PER_TRY: u32 = 30;
+/// Asked-and-pending lease recoveries counted as one try of `closeTries`: with the waits of
+/// [`recovery_wait`] that is about two minutes (Flume's default `retryInterval` is three).
+pub const RECOVERY_POLLS_PER_TRY: u32 = 6;
+
+/// How long to wait before asking again about a lease recovery in progress, after `polls`
+/// answers "in progress": 2, 4, 8, 16, 32, 60, 60 … seconds. Never sooner: each `recoverLease`
+/// call on a file still under recovery makes Hadoop's NameNode start the block recovery over
+/// with a new recovery id (`internalReleaseLease`, seen in its log as `RecoveryId = N` rising
+/// by one per call), and the recovery running is then refused when it commits. A recovery
+/// whose replicas include a dead DataNode takes longer than 8 s (the primary DataNode retries
+/// the dead one) until the NameNode deems that node stale (30 s by default): asked every half
+/// second, as rflume once did, such a recovery could only end once the node was stale.
+pub fn recovery_wait(polls: u32) -> Duration {
+    Duration::from_secs((2u64 << polls.saturating_sub(1).min(5)).min(60))
+}
 
 impl Unfinished {
     /// An in-use file left by an earlier run (closed only by lease recovery).
@@ -146,7 +158,7 @@ impl Unfinished {
                 }
                 Ok(false) if self.recovery_polls < RECOVERY_POLLS_PER_TRY => {
                     self.recovery_polls += 1;
-                    return Retry::Soon;
+                    return Retry::Soon(recovery_wait(self.recovery_polls));
                 }
                 Ok(false) => {
                     self.close_tries += 1;
@@ -221,6 +233,8 @@ struct OpenFile {
     opened_at: Instant,
     events: u64,
     body_bytes: u64,
+    /// Bytes of this file made durable by a successful `write_and_flush`: the committed batches.
+    synced: u64,
 }
 
 pub struct Bucket {
@@ -281,6 +295,7 @@ impl Bucket {
             opened_at: Instant::now(),
             events: 0,
             body_bytes: 0,
+            synced: 0,
         });
         Ok(())
     }
@@ -321,7 +336,9 @@ impl Bucket {
         let Some(f) = self.file.as_mut() else {
             return Ok(());
         };
+        let len = bytes.len() as u64;
         f.out.write_and_flush(Bytes::from(bytes))?;
+        f.synced += len;
         self.last_write = Instant::now();
         Ok(())
     }
@@ -366,8 +383,32 @@ impl Bucket {
     /// Forgets the open file after a failed write: its unflushed bytes are dropped (their
     /// events are rolled back and written again), and the file is closed and renamed as far as
     /// the file system still lets us. The next event opens a new file.
+    ///
+    /// A file into which no batch was ever synced holds no committed event: it is deleted
+    /// rather than closed. Closing it could not succeed soon: when the first write's pipeline
+    /// failed (a dead DataNode the NameNode still hands out), its block is allocated but on no
+    /// DataNode, and the NameNode can neither complete the file nor recover its lease (the
+    /// recovery of a block no replica holds goes on and on); renamed, it would be an empty file.
     pub fn abandon(&mut self, fs: &mut dyn FileSystem, naming: &Naming) {
         self.format.discard_batch();
+        if let Some(f) = self.file.take_if(|f| f.synced == 0) {
+            match fs.delete(&f.in_use_path) {
+                Ok(()) => {
+                    info!(
+                        "Deleted {}: no batch was synced into it before its write failed",
+                        f.in_use_path
+                    );
+                    return;
+                }
+                Err(e) => {
+                    warn!(
+                        "after a failed write, deleting the empty {}: {e}",
+                        f.in_use_path
+                    );
+                    self.file = Some(f);
+                }
+            }
+        }
         if let Err(e) = self.close(fs, naming) {
             warn!("after a failed write: {e}");
         }
@@ -445,7 +486,8 @@ mod tests {
     }
 
     /// A file system whose lease recoveries fail `failures` times, then report `recovering`
-    /// polls in progress, then succeed; renames fail `rename_failures` times.
+    /// polls in progress, then succeed; renames fail `rename_failures` times; writes fail once
+    /// `writes_before_failing` of them (over all files) succeeded.
     #[derive(Default)]
     struct Flaky {
         files: BTreeSet<String>,
@@ -453,11 +495,17 @@ mod tests {
         recovering: u32,
         rename_failures: u32,
         recover_calls: u32,
+        writes: std::sync::Arc<std::sync::atomic::AtomicU32>,
+        writes_before_failing: u32,
     }
 
     impl FileSystem for Flaky {
-        fn create(&mut self, _: &str) -> Result<Box<dyn OutFile>, FsError> {
-            unreachable!("retries create nothing")
+        fn create(&mut self, path: &str) -> Result<Box<dyn OutFile>, FsError> {
+            self.files.insert(path.to_string());
+            Ok(Box::new(WriteOut(
+                self.writes.clone(),
+                self.writes_before_failing,
+            )))
         }
         fn rename(&mut self, from: &str, to: &str) -> Result<(), FsError> {
             if self.rename_failures > 0 {
@@ -476,6 +524,10 @@ mod tests {
         }
         fn list(&mut self, _: &str) -> Result<Vec<String>, FsError> {
             Ok(Vec::new())
+        }
+        fn delete(&mut self, path: &str) -> Result<(), FsError> {
+            self.files.remove(path);
+            Ok(())
         }
         fn recover_lease(&mut self, _: &str) -> Result<bool, FsError> {
             self.recover_calls += 1;
@@ -523,13 +575,22 @@ mod tests {
         let mut fs = flaky(2, 2, 0);
         let (outcomes, u) = run(&mut fs, i32::MAX as u64);
         use Retry::*;
-        assert_eq!(outcomes, [Later, Later, Soon, Soon, Finished]);
+        let (two, four) = (Duration::from_secs(2), Duration::from_secs(4));
+        assert_eq!(outcomes, [Later, Later, Soon(two), Soon(four), Finished]);
         assert!(u.closed);
         assert_eq!(
             u.close_tries, 2,
             "polls of a recovery in progress are no tries"
         );
         assert_eq!(fs.files, ["/d/f.1".to_string()].into());
+    }
+
+    #[test]
+    fn a_recovery_in_progress_is_asked_about_less_and_less_often() {
+        let waits: Vec<u64> = (1..=8).map(|n| recovery_wait(n).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(recovery_wait(0).as_secs(), 2);
+        assert_eq!(recovery_wait(u32::MAX).as_secs(), 60);
     }
 
     #[test]
@@ -540,6 +601,81 @@ mod tests {
         assert!(!u.closed);
         assert_eq!(fs.recover_calls, 3);
         assert_eq!(fs.files, ["/d/f.1".to_string()].into());
+    }
+
+    /// A file of [`Flaky`]: its writes and its siblings' counted in `.0`, failing from the `.1`th.
+    struct WriteOut(std::sync::Arc<std::sync::atomic::AtomicU32>, u32);
+
+    impl OutFile for WriteOut {
+        fn write_and_flush(&mut self, _: Bytes) -> Result<(), FsError> {
+            use std::sync::atomic::Ordering;
+            if self.0.fetch_add(1, Ordering::SeqCst) >= self.1 {
+                return Err(FsError::Io {
+                    op: "write",
+                    path: "f".into(),
+                    message: "pipeline failed".into(),
+                });
+            }
+            Ok(())
+        }
+        fn close(&mut self) -> Result<(), FsError> {
+            Ok(())
+        }
+    }
+
+    /// One batch of one event into a bucket on `fs`, abandoned if its flush fails.
+    fn batch(b: &mut Bucket, fs: &mut Flaky, n: &Naming) -> bool {
+        b.append(fs, n, &Event::new("line"), 0).unwrap();
+        match b.flush() {
+            Ok(()) => true,
+            Err(_) => {
+                b.abandon(fs, n);
+                false
+            }
+        }
+    }
+
+    fn text_bucket() -> Bucket {
+        use crate::sink::hdfs::settings::{FileType, Serializer, WriteFormat};
+        let format = Format::new(
+            FileType::DataStream,
+            Serializer::Text,
+            true,
+            WriteFormat::Writable,
+        );
+        Bucket::new("/d", "f", 0, format)
+    }
+
+    #[test]
+    fn a_file_without_a_synced_batch_is_deleted_when_its_write_fails() {
+        let n = naming("", ".tmp", "");
+        let mut fs = Flaky::default();
+        let mut b = text_bucket();
+        assert!(!batch(&mut b, &mut fs, &n));
+        assert!(!b.is_open());
+        assert!(
+            fs.files.is_empty(),
+            "nothing committed, nothing kept: {:?}",
+            fs.files
+        );
+    }
+
+    #[test]
+    fn a_file_with_synced_batches_is_closed_and_renamed_when_a_write_fails() {
+        let n = naming("", ".tmp", "");
+        let mut fs = Flaky {
+            writes_before_failing: 1,
+            ..Flaky::default()
+        };
+        let mut b = text_bucket();
+        assert!(batch(&mut b, &mut fs, &n));
+        assert!(!batch(&mut b, &mut fs, &n));
+        assert!(!b.is_open());
+        assert_eq!(
+            fs.files,
+            ["/d/f.1".to_string()].into(),
+            "the committed batch is kept"
+        );
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub trait FileSystem: Send {
     /// every byte a writer had synced: `true` once the file is closed, `false` while the
     /// recovery runs (ask again). A local file has no lease: always `true`.
     fn recover_lease(&mut self, path: &str) -> Result<bool, FsError>;
+    /// Removes the file `path`, open or not; `Ok` if it is not there.
+    fn delete(&mut self, path: &str) -> Result<(), FsError>;
 }
 
 /// A file being written.
@@ -224,6 +226,12 @@ impl FileSystem for LocalFs {
     fn recover_lease(&mut self, _path: &str) -> Result<bool, FsError> {
         Ok(true)
     }
+    fn delete(&mut self, path: &str) -> Result<(), FsError> {
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("delete", path, e)),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl OutFile for LocalFile {
@@ -385,6 +393,13 @@ impl FileSystem for HdfsFs {
         let client = Arc::clone(&self.client);
         call(self.rt, self.timeout, "recoverLease", path, async move {
             client.recover_lease(path).await
+        })
+    }
+    fn delete(&mut self, path: &str) -> Result<(), FsError> {
+        let client = Arc::clone(&self.client);
+        // `false` is "not there": nothing to remove.
+        call(self.rt, self.timeout, "delete", path, async move {
+            client.delete(path, false).await.map(|_| ())
         })
     }
 }

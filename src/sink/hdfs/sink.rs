@@ -41,8 +41,6 @@ struct Pending {
     next: Instant,
 }
 
-/// How often a lease recovery in progress is asked about.
-const RECOVERY_POLL: Duration = Duration::from_millis(500);
 /// Folders already searched for orphans, kept up to this many (time-bucketed paths make new
 /// ones every hour); past it the set starts again, and a folder is searched once more.
 const MAX_SEARCHED: usize = 10_000;
@@ -222,8 +220,8 @@ impl HdfsSink {
                     p_next(&mut self.pending[i], now + interval);
                     i += 1;
                 }
-                Retry::Soon => {
-                    p_next(&mut self.pending[i], now + RECOVERY_POLL.min(interval));
+                Retry::Soon(wait) => {
+                    p_next(&mut self.pending[i], now + wait);
                     i += 1;
                 }
             }
