@@ -183,8 +183,11 @@ fn kill_9_mid_stream_then_restart_loses_nothing() {
         &[],
     );
     let total = 20_000;
-    let stream = LineStream::start(log.clone(), total, 500, Duration::from_millis(20));
     let mut agent = Agent::start(&conf, "a1");
+    // The stream starts once the channel's consumer has its partitions, so that the kill comes
+    // while lines are still being written and delivered.
+    agent.wait_for_log(DEADLINE, "partition 1 assigned");
+    let stream = LineStream::start(log.clone(), total, 100, Duration::from_millis(50));
     agent.wait_until(DEADLINE, "a few thousand lines in out", || {
         tally(&broker, "out", 1, 0).distinct >= 3000
     });
