@@ -304,7 +304,7 @@ impl KafkaChannel {
         };
         let _order = lock(&self.commit_lock);
         let mut offsets = Vec::new();
-        self.state().ledger.to_commit(&mut offsets);
+        self.state().ledger.take_committable(&mut offsets);
         if offsets.is_empty() {
             return;
         }

@@ -118,7 +118,7 @@ impl Ledger {
     }
 
     /// The offsets to commit now (those that moved since the last call), marked committed.
-    pub(super) fn to_commit(&mut self, out: &mut Vec<(i32, i64)>) {
+    pub(super) fn take_committable(&mut self, out: &mut Vec<(i32, i64)>) {
         for p in &mut self.partitions {
             if let Some(c) = p.committable {
                 if p.committed.is_none_or(|done| c > done) {
@@ -151,7 +151,7 @@ mod tests {
 
     fn commits(l: &mut Ledger) -> Vec<(i32, i64)> {
         let mut out = Vec::new();
-        l.to_commit(&mut out);
+        l.take_committable(&mut out);
         out
     }
 
