@@ -2,7 +2,7 @@
 //! prints when that happened, then checks that no more arrive.
 //!
 //! ```text
-//! bench_count BOOTSTRAP TOPIC N [--verify FILE] [--settle-ms MS] [--timeout-s S] [-X key=value]...
+//! bench_count BOOTSTRAP TOPIC N [--verify FILE | --latency] [--settle-ms MS] [--timeout-s S] [-X key=value]...
 //! ```
 //!
 //! * An `assign`-based consumer of partition 0 from offset 0 (no consumer group: a join can take
@@ -19,6 +19,11 @@
 //! * `--verify FILE`: each record must be byte-identical to line `seq` of FILE (without the
 //!   newline), where `seq` is the decimal number the record starts with (the benchmark's
 //!   generator puts the line's index there); every line must be seen exactly once.
+//! * `--latency`: each record starts with the wall-clock time its line was written, in
+//!   nanoseconds since the epoch (the steady benchmark's writer puts it there); the end-to-end
+//!   latency of a record is its receive time minus that. Adds `lat_p50_ms`, `lat_p99_ms`,
+//!   `lat_p999_ms`, `lat_max_ms` (over every record up to the N-th) to the summary. Writer and
+//!   consumer run on the same machine, so one clock serves both.
 //!
 //! Prints one `key=value …` line on stdout (`count`, `expected`, `duplicates`, `missing`,
 //! `mismatched`, `out_of_order`, `ready_epoch_ns`, `first_epoch_ns`, `done_epoch_ns`,
@@ -55,6 +60,7 @@ struct Args {
     topic: String,
     expected: u64,
     verify: Option<String>,
+    latency: bool,
     settle: Duration,
     timeout: Duration,
     /// Extra consumer properties (`-X key=value`), applied last.
@@ -64,6 +70,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut positional = Vec::new();
     let mut verify = None;
+    let mut latency = false;
     let mut settle = Duration::from_millis(500);
     let mut timeout = Duration::from_secs(300);
     let mut extra = Vec::new();
@@ -72,6 +79,7 @@ fn parse_args() -> Result<Args, String> {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
         match a.as_str() {
             "--verify" => verify = Some(value("--verify")?),
+            "--latency" => latency = true,
             "-X" => {
                 let v = value("-X")?;
                 let (k, val) = v
@@ -96,11 +104,15 @@ fn parse_args() -> Result<Args, String> {
     let [bootstrap, topic, n] = <[String; 3]>::try_from(positional)
         .map_err(|_| "expected BOOTSTRAP TOPIC N".to_string())?;
     let expected = n.parse().map_err(|e| format!("N {n}: {e}"))?;
+    if latency && verify.is_some() {
+        return Err("--latency and --verify read different things at a record's start".into());
+    }
     Ok(Args {
         bootstrap,
         topic,
         expected,
         verify,
+        latency,
         settle,
         timeout,
         extra,
@@ -112,6 +124,12 @@ fn epoch_ns() -> u128 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0)
+}
+
+/// The write time a `--latency` record starts with (decimal nanoseconds since the epoch).
+fn written_ns(payload: &[u8]) -> Option<u128> {
+    let digits = payload.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&payload[..digits]).ok()?.parse().ok()
 }
 
 /// The expected lines, indexed by sequence number, and which of them were seen.
@@ -185,7 +203,7 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("bench_count: {e}\nusage: bench_count BOOTSTRAP TOPIC N [--verify FILE] [--settle-ms MS] [--timeout-s S] [-X key=value]...");
+            eprintln!("bench_count: {e}\nusage: bench_count BOOTSTRAP TOPIC N [--verify FILE | --latency] [--settle-ms MS] [--timeout-s S] [-X key=value]...");
             return ExitCode::from(2);
         }
     };
@@ -256,6 +274,12 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     // shows a pipeline that stalls (a batch waiting for a timeout) rather than one that is slow.
     let mut last_record: Option<Instant> = None;
     let mut max_gap = (Duration::ZERO, 0u64);
+    // End-to-end latencies in nanoseconds (`--latency`), and records without a timestamp.
+    let mut latencies: Vec<u64> = Vec::new();
+    let mut untimed = 0u64;
+    if args.latency {
+        latencies.reserve(usize::try_from(args.expected).unwrap_or(0));
+    }
 
     loop {
         let now = Instant::now();
@@ -300,6 +324,12 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
                 }
                 if let Some(v) = verifier.as_mut() {
                     v.check(m.payload().unwrap_or_default());
+                }
+                if args.latency && done.is_none() {
+                    match written_ns(m.payload().unwrap_or_default()) {
+                        Some(at) => latencies.push(epoch_ns().saturating_sub(at) as u64),
+                        None => untimed += 1,
+                    }
                 }
                 if count == args.expected {
                     let (ns, elapsed) = (epoch_ns(), started.elapsed());
@@ -349,6 +379,27 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         max_gap.1,
     );
     let mut problems = Vec::new();
+    if args.latency {
+        latencies.sort_unstable();
+        let ms = |q: f64| -> String {
+            if latencies.is_empty() {
+                return "NA".into();
+            }
+            // Nearest rank: the smallest latency with at least q of all at or below it.
+            let rank = ((q * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+            format!("{:.3}", latencies[rank - 1] as f64 / 1e6)
+        };
+        line.push_str(&format!(
+            " lat_p50_ms={} lat_p99_ms={} lat_p999_ms={} lat_max_ms={}",
+            ms(0.5),
+            ms(0.99),
+            ms(0.999),
+            ms(1.0)
+        ));
+        if untimed > 0 {
+            problems.push(format!("{untimed} records without a leading timestamp"));
+        }
+    }
     if count != args.expected {
         problems.push(format!(
             "{count} records, expected exactly {}",

@@ -4,11 +4,11 @@
 # null sink has seen the N-th event. `--rpc thrift` uses the thrift sink and source instead
 # (`--protocol binary` for Thrift's binary protocol; compact is Flume's default).
 #
-#   bash scripts/bench-avro.sh [--events N] [--batch-size B] [--deflate] [--tls]
+#   bash scripts/bench-avro.sh [--events N] [--batch-size B] [--deflate] [--tls|--ssl]
 #                              [--order flume-1.10|flume-1.9] [--bin PATH]
 #                              [--rpc avro|thrift] [--protocol compact|binary]
 #
-# --tls: ssl = true on both ends (avro), with a throw-away CA and a PKCS#12 key store made by
+# --tls (or --ssl): ssl = true on both ends (avro or thrift), with a throw-away CA and a PKCS#12 key store made by
 # openssl in the work directory (the sink trusts that CA through a PEM truststore). --order sets
 # ssl-deflate-order on both ends (it matters with --tls --deflate; default flume-1.10).
 #
@@ -30,12 +30,12 @@ while [[ $# -gt 0 ]]; do
         --events) N="$2"; shift 2 ;;
         --batch-size) BATCH="$2"; shift 2 ;;
         --deflate) DEFLATE="deflate"; shift ;;
-        --tls) TLS="tls"; shift ;;
+        --tls|--ssl) TLS="tls"; shift ;;
         --order) ORDER="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
         --rpc) RPC="$2"; shift 2 ;;
         --protocol) PROTOCOL="$2"; shift 2 ;;
-        *) echo "usage: $0 [--events N] [--batch-size B] [--deflate] [--tls] [--order O] [--bin PATH] [--rpc avro|thrift] [--protocol P]" >&2; exit 2 ;;
+        *) echo "usage: $0 [--events N] [--batch-size B] [--deflate] [--tls|--ssl] [--order O] [--bin PATH] [--rpc avro|thrift] [--protocol P]" >&2; exit 2 ;;
     esac
 done
 if [[ -z "$BIN" ]]; then

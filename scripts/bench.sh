@@ -3,9 +3,12 @@
 # against a plain librdkafka producer sending the same file to the same broker in the same run (the
 # ceiling); and the file channel's restart time with the whole input waiting in it.
 #
-#   bash scripts/bench.sh [--lines N] [--runs R] [--out DIR] [--keep]
+#   bash scripts/bench.sh [--lines N] [--line-bytes B] [--runs R] [--out DIR] [--keep]
 #
-#   --lines N   lines in the generated input (default 1000000, ~100 bytes each)
+#   --lines N   lines in the generated input (default 1000000)
+#   --line-bytes B  bytes per line, newline included (default 100, at least 100)
+#   --units "U ..."  which rows to run (default: all of ceiling raw_e2e rflume_seed rflume_large
+#               rflume_taildir rflume_file_taildir rflume_file_taildir_large rflume_file_exec replay)
 #   --runs R    repetitions; every figure is reported as median (min–max) (default 3)
 #   --out DIR   where the Markdown report is written (default bench-results/, git-ignored)
 #   --keep      keep the work directory (configs, logs, per-run data) instead of deleting it
@@ -40,13 +43,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 
 LINES=1000000
+LINE_BYTES=100
+UNIT_LIST=""
 RUNS=3
 OUT="$ROOT/bench-results"
 KEEP=0
-usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --lines) LINES="${2:?--lines needs a value}"; shift 2 ;;
+        --line-bytes) LINE_BYTES="${2:?--line-bytes needs a value}"; shift 2 ;;
+        --units) UNIT_LIST="${2:?--units needs a value}"; shift 2 ;;
         --runs) RUNS="${2:?--runs needs a value}"; shift 2 ;;
         --out) OUT="${2:?--out needs a value}"; shift 2 ;;
         --keep) KEEP=1; shift ;;
@@ -55,6 +62,8 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 [[ "$LINES" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --lines must be a positive integer" >&2; exit 2; }
+[[ "$LINE_BYTES" =~ ^[1-9][0-9]*$ ]] && ((LINE_BYTES >= 100)) \
+    || { echo "bench: --line-bytes must be an integer of at least 100" >&2; exit 2; }
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "bench: --runs must be a positive integer" >&2; exit 2; }
 
 started=$SECONDS
@@ -135,23 +144,24 @@ free_port() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Input: deterministic, N lines of exactly 100 bytes (99 + newline), each starting with its
+# Input: deterministic, N lines of exactly LINE_BYTES bytes (newline included), each starting with its
 # 10-digit index, which bench_count uses to check every line arrives once and intact.
 # ---------------------------------------------------------------------------------------------
-log "generating $LINES lines of 100 bytes"
-awk -v n="$LINES" 'BEGIN {
-    pad = "................................................................................................"
+log "generating $LINES lines of $LINE_BYTES bytes"
+awk -v n="$LINES" -v width="$LINE_BYTES" 'BEGIN {
+    pad = ""
+    while (length(pad) < width) pad = pad "................................................................"
     split("GET POST PUT GET GET DELETE GET", verb, " ")
     for (i = 0; i < n; i++) {
         ms = i % 1000; s = int(i / 1000) % 60; m = int(i / 60000) % 60; h = int(i / 3600000) % 24
         line = sprintf("%010d 2025-01-01T%02d:%02d:%02d.%03dZ INFO [w-%d] %-6s /api/items/%06d status=%d bytes=%05d",
             i, h, m, s, ms, i % 8, verb[i % 7 + 1], (i * 7919) % 1000000, (i % 50 == 0) ? 500 : 200, (i * 31) % 65536)
-        printf "%s %s\n", line, substr(pad, 1, 98 - length(line))
+        printf "%s %s\n", line, substr(pad, 1, width - 2 - length(line))
     }
 }' >"$INPUT"
 BYTES=$(stat -c %s "$INPUT")
-[[ $(wc -l <"$INPUT") -eq $LINES && $BYTES -eq $((LINES * 100)) ]] \
-    || die "generated input is not $LINES lines of 100 bytes"
+[[ $(wc -l <"$INPUT") -eq $LINES && $BYTES -eq $((LINES * LINE_BYTES)) ]] \
+    || die "generated input is not $LINES lines of $LINE_BYTES bytes"
 log "input: $INPUT ($BYTES bytes)"
 # Generous bounds for one measurement: a stuck pipeline fails the run instead of hanging it.
 CONSUME_TIMEOUT=$((60 + LINES / 5000))
@@ -615,7 +625,15 @@ run_unit() { # UNIT RUN
     esac
 }
 
-UNITS=(ceiling raw_e2e rflume_seed rflume_large rflume_taildir rflume_file_taildir rflume_file_taildir_large rflume_file_exec replay)
+ALL_UNITS=(ceiling raw_e2e rflume_seed rflume_large rflume_taildir rflume_file_taildir rflume_file_taildir_large rflume_file_exec replay)
+if [[ -n $UNIT_LIST ]]; then
+    read -r -a UNITS <<<"$UNIT_LIST"
+    for u in "${UNITS[@]}"; do
+        [[ " ${ALL_UNITS[*]} " == *" $u "* ]] || die "--units: unknown row $u (known: ${ALL_UNITS[*]})"
+    done
+else
+    UNITS=("${ALL_UNITS[@]}")
+fi
 for ((run = 1; run <= RUNS; run++)); do
     start_broker "$run"
     log "run $run/$RUNS: broker on $BOOT (pid $BROKER_PID)"
@@ -670,8 +688,8 @@ def cell(values, fmt):
     return f"{fmt.format(med)} ({fmt.format(values[0])}–{fmt.format(values[-1])})"
 
 print(f"{lines:,} lines, {nbytes / 1e6:.1f} MB, {runs} run(s); median (min–max)\n")
-print("| system | lines | seconds | lines/s | MB/s | CPU s | peak RSS MB | fsyncs/s | ratio to ceiling (lines/s) | ratio to raw+consumer |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| system | lines | seconds | lines/s | MB/s | CPU s | CPU s per million lines | peak RSS MB | fsyncs/s | ratio to ceiling (lines/s) | ratio to raw+consumer |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 ceiling = rows.get("ceiling", {})
 same_method = rows.get("raw_e2e", {})
 for key, label in LABELS:
@@ -693,7 +711,7 @@ for key, label in LABELS:
     fs = fsyncs.get(key)
     fps = cell([fs[run] / r[run][0] for run in fs if run in r], "{:,.0f}") if fs else "—"
     print(f"| {label} | {lines:,} | {cell(secs, '{:.2f}')} | {cell(lps, '{:,.0f}')} | {cell(mbs, '{:.1f}')} "
-          f"| {cell(cpu, '{:.2f}')} | {cell(rss, '{:.0f}')} | {fps} | {ratio} | {same} |")
+          f"| {cell(cpu, '{:.2f}')} | {cell([c * 1e6 / lines for c in cpu], '{:.2f}')} | {cell(rss, '{:.0f}')} | {fps} | {ratio} | {same} |")
 for how, what in (("cold", "its files not in the page cache (as after a power loss)"),
                   ("warm", "its files in the page cache (as after a crash of the agent alone)")):
     r = replays.get(how)

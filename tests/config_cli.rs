@@ -767,17 +767,6 @@ fn unsupported_components(text: &str) -> Vec<(String, String, String, String)> {
                     }
                 }
             }
-            // The Kafka source runs, but not with its brokers looked up in ZooKeeper (Flume 1.6's
-            // `zookeeperConnect` without `kafka.bootstrap.servers`).
-            if section == "sources"
-                && props.get(&format!("{prefix}.type")).is_some_and(|k| {
-                    k.eq_ignore_ascii_case("org.apache.flume.source.kafka.KafkaSource")
-                })
-                && props.contains_key(&format!("{prefix}.zookeeperConnect"))
-                && !props.contains_key(&format!("{prefix}.kafka.bootstrap.servers"))
-            {
-                push(agent, "zookeeperConnect", name, "zookeeperConnect");
-            }
             if section != "sources" {
                 continue;
             }

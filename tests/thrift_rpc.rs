@@ -4,7 +4,8 @@
 //! * python client → rflume thrift source → Kafka: compact and binary, `appendBatch` and
 //!   `append`; every event once, in order, headers exact (read back as Flume's `AvroFlumeEvent`);
 //! * rflume thrift sink → python server: every event once, in order; `FAILED` answers roll the
-//!   batch back and it is sent again; binary;
+//!   batch back and it is sent again; binary; TLS (`ssl = true` with a PEM truststore) to a
+//!   python `TSSLServerSocket`, and a server the truststore does not vouch for gets nothing;
 //! * rflume → rflume (thrift sink → thrift source → Kafka).
 //!
 //! Delivery is judged after the agents stopped, on the whole topic.
@@ -281,6 +282,79 @@ fn the_thrift_sink_speaks_binary_to_a_python_server() {
     });
     agent.stop_cleanly();
     assert_each_number_once(&server.received(), TOTAL);
+}
+
+/// `ssl = true`: TLS under the framing to Python's `TSSLServerSocket` (Python's `ssl` module),
+/// the server's certificate checked against the truststore: every event once, in order.
+#[test]
+fn the_thrift_sink_speaks_tls_to_a_python_server() {
+    const TOTAL: usize = 1_000;
+    let ca = TestCa::new("rflume thrift sink CA");
+    let (cert, key) = ca.server_cert("collector", None);
+    let server = PythonThriftServer::start(&[
+        "--tls-cert",
+        cert.to_str().expect("utf-8 path"),
+        "--tls-key",
+        key.to_str().expect("utf-8 path"),
+    ]);
+    let tls = format!(
+        "a1.sinks.k1.batch-size = 100
+a1.sinks.k1.ssl = true
+         a1.sinks.k1.truststore = {}
+a1.sinks.k1.truststore-type = PEM
+",
+        ca.cert().display()
+    );
+    let mut agent = Agent::start(&sender_conf(server.port(), TOTAL, &tls), "a1");
+    wait_until(DELIVERY, "the python server accepted every event", || {
+        server.received().len() >= TOTAL
+    });
+    agent.stop_cleanly();
+    assert_each_number_once(&server.received(), TOTAL);
+    assert!(
+        agent.log().contains("compact protocol, TLS"),
+        "{}",
+        agent.log()
+    );
+}
+
+/// A collector whose certificate another CA signed: the handshake fails, every attempt, and not
+/// one event is sent in the clear or counted as delivered (the channel keeps them).
+#[test]
+fn the_thrift_sink_sends_nothing_to_a_server_its_truststore_does_not_vouch_for() {
+    let ca = TestCa::new("rflume thrift real CA");
+    let other = TestCa::new("rflume thrift other CA");
+    let (cert, key) = ca.server_cert("collector", None);
+    let server = PythonThriftServer::start(&[
+        "--tls-cert",
+        cert.to_str().expect("utf-8 path"),
+        "--tls-key",
+        key.to_str().expect("utf-8 path"),
+    ]);
+    let tls = format!(
+        "a1.sinks.k1.ssl = true
+a1.sinks.k1.truststore = {}
+a1.sinks.k1.truststore-type = PEM
+",
+        other.cert().display()
+    );
+    let mut agent = Agent::start(&sender_conf(server.port(), 100, &tls), "a1");
+    wait_until(DELIVERY, "two refused handshakes", || {
+        agent.log().matches("TLS with 127.0.0.1").count() >= 2
+    });
+    agent.stop_cleanly();
+    assert!(server.received().is_empty(), "{}", server.log());
+    assert!(
+        agent.log().contains("certificate verify failed"),
+        "{}",
+        agent.log()
+    );
+    let totals = agent.stop_totals("SINK.k1");
+    assert_eq!(
+        totals.get("EventDrainSuccessCount").copied().unwrap_or(0),
+        0,
+        "{totals:?}"
+    );
 }
 
 /// Two tiers of rflume: seq → memory → thrift sink ⇒ thrift source → memory → Kafka, every event

@@ -124,6 +124,12 @@ impl<'a> PropReader<'a> {
             .or_else(|| self.comp.first_line())
     }
 
+    /// `FILE:LINE` of `line` (a line this reader returned), for an error the component reports
+    /// at run time about a setting (e.g. a lookup at start that fails).
+    pub fn file_line(&self, line: Option<usize>) -> String {
+        self.diags.location(line)
+    }
+
     /// Marks `key` as understood without reading it (keys handled elsewhere, e.g. `type`).
     pub fn known(&mut self, key: &str) {
         self.asked.insert(key.to_string());

@@ -7,8 +7,10 @@
 //! * [`consumer_props`]: `kafka.consumer.*` → librdkafka consumer settings, the Java consumer's
 //!   own names on top of the shared ones;
 //! * [`avro`]: `AvroFlumeEvent` bytes (`useFlumeEventFormat`, `parseAsFlumeEvent`), both ways.
+//! * [`zookeeper`]: the Kafka source's `zookeeperConnect` broker lookup (Flume 1.9/1.10).
 
 pub mod avro;
 pub mod brokers;
 pub mod consumer_props;
 pub mod producer_props;
+pub mod zookeeper;

@@ -4,8 +4,11 @@
 //!
 //! The thrift sink uses these; the avro sink has its own copies (it predates this module).
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
+
+use super::tls::TrustSettings;
 
 /// The words a call that ran out of `request-timeout` fails with (Flume's "Append call timeout").
 pub const TIMED_OUT: &str = "Append call timeout: no answer within request-timeout";
@@ -49,5 +52,80 @@ pub fn io_words(e: std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => TIMED_OUT.into(),
         _ => e.to_string(),
+    }
+}
+
+/// A sink's connection: the socket, or TLS over it (`ssl = true`).
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<native_tls::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// Puts TLS on `stream` when `tls` is set, the handshake bounded by `timeout` (the sink's
+    /// `connect-timeout`). `host` is the name the sink was given (for SNI; as Flume's clients,
+    /// the certificate is not checked against it, see [`TrustSettings::connector`]).
+    pub fn secure(
+        stream: TcpStream,
+        tls: Option<&TrustSettings>,
+        host: &str,
+        timeout: Duration,
+    ) -> Result<Stream, String> {
+        let Some(tls) = tls else {
+            return Ok(Stream::Plain(stream));
+        };
+        let connector = tls.connector()?;
+        stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|_| stream.set_write_timeout(Some(timeout)))
+            .map_err(|e| e.to_string())?;
+        match connector.connect(host, stream) {
+            Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+            Err(native_tls::HandshakeError::Failure(e)) => Err(e.to_string()),
+            // A blocking socket reports its timeout as "would block" in the handshake.
+            Err(native_tls::HandshakeError::WouldBlock(_)) => {
+                Err("no TLS handshake within connect-timeout".into())
+            }
+        }
+    }
+
+    /// The socket, for its timeouts and its shutdown.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.get_ref(),
+        }
+    }
+
+    /// Closes the connection (a TLS close_notify first, as a polite client does).
+    pub fn close(mut self) {
+        if let Stream::Tls(t) = &mut self {
+            let _ = t.shutdown();
+        }
+        let _ = self.tcp().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(t) => t.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(t) => t.flush(),
+        }
     }
 }

@@ -325,8 +325,33 @@ pub struct TrustSettings {
 impl TrustSettings {
     /// `Some(None)`: TLS off; `None`: an error was reported.
     pub fn parse(r: &mut PropReader) -> Option<Option<TrustSettings>> {
+        Self::parse_for(r, true)
+    }
+
+    /// The thrift sink's reading: Flume's `ThriftRpcClient.createSSLContext` builds its trust
+    /// managers from the truststore alone and never looks at `trust-all-certs` (read by the
+    /// shared `SSLContextAwareAbstractRpcClient`), so `trust-all-certs = true` is ignored with a
+    /// warning and certificates are checked as without it.
+    pub fn parse_thrift(r: &mut PropReader) -> Option<Option<TrustSettings>> {
+        Self::parse_for(r, false)
+    }
+
+    fn parse_for(r: &mut PropReader, honor_trust_all: bool) -> Option<Option<TrustSettings>> {
         let enabled = r.bool("ssl", false);
-        let trust_all = r.bool("trust-all-certs", false);
+        let mut trust_all = r.bool("trust-all-certs", false);
+        if trust_all && enabled && !honor_trust_all {
+            let line = r.line("trust-all-certs");
+            r.warn(
+                "trust-all-certs",
+                line,
+                "ignored, as Flume's thrift sink ignores it: the collector's certificate is still \
+                 checked against the truststore (or the system's CA certificates)",
+                Some(
+                    "delete this line, and set truststore to the collector's CA certificate".into(),
+                ),
+            );
+            trust_all = false;
+        }
         let path = with_env(r, "truststore", "FLUME_SSL_TRUSTSTORE_PATH");
         let password = with_env(r, "truststore-password", "FLUME_SSL_TRUSTSTORE_PASSWORD");
         let kind_text = with_env(r, "truststore-type", "FLUME_SSL_TRUSTSTORE_TYPE");

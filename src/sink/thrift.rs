@@ -12,12 +12,20 @@
 //! As Flume: one connection (`ThriftSink` sets the pool size to 1, so `maxConnections` is
 //! ignored), one call at a time; `reset-connection-interval` reconnects periodically; invalid
 //! numbers fall back to Flume's defaults with a warning. Differences: `connect-timeout` bounds
-//! the connect (Flume's `ThriftRpcClient` ignores it and waits for the OS); `ssl = true` and
-//! `kerberos = true` are not implemented and reported as unsupported (the agent refuses to start
-//! rather than send in the clear what the file says to encrypt).
+//! the connect and the TLS handshake (Flume's `ThriftRpcClient` ignores it and waits for the
+//! OS); `kerberos = true` is not implemented and reported as unsupported (the agent refuses to
+//! start rather than send without the authentication the file asks for).
+//!
+//! `ssl = true`: TLS under the framing, as Flume's `ThriftRpcClient` opens its `SSLSocket`, with
+//! the trust store of `crate::rpc::tls` (`truststore` PKCS#12 or PEM, `truststore-password`,
+//! `truststore-type`, the `FLUME_SSL_TRUSTSTORE_*` fallbacks; unset: the system's CA
+//! certificates, where Flume uses the JVM's), `include-`/`exclude-protocols` (TLS 1.2 and 1.3;
+//! Flume always excludes SSLv3, which rflume never offers). As Flume, the collector's host name is
+//! not checked against its certificate, and `trust-all-certs` is ignored (Flume's thrift client
+//! never reads it): rflume warns about both.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -26,7 +34,9 @@ use super::{Failure, Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
+use crate::rpc::client::Stream;
 use crate::rpc::thrift::{self as wire, FrameDecoder, Protocol, Status as RpcStatus};
+use crate::rpc::tls::TrustSettings;
 use crate::rpc::{client, lenient, settings};
 
 /// Flume's `batch-size` default (`RpcClientConfigurationConstants.DEFAULT_BATCH_SIZE`).
@@ -37,7 +47,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 20_000;
 /// `reset-connection-interval`: 0 = never (Flume's `DEFAULT_CXN_RESET_INTERVAL`).
 pub const DEFAULT_RESET_CONNECTION_INTERVAL_S: u64 = 0;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ThriftSinkSettings {
     pub hostname: String,
     pub port: u16,
@@ -46,6 +56,8 @@ pub struct ThriftSinkSettings {
     pub request_timeout: Duration,
     pub reset_connection_interval: Duration,
     pub protocol: Protocol,
+    /// `ssl = true`: what the sink trusts.
+    pub tls: Option<TrustSettings>,
 }
 
 impl ThriftSinkSettings {
@@ -95,30 +107,7 @@ impl ThriftSinkSettings {
                 Some("delete this line".into()),
             );
         }
-        // TLS for this sink is not implemented: `ssl = true` makes it unsupported (the agent
-        // refuses to start rather than send in the clear what the file says to encrypt); the
-        // other keys mean nothing without it and are accepted.
-        let ssl = r.bool("ssl", false);
-        for key in [
-            "truststore",
-            "truststore-password",
-            "truststore-type",
-            "trust-all-certs",
-            "exclude-protocols",
-            "include-protocols",
-            "exclude-cipher-suites",
-            "include-cipher-suites",
-        ] {
-            r.known(key);
-        }
-        if ssl {
-            r.unsupported(
-                "ssl",
-                None,
-                "TLS for the thrift sink is not implemented in rflume yet",
-                Some("tunnel to the collector (stunnel) or keep Flume for this sink".into()),
-            );
-        }
+        let tls = TrustSettings::parse_thrift(r);
         let kerberos = r.bool("kerberos", false);
         for key in ["client-principal", "client-keytab", "server-principal"] {
             r.known(key);
@@ -142,13 +131,14 @@ impl ThriftSinkSettings {
             request_timeout,
             reset_connection_interval,
             protocol,
+            tls: tls?,
         })
     }
 }
 
 impl Describe for ThriftSinkSettings {
     fn describe(&self) -> Vec<(String, String)> {
-        vec![
+        let mut out = vec![
             ("hostname".into(), self.hostname.clone()),
             ("port".into(), self.port.to_string()),
             ("batch-size".into(), self.batch_size.to_string()),
@@ -165,9 +155,10 @@ impl Describe for ThriftSinkSettings {
                 self.reset_connection_interval.as_secs().to_string(),
             ),
             ("protocol".into(), self.protocol.name().into()),
-            ("ssl".into(), "false".into()),
             ("kerberos".into(), "false".into()),
-        ]
+        ];
+        TrustSettings::describe(&self.tls, &mut out);
+        out
     }
 }
 
@@ -191,7 +182,7 @@ impl SinkSpec for ThriftSinkSettings {
 }
 
 struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     peer: SocketAddr,
     frames: FrameDecoder,
     opened: Instant,
@@ -211,6 +202,8 @@ pub struct ThriftSink {
 enum CallError {
     #[error("cannot connect to {0}: {1}")]
     Connect(String, String),
+    #[error("TLS with {peer} failed: {what} (is the collector's certificate signed by a CA in the truststore, and ssl = true on its thrift source?)")]
+    Tls { peer: SocketAddr, what: String },
     #[error("{peer}: {what}")]
     Io { peer: SocketAddr, what: String },
     #[error("Failed to deliver events. Server {peer} returned status : {} (not stored; the batch is sent again)", status.name())]
@@ -220,9 +213,26 @@ enum CallError {
 impl ThriftSink {
     fn connect(&self) -> Result<Connection, CallError> {
         let (host, port) = (self.settings.hostname.as_str(), self.settings.port);
-        match client::connect(host, port, self.settings.connect_timeout) {
+        let connected = client::connect(host, port, self.settings.connect_timeout)
+            .map_err(|e| CallError::Connect(format!("{host}:{port}"), e))
+            .and_then(|(stream, peer)| {
+                Stream::secure(
+                    stream,
+                    self.settings.tls.as_ref(),
+                    host,
+                    self.settings.connect_timeout,
+                )
+                .map(|s| (s, peer))
+                .map_err(|what| CallError::Tls { peer, what })
+            });
+        match connected {
             Ok((stream, peer)) => {
-                info!(sink = %self.core.name, "Thrift sink {}: connected to {peer} ({} protocol)", self.core.name, self.settings.protocol.name());
+                let tls = if self.settings.tls.is_some() {
+                    ", TLS"
+                } else {
+                    ""
+                };
+                info!(sink = %self.core.name, "Thrift sink {}: connected to {peer} ({} protocol{tls})", self.core.name, self.settings.protocol.name());
                 self.core.counter.connection_created.inc();
                 Ok(Connection {
                     stream,
@@ -233,7 +243,7 @@ impl ThriftSink {
             }
             Err(e) => {
                 self.core.counter.connection_failed.inc();
-                Err(CallError::Connect(format!("{host}:{port}"), e))
+                Err(e)
             }
         }
     }
@@ -260,6 +270,7 @@ impl ThriftSink {
         wire::write_append_batch(self.settings.protocol, self.seq, events, &mut self.request)
             .map_err(|e| io(e.to_string()))?;
         conn.stream
+            .tcp()
             .set_write_timeout(Some(client::remaining(deadline).map_err(&io)?))
             .map_err(|e| io(e.to_string()))?;
         conn.stream
@@ -270,6 +281,7 @@ impl ThriftSink {
                 break f;
             }
             conn.stream
+                .tcp()
                 .set_read_timeout(Some(client::remaining(deadline).map_err(&io)?))
                 .map_err(|e| io(e.to_string()))?;
             let n = conn
@@ -291,7 +303,7 @@ impl ThriftSink {
 
     fn close(&mut self) {
         if let Some(c) = self.conn.take() {
-            let _ = c.stream.shutdown(std::net::Shutdown::Both);
+            c.stream.close();
             self.core.counter.connection_closed.inc();
         }
     }
@@ -303,6 +315,9 @@ impl Sink for ThriftSink {
     }
 
     fn start(&mut self) -> Result<(), SinkError> {
+        if self.settings.tls.is_some() {
+            warn!(sink = %self.core.name, "ssl = true: as Flume's thrift sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.hostname);
+        }
         // As Flume: a collector that is down at start is only a warning; the first batch retries.
         match self.connect() {
             Ok(c) => self.conn = Some(c),
@@ -388,11 +403,55 @@ mod tests {
     }
 
     #[test]
-    fn ssl_and_kerberos_are_reported_unsupported() {
-        for key in ["ssl", "kerberos"] {
-            let (s, d) = parse(&[("hostname", "c1"), ("port", "1"), (key, "true")]);
-            assert!(s.is_none());
-            assert_eq!(d.count(Severity::Unsupported), 1, "{key}: {d:?}");
-        }
+    fn kerberos_is_reported_unsupported() {
+        let (s, d) = parse(&[("hostname", "c1"), ("port", "1"), ("kerberos", "true")]);
+        assert!(s.is_none());
+        assert_eq!(d.count(Severity::Unsupported), 1, "{d:?}");
+    }
+
+    #[test]
+    fn ssl_reads_flumes_truststore_keys_and_ignores_trust_all_certs() {
+        let (s, d) = parse(&[("hostname", "c1"), ("port", "1"), ("ssl", "true")]);
+        let tls = s.expect("parses").tls.expect("ssl on");
+        assert!(tls.truststore.is_none() && !tls.trust_all, "{d:?}");
+        let (s, d) = parse(&[
+            ("hostname", "c1"),
+            ("port", "1"),
+            ("ssl", "true"),
+            ("truststore", "/etc/ca.pem"),
+            ("truststore-type", "PEM"),
+            ("trust-all-certs", "true"),
+            ("exclude-protocols", "SSLv3 TLSv1.3"),
+        ]);
+        let s = s.expect("parses");
+        let tls = s.tls.as_ref().expect("ssl on");
+        // Flume's ThriftRpcClient never reads trust-all-certs: the truststore still decides.
+        assert!(!tls.trust_all);
+        assert_eq!(
+            tls.truststore
+                .as_ref()
+                .map(|t| t.path.display().to_string()),
+            Some("/etc/ca.pem".into())
+        );
+        assert!(
+            d.items
+                .iter()
+                .any(|i| i.to_string().contains("ignored, as Flume's thrift sink")),
+            "{d:?}"
+        );
+        let described = s.describe();
+        assert!(described.contains(&("ssl".into(), "true".into())));
+        // A JKS truststore (Flume's default type) is refused with the conversion command.
+        let (s, d) = parse(&[
+            ("hostname", "c1"),
+            ("port", "1"),
+            ("ssl", "true"),
+            ("truststore", "/etc/ts.jks"),
+        ]);
+        assert!(s.is_none());
+        assert!(
+            d.items.iter().any(|i| i.to_string().contains("keytool")),
+            "{d:?}"
+        );
     }
 }

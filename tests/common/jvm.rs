@@ -475,10 +475,16 @@ impl KafkaCluster {
                 }
             }
             // `{port}` in a value is this node's PLAINTEXT port (for a `listeners` list that
-            // adds secured listeners beside the one the harness talks to).
+            // adds secured listeners beside the one the harness talks to); `{zookeeper}` is the
+            // ZooKeeper's `127.0.0.1:PORT` (for a `zookeeper.connect` with a chroot).
+            let zk_connect = zookeeper.as_ref().map(|z| z.connect()).unwrap_or_default();
             for (k, v) in extra {
                 props.retain(|(pk, _)| pk != k);
-                props.push((k.to_string(), v.replace("{port}", &port.to_string())));
+                props.push((
+                    k.to_string(),
+                    v.replace("{port}", &port.to_string())
+                        .replace("{zookeeper}", &zk_connect),
+                ));
             }
             let config = dir.path().join(format!("server-{id}.properties"));
             let text: String = props.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
@@ -551,6 +557,11 @@ impl KafkaCluster {
             .map(|n| format!("127.0.0.1:{}", n.port))
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// The cluster's ZooKeeper, `127.0.0.1:PORT` (2.3.1 only; `None` in KRaft mode).
+    pub fn zookeeper_connect(&self) -> Option<String> {
+        self.zookeeper.as_ref().map(|z| z.connect())
     }
 
     pub fn broker_ids(&self) -> Vec<i32> {

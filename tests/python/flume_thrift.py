@@ -11,8 +11,10 @@ TFastFramedTransport reads and writes) with TCompactProtocol or TBinaryProtocol.
       sends events 0..COUNT (body "thrift event <i>", headers {seq: i, origin: python}); a call
       answered anything but OK is sent again (as Flume's sink retries); prints
       {"acknowledged": n} after each OK; exits 0 once all were answered OK.
-  server [--protocol compact|binary] [--fail N]
-      listens on 127.0.0.1 (a free port), prints {"listening": port}; answers the first N calls
+  server [--protocol compact|binary] [--fail N] [--tls-cert PEM --tls-key PEM]
+      listens on 127.0.0.1 (a free port; with --tls-cert, TLS under the framing as Flume's
+      TSSLTransportFactory server socket: a failed handshake is printed as {"tls_error": "..."}
+      and the connection dropped), prints {"listening": port}; answers the first N calls
       FAILED (their events are not accepted), the others OK, printing each accepted event as
       {"headers": {...}, "body": "..."} before answering.
 """
@@ -228,7 +230,11 @@ def serve_client(handler, client, factory):
 
 
 def run_server(a):
-    server = TSocket.TServerSocket(host="127.0.0.1", port=0)
+    if a.tls_cert:
+        server = TSSLSocket.TSSLServerSocket(host="127.0.0.1", port=0, certfile=a.tls_cert,
+                                             keyfile=a.tls_key)
+    else:
+        server = TSocket.TServerSocket(host="127.0.0.1", port=0)
     server.listen()
     port = server.handle.getsockname()[1]
     print(json.dumps({"listening": port}), flush=True)
@@ -236,6 +242,10 @@ def run_server(a):
     factory = protocol_factory(a.protocol)
     while True:
         client = server.accept()
+        if client is None:
+            # TSSLServerSocket.accept: the handshake failed (the library logged why).
+            print(json.dumps({"tls_error": "handshake failed"}), flush=True)
+            continue
         threading.Thread(target=serve_client, args=(handler, client, factory),
                          daemon=True).start()
 
@@ -253,6 +263,8 @@ def main():
     s = sub.add_parser("server")
     s.add_argument("--protocol", default="compact")
     s.add_argument("--fail", type=int, default=0)
+    s.add_argument("--tls-cert")
+    s.add_argument("--tls-key")
     a = ap.parse_args()
     run_client(a) if a.mode == "client" else run_server(a)
 

@@ -23,6 +23,7 @@ use tracing::{debug, error, info, warn};
 use super::{KafkaSourceSettings, Subscription};
 use crate::event::{Event, Headers};
 use crate::kafka::avro::decode_flume_event;
+use crate::kafka::zookeeper::{lookup_brokers, LookupError};
 use crate::shutdown::Shutdown;
 use crate::source::{ChannelProcessor, PutOutcome, Source, SourceError};
 
@@ -110,10 +111,25 @@ impl Source for KafkaSource {
             source: self.name.clone(),
             revoked: AtomicBool::new(false),
         };
-        let consumer: BaseConsumer<SourceContext> = self
-            .settings
-            .consumer
-            .client_config()
+        let mut config = self.settings.consumer.client_config();
+        if let Some(zk) = &self.settings.zookeeper {
+            // Flume 1.9's lookupBootstrap: no broker list in the file, ZooKeeper has it.
+            match lookup_brokers(&zk.connect, &zk.security_protocol, &shutdown) {
+                Ok(brokers) => {
+                    info!(source = %self.name, "Kafka brokers found in ZooKeeper {}: {}", zk.connect, brokers.join(","));
+                    config.set("bootstrap.servers", brokers.join(","));
+                }
+                Err(LookupError::Stopped) => return Ok(()),
+                Err(e) => {
+                    return Err(failed(format!(
+                        "{}: zookeeperConnect: {e}; the source does not start (start ZooKeeper, \
+                         or set kafka.bootstrap.servers = host1:9092,host2:9092)",
+                        zk.location
+                    )))
+                }
+            }
+        }
+        let consumer: BaseConsumer<SourceContext> = config
             .set_log_level(RDKafkaLogLevel::Info)
             .create_with_context(context)
             .map_err(|e| failed(format!("cannot create the Kafka consumer: {e}")))?;

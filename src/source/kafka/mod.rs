@@ -18,9 +18,13 @@
 //!   counts it (`EventReadFail`).
 //! * A failed offset commit is logged (the records will be delivered again); Flume logs the
 //!   exception the same way but names no cause.
-//! * `zookeeperConnect` without `kafka.bootstrap.servers`: Flume looks the brokers up in ZooKeeper;
-//!   rflume cannot and refuses the source (unsupported), naming the fix. `migrateZookeeperOffsets`
-//!   is reported as not applicable: rflume reads only offsets stored in Kafka.
+//! * `zookeeperConnect` without `kafka.bootstrap.servers` (deprecated; Flume 1.9 and 1.10 look
+//!   the brokers up in ZooKeeper, Flume 1.11 removed it and refuses such a file with "Bootstrap
+//!   Servers must be specified"): rflume does what 1.9 does (`crate::kafka::zookeeper`), but
+//!   when the source starts rather than while configuring, and an unreachable or empty ZooKeeper
+//!   fails the source's start at ERROR with the file and line. `rflume check` does not connect.
+//!   `migrateZookeeperOffsets` is reported as not applicable: rflume reads only offsets stored in
+//!   Kafka.
 //!
 //! Layout: this file holds the settings (read as Flume's `KafkaSource.doConfigure` reads them) and
 //! what `rflume check` shows; `consumer.rs` is the source at run time.
@@ -32,6 +36,7 @@ use crate::config::registry::Describe;
 use crate::kafka::brokers::parse_broker_list;
 use crate::kafka::consumer_props::{self, CONSUMER_PREFIX};
 use crate::kafka::producer_props::{ProducerProps, UserSetting};
+use crate::kafka::zookeeper::SECURITY_PROTOCOLS;
 
 use super::{Source, SourceSpec};
 
@@ -79,6 +84,20 @@ pub struct KafkaSourceSettings {
     /// `header.<flume> = <kafka>` pairs.
     pub header_mappings: Vec<(String, String)>,
     pub consumer: ProducerProps,
+    /// `zookeeperConnect` when `kafka.bootstrap.servers` is absent: `bootstrap_servers` is then
+    /// empty and the brokers are looked up when the source starts.
+    pub zookeeper: Option<ZookeeperLookup>,
+}
+
+/// Where and how the source looks its brokers up in ZooKeeper.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZookeeperLookup {
+    /// The connect string as written (`host:2181,host2:2181/chroot`).
+    pub connect: String,
+    /// `kafka.consumer.security.protocol` (default `PLAINTEXT`): which endpoint of each broker.
+    pub security_protocol: String,
+    /// `FILE:LINE` of the `zookeeperConnect` line, for the start-up error.
+    pub location: String,
 }
 
 impl KafkaSourceSettings {
@@ -134,18 +153,42 @@ impl KafkaSourceSettings {
         let batch_duration_ms = r.positive_int(BATCH_DURATION_MS, DEFAULT_BATCH_DURATION_MS);
         let use_flume_event_format = r.bool(AVRO_EVENT, false);
         let zookeeper = r
-            .ignored(ZOOKEEPER_CONNECT)
-            .map(|(v, l)| (v.to_string(), l));
-        if let Some((v, line)) = r.ignored(MIGRATE_ZOOKEEPER_OFFSETS) {
-            r.warn(
+            .raw(ZOOKEEPER_CONNECT)
+            .filter(|(v, _)| !v.trim().is_empty())
+            .map(|(v, l)| (v.trim().to_string(), l));
+        // Flume 1.9's doStart migrates when zookeeperConnect is set, migrateZookeeperOffsets is
+        // true (Boolean.valueOf; the default) and the subscription is one topic. rflume never
+        // migrates: said where Flume would have, so that a group whose offsets live only in
+        // ZooKeeper is not silently started at auto.offset.reset.
+        let migrate = r
+            .ignored(MIGRATE_ZOOKEEPER_OFFSETS)
+            .map(|(v, l)| (v.trim().eq_ignore_ascii_case("true"), l));
+        let one_topic = matches!(&subscription, Some(Subscription::Topics(t)) if t.len() == 1);
+        match (&zookeeper, migrate) {
+            (Some((_, zk_line)), m) if m.is_none_or(|(on, _)| on) && one_topic => {
+                let line = m.map_or(*zk_line, |(_, l)| l);
+                r.warn(
+                    MIGRATE_ZOOKEEPER_OFFSETS,
+                    Some(line),
+                    "not applicable in rflume: Flume 1.9 (migrateZookeeperOffsets, default true) \
+                     copies this group's offsets from ZooKeeper, where Flume 1.6 and older kept \
+                     them, into Kafka when Kafka has none; rflume reads only the offsets stored \
+                     in Kafka, so such a group starts at kafka.consumer.auto.offset.reset",
+                    Some(
+                        "if the group's offsets are in Kafka already, set \
+                         migrateZookeeperOffsets = false; otherwise migrate them once with \
+                         Flume 1.9 before switching"
+                            .to_string(),
+                    ),
+                );
+            }
+            (None, Some((true, line))) => r.warn(
                 MIGRATE_ZOOKEEPER_OFFSETS,
                 Some(line),
-                format!(
-                    "not applicable (= {v}): rflume reads only the offsets stored in Kafka; \
-                     offsets kept in ZooKeeper by Flume 1.6 and older are not migrated"
-                ),
+                "has no effect without zookeeperConnect (as in Flume)",
                 Some("delete the line".to_string()),
-            );
+            ),
+            _ => {}
         }
 
         let bootstrap_servers = match r.raw(BOOTSTRAP_SERVERS) {
@@ -166,12 +209,13 @@ impl KafkaSourceSettings {
             }
             _ => {
                 match &zookeeper {
-                    Some((zk, line)) => r.unsupported(
+                    // Flume 1.9's warning; the lookup itself happens at start.
+                    Some((zk, line)) => r.warn(
                         ZOOKEEPER_CONNECT,
                         Some(*line),
                         format!(
-                            "{ZOOKEEPER_CONNECT} is deprecated; Flume looks the brokers up in \
-                             ZooKeeper ({zk}), rflume cannot"
+                            "{ZOOKEEPER_CONNECT} is deprecated (Flume 1.11 no longer reads it); \
+                             the brokers are looked up in ZooKeeper ({zk}) when the source starts"
                         ),
                         Some(format!(
                             "set {} = host1:9092,host2:9092",
@@ -213,6 +257,22 @@ impl KafkaSourceSettings {
             .into_iter()
             .map(|(k, v, line)| UserSetting::under(CONSUMER_PREFIX, k, v, line))
             .collect();
+        let zookeeper = match (&bootstrap_servers, zookeeper) {
+            (None, Some((connect, line))) => {
+                let security_protocol = zookeeper_security_protocol(r, &user);
+                let location = r.file_line(Some(line));
+                Some(ZookeeperLookup {
+                    connect,
+                    security_protocol: security_protocol?,
+                    location,
+                })
+            }
+            _ => None,
+        };
+        let bootstrap_servers = match (&zookeeper, bootstrap_servers) {
+            (Some(_), _) => Some(Vec::new()),
+            (None, b) => b,
+        };
         let servers = bootstrap_servers.as_deref().unwrap_or_default().join(",");
         let consumer = consumer_props::translate(r, &user, &servers, &group_id);
 
@@ -230,17 +290,57 @@ impl KafkaSourceSettings {
             topic_header,
             header_mappings,
             consumer,
+            zookeeper,
         })
     }
 }
 
+/// The security protocol whose endpoints the ZooKeeper lookup takes: Flume 1.9 passes
+/// `kafka.consumer.security.protocol` (default `PLAINTEXT`) to `SecurityProtocol.valueOf`, which
+/// takes only the exact upper-case names and fails the source's configuration on anything else.
+fn zookeeper_security_protocol(r: &mut PropReader, user: &[UserSetting]) -> Option<String> {
+    let Some(set) = user.iter().find(|u| u.key == "security.protocol") else {
+        return Some("PLAINTEXT".to_string());
+    };
+    let value = set.value.trim();
+    if SECURITY_PROTOCOLS.contains(&value) {
+        return Some(value.to_string());
+    }
+    r.error(
+        &format!("{CONSUMER_PREFIX}security.protocol"),
+        Some(set.line),
+        format!(
+            "'{value}' is not a security protocol Flume can look brokers up in ZooKeeper for \
+             (SecurityProtocol.valueOf takes {})",
+            SECURITY_PROTOCOLS.join(", ")
+        ),
+        Some("write the protocol's name in capitals".to_string()),
+    );
+    None
+}
+
 impl Describe for KafkaSourceSettings {
     fn describe(&self) -> Vec<(String, String)> {
-        let mut rows = vec![(
-            BOOTSTRAP_SERVERS.to_string(),
-            self.bootstrap_servers.join(","),
-        )];
         let none = || "(none)".to_string();
+        let mut rows = match &self.zookeeper {
+            Some(zk) => vec![
+                (
+                    BOOTSTRAP_SERVERS.to_string(),
+                    format!(
+                        "(looked up in ZooKeeper at start, {} endpoints)",
+                        zk.security_protocol
+                    ),
+                ),
+                (ZOOKEEPER_CONNECT.to_string(), zk.connect.clone()),
+            ],
+            None => vec![
+                (
+                    BOOTSTRAP_SERVERS.to_string(),
+                    self.bootstrap_servers.join(","),
+                ),
+                (ZOOKEEPER_CONNECT.to_string(), "(not used)".to_string()),
+            ],
+        };
         match &self.subscription {
             Subscription::Topics(t) => {
                 rows.push((TOPICS.to_string(), t.join(",")));
@@ -371,17 +471,89 @@ mod tests {
         );
         let (s, diags) = parse(&[
             ("kafka.topics", "t"),
-            ("zookeeperConnect", "zk:2181"),
+            ("zookeeperConnect", "zk:2181/kafka"),
             ("migrateZookeeperOffsets", "true"),
         ]);
-        assert!(s.is_none());
-        assert!(
-            diags.iter().any(|d| d.contains("rflume cannot")),
-            "{diags:?}"
-        );
         assert!(
             diags.iter().any(|d| d.contains("not applicable")),
             "{diags:?}"
         );
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.contains("zookeeperConnect is deprecated")),
+            "{diags:?}"
+        );
+        let s = s.expect("zookeeperConnect alone is enough, as in Flume 1.9");
+        assert!(s.bootstrap_servers.is_empty());
+        let zk = s.zookeeper.expect("looked up at start");
+        assert_eq!(zk.connect, "zk:2181/kafka");
+        assert_eq!(zk.security_protocol, "PLAINTEXT");
+        assert!(zk.location.starts_with("f.conf:"), "{}", zk.location);
+    }
+
+    #[test]
+    fn offsets_in_zookeeper_are_said_not_migrated_where_flume_would_migrate() {
+        let migrating = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = vec![
+                ("kafka.topics", "t"),
+                ("zookeeperConnect", "zk:2181"),
+                ("kafka.bootstrap.servers", "b"),
+            ];
+            pairs.extend_from_slice(extra);
+            let (_, diags) = parse(&pairs);
+            diags
+                .iter()
+                .any(|d| d.contains("migrateZookeeperOffsets") && d.contains("not applicable"))
+        };
+        // Flume's default (true), and true written out: Flume 1.9 migrates, rflume says it does not.
+        assert!(migrating(&[]));
+        assert!(migrating(&[("migrateZookeeperOffsets", "TRUE")]));
+        // false, or several topics (Flume migrates only a single topic): the same as Flume.
+        assert!(!migrating(&[("migrateZookeeperOffsets", "false")]));
+        assert!(!migrating(&[("kafka.topics", "t,u")]));
+        let (_, diags) = parse(&[
+            ("kafka.topics", "t"),
+            ("kafka.bootstrap.servers", "b"),
+            ("migrateZookeeperOffsets", "true"),
+        ]);
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.contains("no effect without zookeeperConnect")),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn zookeeper_lookup_takes_the_consumers_security_protocol() {
+        let (s, _) = parse(&[
+            ("kafka.topics", "t"),
+            ("zookeeperConnect", "zk:2181"),
+            ("kafka.consumer.security.protocol", "SASL_SSL"),
+        ]);
+        let zk = s.and_then(|s| s.zookeeper).expect("parses");
+        assert_eq!(zk.security_protocol, "SASL_SSL");
+        // SecurityProtocol.valueOf: the exact names only.
+        let (s, diags) = parse(&[
+            ("kafka.topics", "t"),
+            ("zookeeperConnect", "zk:2181"),
+            ("kafka.consumer.security.protocol", "ssl"),
+        ]);
+        assert!(s.is_none());
+        assert!(
+            diags.iter().any(|d| d.contains("not a security protocol")),
+            "{diags:?}"
+        );
+        // With a broker list, zookeeperConnect is not used (Flume's warning).
+        let (s, diags) = parse(&[
+            ("kafka.topics", "t"),
+            ("zookeeperConnect", "zk:2181"),
+            ("kafka.bootstrap.servers", "b:9092"),
+        ]);
+        let s = s.expect("parses");
+        assert!(s.zookeeper.is_none());
+        assert_eq!(s.bootstrap_servers, ["b:9092"]);
+        assert!(diags.iter().any(|d| d.contains("not used")), "{diags:?}");
     }
 }

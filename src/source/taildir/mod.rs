@@ -11,13 +11,15 @@
 //! * **restarts**: positions are kept in Flume's own position file (migration both ways) and
 //!   advance only past lines a sink committed (`acks.rs`), so `kill -9` loses nothing even with
 //!   a memory channel. What is shipped twice after a `kill -9` is bounded by the lines delivered
-//!   since the last position write, which follows a delivery within 250 ms (and happens at least
-//!   every `writePosInterval`). With a durable (file) channel a line counts as delivered once it
+//!   since the last position write, which follows a delivery within 250 ms at high rates, once
+//!   about 250 lines have arrived at low ones (and happens at least every `writePosInterval`). With a durable (file) channel a line counts as delivered once it
 //!   is on the channel's disk.
 //!
-//! One thread for all files: inotify (`notify`) wakes it when a watched directory changes, a
-//! periodic rescan is the safety net where inotify is blind (NFS), and `maxBatchCount` keeps a
-//! busy file from starving quiet ones. No per-file threads, no rescans on plain appends.
+//! One thread for all files: inotify (read on that thread, `watch.rs`) wakes it when a watched
+//! directory changes, and it then waits about as long as the recent rate takes to fill a batch
+//! (2 to 50 ms) so that lines written one by one are shipped in batches; a periodic rescan is
+//! the safety net where inotify is blind (NFS), and `maxBatchCount` keeps a busy file from
+//! starving quiet ones. No per-file threads, no rescans on plain appends.
 //!
 //! Layout, one question a file:
 //! * `mod.rs` — the source: what runs when the agent starts a TAILDIR source;

@@ -121,6 +121,11 @@ impl Watch {
         }
     }
 
+    /// Whether inotify watches every file group's directory.
+    pub(super) fn watches_all(&self) -> bool {
+        self.notifier.is_some() && self.watched.iter().all(|&w| w)
+    }
+
     /// Watches the directories not watched yet (created since the last try).
     pub(super) fn watch_dirs(&mut self, groups: &[FileGroupSettings]) {
         let Some(n) = self.notifier.as_mut() else {
