@@ -121,6 +121,21 @@ pub(crate) fn warn_negative_keep_alive(r: &mut crate::config::reader::PropReader
     }
 }
 
+/// Takes the delivery receipts off a batch a durable channel (file, Kafka) has made safe, one
+/// acknowledgement per event copy for receipts shared by a batch: (receipt, copies).
+pub(crate) fn strip_receipts(events: &mut [Event]) -> Vec<(crate::event::Receipt, usize)> {
+    let mut out: Vec<(crate::event::Receipt, usize)> = Vec::new();
+    for e in events.iter_mut() {
+        if let Some(r) = e.receipt.take() {
+            match out.last_mut() {
+                Some((last, n)) if last.ptr_eq(&r) => *n += 1,
+                _ => out.push((r, 1)),
+            }
+        }
+    }
+    out
+}
+
 /// Why a channel could not be made; the agent does not start without it.
 #[derive(Debug, Error)]
 pub enum OpenError {

@@ -25,8 +25,8 @@ use tracing::{debug, error, info, warn};
 
 use super::ledger::{Ledger, Pos};
 use super::{KafkaChannelSettings, KEY_HEADER};
-use crate::channel::{Channel, ChannelError, TakeId};
-use crate::event::{Event, Headers, Receipt};
+use crate::channel::{strip_receipts, Channel, ChannelError, TakeId};
+use crate::event::{Event, Headers};
 use crate::kafka::avro::{decode_flume_event, encode_flume_event};
 use crate::metrics::ChannelCounter;
 
@@ -499,20 +499,6 @@ impl Channel for KafkaChannel {
         }
         info!(channel = %self.name, "Kafka channel {} stopped.", self.name);
     }
-}
-
-/// One acknowledgement per event copy, for receipts shared by a batch: (receipt, copies).
-fn strip_receipts(events: &mut [Event]) -> Vec<(Receipt, usize)> {
-    let mut out: Vec<(Receipt, usize)> = Vec::new();
-    for e in events.iter_mut() {
-        if let Some(r) = e.receipt.take() {
-            match out.last_mut() {
-                Some((last, n)) if last.ptr_eq(&r) => *n += 1,
-                _ => out.push((r, 1)),
-            }
-        }
-    }
-    out
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
