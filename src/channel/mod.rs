@@ -10,6 +10,12 @@
 //!   the head, in their original order. Taken-but-uncommitted events keep their capacity reserved,
 //!   so a rollback can never overflow the channel.
 //!
+//! A channel that must know *which* take ends (the Kafka channel commits the consumer offsets of
+//! exactly the records a take read) overrides the identified forms of the three calls
+//! ([`Channel::take_identified`], [`Channel::commit_identified`], [`Channel::rollback_identified`]);
+//! [`TakeTransaction`] always uses them, and their default bodies call the plain ones, so the
+//! memory, file and spillable channels pay one integer per transaction and nothing else.
+//!
 //! The trait is object-safe so that the agent can hold `Arc<dyn Channel>` for memory and file
 //! channels alike. A durable channel (file) also acknowledges the events' delivery receipts when
 //! their put is on disk, rather than at the take's commit: the events are safe from then on, so a
@@ -20,6 +26,7 @@
 //! line, one row in [`TYPES`] and one variant; the compiler points at the rest.
 
 pub mod file;
+pub mod kafka;
 pub mod memory;
 pub mod spillable;
 
@@ -32,6 +39,7 @@ use crate::config::registry::{Describe, TypeEntry, NOT_PLANNED};
 use crate::event::Event;
 use crate::metrics::ChannelCounter;
 use file::FileSettings;
+use kafka::KafkaChannelSettings;
 use memory::MemorySettings;
 use spillable::SpillableSettings;
 
@@ -53,10 +61,10 @@ pub const TYPES: &[TypeEntry<ChannelSettings>] = &[
         "org.apache.flume.channel.jdbc.JdbcChannel",
         NOT_PLANNED,
     ),
-    TypeEntry::no(
+    TypeEntry::yes(
         "kafka",
         "org.apache.flume.channel.kafka.KafkaChannel",
-        NOT_PLANNED,
+        |r| KafkaChannelSettings::parse(r).map(ChannelSettings::Kafka),
     )
     .class_only(),
 ];
@@ -67,6 +75,7 @@ pub enum ChannelSettings {
     Memory(MemorySettings),
     File(FileSettings),
     Spillable(SpillableSettings),
+    Kafka(KafkaChannelSettings),
 }
 
 impl ChannelSettings {
@@ -75,6 +84,7 @@ impl ChannelSettings {
             ChannelSettings::Memory(s) => s,
             ChannelSettings::File(s) => s,
             ChannelSettings::Spillable(s) => s,
+            ChannelSettings::Kafka(s) => s,
         }
     }
 }
@@ -111,6 +121,21 @@ pub(crate) fn warn_negative_keep_alive(r: &mut crate::config::reader::PropReader
     }
 }
 
+/// Takes the delivery receipts off a batch a durable channel (file, Kafka) has made safe, one
+/// acknowledgement per event copy for receipts shared by a batch: (receipt, copies).
+pub(crate) fn strip_receipts(events: &mut [Event]) -> Vec<(crate::event::Receipt, usize)> {
+    let mut out: Vec<(crate::event::Receipt, usize)> = Vec::new();
+    for e in events.iter_mut() {
+        if let Some(r) = e.receipt.take() {
+            match out.last_mut() {
+                Some((last, n)) if last.ptr_eq(&r) => *n += 1,
+                _ => out.push((r, 1)),
+            }
+        }
+    }
+    out
+}
+
 /// Why a channel could not be made; the agent does not start without it.
 #[derive(Debug, Error)]
 pub enum OpenError {
@@ -120,6 +145,8 @@ pub enum OpenError {
         #[source]
         source: file::FileChannelError,
     },
+    #[error("channel {channel}: cannot create the Kafka producer: {message}")]
+    Kafka { channel: String, message: String },
 }
 
 /// Why a channel operation did not happen. The caller still owns its events in every case.
@@ -172,6 +199,22 @@ pub trait Channel: Send + Sync {
     fn commit_take(&self, events: &[Event]);
     /// Ends a take unsuccessfully: the events return to the head in their original order.
     fn rollback_take(&self, events: Vec<Event>);
+    /// [`Channel::take_raw`] for a channel that tells its open takes apart: also returns the
+    /// take's identity, handed back to [`Channel::commit_identified`] or
+    /// [`Channel::rollback_identified`].
+    fn take_identified(&self, max: usize, wait: Duration) -> (Vec<Event>, TakeId) {
+        (self.take_raw(max, wait), TakeId::NONE)
+    }
+    /// [`Channel::commit_take`] of the take `id`.
+    fn commit_identified(&self, events: &[Event], id: TakeId) {
+        let _ = id;
+        self.commit_take(events)
+    }
+    /// [`Channel::rollback_take`] of the take `id`.
+    fn rollback_identified(&self, events: Vec<Event>, id: TakeId) {
+        let _ = id;
+        self.rollback_take(events)
+    }
     /// Ends the waits of takes blocked on this channel right now (they return empty): a
     /// stopping sink notices its stop without a short polling wait. Later takes wait as usual.
     fn wake_takers(&self) {}
@@ -195,10 +238,20 @@ pub trait Channel: Send + Sync {
     fn close(&self) {}
 }
 
+/// Which open take a commit or rollback ends, for channels that tell takes apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TakeId(pub u64);
+
+impl TakeId {
+    /// The identity of takes of channels that do not tell them apart.
+    pub const NONE: TakeId = TakeId(0);
+}
+
 /// An open take transaction. Dropping it without `commit` rolls it back.
 pub struct TakeTransaction {
     channel: Arc<dyn Channel>,
     events: Vec<Event>,
+    id: TakeId,
     open: bool,
 }
 
@@ -206,11 +259,12 @@ impl TakeTransaction {
     /// Takes up to `max` events, waiting up to `wait` for the first one. The transaction may be
     /// empty; an empty transaction commits and rolls back as no-ops.
     pub fn begin(channel: &Arc<dyn Channel>, max: usize, wait: Duration) -> Self {
-        let events = channel.take_raw(max, wait);
+        let (events, id) = channel.take_identified(max, wait);
         TakeTransaction {
             channel: channel.clone(),
             open: !events.is_empty(),
             events,
+            id,
         }
     }
 
@@ -230,7 +284,7 @@ impl TakeTransaction {
     /// positions) are acknowledged here, so every sink reports delivery the same way.
     pub fn commit(mut self) {
         if self.open {
-            self.channel.commit_take(&self.events);
+            self.channel.commit_identified(&self.events, self.id);
             self.open = false;
             for e in &self.events {
                 if let Some(r) = &e.receipt {
@@ -247,7 +301,8 @@ impl TakeTransaction {
     fn do_rollback(&mut self) {
         if self.open {
             self.open = false;
-            self.channel.rollback_take(std::mem::take(&mut self.events));
+            self.channel
+                .rollback_identified(std::mem::take(&mut self.events), self.id);
         }
     }
 }

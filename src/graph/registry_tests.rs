@@ -77,6 +77,11 @@ pub(super) const MINIMAL: &[(&str, &str, Properties)] = &[
         ],
     ),
     ("channel", "memory", &[]),
+    (
+        "channel",
+        "kafka",
+        &[("kafka.bootstrap.servers", "127.0.0.1:9092")],
+    ),
     // `@TMP@` is a fresh temporary directory per build (see `with_temp_dirs`): a test never
     // writes under the user's home, and parallel tests never share (and lock) a directory.
     (

@@ -997,10 +997,28 @@ impl FlumeAgent {
         name: &str,
         jvm_options: &[String],
     ) -> FlumeAgent {
+        Self::start_with_sets(peers, version, config, name, jvm_options, &[])
+    }
+
+    /// As `start_with`, with the jars of more peer sets after Flume's own (a Flume module the
+    /// version's set lacks, e.g. `flume-kafka-channel`).
+    pub fn start_with_sets(
+        peers: &Peers,
+        version: FlumeVersion,
+        config: &str,
+        name: &str,
+        jvm_options: &[String],
+        extra_sets: &[&str],
+    ) -> FlumeAgent {
         let dir = temp_dir("rflume-flume-");
         let conf = dir.path().join("flume.conf");
         fs::write(&conf, config).expect("cannot write the Flume config");
-        let mut cmd = java(&peers.classpath(version.set()), 256);
+        let mut classpath = peers.classpath(version.set());
+        for set in extra_sets {
+            classpath.push(':');
+            classpath.push_str(&peers.classpath(set));
+        }
+        let mut cmd = java(&classpath, 256);
         match version {
             FlumeVersion::V1_9_0 => {
                 let log4j = write_log4j1(dir.path());
@@ -1028,8 +1046,14 @@ impl FlumeAgent {
             version,
             seen_descendants: Vec::new(),
         };
-        // Application logs this once every component of the configuration was started.
-        agent.wait_for_log(FLUME_START, "Starting Sink");
+        // Application starts channels, then sinks, then sources, and logs each; an agent without
+        // sinks (a source filling a Kafka channel) has sources last.
+        let last = if config.lines().any(|l| l.contains(".sinks =")) {
+            "Starting Sink"
+        } else {
+            "Starting Source"
+        };
+        agent.wait_for_log(FLUME_START, last);
         agent
     }
 

@@ -28,8 +28,8 @@ use super::replay;
 use super::settings::FileSettings;
 use super::wal::Wal;
 use super::FileChannelError;
-use crate::channel::{Channel, ChannelError};
-use crate::event::{Event, Receipt};
+use crate::channel::{strip_receipts, Channel, ChannelError};
+use crate::event::Event;
 use crate::metrics::ChannelCounter;
 
 /// Knobs that are not Flume properties; the defaults are what the agent runs with.
@@ -218,20 +218,6 @@ fn deadline_after(d: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(d)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
-}
-
-/// One acknowledgement per event copy, for receipts shared by a batch: (receipt, copies).
-fn strip_receipts(events: &mut [Event]) -> Vec<(Receipt, usize)> {
-    let mut out: Vec<(Receipt, usize)> = Vec::new();
-    for e in events.iter_mut() {
-        if let Some(r) = e.receipt.take() {
-            match out.last_mut() {
-                Some((last, n)) if last.ptr_eq(&r) => *n += 1,
-                _ => out.push((r, 1)),
-            }
-        }
-    }
-    out
 }
 
 impl Core {
