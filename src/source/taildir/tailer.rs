@@ -11,7 +11,8 @@
 //! nothing moves. What a `kill -9` ships twice is then the lines delivered in the last fraction of
 //! a second, not the last `writePosInterval` (3 s) worth.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -81,6 +82,18 @@ pub(super) struct Tailer {
     /// Set by deliveries that moved a position since the last position write.
     notice: Arc<DeliveryNotice>,
     rate: ReadRate,
+    /// Files whose last read stopped at `maxBatchCount` batches with more to read: the next
+    /// pass reads them whether or not a notification names them.
+    unfinished: HashSet<FileId>,
+}
+
+/// The last component of a followed file's path, by bytes: `Path::file_name` parses every
+/// component, and a pass asks it of every followed file.
+fn base_name(path: &std::path::Path) -> &std::ffi::OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let start = memchr::memrchr(b'/', bytes).map_or(0, |i| i + 1);
+    std::ffi::OsStr::from_bytes(&bytes[start..])
 }
 
 /// Lines read per second, measured over [`RATE_WINDOW`]s: what the gather wait is sized by.
@@ -153,6 +166,7 @@ impl Tailer {
             saves: SaveReport::default(),
             notice,
             rate: ReadRate::new(),
+            unfinished: HashSet::new(),
         }
     }
 
@@ -172,10 +186,16 @@ impl Tailer {
             // With every directory watched, inotify reports what a listing would find, so a
             // pass it woke skips the directories' modification-time checks; a pass after a
             // timed-out wait does them (inotify may be blind there: NFS).
-            if force || wake.rescan || !notified || !self.watch.watches_all() {
+            let full = force || wake.rescan || !notified || !self.watch.watches_all();
+            if full {
                 self.scan(force || wake.rescan);
             }
-            let read = match self.read_pass(processor, shutdown) {
+            // Likewise a pass that inotify woke reads the files it named (and those left
+            // unfinished), not all of them: with 1,000 files each written now and then, a pass
+            // otherwise costs 1,000 fstat calls to find the few that grew.
+            let changed = self.watch.take_changed();
+            let only = if full { None } else { changed };
+            let read = match self.read_pass(only.as_ref(), processor, shutdown) {
                 Some(n) => n,
                 None => break,
             };
@@ -206,12 +226,24 @@ impl Tailer {
 
     /// Reads every file with new data, oldest first, at most `maxBatchCount` batches each.
     /// Returns the number of lines stored, or None when stopping left a batch unstored.
+    /// `only`: read just the files of these names (named by notifications) and the unfinished
+    /// ones.
     fn read_pass(
         &mut self,
+        only: Option<&HashSet<OsString>>,
         processor: &mut ChannelProcessor,
         shutdown: &Shutdown,
     ) -> Option<usize> {
-        let mut order: Vec<(i64, FileId)> = self.files.iter().map(|(k, t)| (t.mtime, *k)).collect();
+        let mut order: Vec<(i64, FileId)> = self
+            .files
+            .iter()
+            .filter(|(k, t)| {
+                only.is_none_or(|names| {
+                    names.contains(base_name(&t.path)) || self.unfinished.contains(k)
+                })
+            })
+            .map(|(k, t)| (t.mtime, *k))
+            .collect();
         order.sort();
         let mut total = 0;
         for key in order.into_iter().map(|(_, k)| k) {
@@ -273,6 +305,10 @@ impl Tailer {
             self.remember(before);
         }
         let mut stored = 0;
+        // Cleared when the read stops before maxBatchCount batches (at the end of the file).
+        if tracked {
+            self.unfinished.insert(t.id);
+        }
         for _ in 0..self.s.max_batch_count {
             let read = t.read_lines(self.s.batch_size, size, &self.s.line_limit);
             self.report_long_lines(t);
@@ -298,6 +334,7 @@ impl Tailer {
                 }
             }
             if read.at_eof || n < self.s.batch_size {
+                self.unfinished.remove(&t.id);
                 break;
             }
         }
@@ -409,6 +446,8 @@ impl Tailer {
             }
             self.forget_old_history();
             self.ghosts.retain(|t| t.is_open());
+            let files = &self.files;
+            self.unfinished.retain(|k| files.contains_key(k));
         }
         if Instant::now() >= self.next_position_write() {
             self.write_positions();
@@ -579,7 +618,8 @@ mod tests {
             f.mtime = if f.path.ends_with("a-busy.log") { 1 } else { 2 };
         }
         let stop = Shutdown::new();
-        t.read_pass(&mut processor, &stop).expect("not stopping");
+        t.read_pass(None, &mut processor, &stop)
+            .expect("not stopping");
         let mut bodies = Vec::new();
         loop {
             let txn = TakeTransaction::begin(&channel, 100, Duration::ZERO);
@@ -789,7 +829,7 @@ mod tests {
         t.restore();
         let stop = Shutdown::new();
         assert_eq!(
-            t.read_pass(&mut processor, &stop),
+            t.read_pass(None, &mut processor, &stop),
             Some(300),
             "one pass reads it all"
         );

@@ -13,8 +13,9 @@
 //! to into one queued event, so an application writing 10,000 lines a second, one `write(2)`
 //! each, costs one wake-up per read pass instead of 10,000 wake-ups of a forwarding thread.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -62,6 +63,13 @@ pub(super) struct Watch {
     waker: Option<Arc<Waker>>,
     /// Seen while waiting, handed out by the next [`Watch::drain_events`].
     pending: Wakeup,
+    /// The names of the files that notifications said grew (or were truncated) since the last
+    /// [`Watch::take_changed`], so that a pass reads those instead of every file; `all` when
+    /// a notification could concern any file (a listing change, a lost event, the directory).
+    /// Names, not paths: hashing a `Path` walks its components, and a pass looks up every
+    /// followed file (a name shared by two watched directories only costs an extra read).
+    changed: HashSet<OsString>,
+    changed_all: bool,
 }
 
 impl Watch {
@@ -74,6 +82,8 @@ impl Watch {
             events: Events::with_capacity(4),
             waker: None,
             pending: Wakeup::default(),
+            changed: HashSet::new(),
+            changed_all: false,
         };
         let poll = match Poll::new() {
             Ok(p) => p,
@@ -157,6 +167,16 @@ impl Watch {
         }
     }
 
+    /// The files named by notifications since the last call, or None when any file may have
+    /// changed (the pass must then look at all of them).
+    pub(super) fn take_changed(&mut self) -> Option<HashSet<OsString>> {
+        if std::mem::take(&mut self.changed_all) || self.notifier.is_none() {
+            self.changed.clear();
+            return None;
+        }
+        Some(std::mem::take(&mut self.changed))
+    }
+
     /// Takes every notification received since the last look, without waiting.
     pub(super) fn drain_events(&mut self, groups: &[FileGroupSettings]) -> Wakeup {
         self.read_inotify(groups);
@@ -179,6 +199,17 @@ impl Watch {
                         let w = classify(served, groups, ev.mask, ev.name);
                         self.pending.rescan |= w.rescan;
                         self.pending.any |= w.any;
+                        // A named file that grew: that file only. Anything else that asks for
+                        // a look: every file.
+                        match (w.any && !w.rescan, ev.name) {
+                            (true, Some(name)) => {
+                                if !self.changed.contains(name) {
+                                    self.changed.insert(name.to_os_string());
+                                }
+                            }
+                            _ if w.any => self.changed_all = true,
+                            _ => {}
+                        }
                         if ev.mask.contains(EventMask::IGNORED) {
                             lost_dirs.push(ev.wd.clone());
                         }
@@ -192,6 +223,7 @@ impl Watch {
                     debug!("reading inotify events: {e}");
                     self.pending.rescan = true;
                     self.pending.any = true;
+                    self.changed_all = true;
                     0
                 }
             };
@@ -402,6 +434,38 @@ mod tests {
             "no notification concerned a file group"
         );
         assert_eq!(w.drain_events(&s.groups), Wakeup::default());
+    }
+
+    /// Appends name their files, so a pass reads those only; a new file (a listing change)
+    /// means every file; files no group matches are not named.
+    #[test]
+    fn appends_name_the_files_that_grew_and_a_new_file_asks_for_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = settings(dir.path());
+        let (a, b) = (dir.path().join("app-a.log"), dir.path().join("app-b.log"));
+        append(&a, "");
+        append(&b, "");
+        let mut w = Watch::new("r1", &s);
+        let shutdown = Shutdown::new();
+        assert_eq!(
+            w.take_changed(),
+            Some(HashSet::new()),
+            "nothing happened yet"
+        );
+
+        append(&a, "one\n");
+        append(&dir.path().join("other.log"), "x\n");
+        assert!(w.wait(LONG, &shutdown, &s.groups));
+        w.drain_events(&s.groups);
+        let names = w.take_changed().expect("only named files changed");
+        assert_eq!(names, HashSet::from([OsString::from("app-a.log")]));
+        assert_eq!(w.take_changed(), Some(HashSet::new()), "taken once");
+
+        append(&dir.path().join("app-c.log"), "new\n");
+        append(&b, "two\n");
+        assert!(w.wait(LONG, &shutdown, &s.groups));
+        w.drain_events(&s.groups);
+        assert_eq!(w.take_changed(), None, "a new file: look at every file");
     }
 
     #[test]
