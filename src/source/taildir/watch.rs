@@ -201,11 +201,11 @@ impl Watch {
                         self.pending.any |= w.any;
                         // A named file that grew: that file only. Anything else that asks for
                         // a look: every file.
+                        // (Looked up first: most events name a file already in the set.)
                         match (w.any && !w.rescan, ev.name) {
+                            (true, Some(name)) if self.changed.contains(name) => {}
                             (true, Some(name)) => {
-                                if !self.changed.contains(name) {
-                                    self.changed.insert(name.to_os_string());
-                                }
+                                self.changed.insert(name.to_os_string());
                             }
                             _ if w.any => self.changed_all = true,
                             _ => {}
