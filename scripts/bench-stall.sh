@@ -34,40 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PORT="$(free_port)"
-(cd "$WORK" && exec "$TANSU" broker --listener-url "tcp://127.0.0.1:$PORT" \
-    --advertised-listener-url "tcp://127.0.0.1:$PORT" --storage-engine memory://tansu/) \
-    >"$WORK/broker.log" 2>&1 &
-BROKER=$!
-PIDS+=("$BROKER")
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
-
-config() { # KIND LOGFILE DIR TOPIC
-    local kind=$1 log=$2 dir=$3 topic=$4
-    echo "a1.sources = r1"
-    echo "a1.channels = c1"
-    echo "a1.sinks = k1"
-    if [[ $kind == exec ]]; then
-        echo "a1.sources.r1.type = exec"
-        echo "a1.sources.r1.command = tail -F $log"
-    else
-        echo "a1.sources.r1.type = TAILDIR"
-        echo "a1.sources.r1.positionFile = $dir/position.json"
-        echo "a1.sources.r1.filegroups = f1"
-        echo "a1.sources.r1.filegroups.f1 = $(dirname "$log")/.*\\.log"
-    fi
-    echo "a1.sources.r1.channels = c1"
-    echo "a1.channels.c1.type = memory"
-    echo "a1.channels.c1.capacity = $CAPACITY"
-    echo "a1.channels.c1.transactionCapacity = 100"
-    echo "a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink"
-    echo "a1.sinks.k1.channel = c1"
-    echo "a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:$PORT"
-    echo "a1.sinks.k1.kafka.topic = $topic"
-    [[ $kind == exec ]] && echo "a1.sinks.k1.batchSize = 20"
-    return 0
-}
+source scripts/bench-lib.sh
+start_broker
 
 writer() { # RATE LINES FILE
     exec python3 - "$@" <<'EOF'
@@ -105,7 +73,7 @@ for kind in exec taildir; do
     : >"$log"
     topic="stall-$kind"
     "$TANSU" topic create "$topic" --broker "tcp://127.0.0.1:$PORT" --partitions 1 >>"$WORK/topics.log" 2>&1
-    config "$kind" "$log" "$dir" "$topic" >"$dir/agent.conf"
+    config "$kind" "$log" "$dir" "$topic" "$CAPACITY" >"$dir/agent.conf"
     "$RFLUME" agent --conf-file "$dir/agent.conf" --name a1 >"$dir/agent.log" 2>&1 &
     agent=$!
     PIDS+=("$agent")

@@ -18,6 +18,8 @@ use crate::config::reader::PropReader;
 
 /// The Flume property prefix of consumer settings.
 pub(crate) const CONSUMER_PREFIX: &str = "kafka.consumer.";
+/// The consumer group's Flume key (the Kafka source and channel show it in their own rows).
+pub(crate) const GROUP_ID: &str = "kafka.consumer.group.id";
 
 /// What rflume does with a Java consumer setting.
 #[derive(Clone, Copy, Debug)]

@@ -66,7 +66,7 @@ use std::sync::Arc;
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::kafka::brokers::parse_broker_list;
-use crate::kafka::consumer_props::{self, CONSUMER_PREFIX};
+use crate::kafka::consumer_props::{self, CONSUMER_PREFIX, GROUP_ID};
 use crate::kafka::producer_props::{self, ProducerProps, UserSetting};
 use crate::metrics::ChannelCounter;
 
@@ -76,7 +76,6 @@ use super::{Channel, ChannelSpec, OpenError};
 const BOOTSTRAP_SERVERS: &str = "kafka.bootstrap.servers";
 const TOPIC: &str = "kafka.topic";
 const DEFAULT_TOPIC: &str = "flume-channel";
-const GROUP_ID: &str = "kafka.consumer.group.id";
 const DEFAULT_GROUP_ID: &str = "flume";
 const PARSE_AS_FLUME_EVENT: &str = "parseAsFlumeEvent";
 const DEFAULT_PARSE_AS_FLUME_EVENT: bool = true;
@@ -385,12 +384,7 @@ impl Describe for KafkaChannelSettings {
             ),
         ];
         rows.extend(self.producer.describe());
-        rows.extend(
-            self.consumer
-                .describe_as(CONSUMER_PREFIX)
-                .into_iter()
-                .filter(|(k, _)| k != GROUP_ID),
-        );
+        rows.extend(self.consumer.describe_consumer());
         rows
     }
 }

@@ -34,7 +34,7 @@ mod consumer;
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::kafka::brokers::parse_broker_list;
-use crate::kafka::consumer_props::{self, CONSUMER_PREFIX};
+use crate::kafka::consumer_props::{self, CONSUMER_PREFIX, GROUP_ID};
 use crate::kafka::producer_props::{ProducerProps, UserSetting};
 use crate::kafka::zookeeper::SECURITY_PROTOCOLS;
 
@@ -44,7 +44,6 @@ use super::{Source, SourceSpec};
 const BOOTSTRAP_SERVERS: &str = "kafka.bootstrap.servers";
 const TOPICS: &str = "kafka.topics";
 const TOPICS_REGEX: &str = "kafka.topics.regex";
-const GROUP_ID: &str = "kafka.consumer.group.id";
 const DEFAULT_GROUP_ID: &str = "flume";
 const BATCH_SIZE: &str = "batchSize";
 const DEFAULT_BATCH_SIZE: u64 = 1000;
@@ -374,12 +373,7 @@ impl Describe for KafkaSourceSettings {
         for (flume, kafka) in &self.header_mappings {
             rows.push((format!("{KAFKA_HEADER_PREFIX}{flume}"), kafka.clone()));
         }
-        rows.extend(
-            self.consumer
-                .describe_as(CONSUMER_PREFIX)
-                .into_iter()
-                .filter(|(k, _)| k != GROUP_ID),
-        );
+        rows.extend(self.consumer.describe_consumer());
         rows
     }
 }
