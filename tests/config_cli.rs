@@ -638,6 +638,7 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.channel.memorychannel",
             "org.apache.flume.channel.file.filechannel",
             "org.apache.flume.channel.spillablememorychannel",
+            "org.apache.flume.channel.kafka.kafkachannel",
         ],
         "interceptors" => &[
             "timestamp",
