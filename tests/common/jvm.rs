@@ -576,7 +576,13 @@ impl KafkaCluster {
             .unwrap()
             .as_nanos()
             ^ (u128::from(std::process::id()) << 64);
-        let cluster_id = base64url(&seed.to_le_bytes());
+        let mut cluster_id = base64url(&seed.to_le_bytes());
+        // A leading '-' would be read as an option by the tool's argument parser ("argument
+        // --cluster-id/-t: expected one argument", 1 run in 64); Kafka's own random-uuid
+        // avoids it the same way. Any other first character keeps 16 valid bytes.
+        if cluster_id.starts_with('-') {
+            cluster_id.replace_range(..1, "A");
+        }
         let configs: Vec<PathBuf> = self
             .nodes
             .lock()
