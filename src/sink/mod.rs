@@ -235,6 +235,31 @@ impl SinkCore {
         txn.commit();
         self.counter.event_drain_success.add(n);
     }
+
+    /// Ends a take sent as one call to a next hop that answers for the whole batch (the avro
+    /// and thrift sinks): committed when it answered OK; otherwise rolled back (the batch is
+    /// sent again), counted as a write failure and reported as a retriable delivery error.
+    pub fn settle_call(
+        &self,
+        txn: TakeTransaction,
+        answer: Result<(), String>,
+    ) -> Result<Status, SinkError> {
+        match answer {
+            Ok(()) => {
+                self.delivered(txn);
+                Ok(Status::Ready)
+            }
+            Err(message) => {
+                txn.rollback();
+                self.counter.event_write_fail.inc();
+                Err(SinkError::Delivery {
+                    sink: self.name.clone(),
+                    failure: Failure::Retriable,
+                    message,
+                })
+            }
+        }
+    }
 }
 
 /// A sink bound to its channel. Lifecycle counters are kept by the processor, so a sink only

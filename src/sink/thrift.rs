@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
 
-use super::{Failure, Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_WAIT};
+use super::{Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_WAIT};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
@@ -330,23 +330,12 @@ impl Sink for ThriftSink {
         let Some(txn) = self.core.take(self.settings.batch_size, EMPTY_CHANNEL_WAIT) else {
             return self.core.empty();
         };
-        match self.call(txn.events()) {
-            Ok(()) => {
-                self.core.delivered(txn);
-                Ok(Status::Ready)
-            }
-            Err(e) => {
-                txn.rollback();
-                self.core.counter.event_write_fail.inc();
-                // As Flume: a failed call destroys the client; the next batch reconnects.
-                self.close();
-                Err(SinkError::Delivery {
-                    sink: self.core.name.clone(),
-                    failure: Failure::Retriable,
-                    message: e.to_string(),
-                })
-            }
+        let answer = self.call(txn.events()).map_err(|e| e.to_string());
+        if answer.is_err() {
+            // As Flume: a failed call destroys the client; the next batch reconnects.
+            self.close();
         }
+        self.core.settle_call(txn, answer)
     }
 
     fn stop(&mut self, _deadline: Instant) {
