@@ -521,9 +521,11 @@ fn records_in(broker: &Broker) -> Vec<Record> {
 /// `allow.auto.create.topics = false` gets the answer of a broker with
 /// `auto.create.topics.enable = false`). Within seconds — not after librdkafka's 30 s — the agent
 /// says so at ERROR; it keeps the lines through the failures that follow (librdkafka gives up
-/// on them after `topic.metadata.propagation.max.ms`, shortened here from 30 s, and the batch
-/// is rolled back); once the topic is created every line arrives once, in order, and one line
-/// says that delivery resumed.
+/// on them after `topic.metadata.propagation.max.ms`, shortened here from 30 s to 10 s, and the
+/// batch is rolled back); once the topic is created every line arrives once, in order, and one
+/// line says that delivery resumed. The ERROR must come from the agent's own metadata check,
+/// not from librdkafka's failure: it is asserted to come before any rollback and well before
+/// the 10 s after which librdkafka fails the records.
 #[test]
 fn a_missing_topic_is_reported_within_seconds_and_delivered_to_once_it_exists() {
     const LATE: &str = "created-later";
@@ -541,7 +543,7 @@ fn a_missing_topic_is_reported_within_seconds_and_delivered_to_once_it_exists() 
             ("sinks.k1.kafka.producer.allow.auto.create.topics", "false"),
             (
                 "sinks.k1.kafka.producer.topic.metadata.propagation.max.ms",
-                "3000",
+                "10000",
             ),
         ],
     );
@@ -555,6 +557,14 @@ fn a_missing_topic_is_reported_within_seconds_and_delivered_to_once_it_exists() 
     eprintln!("the agent said: {line}");
     assert!(line.contains("ERROR"), "at ERROR: {line}");
     assert!(line.contains("50 events are kept"), "{line}");
+    assert!(
+        reported_after < Duration::from_secs(8),
+        "reported after {reported_after:?}: not by the agent's own check, which runs every second"
+    );
+    assert!(
+        !log.contains("rolled back to the channel"),
+        "the ERROR came before any failed delivery:\n{log}"
+    );
     agent.wait_until(DEADLINE, "a failed batch was rolled back", || {
         agent.log().contains("rolled back to the channel")
     });
@@ -574,12 +584,15 @@ fn a_missing_topic_is_reported_within_seconds_and_delivered_to_once_it_exists() 
     let totals = agent.stop_totals("SINK.k1");
     assert!(totals["RollbackCount"] >= 1, "{totals:?}");
     let log = agent.log();
+    let resumed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("k1: delivering again to topic {LATE}, ")))
+        .collect();
+    assert_eq!(resumed.len(), 1, "one line says delivery resumed:\n{log}");
     assert!(
-        log.lines().any(
-            |l| l.contains(&format!("k1: delivering again to topic {LATE}, "))
-                && l.contains(&format!("topic {LATE} did not exist"))
-        ),
-        "one line says delivery resumed:\n{log}"
+        resumed[0].contains(&format!("topic {LATE} did not exist")),
+        "it says why delivery waited: {}",
+        resumed[0]
     );
     eprintln!("SCENARIO missing topic: reported after {reported_after:?}; 50 sent, 50 delivered, 0 duplicates");
 }
