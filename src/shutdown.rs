@@ -32,6 +32,14 @@ struct Inner {
     wakers: Mutex<Vec<Waker>>,
 }
 
+/// `at + d`, saturating a year after `at`: every deadline a property or flag sets (a Java long
+/// of seconds or milliseconds can be ~292 million years) goes through this, because `Instant`
+/// arithmetic panics on overflow and a year is "never" for an agent.
+pub fn later(at: Instant, d: Duration) -> Instant {
+    const NEVER: Duration = Duration::from_secs(86_400 * 365);
+    at.checked_add(d.min(NEVER)).unwrap_or(at)
+}
+
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inner")
@@ -244,5 +252,19 @@ mod tests {
             .expect("runtime");
         s.trigger(Instant::now() + Duration::from_secs(1));
         rt.block_on(s.stopped());
+    }
+
+    #[test]
+    fn later_saturates_a_year_on_where_plain_addition_would_panic() {
+        let now = Instant::now();
+        let year = Duration::from_secs(86_400 * 365);
+        assert_eq!(
+            later(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        // hdfs.rollInterval = Long.MAX_VALUE seconds, Duration::MAX: `now + d` panics.
+        assert!(now.checked_add(Duration::MAX).is_none());
+        assert_eq!(later(now, Duration::from_secs(i64::MAX as u64)), now + year);
+        assert_eq!(later(now, Duration::MAX), now + year);
     }
 }

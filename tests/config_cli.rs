@@ -599,6 +599,50 @@ fn agent_runs_what_survives_and_logs_the_dropped_sink_at_error() {
     assert_eq!(status.code(), Some(0), "{}", agent.log());
 }
 
+/// Extreme command-line values never panic: a `--drain-timeout` beyond a day (or not finite) is
+/// refused with the valid range, and a `--poll-interval` of u64::MAX — whose timer deadline
+/// overflowed `Instant` arithmetic and panicked — is clamped to a year with a WARN while the
+/// agent runs and stops normally.
+#[test]
+fn extreme_drain_timeout_and_poll_interval_are_refused_or_clamped_never_a_panic() {
+    let input = tempfile::tempdir().unwrap();
+    let log = input.path().join("app.log");
+    append_lines(&log, ["after-the-clamp"]);
+    let config = logger_agent_config(&log, "a1.sinks = k1\n");
+    for bad in ["1e300", "inf", "NaN", "86401"] {
+        let mut agent = Agent::start_with_args(&config, "a1", &["--drain-timeout", bad]);
+        let status = agent
+            .wait_exit(DEADLINE)
+            .unwrap_or_else(|| panic!("--drain-timeout {bad}: still running\n{}", agent.log()));
+        let text = agent.log();
+        assert_eq!(
+            status.code(),
+            Some(1),
+            "--drain-timeout {bad}: {status}\n{text}"
+        );
+        assert!(
+            text.contains("--drain-timeout must be a number of seconds from 0 to 86400"),
+            "--drain-timeout {bad}: the valid range is named\n{text}"
+        );
+        assert!(!text.contains("panicked"), "--drain-timeout {bad}\n{text}");
+    }
+    let mut agent = Agent::start_with_args(&config, "a1", &["-i", &u64::MAX.to_string()]);
+    agent.wait_for_log(DEADLINE, "after-the-clamp");
+    let text = agent.log();
+    assert!(
+        text.lines().any(|l| l.contains("WARN")
+            && l.contains(&format!(
+                "--poll-interval {} is longer than a year",
+                u64::MAX
+            ))),
+        "the clamp is said at WARN\n{text}"
+    );
+    agent.sigterm();
+    let status = agent.wait_exit(DEADLINE).expect("exits on SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", agent.log());
+    assert!(!agent.log().contains("panicked"), "{}", agent.log());
+}
+
 // ---------------------------------------------------------------------------------------------
 // The corpus of real-world configurations
 

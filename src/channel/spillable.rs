@@ -556,9 +556,7 @@ impl SpillableMemoryChannel {
 }
 
 fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+    crate::shutdown::later(Instant::now(), d)
 }
 
 impl Channel for SpillableMemoryChannel {

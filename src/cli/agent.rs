@@ -157,6 +157,12 @@ pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow
             Duration::from_secs(FLUME_HTTP_POLL_SECS)
         }
         Some(0) | None => Duration::from_secs(FLUME_POLL_SECS),
+        // A day is as slow as a poll usefully gets; beyond a year the timer's deadline would
+        // overflow (`-i 18446744073709551615` panicked), so such a value is clamped, said once.
+        Some(secs) if secs > MAX_POLL_SECS => {
+            warn!("--poll-interval {secs} is longer than a year: polling every {MAX_POLL_SECS} s instead");
+            Duration::from_secs(MAX_POLL_SECS)
+        }
         Some(secs) => Duration::from_secs(secs),
     };
     if a.no_reload_conf {
@@ -341,6 +347,9 @@ struct Timers {
 
 /// Flume's `PollingPropertiesFileConfigurationProvider` interval (files).
 const FLUME_POLL_SECS: u64 = 30;
+/// The longest `--poll-interval` taken as given (a year).
+const MAX_POLL_SECS: u64 = 86_400 * 365;
+
 /// Flume 1.11's poll interval for http(s) configuration URIs.
 const FLUME_HTTP_POLL_SECS: u64 = 300;
 /// Quiet time after a change notification before reading the file: editors and configuration

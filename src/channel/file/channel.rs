@@ -213,11 +213,8 @@ fn wait_until<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>, deadline: Instant) -> M
         .0
 }
 
-/// `now + d`, for a `d` as large as a Java int of seconds allows.
 fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+    crate::shutdown::later(Instant::now(), d)
 }
 
 impl Core {

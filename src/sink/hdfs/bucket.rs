@@ -21,6 +21,7 @@ use super::format::{Format, FormatError};
 use super::fs::{FileSystem, FsError, OutFile};
 use super::settings::HdfsSettings;
 use crate::event::Event;
+use crate::shutdown::later;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BucketError {
@@ -430,8 +431,9 @@ impl Bucket {
     /// The next instant [`Bucket::due`] may become true.
     pub fn next_deadline(&self, naming: &Naming) -> Option<Instant> {
         let f = self.file.as_ref()?;
-        let roll = naming.roll_interval.map(|d| f.opened_at + d);
-        let idle = naming.idle_timeout.map(|d| self.last_write + d);
+        // Saturating: hdfs.rollInterval / idleTimeout accept any Java long of seconds.
+        let roll = naming.roll_interval.map(|d| later(f.opened_at, d));
+        let idle = naming.idle_timeout.map(|d| later(self.last_write, d));
         match (roll, idle) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -26,6 +26,7 @@ use super::format::Format;
 use super::fs::{self, FileSystem, FsError, HdfsFs, LocalFs, Target};
 use super::path::{BucketPath, HostNames};
 use super::settings::HdfsSettings;
+use crate::shutdown::later;
 use crate::sink::{Failure, Sink, SinkCore, SinkError, Status, EMPTY_CHANNEL_WAIT};
 
 struct Entry {
@@ -217,7 +218,7 @@ impl HdfsSink {
                     self.pending.swap_remove(i);
                 }
                 Retry::Later => {
-                    p_next(&mut self.pending[i], now + interval);
+                    p_next(&mut self.pending[i], later(now, interval));
                     i += 1;
                 }
                 Retry::Soon(wait) => {
@@ -434,7 +435,7 @@ fn take_over(
     naming: &Naming,
     sink: &str,
 ) {
-    let next = Instant::now() + Duration::from_secs(settings.retry_interval);
+    let next = later(Instant::now(), Duration::from_secs(settings.retry_interval));
     for file in entry.bucket.take_unfinished() {
         warn!(
             sink = %sink,
