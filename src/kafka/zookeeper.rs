@@ -291,23 +291,32 @@ mod tests {
     }
 
     #[test]
-    fn an_unreachable_zookeeper_fails_and_a_stop_ends_the_wait() {
-        // A port nothing listens on: the lookup waits for a session like Flume (30 s); a stop
-        // must end that wait at once.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or(1);
+    fn a_silent_zookeeper_is_waited_on_until_a_stop_ends_the_wait() {
+        // A listener held by the test that accepts the connection and never answers: the lookup
+        // waits for a session like Flume (30 s), and the port cannot be taken by anyone else
+        // meanwhile. The stop is triggered once the client is known to be waiting (its
+        // connection was accepted), not after a guessed sleep; it must end the wait at once.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+        let port = listener.local_addr().expect("its address").port();
         let shutdown = Shutdown::new();
         let stopper = shutdown.clone();
         let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
+            let held = listener.accept();
             stopper.trigger(std::time::Instant::now());
+            // Keep the accepted connection open (and silent) until the lookup has returned.
+            held
         });
         let started = std::time::Instant::now();
         let r = lookup_brokers(&format!("127.0.0.1:{port}"), "PLAINTEXT", &shutdown);
         assert_eq!(r, Err(LookupError::Stopped));
-        assert!(started.elapsed() < Duration::from_secs(10));
-        t.join().ok();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the stop ended the wait, not the 30 s session timeout: {:?}",
+            started.elapsed()
+        );
+        assert!(
+            t.join().expect("the acceptor").is_ok(),
+            "the client connected"
+        );
     }
 }
