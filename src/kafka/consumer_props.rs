@@ -259,6 +259,18 @@ fn special(r: &mut PropReader, s: &UserSetting, out: &mut ProducerProps) {
     }
 }
 
+// Here rather than in `producer_props`, so that module never imports this one (one-way imports:
+// consumer settings are built on the producer's table, not the other way round).
+impl ProducerProps {
+    /// The rows of consumer settings (`kafka.consumer.*`), without the group id, which the
+    /// Kafka source and channel show in their own rows.
+    pub(crate) fn describe_consumer(&self) -> Vec<(String, String)> {
+        let mut rows = self.describe_as(CONSUMER_PREFIX);
+        rows.retain(|(k, _)| k != GROUP_ID);
+        rows
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

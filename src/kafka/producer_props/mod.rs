@@ -174,14 +174,6 @@ impl ProducerProps {
         self.describe_as(PRODUCER_PREFIX)
     }
 
-    /// The rows of consumer settings (`kafka.consumer.*`), without the group id, which the
-    /// Kafka source and channel show in their own rows.
-    pub(crate) fn describe_consumer(&self) -> Vec<(String, String)> {
-        let mut rows = self.describe_as(crate::kafka::consumer_props::CONSUMER_PREFIX);
-        rows.retain(|(k, _)| k != crate::kafka::consumer_props::GROUP_ID);
-        rows
-    }
-
     /// The same rows for settings read under `prefix` (`kafka.consumer.`).
     pub(crate) fn describe_as(&self, prefix: &str) -> Vec<(String, String)> {
         self.props
