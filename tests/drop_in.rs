@@ -160,10 +160,12 @@ a1.sinks.k1.channel = c1
         reader.read_line(&mut reply).unwrap();
         assert_eq!(reply, "OK\n");
     }
-    let records = consume_all(&broker.bootstrap(), "HelloKafka", 1, 2, DELIVERY);
-    assert_eq!(values(&records), ["one", "two"]);
+    // Wait for both, then judge exactly once on the whole topic after the agent stopped.
+    consume_all(&broker.bootstrap(), "HelloKafka", 1, 2, DELIVERY);
     agent.sigterm();
     assert!(agent.wait_exit(EXIT).is_some_and(|s| s.success()));
+    let records = consume_all(&broker.bootstrap(), "HelloKafka", 1, 2, DELIVERY);
+    assert_eq!(values(&records), ["one", "two"]);
 }
 
 /// `restart = yes` is `false` in Flume (`Boolean.parseBoolean`): rflume runs it so, with a warning.

@@ -157,10 +157,10 @@ fn a_command_that_cannot_start_is_reported_and_retried_with_restart() {
 }
 
 /// SIGHUP (logrotate's `postrotate` habit, or a closed terminal) must not kill the agent: it is
-/// logged and the running configuration keeps working until a reload exists to replace it.
-/// The signal is sent once the agent has installed its handler (`SigCgt`). rflume installs it
-/// only after starting its components, so a SIGHUP in the first milliseconds still kills it:
-/// a startup race no test can hit reliably, reported instead (issue 24 report).
+/// logged and the running configuration keeps working (a reload, when enabled, replaces it).
+/// The signal is sent once the agent has its handler (`SigCgt`); the handlers are installed
+/// before the configuration is read, so an early SIGHUP is caught too
+/// (`drop_in.rs::signals_are_caught_before_the_configuration_is_read`).
 #[test]
 fn sighup_is_logged_and_the_agent_keeps_running() {
     let input = tempfile::tempdir().unwrap();

@@ -95,7 +95,7 @@ fn flume_1_11_and_rflume_write_the_same_avro_bytes_for_1_to_100_headers() {
 /// Ten names sharing one `String.hashCode` in a 128-bucket table: Java turns that bucket into a
 /// red-black tree, whose iteration order rflume's model does not reproduce (sink/avro.rs says so).
 #[test]
-#[ignore = "known difference (documented in src/java_hashmap.rs, reported): a HashMap bucket Java treeifies (9+ equal hashes, 64+ buckets) keeps insertion order in rflume"]
+#[ignore = "known difference (documented in src/java.rs, reported): a HashMap bucket Java treeifies (9+ equal hashes, 64+ buckets) keeps insertion order in rflume"]
 fn flume_1_11_and_rflume_write_the_same_avro_bytes_for_a_treeified_bucket() {
     let test = "flume 1.11 avro treeified bucket";
     let Some(peers) = Peers::get(test, &["flume-1.11.0", "zookeeper-3.4.14", "kafka-2.3.1"]) else {

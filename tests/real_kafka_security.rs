@@ -336,6 +336,11 @@ fn plain_scram_256_scram_512_and_tls_deliver_every_line() {
     let lines = expected("line");
     append_lines(&log, &lines);
     let mut agent = Agent::start(&config(&log, &sinks), "a1");
+    // Wait for every topic, then judge exactly once on whole topics after the agent stopped.
+    for topic in &topics {
+        read_topic(&s.cluster, topic, LINES);
+    }
+    agent.stop_cleanly();
     for (topic, (tag, _)) in topics.iter().zip(&cases) {
         let got = read_topic(&s.cluster, topic, LINES);
         assert_eq!(
@@ -345,7 +350,6 @@ fn plain_scram_256_scram_512_and_tls_deliver_every_line() {
             agent.log()
         );
     }
-    agent.stop_cleanly();
     // The passwords are in the config, never in what the agent printed.
     let printed = agent.log();
     for secret in [PLAIN_USER.1, SCRAM_USER.1] {
@@ -381,8 +385,9 @@ fn fails_then_recovers(s: &Secured, tag: &str, broken: Access, fixed: Access, sa
     )
     .unwrap();
     agent.signal(libc::SIGHUP);
-    let got = read_topic(&s.cluster, &topic, LINES);
+    read_topic(&s.cluster, &topic, LINES);
     agent.stop_cleanly();
+    let got = read_topic(&s.cluster, &topic, LINES);
     assert_eq!(
         got,
         lines,
