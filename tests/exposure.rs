@@ -250,7 +250,14 @@ fn a_position_file_that_becomes_unwritable_and_recovers() {
     agent.wait_until(DELIVERY, "the first position is saved", || {
         fs::read_to_string(&pos).is_ok_and(|t| t.contains("\"pos\":4"))
     });
-    fs::remove_dir_all(&state).expect("remove the state dir");
+    // The agent writes its positions by create-and-rename into this directory, so a removal can
+    // meet a temporary file created after it listed the directory (ENOTEMPTY): try again.
+    let mut removed = Err(std::io::Error::other("not tried"));
+    poll_until(DELIVERY, || {
+        removed = fs::remove_dir_all(&state);
+        removed.is_ok()
+    });
+    removed.expect("remove the state dir");
     fs::write(&state, "in the way").expect("block it");
     agent.wait_for_log(DELIVERY, "positions cannot be saved");
     assert_eq!(health(), 503, "unhealthy while positions cannot be saved");
