@@ -157,8 +157,8 @@ pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow
             Duration::from_secs(FLUME_HTTP_POLL_SECS)
         }
         Some(0) | None => Duration::from_secs(FLUME_POLL_SECS),
-        // A day is as slow as a poll usefully gets; beyond a year the timer's deadline would
-        // overflow (`-i 18446744073709551615` panicked), so such a value is clamped, said once.
+        // A poll slower than a year means "never"; far beyond it the timer's deadline overflowed
+        // (`-i 18446744073709551615` panicked), so such a value is clamped, said once.
         Some(secs) if secs > MAX_POLL_SECS => {
             warn!("--poll-interval {secs} is longer than a year: polling every {MAX_POLL_SECS} s instead");
             Duration::from_secs(MAX_POLL_SECS)
