@@ -15,6 +15,13 @@
 //!   reports how many were lost.
 //! * Duplicates are counted and reported: a batch that failed against the dead leader is sent again
 //!   whole, so records of it that had been written are duplicated (at-least-once, as Flume).
+//! * Order: without idempotence the producer may retry a request after later ones succeeded
+//!   (librdkafka, like Flume's Java producer, keeps several requests in flight), so the first
+//!   occurrences can come out of order — once even at start-up, when the first request met a
+//!   leader not yet ready — and the README promises no order there ("Duplicates and order"); the
+//!   count of lines out of place is reported. The KRaft run sets
+//!   `kafka.producer.enable.idempotence = true`, where the README promises order and no
+//!   duplicates, and asserts both.
 //! * Kafka's own console consumer (`--from-beginning`) reads every line the cluster holds: the
 //!   same count as the test's rdkafka consumer.
 
@@ -55,8 +62,13 @@ fn seed_cluster_loses_nothing_acknowledged_when_the_partition_leader_dies() {
         return;
     };
     let cluster = KafkaCluster::start(&peers, KafkaVersion::V2_3_1, 3, &[]);
-    failover(&cluster, "HelloKafka", Acks::One);
-    failover(&cluster, "HelloKafkaAcksAll", Acks::AllMinIsr2);
+    failover(&cluster, "HelloKafka", Acks::One, Idempotence::Off);
+    failover(
+        &cluster,
+        "HelloKafkaAcksAll",
+        Acks::AllMinIsr2,
+        Idempotence::Off,
+    );
 }
 
 /// The same failover on the current line's KRaft mode (no ZooKeeper).
@@ -67,7 +79,7 @@ fn kraft_cluster_loses_nothing_acknowledged_when_the_partition_leader_dies() {
         return;
     };
     let cluster = KafkaCluster::start(&peers, KafkaVersion::V3_9_1Kraft, 3, &[]);
-    failover(&cluster, "HelloKafka", Acks::AllMinIsr2);
+    failover(&cluster, "HelloKafka", Acks::AllMinIsr2, Idempotence::On);
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,6 +88,13 @@ enum Acks {
     One,
     /// `requiredAcks = all`, topic with `min.insync.replicas = 2`.
     AllMinIsr2,
+}
+
+/// `kafka.producer.enable.idempotence`: with it the README promises order and no duplicates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Idempotence {
+    Off,
+    On,
 }
 
 /// Appends bursts of numbered lines until told to stop, remembering when each line was written.
@@ -130,7 +149,13 @@ impl Drop for Writer {
     }
 }
 
-fn seed_config(log: &Path, cluster: &KafkaCluster, topic: &str, acks: Acks) -> String {
+fn seed_config(
+    log: &Path,
+    cluster: &KafkaCluster,
+    topic: &str,
+    acks: Acks,
+    idempotence: Idempotence,
+) -> String {
     let seed =
         fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/flume_kafka.conf"))
             .expect("cannot read conf/flume_kafka.conf");
@@ -143,11 +168,17 @@ fn seed_config(log: &Path, cluster: &KafkaCluster, topic: &str, acks: Acks) -> S
         config = config.replace("requiredAcks = 1", "requiredAcks = all");
         assert!(config.contains("requiredAcks = all"));
     }
+    if idempotence == Idempotence::On {
+        config.push_str("\na1.sinks.k1.kafka.producer.enable.idempotence = true\n");
+    }
     config
 }
 
-fn failover(cluster: &KafkaCluster, topic: &str, acks: Acks) {
-    let label = format!("{:?} {topic} {acks:?}", cluster.version());
+fn failover(cluster: &KafkaCluster, topic: &str, acks: Acks, idempotence: Idempotence) {
+    let label = format!(
+        "{:?} {topic} {acks:?} idempotence {idempotence:?}",
+        cluster.version()
+    );
     let configs: &[(&str, &str)] = match acks {
         Acks::One => &[],
         Acks::AllMinIsr2 => &[("min.insync.replicas", "2")],
@@ -160,7 +191,7 @@ fn failover(cluster: &KafkaCluster, topic: &str, acks: Acks) {
         .unwrap();
     let log: PathBuf = dir.path().join("testflume.log");
     fs::File::create(&log).unwrap();
-    let mut agent = Agent::start(&seed_config(&log, cluster, topic, acks), "a1");
+    let mut agent = Agent::start(&seed_config(&log, cluster, topic, acks, idempotence), "a1");
     agent.wait_until(
         Duration::from_secs(60),
         "the exec source's tail -F follows the log",
@@ -297,7 +328,8 @@ fn failover(cluster: &KafkaCluster, topic: &str, acks: Acks) {
             );
         }
     }
-    // First occurrences keep the order written (one partition, one producer).
+    // First occurrences in the order written (one partition, one producer): promised with
+    // idempotence only (see the module doc); otherwise reported.
     let mut first_seen = Vec::new();
     let mut once = std::collections::HashSet::new();
     for r in &records {
@@ -307,7 +339,16 @@ fn failover(cluster: &KafkaCluster, topic: &str, acks: Acks) {
     }
     let mut sorted = first_seen.clone();
     sorted.sort();
-    assert_eq!(first_seen, sorted, "{label}: lines out of order");
+    let out_of_place = first_seen
+        .iter()
+        .zip(&sorted)
+        .filter(|(a, b)| a != b)
+        .count();
+    eprintln!("{label}: {out_of_place} lines out of place");
+    if idempotence == Idempotence::On {
+        assert_eq!(duplicates, 0, "{label}: duplicates despite idempotence");
+        assert_eq!(first_seen, sorted, "{label}: lines out of order");
+    }
 
     // Kafka's own consumer sees the same records, duplicates included.
     let console = cluster.console_consume(topic, Duration::from_secs(10));
