@@ -30,6 +30,8 @@ const DEADLINE: Duration = Duration::from_secs(120);
 const KILLS: usize = 20;
 /// Lines appended every 10 ms: 20,000 lines (2 MB) a second.
 const PER_TICK: usize = 200;
+/// Duplicates allowed per kill on average: 500 ms of the stream.
+const DUPLICATES_PER_KILL: usize = PER_TICK * 100 / 2;
 /// The broker is unreachable from the kill with this index to the one with the second.
 const OUTAGE_KILLS: (usize, usize) = (6, 13);
 
@@ -129,9 +131,12 @@ fn taildir_file_kafka_survives_kill_9_at_20_random_moments() {
         per_kill as f64 / (PER_TICK * 100) as f64 * 1000.0
     );
     assert!(tally.complete(), "nothing may be lost: {tally}");
-    // Per kill: TAILDIR's unsaved window (250 ms of the stream, plus the position write) and
-    // the sink's takes in flight (at most rflume.maxInFlightBatches' 10,000 events).
-    let bound = KILLS * (PER_TICK * 100 / 2 + 10_000);
+    // Per kill on average: TAILDIR's unsaved window (positions are written within 250 ms of a
+    // delivery) and the sink's takes that Kafka acknowledged but the dead agent had not
+    // committed yet (milliseconds). Measured: 160–280 ms of the stream per kill, on a loaded
+    // machine too; the bound is twice the window, so a position written only every
+    // writePosInterval (3 s, Flume's bound) fails it.
+    let bound = KILLS * DUPLICATES_PER_KILL;
     assert!(
         tally.duplicates <= bound,
         "{} duplicates, more than {bound}: {tally}",
@@ -225,7 +230,9 @@ fn exec_file_kafka_survives_kill_9_at_20_random_moments() {
         unexplained.len(),
         &unexplained[..unexplained.len().min(8)]
     );
-    assert!(tally.duplicates <= KILLS * 12_000, "{tally}");
+    // Lines `tail` read between the offset taken above and the kill, and acknowledged takes not
+    // yet committed: measured ~100 per kill.
+    assert!(tally.duplicates <= KILLS * DUPLICATES_PER_KILL, "{tally}");
 }
 
 /// Like [`wait_all_delivered`], for a stream where lines before `from` may be lost in flight:
