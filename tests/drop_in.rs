@@ -70,6 +70,44 @@ fn an_unsupported_component_makes_the_agent_refuse_to_start_and_names_it() {
     assert!(!out.contains("Starting Source"), "no source may run: {out}");
 }
 
+/// A Kafka sink setting Flume's Java producer runs (a class on its classpath, a JKS store) and
+/// librdkafka cannot: the agent refuses to start and names the line, rather than drop the sink
+/// and run a source whose events then have nowhere to go.
+#[test]
+fn a_java_only_kafka_setting_makes_the_agent_refuse_to_start_and_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let conf = format!(
+        "a1.sources = r1\n\
+         a1.channels = c1\n\
+         a1.sinks = k1\n\
+         a1.sources.r1.type = exec\n\
+         a1.sources.r1.command = tail -F {}\n\
+         a1.sources.r1.channels = c1\n\
+         a1.channels.c1.type = memory\n\
+         a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink\n\
+         a1.sinks.k1.channel = c1\n\
+         a1.sinks.k1.kafka.bootstrap.servers = 127.0.0.1:9\n\
+         a1.sinks.k1.kafka.topic = t\n\
+         a1.sinks.k1.kafka.producer.interceptor.classes = com.example.AuditInterceptor\n",
+        log.display()
+    );
+    let mut agent = Agent::start(&conf, "a1");
+    let status = agent
+        .wait_exit(EXIT)
+        .unwrap_or_else(|| panic!("the agent kept running:\n{}", agent.log()));
+    assert_eq!(status.code(), Some(1), "{}", agent.log());
+    let out = agent.log();
+    let at = format!(
+        "{}:12: a1.sinks.k1.kafka.producer.interceptor.classes",
+        agent.conf_path().display()
+    );
+    assert!(out.contains(&at), "the line is named ({at}): {out}");
+    assert!(out.contains("--allow-unsupported"), "{out}");
+    assert!(!out.contains("Starting Source"), "no source may run: {out}");
+}
+
 #[test]
 fn with_the_opt_in_the_rest_runs_and_the_unsupported_path_does_not_stall_it() {
     let broker = Broker::start();

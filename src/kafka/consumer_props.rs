@@ -30,7 +30,8 @@ enum Rule {
     Rename(&'static str),
     /// Harmless Java-only setting; the text says why it has no effect.
     NoEffect(&'static str),
-    /// Changes behaviour in a way rflume cannot reproduce; text = why and what to do instead.
+    /// Flume's Java consumer runs with it and rflume cannot: the agent refuses to start unless
+    /// the operator opts in. Text = why and what to do instead.
     Unsupported(&'static str),
     /// Needs a look at the value; handled in code.
     Special,
@@ -118,7 +119,7 @@ pub(crate) fn translate(
                 format!("{} has no effect in rflume because {why}", s.key),
                 Some("you may delete the line".to_string()),
             ),
-            Some(Rule::Unsupported(why)) => r.error(
+            Some(Rule::Unsupported(why)) => r.unsupported(
                 &s.flume_key,
                 Some(s.line),
                 format!(
@@ -234,7 +235,7 @@ fn special(r: &mut PropReader, s: &UserSetting, out: &mut ProducerProps) {
             for class in v.split(',').map(str::trim).filter(|c| !c.is_empty()) {
                 match ASSIGNORS.iter().find(|(java, _)| *java == class) {
                     Some((_, name)) => names.push(*name),
-                    None => r.error(
+                    None => r.unsupported(
                         &s.flume_key,
                         Some(s.line),
                         format!("rflume's librdkafka consumer cannot load the assignor {class}"),

@@ -107,7 +107,7 @@ fn store_kind(
         other => {
             let kind = other.unwrap_or_else(|| "JKS".to_string());
             let line = r.line(key);
-            r.error(
+            r.unsupported(
                 key,
                 line,
                 format!("rflume cannot read a {kind} {key} ({path})"),
@@ -586,6 +586,13 @@ mod tests {
         let text = format!("{d:?}");
         assert!(text.contains("cannot read a JKS truststore"), "{text}");
         assert!(text.contains("keytool -importkeystore"), "{text}");
+        // Flume reads JKS (its default type): rflume's gap, so the agent refuses to start.
+        assert!(
+            d.items
+                .iter()
+                .any(|i| i.severity == crate::config::diag::Severity::Unsupported),
+            "{text}"
+        );
     }
 
     #[test]

@@ -8,8 +8,38 @@
 //! escapes inside quotes, the control flag in any case (`required`, `REQUIRED`), and exactly one
 //! login module, ended by `;`.
 
+/// Why a `sasl.jaas.config` line cannot be used.
+#[derive(Debug, PartialEq)]
+pub(super) enum JaasError {
+    /// Kafka's `JaasConfig` refuses the line too: a config error, as in Flume.
+    Invalid(String),
+    /// Java runs it (a login module, or a Kerberos login from the ticket cache, that librdkafka
+    /// has no equivalent of): rflume cannot, so the component is unsupported.
+    NoEquivalent(String),
+}
+
+impl std::fmt::Display for JaasError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JaasError::Invalid(m) | JaasError::NoEquivalent(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<String> for JaasError {
+    fn from(m: String) -> Self {
+        JaasError::Invalid(m)
+    }
+}
+
+impl From<&str> for JaasError {
+    fn from(m: &str) -> Self {
+        JaasError::Invalid(m.to_string())
+    }
+}
+
 /// `sasl.jaas.config` → librdkafka settings. Java's syntax: `<LoginModule> <flag> key=value …;`.
-pub(super) fn parse_jaas(text: &str) -> Result<Vec<(&'static str, String)>, String> {
+pub(super) fn parse_jaas(text: &str) -> Result<Vec<(&'static str, String)>, JaasError> {
     let mut tokens = JaasTokens { rest: text.trim() };
     let module = tokens.word().ok_or("empty value")?;
     let flag = tokens
@@ -21,11 +51,11 @@ pub(super) fn parse_jaas(text: &str) -> Result<Vec<(&'static str, String)>, Stri
         .any(|f| f.eq_ignore_ascii_case(&flag))
     {
         // The word is not echoed: in a mistyped line it may be a credential.
-        return Err(
+        return Err(JaasError::Invalid(
             "the word after the login module is not a JAAS control flag (required, requisite, \
              sufficient or optional)"
                 .to_string(),
-        );
+        ));
     }
     let mut options: Vec<(String, String)> = Vec::new();
     while let Some((k, v)) = tokens.option()? {
@@ -53,20 +83,22 @@ pub(super) fn parse_jaas(text: &str) -> Result<Vec<(&'static str, String)>, Stri
             if let Some(k) = get("keyTab") {
                 v.push(("sasl.kerberos.keytab", k));
             } else {
-                return Err(
+                return Err(JaasError::NoEquivalent(
                     "Krb5LoginModule without keyTab (librdkafka logs in from a keytab)".into(),
-                );
+                ));
             }
             Ok(v)
         }
         // Only a name that looks like a login module class is echoed (a mistyped line may start
         // with a credential).
-        _ if short.ends_with("LoginModule") => Err(format!(
+        _ if short.ends_with("LoginModule") => Err(JaasError::NoEquivalent(format!(
             "login module {module} has no librdkafka equivalent"
-        )),
-        _ => Err("the value does not start with a login module class (e.g. \
+        ))),
+        _ => Err(JaasError::Invalid(
+            "the value does not start with a login module class (e.g. \
              org.apache.kafka.common.security.plain.PlainLoginModule)"
-            .to_string()),
+                .to_string(),
+        )),
     }
 }
 
@@ -214,16 +246,41 @@ mod tests {
         );
         assert!(
             parse_jaas("x.PlainLoginModule required username='u' password='p'")
+                .map_err(invalid)
                 .unwrap_err()
                 .contains("must end with ';'")
         );
         assert!(parse_jaas("x.PlainLoginModule required username='u' password='p'; y.PlainLoginModule required username='v' password='q';")
-            .unwrap_err()
-            .contains("2 login modules, should be 1"));
+            .map_err(invalid).unwrap_err().contains("2 login modules, should be 1"));
         assert!(
             parse_jaas("x.PlainLoginModule required username='u password=p;")
+                .map_err(invalid)
                 .unwrap_err()
                 .contains("unterminated quote")
         );
+    }
+
+    /// The message of an error Java's `JaasConfig` raises too.
+    fn invalid(e: JaasError) -> String {
+        match e {
+            JaasError::Invalid(m) => m,
+            other => panic!("expected a line Java refuses too, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn modules_java_runs_and_librdkafka_cannot_are_told_apart_from_invalid_lines() {
+        assert!(matches!(
+            parse_jaas("com.sun.security.auth.module.Krb5LoginModule required useTicketCache=true;"),
+            Err(JaasError::NoEquivalent(m)) if m.contains("without keyTab")
+        ));
+        assert!(matches!(
+            parse_jaas("org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"),
+            Err(JaasError::NoEquivalent(m)) if m.contains("OAuthBearerLoginModule has no librdkafka equivalent")
+        ));
+        assert!(matches!(
+            parse_jaas("username='u' password='p';"),
+            Err(JaasError::Invalid(_))
+        ));
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::jaas::parse_jaas;
+use super::jaas::{parse_jaas, JaasError};
 use super::tls_stores::{keystore, truststore};
 use super::{ProducerProps, UserSetting};
 use crate::config::reader::PropReader;
@@ -24,8 +24,13 @@ enum Rule {
     SocketBuffer(&'static str),
     /// Harmless Java-only setting; the text says why it has no effect.
     NoEffect(&'static str),
-    /// Changes behaviour in a way rflume cannot reproduce; text = why and what to do instead.
+    /// Flume's Java producer runs with it (the class is on its classpath) and rflume cannot:
+    /// the agent refuses to start unless the operator opts in to run the rest. Text = why and
+    /// what to do instead.
     Unsupported(&'static str),
+    /// Java's producer fails with it too: a config error, the component is dropped as Flume's
+    /// would fail. Text = why and what to do instead.
+    Refused(&'static str),
     /// Needs a look at the value or at other keys; handled in code.
     Special,
 }
@@ -110,7 +115,7 @@ const JAVA_PRODUCER_SETTINGS: &[(&str, Rule)] = &[
     ("interceptor.classes", Rule::Unsupported(
         "rflume cannot run Java producer interceptors; use a Flume interceptor on the source \
          instead, or remove the line")),
-    ("transactional.id", Rule::Unsupported(
+    ("transactional.id", Rule::Refused(
         "the Kafka sink does not use Kafka transactions, and with a transactional.id set every \
          send fails (Flume's Java producer fails the same way); remove the line")),
     ("security.providers", Rule::Unsupported(
@@ -227,7 +232,16 @@ pub(crate) fn translate_one(
             ),
         },
         Some(Rule::NoEffect(why)) => no_effect(r, s, why),
-        Some(Rule::Unsupported(why)) => r.error(
+        Some(Rule::Unsupported(why)) => r.unsupported(
+            &s.flume_key,
+            Some(s.line),
+            format!(
+                "{} cannot be honoured by rflume's librdkafka producer",
+                s.key
+            ),
+            Some(why.to_string()),
+        ),
+        Some(Rule::Refused(why)) => r.error(
             &s.flume_key,
             Some(s.line),
             format!(
@@ -304,7 +318,7 @@ fn special(
             if v == default {
                 no_effect(r, s, &format!("rflume always sends {what}"))
             } else {
-                r.error(
+                r.unsupported(
                     &s.flume_key,
                     Some(s.line),
                     format!("a custom {} ({v}) cannot run in rflume", s.key),
@@ -324,7 +338,7 @@ fn special(
                      keys the same way",
                 )
             } else {
-                r.error(
+                r.unsupported(
                     &s.flume_key,
                     Some(s.line),
                     format!("a custom partitioner class ({v}) cannot run in rflume"),
@@ -360,18 +374,24 @@ fn special(
                     );
                 }
             }
-            Err(why) => r.error(
-                &s.flume_key,
-                Some(s.line),
-                format!("sasl.jaas.config cannot be used by librdkafka: {why}"),
-                Some(
+            Err(why) => {
+                let message = format!("sasl.jaas.config cannot be used by librdkafka: {why}");
+                let hint = Some(
                     "use PlainLoginModule or ScramLoginModule with username=\"…\" password=\"…\" \
                      (rflume passes them as librdkafka's sasl.username/sasl.password), or \
                      Krb5LoginModule with keyTab=\"…\" principal=\"…\"; or set \
                      kafka.producer.sasl.username / sasl.password directly"
                         .to_string(),
-                ),
-            ),
+                );
+                // A line Java's JaasConfig refuses fails Flume's producer too; one it runs and
+                // librdkafka has no equivalent for is rflume's gap.
+                match why {
+                    JaasError::Invalid(_) => r.error(&s.flume_key, Some(s.line), message, hint),
+                    JaasError::NoEquivalent(_) => {
+                        r.unsupported(&s.flume_key, Some(s.line), message, hint)
+                    }
+                }
+            }
         },
         "ssl.cipher.suites" => {
             let java_names: Vec<&str> = v
@@ -382,7 +402,7 @@ fn special(
             if java_names.is_empty() {
                 out.push("ssl.cipher.suites", v, from, None)
             } else {
-                r.error(
+                r.unsupported(
                     &s.flume_key,
                     Some(s.line),
                     format!(
@@ -410,7 +430,7 @@ fn special(
                     "librdkafka's OpenSSL negotiates TLS 1.2 or 1.3 by itself",
                 )
             } else {
-                r.error(
+                r.unsupported(
                     &s.flume_key,
                     Some(s.line),
                     format!("librdkafka cannot be limited to the TLS versions '{v}'"),

@@ -40,7 +40,7 @@ pub(super) fn keystore(
             out.push("ssl.certificate.location", path, from.clone(), Some("PEM keystore".into()));
             out.push("ssl.key.location", path, from, Some("PEM keystore".into()));
         }
-        _ => r.error(
+        _ => r.unsupported(
             &s.flume_key,
             Some(s.line),
             format!("librdkafka cannot read a {kind} keystore ({path})"),
@@ -73,7 +73,7 @@ pub(super) fn truststore(
         );
         return;
     }
-    r.error(
+    r.unsupported(
         &s.flume_key,
         Some(s.line),
         format!(

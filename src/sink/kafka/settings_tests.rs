@@ -27,10 +27,10 @@ pub(super) fn parse(pairs: &[(&str, &str)]) -> (Option<KafkaSettings>, Vec<Strin
         .items
         .iter()
         .map(|i| {
-            let sev = if i.severity == Severity::Error {
-                "E"
-            } else {
-                "W"
+            let sev = match i.severity {
+                Severity::Error => "E",
+                Severity::Unsupported => "U",
+                Severity::Warning => "W",
             };
             format!("{sev} {i}")
         })
@@ -382,7 +382,7 @@ fn producer_settings_pass_translate_or_warn() {
 }
 
 #[test]
-fn java_only_settings_that_change_behaviour_are_errors() {
+fn java_only_settings_flume_runs_are_unsupported() {
     let (s, d) = parse(&[
         ("kafka.bootstrap.servers", "b"),
         ("kafka.topic", "t"),
@@ -404,31 +404,33 @@ fn java_only_settings_that_change_behaviour_are_errors() {
             "/etc/kafka/keystore.jks",
         ),
     ]);
+    // Flume's producer runs each of these (the class on its classpath, a JKS store): rflume
+    // cannot, so the agent refuses to start rather than run a pipeline without this sink.
     assert!(s.is_none());
     assert!(
         has(
             &d,
-            "E f.conf:3: a1.sinks.k1.kafka.producer.partitioner.class: a custom partitioner class"
+            "U f.conf:3: a1.sinks.k1.kafka.producer.partitioner.class: a custom partitioner class"
         ),
         "{d:?}"
     );
     assert!(
         has(
             &d,
-            "E f.conf:4: a1.sinks.k1.kafka.producer.interceptor.classes"
+            "U f.conf:4: a1.sinks.k1.kafka.producer.interceptor.classes"
         ),
         "{d:?}"
     );
     assert!(
         has(
             &d,
-            "E f.conf:5: a1.sinks.k1.kafka.producer.value.serializer: a custom value.serializer"
+            "U f.conf:5: a1.sinks.k1.kafka.producer.value.serializer: a custom value.serializer"
         ),
         "{d:?}"
     );
-    assert!(has(&d, "E f.conf:6: a1.sinks.k1.kafka.producer.ssl.truststore.location: librdkafka cannot read a JKS trust store"), "{d:?}");
+    assert!(has(&d, "U f.conf:6: a1.sinks.k1.kafka.producer.ssl.truststore.location: librdkafka cannot read a JKS trust store"), "{d:?}");
     assert!(has(&d, "kafka.producer.ssl.ca.location = ca.pem"), "{d:?}");
-    assert!(has(&d, "E f.conf:7: a1.sinks.k1.kafka.producer.ssl.keystore.location: librdkafka cannot read a JKS keystore"), "{d:?}");
+    assert!(has(&d, "U f.conf:7: a1.sinks.k1.kafka.producer.ssl.keystore.location: librdkafka cannot read a JKS keystore"), "{d:?}");
     assert!(has(&d, "-deststoretype PKCS12"), "{d:?}");
 }
 
