@@ -356,8 +356,32 @@ fn check_exit_codes_tell_ok_dropped_and_unreadable_apart() {
     );
     assert_eq!(ok, Some(0), "an unused channel is a warning only:\n{out}");
     assert!(out.contains("warning:"), "{out}");
+    // One cause, one error: the channel Flume drops is the error, at its line; the source and
+    // sink that go with it are warnings pointing at the channel's line.
+    let (code, out) = run_rflume_check(
+        "a1.sources = r1\na1.channels = c1\na1.sinks = k1\na1.sources.r1.type = seq\n\
+         a1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.channels.c1.capacity = 10\n\
+         a1.channels.c1.transactionCapacity = 100\na1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n",
+    );
+    assert_eq!(code, Some(1), "a dropped component:\n{out}");
+    let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "exactly one error for one cause:\n{out}");
+    assert!(
+        errors[0].contains(":8: a1.channels.c1.transactionCapacity"),
+        "{out}"
+    );
+    for consequence in [":5: a1.sources.r1.channels", ":10: a1.sinks.k1.channel"] {
+        assert!(
+            out.lines().any(|l| l.starts_with("warning:")
+                && l.contains(consequence)
+                && l.contains("(see line 6)")),
+            "{consequence} is a warning that points at the channel's line:\n{out}"
+        );
+    }
     let missing = run_rflume(["check", "-f", "/nonexistent/flume.conf"]);
     assert_eq!(missing.status.code(), Some(2), "{missing:?}");
+    let usage = run_rflume(["check", "--no-such-flag"]);
+    assert_eq!(usage.status.code(), Some(2), "bad usage: {usage:?}");
 }
 
 /// `rflume check` on `conf`, written to a temporary file: (exit code, stdout + stderr).
