@@ -108,6 +108,64 @@ fn a_java_only_kafka_setting_makes_the_agent_refuse_to_start_and_names_the_line(
     assert!(!out.contains("Starting Source"), "no source may run: {out}");
 }
 
+/// Under the opt-in, what does not run is logged again and again (here every second, by the
+/// `-D` property; 10 minutes by default), and after a reload the reminder names what the new
+/// configuration cannot run, not what the old one could not.
+#[test]
+fn the_unsupported_reminder_repeats_and_follows_a_reload() {
+    const REMINDER: &str = "not running (unsupported by rflume, started with --allow-unsupported)";
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let conf = fan_out_to_kafka_and_irc(&log, "127.0.0.1:9");
+    let mut agent = Agent::start_with_args(
+        &conf,
+        "a1",
+        &[
+            "--allow-unsupported",
+            "-Drflume.unsupported.reminderSeconds=1",
+        ],
+    );
+    agent.wait_for_log(DELIVERY, "started");
+    let reminders = |agent: &Agent, about: &str| {
+        agent
+            .log()
+            .lines()
+            .filter(|l| l.contains(REMINDER) && l.contains(about))
+            .count()
+    };
+    agent.wait_until(DELIVERY, "the reminder names sink k2 twice", || {
+        reminders(&agent, "sink k2") >= 2
+    });
+    // The irc sink becomes an hbase sink named k3: still unsupported, under another name.
+    let edited = conf
+        .replace("a1.sinks = k1 k2", "a1.sinks = k1 k3")
+        .replace("a1.sinks.k2.type = irc", "a1.sinks.k3.type = hbase")
+        .replace(
+            "a1.sinks.k2.hostname = irc.example.com\n",
+            "a1.sinks.k3.table = t\n",
+        )
+        .replace("a1.sinks.k2.channel = c2", "a1.sinks.k3.channel = c2");
+    assert!(edited.contains("k3.type = hbase") && !edited.contains("k2"));
+    std::fs::write(agent.conf_path(), edited).unwrap();
+    agent.wait_for_log(DELIVERY, "configuration reloaded");
+    agent.wait_until(DELIVERY, "the reminder names sink k3", || {
+        reminders(&agent, "sink k3") >= 1
+    });
+    let out = agent.log();
+    let after_reload = &out[out.find("configuration reloaded").unwrap()..];
+    let stale: Vec<&str> = after_reload
+        .lines()
+        .filter(|l| l.contains(REMINDER) && l.contains("sink k2"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "reminders of the old configuration: {stale:?}"
+    );
+    agent.sigterm();
+    assert!(agent.wait_exit(EXIT).is_some_and(|s| s.success()));
+}
+
 #[test]
 fn with_the_opt_in_the_rest_runs_and_the_unsupported_path_does_not_stall_it() {
     let broker = Broker::start();

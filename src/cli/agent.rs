@@ -34,6 +34,8 @@ pub const ALLOW_UNSUPPORTED_PROPERTY: &str = "rflume.allowUnsupported";
 
 /// How often the components that do not run are logged again while the rest runs.
 const UNSUPPORTED_REMINDER: Duration = Duration::from_secs(600);
+/// `-D` property: seconds between those reminders (0: only at start).
+pub const UNSUPPORTED_REMINDER_PROPERTY: &str = "rflume.unsupported.reminderSeconds";
 
 pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow::Result<i32> {
     // First of all: a SIGTERM or SIGHUP that arrives while logging starts, the configuration
@@ -80,6 +82,8 @@ pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow
         warn!("{w}");
     }
     let counters_every = seconds_property(&system, COUNTERS_INTERVAL_PROPERTY, COUNTERS_INTERVAL)?;
+    let reminder_every =
+        seconds_property(&system, UNSUPPORTED_REMINDER_PROPERTY, UNSUPPORTED_REMINDER)?;
     if !a.drain_timeout.is_finite()
         || a.drain_timeout < 0.0
         || a.drain_timeout > MAX_DRAIN_TIMEOUT.as_secs_f64()
@@ -184,6 +188,7 @@ pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow
         notifier,
         drain,
         reload: !a.no_reload_conf,
+        unsupported,
     };
     let watched = if a.no_reload_conf {
         Vec::new()
@@ -192,10 +197,10 @@ pub(super) fn run(a: AgentArgs, jvm: &[String], deprecated_node: bool) -> anyhow
     };
     signals.run(
         &mut running,
-        &unsupported,
         &Timers {
             poll,
             counters: counters_every,
+            reminder: reminder_every,
             watchdog: systemd::watchdog_interval(),
         },
         &watched,
@@ -276,12 +281,12 @@ impl StopSignals {
 
     /// The event loop: returns on SIGTERM or SIGINT. SIGHUP reopens the log file and reloads;
     /// file changes (settled for [`SETTLE`]) and the poll reload when the text changed.
-    /// Components that do not run (`--allow-unsupported`) are logged again every 10 minutes, so
+    /// Components that do not run (`--allow-unsupported`) are logged again every 10 minutes
+    /// (`-Drflume.unsupported.reminderSeconds`), the list of the configuration running now, so
     /// that an operator reading only recent logs still learns that the pipeline is partial.
     fn run(
         &mut self,
         running: &mut Running<'_>,
-        not_running: &[String],
         timers: &Timers,
         watched: &[PathBuf],
     ) -> anyhow::Result<()> {
@@ -290,7 +295,8 @@ impl StopSignals {
             use tokio::time::{interval_at, Instant};
             let (change_tx, mut changes) = tokio::sync::mpsc::unbounded_channel::<()>();
             let _watcher = watch_files(watched, change_tx);
-            let mut reminder = interval_at(Instant::now() + UNSUPPORTED_REMINDER, UNSUPPORTED_REMINDER);
+            let remind_every = timers.reminder.unwrap_or(Duration::from_secs(86_400));
+            let mut reminder = interval_at(Instant::now() + remind_every, remind_every);
             let mut poll = interval_at(Instant::now() + timers.poll, timers.poll);
             let counters_every = timers.counters.unwrap_or(Duration::from_secs(86_400));
             let mut counters = interval_at(Instant::now() + counters_every, counters_every);
@@ -325,8 +331,8 @@ impl StopSignals {
                         running.notifier.status(&status_line(&running.agent));
                     }
                     _ = watchdog.tick(), if timers.watchdog.is_some() => running.watchdog(timers.watchdog.unwrap_or_default()),
-                    _ = reminder.tick(), if !not_running.is_empty() => {
-                        for c in not_running {
+                    _ = reminder.tick(), if timers.reminder.is_some() && !running.unsupported.is_empty() => {
+                        for c in &running.unsupported {
                             error!("not running (unsupported by rflume, started with --allow-unsupported): {c}");
                         }
                     }
@@ -341,6 +347,8 @@ struct Timers {
     poll: Duration,
     /// `None`: no periodic counter lines.
     counters: Option<Duration>,
+    /// `None`: components that do not run are logged at start only.
+    reminder: Option<Duration>,
     /// systemd's `WatchdogSec`, when set.
     watchdog: Option<Duration>,
 }
@@ -398,6 +406,9 @@ struct Running<'a> {
     notifier: Notifier,
     drain: Duration,
     reload: bool,
+    /// What the running configuration names and rflume cannot run (`--allow-unsupported`),
+    /// for the reminder; replaced by each applied reload.
+    unsupported: Vec<String>,
 }
 
 impl Running<'_> {
@@ -448,6 +459,7 @@ impl Running<'_> {
                     .registry
                     .notes
                     .set_not_running(not_running(&loaded));
+                self.unsupported = unsupported_of(&loaded);
                 self.agent.registry.notes.reload_applied();
                 if let Some(t) = self.last_seen.take() {
                     self.running_texts = t;
