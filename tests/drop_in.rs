@@ -166,6 +166,51 @@ fn the_unsupported_reminder_repeats_and_follows_a_reload() {
     assert!(agent.wait_exit(EXIT).is_some_and(|s| s.success()));
 }
 
+/// The issue's example: a netcat source whose only channel's only sink is one rflume cannot
+/// run. Flume would acknowledge events (`OK`) that then sit in a channel nothing drains and are
+/// lost at stop. Under the opt-in, rflume runs neither that channel nor the source: a client
+/// cannot even connect, so nothing is acknowledged that could be lost; the rest runs.
+#[test]
+fn under_the_opt_in_a_source_that_feeds_only_an_unsupported_path_never_acknowledges() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let port = free_port();
+    let conf = format!(
+        "a1.sources = r1 r2\n\
+         a1.channels = c1 c2\n\
+         a1.sinks = k1 k2\n\
+         a1.sources.r1.type = netcat\n\
+         a1.sources.r1.bind = 127.0.0.1\n\
+         a1.sources.r1.port = {port}\n\
+         a1.sources.r1.channels = c1\n\
+         a1.channels.c1.type = memory\n\
+         a1.sinks.k1.type = irc\n\
+         a1.sinks.k1.hostname = irc.example.com\n\
+         a1.sinks.k1.channel = c1\n\
+         a1.sources.r2.type = exec\n\
+         a1.sources.r2.command = tail -F {}\n\
+         a1.sources.r2.channels = c2\n\
+         a1.channels.c2.type = memory\n\
+         a1.sinks.k2.type = null\n\
+         a1.sinks.k2.channel = c2\n",
+        log.display()
+    );
+    let mut agent = Agent::start_with_args(&conf, "a1", &["--allow-unsupported"]);
+    agent.wait_for_log(DELIVERY, "agent a1 started");
+    let out = agent.log();
+    assert!(out.contains("source r1 has been removed"), "{out}");
+    assert!(out.contains("Starting Source r2"), "the rest runs: {out}");
+    assert!(!out.contains("Starting Source r1"), "{out}");
+    let refused = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(
+        refused.is_err(),
+        "the netcat source must not listen (it could only acknowledge events to lose them)"
+    );
+    agent.sigterm();
+    assert!(agent.wait_exit(EXIT).is_some_and(|s| s.success()));
+}
+
 #[test]
 fn with_the_opt_in_the_rest_runs_and_the_unsupported_path_does_not_stall_it() {
     let broker = Broker::start();
