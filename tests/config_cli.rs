@@ -1311,9 +1311,23 @@ fn the_agent_refuses_every_corpus_agent_with_unsupported_parts_unless_opted_in()
             refused += 1;
             let opted = run(&["--dryrun", "--allow-unsupported"]);
             let text = String::from_utf8_lossy(&opted.stderr);
+            let graph = String::from_utf8_lossy(&opted.stdout);
             if text.contains("names components that Flume would run and rflume cannot") {
                 problems.push(format!(
                     "{name} agent {agent}: refused despite --allow-unsupported"
+                ));
+            } else if opted.status.code() != Some(1)
+                || !(graph.contains(&format!("agent {agent} ("))
+                    && graph.contains("NOT RUN (unsupported)")
+                    || text.contains("nothing runnable remains"))
+            {
+                // --dryrun prints what would run and exits 1 because something is left out (or
+                // says nothing runnable remains, when every path needs an unsupported part);
+                // anything else (a crash, no graph, the unsupported part not named) is a bug.
+                problems.push(format!(
+                    "{name} agent {agent}: with --allow-unsupported expected the graph that would \
+                     run, the unsupported parts marked NOT RUN, and exit 1; got exit {:?}:\n{graph}{text}",
+                    opted.status.code()
                 ));
             }
         }
