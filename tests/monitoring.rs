@@ -373,6 +373,27 @@ fn health_reports_components_that_do_not_run() {
     agent.stop_cleanly();
 }
 
+/// Under `--allow-unsupported` the parts rflume cannot run are named by /health too (503), so a
+/// fleet's health checks see the pipeline is partial, not only the log's reminders.
+#[test]
+fn health_names_unsupported_components_started_with_the_opt_in() {
+    let port = free_port();
+    let config = "a1.sources = r1\na1.channels = c1 c2\na1.sinks = k1 k2\n\
+        a1.sources.r1.type = seq\na1.sources.r1.channels = c1 c2\n\
+        a1.channels.c1.type = memory\na1.channels.c2.type = memory\n\
+        a1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n\
+        a1.sinks.k2.type = irc\na1.sinks.k2.hostname = irc.example.com\na1.sinks.k2.channel = c2\n";
+    let mut agent = start_monitored(config, port, &["--allow-unsupported"]);
+    let h = get(&format!("http://127.0.0.1:{port}/health")).expect("answer");
+    assert_eq!(h.status, 503, "{}", h.body);
+    let json: serde_json::Value = serde_json::from_str(&h.body).expect("JSON");
+    let reasons = json["reasons"].to_string();
+    assert!(reasons.contains("not running: sink k2"), "{reasons}");
+    assert!(reasons.contains("channel c2"), "{reasons}");
+    assert_eq!(json["components"]["SINK.k1"]["state"], "running");
+    agent.stop_cleanly();
+}
+
 #[test]
 fn secrets_never_reach_the_log_check_or_metrics() {
     let secret = "s3cr3t-Pa55word";
