@@ -674,6 +674,8 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.source.sequencegeneratorsource",
             "org.apache.flume.source.netcatsource",
             "org.apache.flume.source.kafka.kafkasource",
+            "thrift",
+            "org.apache.flume.source.thriftsource",
         ],
         "channels" => &[
             "memory",
@@ -713,6 +715,8 @@ fn supported(section: &str, kind: &str) -> bool {
             "org.apache.flume.sink.kafka.kafkasink",
             "org.apache.flume.sink.loggersink",
             "org.apache.flume.sink.nullsink",
+            "thrift",
+            "org.apache.flume.sink.thriftsink",
         ],
         _ => &[],
     };
