@@ -48,6 +48,17 @@ pub struct HttpSettings {
 
 impl HttpSettings {
     pub fn parse(r: &mut PropReader) -> Option<Self> {
+        if r.opt_string("bind").is_none() {
+            // Flume's default is every interface; say so, as for the other listening sources
+            // (`net::bind_host`): an HTTP endpoint that accepts events is worth restricting.
+            let line = r.line("type");
+            r.warn(
+                "bind",
+                line,
+                format!("not set: the http source listens on every interface ({DEFAULT_BIND}), as Flume does"),
+                Some("set bind = 127.0.0.1 (or an interface address) to restrict it".to_string()),
+            );
+        }
         let bind = r.string("bind", DEFAULT_BIND).trim().to_string();
         if bind.is_empty() {
             let line = r.line("bind");
@@ -159,5 +170,47 @@ impl Source for HttpSource {
         shutdown: Shutdown,
     ) -> Result<(), SourceError> {
         server::run(&self.name, &self.settings, processor, &shutdown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::diag::{Diagnostics, Severity};
+    use crate::config::reader::ComponentProps;
+
+    fn parse(pairs: &[(&str, &str)]) -> (Option<HttpSettings>, Vec<String>) {
+        let comp = ComponentProps::sink_for_test(pairs);
+        let mut diags = Diagnostics::new(Arc::from(Path::new("f.conf")));
+        let s = {
+            let mut r = PropReader::new(&comp, &mut diags);
+            let s = HttpSettings::parse(&mut r);
+            r.finish("http source");
+            s
+        };
+        let warnings = diags
+            .items
+            .iter()
+            .filter(|i| i.severity == Severity::Warning)
+            .map(|i| i.to_string())
+            .collect();
+        (s, warnings)
+    }
+
+    #[test]
+    fn an_unset_bind_listens_everywhere_as_flume_and_says_so() {
+        let (s, w) = parse(&[("type", "http"), ("port", "5140")]);
+        assert_eq!(s.map(|s| s.bind), Some(DEFAULT_BIND.to_string()));
+        assert!(
+            w.iter()
+                .any(|w| w.contains("f.conf:1:") && w.contains("listens on every interface")),
+            "{w:?}"
+        );
+        let (s, w) = parse(&[("type", "http"), ("port", "5140"), ("bind", "127.0.0.1")]);
+        assert_eq!(s.map(|s| s.bind), Some("127.0.0.1".to_string()));
+        assert!(w.iter().all(|w| !w.contains("every interface")), "{w:?}");
     }
 }
