@@ -15,8 +15,8 @@
 //! candidates. Flume commits its offset when a batch is in its channel, not when it was
 //! delivered, so what Flume's channel held when it stopped is up to Flume's channel.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -79,7 +79,12 @@ impl Tracker {
     /// The tracker directory, created when missing (one level, as Flume's `mkdir`).
     pub fn open(dir: &Path) -> Result<Self, TrackerError> {
         if !dir.is_dir() {
-            std::fs::create_dir(dir).map_err(io(dir))?;
+            // 0700: the tracker names the files read and how far (the spool's own contents may
+            // be private), like the other state rflume keeps.
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(dir)
+                .map_err(io(dir))?;
         }
         Ok(Tracker {
             dir: dir.to_path_buf(),
@@ -164,19 +169,9 @@ impl Tracker {
 }
 
 fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> Result<(), TrackerError> {
-    let tmp = dir.join(format!("{name}.tmp"));
+    // Mode 0600, a temporary beside it, fsync, rename, fsync of the directory.
     let target = dir.join(name);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    f.write_all(data).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &target).map_err(io(&target))?;
-    sync_dir(dir);
-    Ok(())
+    crate::durable::write_atomic(&target, data).map_err(io(&target))
 }
 
 pub fn sync_dir(dir: &Path) {
@@ -371,6 +366,33 @@ mod tests {
         let p = dir.path().join(FLUME_META_FILE);
         std::fs::write(&p, &b).unwrap();
         assert_eq!(read_flume_meta(&p).unwrap(), Some(("/s/f".into(), 30)));
+    }
+
+    #[test]
+    fn the_tracker_directory_is_0700_and_its_files_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tracker_dir = dir.path().join(".flumespool");
+        let t = Tracker::open(&tracker_dir).unwrap();
+        t.save(&[Entry {
+            path: "/spool/a.log".into(),
+            dev: 1,
+            ino: 2,
+            delivered: 3,
+        }])
+        .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&tracker_dir), 0o700);
+        let files: Vec<PathBuf> = std::fs::read_dir(&tracker_dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(!files.is_empty());
+        for f in &files {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
+            assert!(!f.to_string_lossy().ends_with(".tmp"), "{}", f.display());
+        }
     }
 
     #[test]
