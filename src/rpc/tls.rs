@@ -26,6 +26,7 @@ use native_tls::Protocol;
 use tokio_native_tls::TlsAcceptor;
 
 use crate::config::reader::PropReader;
+use crate::config::secret::Secret;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreKind {
@@ -80,7 +81,8 @@ impl Protocols {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TlsSettings {
     pub keystore: PathBuf,
-    pub password: Option<String>,
+    /// Printed as `******` (a settings struct reaches `{:?}` in logs and panics).
+    pub password: Option<Secret>,
     pub kind: StoreKind,
     pub protocols: Protocols,
 }
@@ -250,7 +252,7 @@ impl TlsSettings {
         }
         Some(Some(TlsSettings {
             keystore: PathBuf::from(keystore),
-            password,
+            password: password.map(Secret::new),
             kind,
             protocols,
         }))
@@ -283,7 +285,7 @@ impl TlsSettings {
         let bytes = std::fs::read(&self.keystore).map_err(|e| format!("keystore {path}: {e}"))?;
         let identity = match self.kind {
             StoreKind::Pkcs12 => {
-                native_tls::Identity::from_pkcs12(&bytes, self.password.as_deref().unwrap_or(""))
+                native_tls::Identity::from_pkcs12(&bytes, self.password.as_ref().map_or("", Secret::expose))
             }
             StoreKind::Pem => {
                 // native-tls wants the key alone and as PKCS#8; the file may hold it in any
@@ -308,7 +310,8 @@ impl TlsSettings {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrustStore {
     pub path: PathBuf,
-    pub password: Option<String>,
+    /// Printed as `******`.
+    pub password: Option<Secret>,
     pub kind: StoreKind,
 }
 
@@ -393,7 +396,7 @@ impl TrustSettings {
                 )?;
                 Some(TrustStore {
                     path: PathBuf::from(path),
-                    password,
+                    password: password.map(Secret::new),
                     kind,
                 })
             }
@@ -471,7 +474,7 @@ impl TrustStore {
             StoreKind::Pem => native_tls::Certificate::stack_from_pem(&bytes)
                 .map_err(|e| format!("truststore {path}: {e}"))?,
             StoreKind::Pkcs12 => {
-                let password = self.password.as_deref().unwrap_or("");
+                let password = self.password.as_ref().map_or("", Secret::expose);
                 if password.contains('\0') {
                     return Err(format!(
                         "truststore {path}: the truststore-password holds a NUL character"
@@ -577,6 +580,24 @@ mod tests {
             s
         };
         (s, diags)
+    }
+
+    #[test]
+    fn store_passwords_never_print() {
+        let (s, d) = trust(&[
+            ("ssl", "true"),
+            ("truststore", "/t/trust.p12"),
+            ("truststore-password", "hunter2-secret"),
+        ]);
+        let s = s.flatten().unwrap_or_else(|| panic!("{d:?}"));
+        let store = s.truststore.as_ref().expect("a trust store");
+        assert_eq!(
+            store.password.as_ref().map(Secret::expose),
+            Some("hunter2-secret")
+        );
+        let printed = format!("{s:?} {d:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("******"), "{printed}");
     }
 
     #[test]
