@@ -414,7 +414,11 @@ fn a_wrong_scram_password_and_an_untrusted_ca_fail_loudly_and_lose_nothing_once_
             user: SCRAM_USER.0,
             password: SCRAM_USER.1,
         },
-        &["Authentication failed"],
+        // librdkafka's words, and rflume's explanation of them.
+        &[
+            "Authentication failed",
+            "the broker refused the SASL credentials",
+        ],
     );
     fails_then_recovers(
         &s,
@@ -423,6 +427,9 @@ fn a_wrong_scram_password_and_an_untrusted_ca_fail_loudly_and_lose_nothing_once_
             ca: &s.pki.other_ca,
         },
         Access::Tls { ca: &s.pki.ca },
-        &["certificate verify failed"],
+        &[
+            "certificate verify failed",
+            "the broker's TLS certificate could not be verified",
+        ],
     );
 }
