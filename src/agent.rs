@@ -268,6 +268,9 @@ impl Agent {
             s.name,
             s.channels.join(", ")
         );
+        // Until the source says it works (exec and TAILDIR do at their wake points), it is
+        // judged by being alive only: most sources block in reads or accepts by design.
+        counter.runner.waiting();
         let stop = Shutdown::new();
         let source_stop = stop.clone();
         let runner = self.spawn_runner("source", &s.name, stop, counter, move || {
@@ -327,9 +330,12 @@ impl Agent {
         &self.config
     }
 
-    /// For the systemd watchdog: `Err` names a sink runner whose loop has not gone round for
-    /// longer than `max_silence` (a hang: a sink's round returns within seconds, also while
-    /// idle or failing). Sources block in reads by design and are judged by being alive only.
+    /// For the systemd watchdog: `Err` names a runner that ended without being asked to (a
+    /// panic, a source whose listener could not bind: the agent no longer does what its
+    /// configuration says), a sink runner whose loop has not gone round for longer than
+    /// `max_silence` (a hang: a sink's round returns within seconds, also while idle or
+    /// failing), or a source that is working (not waiting for input) and has not gone round for
+    /// as long. See [`RunnerState`] for how sources say which.
     pub fn check_responsive(&self, max_silence: Duration) -> Result<(), String> {
         responsive(&self.registry, max_silence)
     }
@@ -806,16 +812,28 @@ fn join_all(done: &Receiver<()>, runners: Vec<Runner>, deadline: Instant, what: 
 
 /// See [`Agent::check_responsive`].
 fn responsive(registry: &Registry, max_silence: Duration) -> Result<(), String> {
+    let silent_for = |r: &RunnerState| r.since_beat().filter(|s| *s > max_silence);
     for g in registry.groups() {
-        if let Group::Sink(name, c) = g {
-            if c.runner.is_running() {
-                if let Some(silent) = c.runner.since_beat().filter(|s| *s > max_silence) {
-                    return Err(format!(
-                        "sink {name} has not completed a round for {:.0}s",
-                        silent.as_secs_f64()
-                    ));
-                }
-            }
+        let (kind, name, runner) = match &g {
+            Group::Source(name, c) => ("source", name, &c.runner),
+            Group::Sink(name, c) => ("sink", name, &c.runner),
+            Group::Channel(..) => continue,
+        };
+        if runner.has_ended() {
+            return Err(format!(
+                "{kind} {name} ended on its own and does not run any more"
+            ));
+        }
+        // A stopped runner is not a hung one; a waiting source may be silent for as long as
+        // its input is.
+        if !runner.is_running() || runner.is_waiting() {
+            continue;
+        }
+        if let Some(silent) = silent_for(runner) {
+            return Err(format!(
+                "{kind} {name} has not completed a round for {:.0}s",
+                silent.as_secs_f64()
+            ));
         }
     }
     Ok(())
@@ -906,5 +924,85 @@ mod tests {
         // A stopped sink is not a hung one.
         k.runner.set_running(false);
         assert!(responsive(&registry, Duration::from_millis(1)).is_ok());
+    }
+
+    #[test]
+    fn a_runner_that_ended_unasked_fails_the_watchdog_check() {
+        fn judged(registry: &Registry, runner: &RunnerState, kind: &str) {
+            runner.set_running(true);
+            assert!(responsive(registry, Duration::from_secs(60)).is_ok());
+            runner.set_ended();
+            let err = responsive(registry, Duration::from_secs(60)).expect_err("ended");
+            assert!(
+                err.contains(&format!("{kind} r1 ended on its own")),
+                "{err}"
+            );
+            // Started again (a reload restarts it): alive again.
+            runner.set_running(true);
+            assert!(responsive(registry, Duration::from_secs(60)).is_ok());
+        }
+        let registry = Registry::default();
+        judged(&registry, &registry.source("r1").runner, "source");
+        let registry = Registry::default();
+        judged(&registry, &registry.sink("r1").runner, "sink");
+    }
+
+    #[test]
+    fn a_working_source_must_go_round_and_a_waiting_one_may_be_silent() {
+        let registry = Registry::default();
+        let r = registry.source("r1");
+        r.runner.set_running(true);
+        r.runner.working();
+        crate::testing::wait_for("a millisecond passes", || {
+            r.runner.since_beat() > Some(Duration::from_millis(1))
+        });
+        let err = responsive(&registry, Duration::from_millis(1)).expect_err("stuck");
+        assert!(err.contains("source r1 has not completed a round"), "{err}");
+        // Waiting for input is healthy for as long as the input takes.
+        r.runner.waiting();
+        assert!(responsive(&registry, Duration::from_millis(1)).is_ok());
+        // Woken: judged again, from the wake-up on.
+        r.runner.working();
+        assert!(responsive(&registry, Duration::from_secs(60)).is_ok());
+    }
+
+    fn agent_of(text: &str) -> Agent {
+        let loaded =
+            crate::graph::load_str(text, std::path::Path::new("test.conf"), "a1").expect("parses");
+        Agent::start(&loaded.config).expect("starts")
+    }
+
+    /// In a real agent: a source whose listener cannot bind (the port is taken) ends on its own
+    /// (in Flume its start fails and its supervisor retries); the watchdog names it, so that
+    /// systemd restarts the agent rather than being told all is well. The pipeline beside it
+    /// goes on, and is judged healthy alone.
+    #[test]
+    fn a_source_that_cannot_bind_ends_and_fails_the_watchdog_check() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = taken.local_addr().expect("address").port();
+        let healthy = "a1.sources = r1\na1.channels = c1\na1.sinks = k1\n\
+            a1.sources.r1.type = seq\na1.sources.r1.channels = c1\n\
+            a1.channels.c1.type = memory\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n";
+        let agent = agent_of(healthy);
+        crate::testing::wait_for("the seq source runs", || {
+            agent.registry.source("r1").event_accepted.get() > 0
+        });
+        assert_eq!(agent.check_responsive(Duration::from_secs(60)), Ok(()));
+        agent.stop(Duration::from_secs(1));
+        let with_netcat = format!(
+            "{}a1.sources.r2.type = netcat\na1.sources.r2.bind = 127.0.0.1\n\
+             a1.sources.r2.port = {port}\na1.sources.r2.channels = c1\n",
+            healthy.replace("a1.sources = r1", "a1.sources = r1 r2")
+        );
+        let agent = agent_of(&with_netcat);
+        crate::testing::wait_for("r2 gives up", || {
+            agent.registry.source("r2").runner.has_ended()
+        });
+        let err = agent
+            .check_responsive(Duration::from_secs(60))
+            .expect_err("r2 ended");
+        assert!(err.contains("source r2 ended on its own"), "{err}");
+        agent.stop(Duration::from_secs(1));
+        drop(taken);
     }
 }

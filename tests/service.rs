@@ -21,6 +21,8 @@ const NULL_PIPELINE: &str = "a1.sources = r1\na1.channels = c1\na1.sinks = k1\n\
 struct NotifySocket {
     socket: UnixDatagram,
     seen: Vec<String>,
+    /// The socket's directory, removed with it.
+    dir: Option<tempfile::TempDir>,
 }
 
 impl NotifySocket {
@@ -32,6 +34,7 @@ impl NotifySocket {
         NotifySocket {
             socket,
             seen: Vec::new(),
+            dir: None,
         }
     }
 
@@ -52,17 +55,16 @@ impl NotifySocket {
     }
 }
 
-#[test]
-fn notify_socket_gets_ready_watchdog_reloading_and_stopping() {
-    let dir = tempfile::Builder::new()
-        .prefix("rflume-notify-")
-        .tempdir()
-        .expect("tempdir");
+/// The agent under a watchdog of one second (pings every half second), its notify socket bound
+/// by the test in a directory of its own; the agent runs in `dir` from `config` (`flume.conf`)
+/// with `extra` arguments.
+fn start_notified(dir: tempfile::TempDir, config: &str, extra: &[String]) -> (Agent, NotifySocket) {
     let sock_dir = tempfile::tempdir().expect("tempdir");
     let sock_path = sock_dir.path().join("notify.sock");
     let mut notify = NotifySocket::bind(&sock_path);
+    notify.dir = Some(sock_dir);
     let conf = dir.path().join("flume.conf");
-    std::fs::write(&conf, NULL_PIPELINE).expect("write");
+    std::fs::write(&conf, config).expect("write");
     let mut cmd = Command::new(rflume_bin());
     cmd.args([
         "agent",
@@ -72,9 +74,22 @@ fn notify_socket_gets_ready_watchdog_reloading_and_stopping() {
         "--conf-file",
     ])
     .arg(&conf)
+    .args(extra)
     .env("NOTIFY_SOCKET", &sock_path)
     .env("WATCHDOG_USEC", "1000000");
-    let mut agent = Agent::spawn(dir, cmd);
+    (Agent::spawn(dir, cmd), notify)
+}
+
+fn notify_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("rflume-notify-")
+        .tempdir()
+        .expect("tempdir")
+}
+
+#[test]
+fn notify_socket_gets_ready_watchdog_reloading_and_stopping() {
+    let (mut agent, mut notify) = start_notified(notify_dir(), NULL_PIPELINE, &[]);
     let ready = notify.wait_for("READY=1", &agent);
     assert!(
         ready.contains("STATUS=running 1 source(s), 1 channel(s), 1 sink(s)"),
@@ -106,6 +121,105 @@ fn notify_socket_gets_ready_watchdog_reloading_and_stopping() {
     let rl = pos("RELOADING=1", r1);
     let r2 = pos("READY=1", rl);
     pos("STOPPING=1", r2);
+}
+
+/// systemd's watchdog is told the truth: while every runner is alive the agent pings; once a
+/// source runner ends on its own (a netcat source added by a reload cannot bind: the test holds
+/// its port) every watchdog round sends `WATCHDOG=trigger` naming it instead of `WATCHDOG=1`, so
+/// systemd restarts the agent; a reload that removes the dead source brings the pings back.
+#[test]
+fn watchdog_pings_stop_while_a_runner_is_dead() {
+    let (mut agent, mut notify) = start_notified(notify_dir(), NULL_PIPELINE, &[]);
+    notify.wait_for("READY=1", &agent);
+    notify.wait_for("WATCHDOG=1", &agent);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let with_dead_source = format!(
+        "{}a1.sources.r2.type = netcat\na1.sources.r2.bind = 127.0.0.1\n\
+         a1.sources.r2.port = {port}\na1.sources.r2.channels = c1\n",
+        NULL_PIPELINE.replace("a1.sources = r1", "a1.sources = r1 r2")
+    );
+    std::fs::write(agent.conf_path(), with_dead_source).expect("edit");
+    notify.wait_for("RELOADING=1", &agent);
+    let trigger = notify.wait_for("WATCHDOG=trigger", &agent);
+    assert!(
+        trigger.contains("STATUS=watchdog: source r2 ended on its own"),
+        "{trigger}"
+    );
+    // The rounds that follow (every half second) all refuse to confirm liveness.
+    let from = notify.seen.len();
+    notify.wait_for("WATCHDOG=trigger", &agent);
+    notify.wait_for("WATCHDOG=trigger", &agent);
+    let pings: Vec<&String> = notify.seen[from..]
+        .iter()
+        .filter(|d| d.lines().any(|l| l == "WATCHDOG=1"))
+        .collect();
+    assert!(pings.is_empty(), "pinged while r2 is dead: {pings:?}");
+    assert!(
+        agent
+            .log()
+            .contains("watchdog: source r2 ended on its own and does not run any more"),
+        "{}",
+        agent.log()
+    );
+    // Removing the dead source: the agent is whole again and says so.
+    std::fs::write(agent.conf_path(), NULL_PIPELINE).expect("edit");
+    notify.wait_for("RELOADING=1", &agent);
+    notify.wait_for("READY=1", &agent);
+    notify.wait_for("WATCHDOG=1", &agent);
+    agent.stop_cleanly();
+    drop(taken);
+}
+
+/// Sources that wait for input are healthy however long the input takes: an exec `tail -F` and
+/// a TAILDIR source that read a line and then see nothing more keep the pings going past the
+/// watchdog's limit for a silent runner (10 s), and the next line still flows.
+#[test]
+fn idle_exec_and_taildir_sources_keep_the_watchdog_pinging() {
+    let dir = notify_dir();
+    let quiet = dir.path().join("quiet.log");
+    std::fs::write(&quiet, "first\n").expect("write");
+    let port = free_port();
+    let config = format!(
+        "a1.sources = r1 r2\na1.channels = c1\na1.sinks = k1\n\
+             a1.sources.r1.type = exec\na1.sources.r1.command = tail -F {quiet}\n\
+             a1.sources.r1.channels = c1\n\
+             a1.sources.r2.type = TAILDIR\na1.sources.r2.filegroups = f1\n\
+             a1.sources.r2.filegroups.f1 = {quiet}\n\
+             a1.sources.r2.positionFile = {pos}\na1.sources.r2.channels = c1\n\
+             a1.channels.c1.type = memory\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n",
+        quiet = quiet.display(),
+        pos = dir.path().join("positions.json").display()
+    );
+    let metrics = [
+        "-Dflume.monitoring.type=http".to_string(),
+        format!("-Dflume.monitoring.port={port}"),
+    ];
+    let (mut agent, mut notify) = start_notified(dir, &config, &metrics);
+    notify.wait_for("READY=1", &agent);
+    let accepted = |n: &str| {
+        common::http::metrics_json(port).is_some_and(|m| {
+            m["SOURCE.r1"]["EventAcceptedCount"] == n && m["SOURCE.r2"]["EventAcceptedCount"] == n
+        })
+    };
+    // Each source woke for the first line, worked, and now waits.
+    agent.wait_until(DEADLINE, "both sources take the first line", || {
+        accepted("1")
+    });
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(13) {
+        notify.wait_for("WATCHDOG=1", &agent);
+    }
+    let refused: Vec<&String> = notify
+        .seen
+        .iter()
+        .filter(|d| d.contains("WATCHDOG=trigger"))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}\n{}", agent.log());
+    // Still reading: the line reaches both sources.
+    common::append_lines(&quiet, ["woken"]);
+    agent.wait_until(DEADLINE, "both sources take the line", || accepted("2"));
+    agent.stop_cleanly();
 }
 
 /// Installs a Debian package's tool when it is missing (the test script does the same).

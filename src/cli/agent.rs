@@ -365,8 +365,9 @@ const FLUME_HTTP_POLL_SECS: u64 = 300;
 const SETTLE: Duration = Duration::from_millis(300);
 /// How long a replaced sink may wait for acknowledgements of its in-flight batches.
 const RELOAD_SETTLE: Duration = Duration::from_secs(10);
-/// The longest a healthy sink round takes (a failure back-off is at most 5 s): the watchdog
-/// waits at least this long without a round before it calls a sink hung.
+/// The longest a healthy sink round takes (a failure back-off is at most 5 s), and more than a
+/// working source's round: the watchdog waits at least this long without a round before it
+/// calls a sink or a working source hung.
 const LONGEST_SINK_ROUND: Duration = Duration::from_secs(10);
 /// librdkafka statistics interval while metrics are served.
 const CLIENT_STATS_INTERVAL: Duration = Duration::from_secs(5);
@@ -529,7 +530,8 @@ impl Running<'_> {
         ));
     }
 
-    /// One watchdog round: ping while every sink goes round, say why not otherwise.
+    /// One watchdog round: ping while every runner is alive and not stuck
+    /// ([`Agent::check_responsive`]), say why not otherwise.
     fn watchdog(&mut self, interval: Duration) {
         match self
             .agent

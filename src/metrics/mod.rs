@@ -94,11 +94,19 @@ pub fn mono_ms() -> u64 {
 /// What a runner thread shows of itself, for `/health` and the systemd watchdog: whether it runs,
 /// when its loop last went round (a sink's `process` returns at least every few seconds, also
 /// when idle or failing) and since when its deliveries fail.
+///
+/// A source's loop may wait for input without bound (no line, no connection), so a source
+/// also says whether it is waiting ([`RunnerState::waiting`]) or working
+/// ([`RunnerState::working`]): only a working source that stopped going round is hung. The
+/// marks are set at the wake points the source has anyway, so they cost no wake-up of their own.
 #[derive(Default, Debug)]
 pub struct RunnerState {
     running: AtomicBool,
-    /// The thread ended without being asked to (a source whose command exited, a panic).
+    /// The thread ended without being asked to (a source whose listener could not bind, a panic).
     ended: AtomicBool,
+    /// The runner waits for input and may do so for as long as it takes: its silence is health,
+    /// not a hang. Sinks never set it (their rounds return within seconds, also when idle).
+    waiting: AtomicBool,
     last_beat: AtomicU64,
     failing_since: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -126,6 +134,20 @@ impl RunnerState {
     /// One round of the runner's loop.
     pub fn beat(&self) {
         self.last_beat.store(mono_ms(), Ordering::Relaxed);
+    }
+    /// The runner is about to wait for input (a read, an accept, a timer of the user's length):
+    /// until [`RunnerState::working`], the watchdog judges it by being alive only. One relaxed
+    /// store, no clock read.
+    pub fn waiting(&self) {
+        self.waiting.store(true, Ordering::Relaxed);
+    }
+    /// The runner woke and works: it must go round again (or wait) within the watchdog's limit.
+    pub fn working(&self) {
+        self.beat();
+        self.waiting.store(false, Ordering::Relaxed);
+    }
+    pub fn is_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed)
     }
     /// Time since the last round; `None` before the first.
     pub fn since_beat(&self) -> Option<Duration> {

@@ -231,6 +231,18 @@ impl Source for ExecSource {
     }
 }
 
+/// Awaits `wait`, an idle wait of the source (see [`ChannelProcessor::waiting`]), and marks
+/// the source working again when it is over.
+async fn wait_idle<T>(
+    processor: &ChannelProcessor,
+    wait: impl std::future::Future<Output = T>,
+) -> T {
+    processor.waiting();
+    let r = wait.await;
+    processor.working();
+    r
+}
+
 impl ExecSource {
     async fn run_loop(&self, processor: &mut ChannelProcessor, shutdown: &Shutdown) {
         let argv = self.settings.argv();
@@ -242,7 +254,9 @@ impl ExecSource {
                     let ended = self.pump(&mut child, processor, shutdown).await;
                     match ended {
                         Ended::Stopping => return,
-                        Ended::Eof => match child.wait().await {
+                        // A command that closed its output may take its time to exit: that is
+                        // the command's business, not a hang of the source.
+                        Ended::Eof => match wait_idle(processor, child.wait()).await {
                             Ok(status) => {
                                 info!(source = %self.name, "Command [{command}] exited with {}", describe_exit(status));
                                 Some(status)
@@ -264,14 +278,18 @@ impl ExecSource {
             }
             if !self.settings.restart {
                 warn!(source = %self.name, "command [{command}] is no longer running and restart=false: this source produces no more events until the agent restarts");
+                // As Flume's ExecSource: the source stays started and idle, it did not die.
+                processor.waiting();
                 shutdown.stopped().await;
                 return;
             }
             let code = exit.map_or("unknown".to_string(), describe_exit);
             info!(source = %self.name, "Restarting in {}ms, exit code {code}", self.settings.restart_throttle.as_millis());
+            // restartThrottle is the user's to choose (minutes, say): an idle wait.
+            let throttle = tokio::time::sleep(self.settings.restart_throttle);
             tokio::select! {
                 _ = shutdown.stopped() => return,
-                _ = tokio::time::sleep(self.settings.restart_throttle) => {}
+                _ = wait_idle(processor, throttle) => {}
             }
         }
     }
@@ -380,14 +398,19 @@ impl ExecSource {
                     (a, b) => a.or(b),
                 }
             });
+            // The one wait of the loop: the command may write nothing for hours (`tail -F` of a
+            // quiet log). Each wake-up below is a round for the watchdog.
+            processor.waiting();
             tokio::select! {
                 biased;
                 _ = &mut stopped => {
+                    processor.working();
                     self.stop_child(child, &mut stdout, &mut lines).await;
                     self.flush(&mut lines, processor, shutdown);
                     return Ended::Stopping;
                 }
                 read = stdout.read_buf(lines.framer.buf_mut()) => {
+                    processor.working();
                     match read {
                         Ok(0) | Err(_) => {
                             if let Err(e) = read {
@@ -411,7 +434,10 @@ impl ExecSource {
                         }
                     }
                 }
-                _ = sleep_until_opt(flush_at) => self.flush(&mut lines, processor, shutdown),
+                _ = sleep_until_opt(flush_at) => {
+                    processor.working();
+                    self.flush(&mut lines, processor, shutdown)
+                }
             }
         }
     }

@@ -78,6 +78,17 @@ impl ChannelProcessor {
         &self.counter
     }
 
+    /// The source is about to wait for input for as long as it takes (the watchdog's view:
+    /// [`crate::metrics::RunnerState::waiting`]).
+    pub fn waiting(&self) {
+        self.counter.runner.waiting();
+    }
+
+    /// The source woke and works: it goes round or waits again within the watchdog's limit.
+    pub fn working(&self) {
+        self.counter.runner.working();
+    }
+
     /// The smallest transaction capacity among the channels a put may go to as a required
     /// channel: the largest batch a put may carry.
     pub fn max_batch(&self) -> usize {
@@ -157,6 +168,9 @@ impl ChannelProcessor {
                 return PutOutcome::Committed;
             }
             stalled_since.get_or_insert_with(Instant::now);
+            // Backpressure is a round of the source's loop, not a hang (the watchdog judges the
+            // sink that does not drain); once per retry, never on the path that succeeds.
+            self.counter.runner.beat();
             if shutdown.deadline_passed() {
                 let sizes = pending.iter().map(|(_, b)| b.len());
                 let lost = if same_events {

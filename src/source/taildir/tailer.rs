@@ -181,6 +181,8 @@ impl Tailer {
         // that timed out.
         let mut notified = false;
         while !shutdown.is_stopping() {
+            // A pass: the watchdog's round (once per wake-up, not per line or file).
+            processor.working();
             let wake = self.watch.drain_events(&self.s.groups);
             let force = self.last_scan.elapsed() >= FORCED_RESCAN;
             // With every directory watched, inotify reports what a listing would find, so a
@@ -212,9 +214,12 @@ impl Tailer {
             let until_write = self
                 .next_position_write()
                 .saturating_duration_since(Instant::now());
+            // maxBackoffSleep and writePosInterval are the user's: the wait may be long.
+            processor.waiting();
             notified = self
                 .watch
                 .wait(backoff.min(until_write), shutdown, &self.s.groups);
+            processor.working();
             if notified {
                 // Woken by a write: let the writer add more lines before reading, about as long
                 // as the recent rate takes to fill a batch (GATHER_MIN..GATHER_MAX).
