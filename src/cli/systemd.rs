@@ -22,7 +22,14 @@ impl Notifier {
         let socket = std::env::var("NOTIFY_SOCKET")
             .ok()
             .filter(|p| !p.is_empty())
-            .and_then(|path| UnixDatagram::unbound().ok().map(|s| (s, path)));
+            .and_then(|path| {
+                // Non-blocking, as libsystemd's sd_notify (MSG_DONTWAIT): the notifications are
+                // sent from the agent's event loop, and a receiver that does not drain its queue
+                // (10 datagrams by default) must not stop it from handling SIGTERM.
+                let s = UnixDatagram::unbound().ok()?;
+                s.set_nonblocking(true).ok()?;
+                Some((s, path))
+            });
         Notifier { socket }
     }
 
