@@ -96,8 +96,14 @@ pub fn evaluate(registry: &Registry, thresholds: &Thresholds) -> Health {
             "running"
         };
         if let Some(f) = failing.filter(|f| *f > thresholds.sink_failing) {
+            // A sink fails deliveries; a source fails to start (and is started again).
+            let what = if kind == "source" {
+                "to start"
+            } else {
+                "to deliver"
+            };
             reasons.push(format!(
-                "{kind} {name} has been failing to deliver for {}s (threshold {}s): {}",
+                "{kind} {name} has been failing {what} for {}s (threshold {}s): {}",
                 f.as_secs(),
                 thresholds.sink_failing.as_secs(),
                 runner.last_error().unwrap_or_default()

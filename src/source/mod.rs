@@ -24,6 +24,7 @@ pub mod rpc_put;
 pub mod selector;
 pub mod seq;
 pub mod spooldir;
+pub mod supervisor;
 pub mod syslog;
 pub mod taildir;
 pub mod thrift;
