@@ -4,6 +4,10 @@
 //! numbers), and the same event counts once the input is delivered. Components whose Flume class
 //! registers no counters (the null and logger sinks here) must be absent from both. Dashboards and scrapers
 //! written for Flume read rflume unchanged.
+//!
+//! The Kafka source reads what the Kafka sink wrote, into a Kafka channel on Flume 1.11 (whose
+//! channel jar the test peers carry, `flume-kafka-channel`) and a memory channel on Flume 1.9
+//! (both versions' KafkaChannelCounterMBean declare the same getters, so 1.11 stands for both).
 
 mod common;
 
@@ -20,15 +24,34 @@ use serde_json::Value;
 const LINES: usize = 200;
 const SEQ_EVENTS: usize = 50;
 const DELIVERY: Duration = Duration::from_secs(120);
+/// Flume's Kafka channel jar, which the Flume sets do not carry (`tests/peers/flume-kafka-channel`).
+const CHANNEL_SET: &str = "flume-kafka-channel";
 
-/// TAILDIR → memory → Kafka, exec → file channel → null, seq → memory → logger: the component
-/// types the seed and the corpus use most, with Kafka's and the file channel's own counters.
-fn config(dir: &Path, bootstrap: &str, topic: &str) -> String {
+/// TAILDIR → memory → Kafka, exec → file channel → null, seq → memory → logger, and the Kafka
+/// sink's topic → Kafka source → Kafka channel (or memory, `kafka_channel = false`) → null: the
+/// component types the seed and the corpus use most, with Kafka's and the file channel's own
+/// counters.
+fn config(dir: &Path, bootstrap: &str, topic: &str, kafka_channel: bool) -> String {
     let logs = dir.join("logs");
+    let c4 = if kafka_channel {
+        format!(
+            "a1.channels.c4.type = org.apache.flume.channel.kafka.KafkaChannel\n\
+             a1.channels.c4.kafka.bootstrap.servers = {bootstrap}\n\
+             a1.channels.c4.kafka.topic = {topic}-ch\n\
+             a1.channels.c4.kafka.consumer.group.id = {topic}-ch\n"
+        )
+    } else {
+        // Room for the Kafka source's batch of 1000: Flume removes a source whose batchSize is
+        // larger than its channel's transactionCapacity.
+        "a1.channels.c4.type = memory\n\
+         a1.channels.c4.capacity = 10000\n\
+         a1.channels.c4.transactionCapacity = 1000\n"
+            .to_string()
+    };
     format!(
-        "a1.sources = r1 r2 r3\n\
-         a1.channels = c1 c2 c3\n\
-         a1.sinks = k1 k2 k3\n\
+        "a1.sources = r1 r2 r3 r4\n\
+         a1.channels = c1 c2 c3 c4\n\
+         a1.sinks = k1 k2 k3 k4\n\
          a1.sources.r1.type = TAILDIR\n\
          a1.sources.r1.channels = c1\n\
          a1.sources.r1.positionFile = {dir}/taildir_position.json\n\
@@ -54,7 +77,16 @@ fn config(dir: &Path, bootstrap: &str, topic: &str) -> String {
          a1.sinks.k2.type = null\n\
          a1.sinks.k2.channel = c2\n\
          a1.sinks.k3.type = logger\n\
-         a1.sinks.k3.channel = c3\n",
+         a1.sinks.k3.channel = c3\n\
+         a1.sources.r4.type = org.apache.flume.source.kafka.KafkaSource\n\
+         a1.sources.r4.channels = c4\n\
+         a1.sources.r4.kafka.bootstrap.servers = {bootstrap}\n\
+         a1.sources.r4.kafka.topics = {topic}\n\
+         a1.sources.r4.kafka.consumer.group.id = {topic}-src\n\
+         a1.sources.r4.kafka.consumer.auto.offset.reset = earliest\n\
+         {c4}\
+         a1.sinks.k4.type = null\n\
+         a1.sinks.k4.channel = c4\n",
         dir = dir.display(),
         logs = logs.display(),
     )
@@ -77,7 +109,10 @@ fn delivered(m: &Value) -> bool {
     counter(m, "SINK.k1", "EventDrainSuccessCount") == Some(LINES as u64)
         && counter(m, "CHANNEL.c2", "EventTakeSuccessCount") == Some(LINES as u64)
         && counter(m, "CHANNEL.c3", "EventTakeSuccessCount") == Some(SEQ_EVENTS as u64)
-        && ["CHANNEL.c1", "CHANNEL.c2", "CHANNEL.c3"]
+        && counter(m, "CHANNEL.c4", "EventTakeSuccessCount") == Some(LINES as u64)
+        // The Kafka source has read to the end of its topic and polled once more.
+        && counter(m, "SOURCE.r4", "KafkaEmptyCount").is_some_and(|n| n >= 1)
+        && ["CHANNEL.c1", "CHANNEL.c2", "CHANNEL.c3", "CHANNEL.c4"]
             .iter()
             .all(|c| counter(m, c, "ChannelSize") == Some(0))
 }
@@ -86,6 +121,7 @@ fn delivered(m: &Value) -> bool {
 fn run_side(
     side: &str,
     cluster: &KafkaCluster,
+    kafka_channel: bool,
     start: impl FnOnce(&str, u16) -> Box<dyn FnMut()>,
 ) -> (Value, String) {
     let work = tempfile::Builder::new()
@@ -100,7 +136,11 @@ fn run_side(
     let port = free_port();
     let topic = format!("metrics-{side}-{}", unique());
     cluster.create_topic(&topic, 1);
-    let mut stop = start(&config(work.path(), &cluster.bootstrap(), &topic), port);
+    cluster.create_topic(&format!("{topic}-ch"), 1);
+    let mut stop = start(
+        &config(work.path(), &cluster.bootstrap(), &topic, kafka_channel),
+        port,
+    );
     let (mut last, mut raw) = (Value::Null, String::new());
     let ok = poll_until(DELIVERY, || {
         let Some(answer) = get(&format!("http://127.0.0.1:{port}/metrics")) else {
@@ -154,18 +194,29 @@ fn kind(v: &Value) -> &'static str {
 }
 
 fn compare(version: FlumeVersion, test: &str) {
-    let Some(peers) = Peers::get(test, &[version.set(), "zookeeper-3.4.14", "kafka-2.3.1"]) else {
+    // Only 1.11's Kafka channel jar is among the peers.
+    let kafka_channel = version == FlumeVersion::V1_11_0;
+    let mut sets = vec![version.set(), "zookeeper-3.4.14", "kafka-2.3.1"];
+    let extra_sets: &[&str] = if kafka_channel { &[CHANNEL_SET] } else { &[] };
+    sets.extend(extra_sets);
+    let Some(peers) = Peers::get(test, &sets) else {
         return;
     };
     let cluster = KafkaCluster::shared(&peers, KafkaVersion::V2_3_1, 1);
-    let (flume, flume_raw) = run_side("flume", &cluster, |conf, port| {
-        let mut agent =
-            FlumeAgent::start_with(&peers, version, conf, "a1", &monitoring_flags(port));
+    let (flume, flume_raw) = run_side("flume", &cluster, kafka_channel, |conf, port| {
+        let mut agent = FlumeAgent::start_with_sets(
+            &peers,
+            version,
+            conf,
+            "a1",
+            &monitoring_flags(port),
+            extra_sets,
+        );
         Box::new(move || {
             agent.stop(Duration::from_secs(30));
         })
     });
-    let (rflume, rflume_raw) = run_side("rflume", &cluster, |conf, port| {
+    let (rflume, rflume_raw) = run_side("rflume", &cluster, kafka_channel, |conf, port| {
         let flags = monitoring_flags(port);
         let refs: Vec<&str> = flags.iter().map(String::as_str).collect();
         let mut agent = Agent::start_with_args(conf, "a1", &refs);
@@ -200,7 +251,7 @@ fn compare(version: FlumeVersion, test: &str) {
         }
     }
     // Counts that depend only on the input, not on timing, must be equal.
-    let exact = [
+    let mut exact = vec![
         ("SOURCE.r1", "EventReceivedCount"),
         ("SOURCE.r1", "EventAcceptedCount"),
         ("SOURCE.r2", "EventReceivedCount"),
@@ -215,7 +266,20 @@ fn compare(version: FlumeVersion, test: &str) {
         ("CHANNEL.c2", "EventTakeSuccessCount"),
         ("CHANNEL.c3", "EventTakeSuccessCount"),
         ("SINK.k1", "EventDrainSuccessCount"),
+        ("SOURCE.r4", "EventReceivedCount"),
+        ("SOURCE.r4", "EventAcceptedCount"),
+        ("CHANNEL.c4", "EventPutAttemptCount"),
+        ("CHANNEL.c4", "EventPutSuccessCount"),
+        ("CHANNEL.c4", "EventTakeSuccessCount"),
+        ("CHANNEL.c4", "ChannelCapacity"),
+        ("CHANNEL.c4", "ChannelFillPercentage"),
     ];
+    if kafka_channel {
+        // Flume's Kafka channel counts a take attempt per record read from Kafka (a memory
+        // channel's count depends on how often its sink polled), and nothing here rolls back.
+        exact.push(("CHANNEL.c4", "EventTakeAttemptCount"));
+        exact.push(("CHANNEL.c4", "RollbackCount"));
+    }
     for (component, name) in exact {
         let (f, r) = (&flume[component][name], &rflume[component][name]);
         if f != r {

@@ -453,3 +453,290 @@ fn secrets_never_reach_the_log_check_or_metrics() {
         assert!(!text.contains(secret), "{what} shows the secret:\n{text}");
     }
 }
+
+/// The number a counter of Flume's JSON holds (every value is a string).
+fn count(m: &serde_json::Value, component: &str, name: &str) -> Option<u64> {
+    m[component][name].as_str()?.parse().ok()
+}
+
+/// One sample of `/metrics/prometheus`, parsed by a Prometheus text-format parser.
+fn prometheus_value(port: u16, metric: &str, label: (&str, &str)) -> Option<f64> {
+    let page = get(&format!("http://127.0.0.1:{port}/metrics/prometheus"))?;
+    let scrape = prometheus_parse::Scrape::parse(page.body.lines().map(|l| Ok(l.to_string())))
+        .expect("valid exposition text");
+    scrape
+        .samples
+        .iter()
+        .find(|x| x.metric == metric && x.labels.get(label.0) == Some(label.1))
+        .and_then(|x| match x.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => Some(v),
+            _ => None,
+        })
+}
+
+/// Milliseconds since `start`: a timer summing the agent's sequential work can hold no more.
+fn ms_since(start: std::time::Instant) -> u64 {
+    start.elapsed().as_millis() as u64
+}
+
+/// Topic `in` (300 records) → Kafka source → memory → Kafka sink → `out`: the source's object is
+/// KafkaSourceCounterMBean's attributes exactly, its counts are the records read, the idle source
+/// keeps counting empty polls, and the timers are milliseconds of the batches' time.
+#[test]
+fn a_kafka_source_reports_flumes_kafka_source_counters() {
+    const RECORDS: usize = 300;
+    let broker = Broker::start();
+    broker.create_topic("in", 1);
+    broker.create_topic("out", 1);
+    let producer = TestProducer::new(&broker.bootstrap(), &[]);
+    for n in 0..RECORDS {
+        producer.send_value("in", format!("record-{n}"));
+    }
+    producer.flush(DEADLINE);
+    let bootstrap = broker.bootstrap();
+    let config = format!(
+        "a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = org.apache.flume.source.kafka.KafkaSource
+a1.sources.r1.channels = c1
+a1.sources.r1.kafka.bootstrap.servers = {bootstrap}
+a1.sources.r1.kafka.topics = in
+a1.sources.r1.kafka.consumer.group.id = g
+a1.sources.r1.kafka.consumer.auto.offset.reset = earliest
+a1.sources.r1.kafka.consumer.fetch.max.wait.ms = 10
+a1.sources.r1.batchSize = 1000
+a1.sources.r1.batchDurationMillis = 200
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c1.transactionCapacity = 1000
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.allowTopicOverride = false
+a1.sinks.k1.kafka.bootstrap.servers = {bootstrap}
+a1.sinks.k1.kafka.topic = out
+"
+    );
+    let port = free_port();
+    let started = std::time::Instant::now();
+    let mut agent = start_monitored(&config, port, &[]);
+    agent.wait_until(
+        DEADLINE,
+        "every record delivered, then an empty poll",
+        || {
+            metrics_json(port).is_some_and(|m| {
+                count(&m, "SINK.k1", "EventDrainSuccessCount") == Some(RECORDS as u64)
+                    && count(&m, "SOURCE.r1", "KafkaEmptyCount").is_some_and(|n| n >= 1)
+            })
+        },
+    );
+    let m = metrics_json(port).expect("/metrics");
+    assert_eq!(
+        keys(&m["SOURCE.r1"]),
+        names(&[
+            "AppendAcceptedCount",
+            "AppendBatchAcceptedCount",
+            "AppendBatchReceivedCount",
+            "AppendReceivedCount",
+            "EventAcceptedCount",
+            "EventReceivedCount",
+            "KafkaCommitTimer",
+            "KafkaEmptyCount",
+            "KafkaEventGetTimer",
+            "OpenConnectionCount",
+            "StartTime",
+            "StopTime",
+            "Type"
+        ]),
+        "KafkaSourceCounterMBean's attributes: {m:#}"
+    );
+    let src = &m["SOURCE.r1"];
+    for (k, v) in src.as_object().expect("object") {
+        assert!(v.is_string(), "SOURCE.r1.{k} = {v} is not a string");
+    }
+    assert_eq!(src["EventReceivedCount"], RECORDS.to_string());
+    assert_eq!(src["EventAcceptedCount"], RECORDS.to_string());
+    let elapsed = ms_since(started);
+    let get_ms = count(&m, "SOURCE.r1", "KafkaEventGetTimer").expect("a number");
+    // Every batch with records ran until its poll came back empty or its 200 ms were up.
+    assert!(
+        (1..=elapsed).contains(&get_ms),
+        "KafkaEventGetTimer {get_ms} ms, not within 1..={elapsed} ms of the agent's life"
+    );
+    let commit_ms = count(&m, "SOURCE.r1", "KafkaCommitTimer").expect("a number");
+    assert!(commit_ms <= elapsed, "KafkaCommitTimer {commit_ms} ms");
+    // An idle source keeps polling and counting, as Flume's.
+    let empty = count(&m, "SOURCE.r1", "KafkaEmptyCount").expect("a number");
+    agent.wait_until(DEADLINE, "more empty polls while idle", || {
+        metrics_json(port)
+            .and_then(|m| count(&m, "SOURCE.r1", "KafkaEmptyCount"))
+            .is_some_and(|n| n > empty)
+    });
+    // The same counters in Prometheus' units.
+    let polls = prometheus_value(
+        port,
+        "rflume_source_kafka_empty_polls_total",
+        ("source", "r1"),
+    )
+    .expect("rflume_source_kafka_empty_polls_total");
+    assert!(polls > empty as f64, "{polls}");
+    let get_s = prometheus_value(
+        port,
+        "rflume_source_kafka_get_seconds_total",
+        ("source", "r1"),
+    )
+    .expect("rflume_source_kafka_get_seconds_total");
+    assert!(get_s >= get_ms as f64 / 1000.0 && get_s <= ms_since(started) as f64 / 1000.0);
+    assert!(
+        prometheus_value(
+            port,
+            "rflume_source_kafka_commit_seconds_total",
+            ("source", "r1")
+        )
+        .is_some(),
+        "rflume_source_kafka_commit_seconds_total"
+    );
+    agent.stop_cleanly();
+    let records = consume_all(&broker.bootstrap(), "out", 1, RECORDS, DEADLINE);
+    assert_eq!(records.len(), RECORDS, "every record once in out");
+}
+
+/// seq (300 events) → Kafka channel → Kafka sink whose broker is down, then up: the channel's
+/// object is KafkaChannelCounterMBean's attributes exactly; its takes rolled back while the sink
+/// failed (RollbackCount, in events), the records were read from Kafka once (the rolled-back
+/// events handed out again are no take attempts, as in Flume), and the send timer holds the
+/// producer's 20 ms linger of every put.
+#[test]
+fn a_kafka_channel_reports_flumes_kafka_channel_counters() {
+    const EVENTS: usize = 300;
+    const LINGER_MS: u64 = 20;
+    let broker = Broker::start();
+    broker.create_topic("ch", 1);
+    broker.create_topic("out", 1);
+    let mut proxy = Proxy::start(&broker);
+    proxy.kill();
+    let (bootstrap, sink_bootstrap) = (broker.bootstrap(), proxy.bootstrap());
+    let config = format!(
+        "a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.sources.r1.totalEvents = {EVENTS}
+a1.channels.c1.type = org.apache.flume.channel.kafka.KafkaChannel
+a1.channels.c1.kafka.bootstrap.servers = {bootstrap}
+a1.channels.c1.kafka.topic = ch
+a1.channels.c1.kafka.consumer.group.id = g
+a1.channels.c1.kafka.consumer.fetch.max.wait.ms = 10
+a1.channels.c1.kafka.producer.linger.ms = {LINGER_MS}
+a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink
+a1.sinks.k1.channel = c1
+a1.sinks.k1.kafka.bootstrap.servers = {sink_bootstrap}
+a1.sinks.k1.kafka.topic = out
+a1.sinks.k1.kafka.producer.message.timeout.ms = 2000
+a1.sinks.k1.kafka.producer.reconnect.backoff.max.ms = 200
+"
+    );
+    let port = free_port();
+    let started = std::time::Instant::now();
+    let mut agent = start_monitored(&config, port, &[]);
+    agent.wait_until(DEADLINE, "every event put and a take rolled back", || {
+        metrics_json(port).is_some_and(|m| {
+            count(&m, "CHANNEL.c1", "EventPutSuccessCount") == Some(EVENTS as u64)
+                && count(&m, "CHANNEL.c1", "RollbackCount").is_some_and(|n| n >= 1)
+        })
+    });
+    proxy.restart();
+    agent.wait_until(
+        DEADLINE,
+        "every event delivered once the broker is back",
+        || {
+            metrics_json(port).is_some_and(|m| {
+                count(&m, "SINK.k1", "EventDrainSuccessCount") == Some(EVENTS as u64)
+                    && count(&m, "CHANNEL.c1", "EventTakeSuccessCount") == Some(EVENTS as u64)
+            })
+        },
+    );
+    let m = metrics_json(port).expect("/metrics");
+    assert_eq!(
+        keys(&m["CHANNEL.c1"]),
+        names(&[
+            "ChannelCapacity",
+            "ChannelFillPercentage",
+            "ChannelSize",
+            "EventPutAttemptCount",
+            "EventPutSuccessCount",
+            "EventTakeAttemptCount",
+            "EventTakeSuccessCount",
+            "KafkaCommitTimer",
+            "KafkaEventGetTimer",
+            "KafkaEventSendTimer",
+            "RollbackCount",
+            "StartTime",
+            "StopTime",
+            "Type"
+        ]),
+        "KafkaChannelCounterMBean's attributes: {m:#}"
+    );
+    let ch = &m["CHANNEL.c1"];
+    for (k, v) in ch.as_object().expect("object") {
+        assert!(v.is_string(), "CHANNEL.c1.{k} = {v} is not a string");
+    }
+    let n = EVENTS.to_string();
+    assert_eq!(ch["EventPutAttemptCount"], n);
+    assert_eq!(ch["EventPutSuccessCount"], n);
+    assert_eq!(
+        ch["EventTakeAttemptCount"], n,
+        "records read from Kafka once"
+    );
+    assert_eq!(ch["EventTakeSuccessCount"], n);
+    assert_eq!(ch["ChannelSize"], "0");
+    // Flume's Kafka channel never sets a capacity: 0, and a fill of Double.MAX_VALUE.
+    assert_eq!(ch["ChannelCapacity"], "0");
+    assert_eq!(ch["ChannelFillPercentage"], "1.7976931348623157E308");
+    let rolled_back = count(&m, "CHANNEL.c1", "RollbackCount").expect("a number");
+    assert!(rolled_back >= 1, "RollbackCount {rolled_back}");
+    assert!(
+        count(&m, "SINK.k1", "RollbackCount").is_some_and(|n| n >= 1),
+        "the sink rolled back too: {m:#}"
+    );
+    let elapsed = ms_since(started);
+    let send_ms = count(&m, "CHANNEL.c1", "KafkaEventSendTimer").expect("a number");
+    assert!(
+        (LINGER_MS..=elapsed).contains(&send_ms),
+        "KafkaEventSendTimer {send_ms} ms: every put waits the {LINGER_MS} ms linger, and the \
+         puts are no longer than the agent's {elapsed} ms"
+    );
+    for timer in ["KafkaEventGetTimer", "KafkaCommitTimer"] {
+        let ms = count(&m, "CHANNEL.c1", timer).expect("a number");
+        assert!(ms <= elapsed, "{timer} {ms} ms");
+    }
+    assert_eq!(
+        prometheus_value(
+            port,
+            "rflume_channel_events_rolled_back_total",
+            ("channel", "c1")
+        ),
+        Some(rolled_back as f64)
+    );
+    let send_s = prometheus_value(
+        port,
+        "rflume_channel_kafka_send_seconds_total",
+        ("channel", "c1"),
+    )
+    .expect("rflume_channel_kafka_send_seconds_total");
+    assert!(
+        (send_s - send_ms as f64 / 1000.0).abs() < 0.0005,
+        "{send_s}"
+    );
+    for family in [
+        "rflume_channel_kafka_get_seconds_total",
+        "rflume_channel_kafka_commit_seconds_total",
+    ] {
+        assert!(
+            prometheus_value(port, family, ("channel", "c1")).is_some(),
+            "{family}"
+        );
+    }
+    agent.stop_cleanly();
+}

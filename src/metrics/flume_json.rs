@@ -3,7 +3,9 @@
 //! Flume polls every `org.apache.flume.*` MBean and writes, with Gson,
 //! `{"SOURCE.r1":{"AppendAcceptedCount":"0",…},"CHANNEL.c1":{…},"SINK.k1":{…}}`: one object per
 //! component keyed `TYPE.name`, every attribute of the component's MBean interface
-//! (`SourceCounterMBean`, `ChannelCounterMBean`, `SinkCounterMBean`, `KafkaSinkCounterMBean`),
+//! (`SourceCounterMBean`, `ChannelCounterMBean`, `SinkCounterMBean`, and the Kafka source's,
+//! channel's and sink's `KafkaSourceCounterMBean`, `KafkaChannelCounterMBean`,
+//! `KafkaSinkCounterMBean`, the file channel's `FileChannelCounterMBean`),
 //! every value a string (`long.toString()`, `Double.toString()` for `ChannelFillPercentage`).
 //! Both levels are `HashMap`s, written in `java.util.HashMap`'s iteration order, which
 //! [`crate::java::java_hashmap_order`] reproduces. Names that share a hash bucket keep their
@@ -89,18 +91,38 @@ fn source(c: &SourceCounter) -> Vec<(&'static str, String)> {
             c.append_batch_received.get().to_string(),
         ),
         ("AppendReceivedCount", c.append_received.get().to_string()),
-        ("ChannelWriteFail", c.channel_write_fail.get().to_string()),
         ("EventAcceptedCount", c.event_accepted.get().to_string()),
-        ("EventReadFail", c.event_read_fail.get().to_string()),
         ("EventReceivedCount", c.event_received.get().to_string()),
-        (
-            "GenericProcessingFail",
-            c.generic_processing_fail.get().to_string(),
-        ),
         ("OpenConnectionCount", c.open_connections.get().to_string()),
         ("StartTime", c.lifecycle.start_ms().to_string()),
         ("StopTime", c.lifecycle.stop_ms().to_string()),
     ];
+    if c.meta.type_alias() == "kafka" {
+        // KafkaSourceCounterMBean declares its own list, which the JMX introspector reads
+        // instead of SourceCounterMBean's: the three Kafka counters, and not EventReadFail,
+        // ChannelWriteFail, GenericProcessingFail (which Flume's Kafka source still counts, but
+        // no reader of the MBean sees; rflume's are in Prometheus).
+        a.extend([
+            (
+                "KafkaCommitTimer",
+                c.kafka_commit_timer_ms.get().to_string(),
+            ),
+            ("KafkaEmptyCount", c.kafka_empty.get().to_string()),
+            (
+                "KafkaEventGetTimer",
+                c.kafka_event_get_timer_ms.get().to_string(),
+            ),
+        ]);
+        return a;
+    }
+    a.extend([
+        ("ChannelWriteFail", c.channel_write_fail.get().to_string()),
+        ("EventReadFail", c.event_read_fail.get().to_string()),
+        (
+            "GenericProcessingFail",
+            c.generic_processing_fail.get().to_string(),
+        ),
+    ]);
     // rflume's own counters of what Flume has no such behaviour for: present once non-zero, so
     // that until then the document is Flume's byte for byte.
     push_nonzero(&mut a, "LongLinesSplit", c.long_line_split.get());
@@ -169,6 +191,24 @@ fn channel(c: &ChannelCounter) -> Vec<(&'static str, String)> {
             ("EventTakeErrorCount", c.event_take_error.get().to_string()),
             ("Open", open.to_string()),
             ("Unhealthy", c.unhealthy.get().to_string()),
+        ]);
+    }
+    if c.meta.type_alias() == "kafka" {
+        // KafkaChannelCounterMBean: ChannelCounterMBean's list and these four.
+        a.extend([
+            (
+                "KafkaCommitTimer",
+                c.kafka_commit_timer_ms.get().to_string(),
+            ),
+            (
+                "KafkaEventGetTimer",
+                c.kafka_event_get_timer_ms.get().to_string(),
+            ),
+            (
+                "KafkaEventSendTimer",
+                c.kafka_event_send_timer_ms.get().to_string(),
+            ),
+            ("RollbackCount", c.rollback.get().to_string()),
         ]);
     }
     a
@@ -373,6 +413,93 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");
         assert_eq!(json["CHANNEL.c1"]["Open"], "false");
         assert_eq!(json["CHANNEL.c1"]["Closed"], "1");
+    }
+
+    /// The names as KafkaSourceCounterMBean and KafkaChannelCounterMBean declare their getters
+    /// (Flume 1.9 and 1.11 have the same), plus `Type`.
+    #[test]
+    fn kafka_source_and_channel_report_flumes_kafka_counter_mbeans() {
+        let r = Registry::default();
+        let s = r.source("r1");
+        s.meta.set_type("kafka");
+        s.event_received.add(5);
+        s.event_read_fail.add(1);
+        s.kafka_event_get_timer_ms.add(11);
+        s.kafka_commit_timer_ms.add(12);
+        s.kafka_empty.add(13);
+        let c = r.channel("c1");
+        c.meta.set_type("kafka");
+        c.kafka_event_get_timer_ms.add(21);
+        c.kafka_event_send_timer_ms.add(22);
+        c.kafka_commit_timer_ms.add(23);
+        c.rollback.add(24);
+        r.source("r2").meta.set_type("exec");
+        r.channel("c2").meta.set_type("memory");
+        let json: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");
+        let names = |key: &str| -> Vec<String> {
+            let mut n: Vec<String> = json[key]
+                .as_object()
+                .expect("object")
+                .keys()
+                .cloned()
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(
+            names("SOURCE.r1"),
+            [
+                "AppendAcceptedCount",
+                "AppendBatchAcceptedCount",
+                "AppendBatchReceivedCount",
+                "AppendReceivedCount",
+                "EventAcceptedCount",
+                "EventReceivedCount",
+                "KafkaCommitTimer",
+                "KafkaEmptyCount",
+                "KafkaEventGetTimer",
+                "OpenConnectionCount",
+                "StartTime",
+                "StopTime",
+                "Type"
+            ]
+        );
+        assert_eq!(
+            names("CHANNEL.c1"),
+            [
+                "ChannelCapacity",
+                "ChannelFillPercentage",
+                "ChannelSize",
+                "EventPutAttemptCount",
+                "EventPutSuccessCount",
+                "EventTakeAttemptCount",
+                "EventTakeSuccessCount",
+                "KafkaCommitTimer",
+                "KafkaEventGetTimer",
+                "KafkaEventSendTimer",
+                "RollbackCount",
+                "StartTime",
+                "StopTime",
+                "Type"
+            ]
+        );
+        let r1 = &json["SOURCE.r1"];
+        assert_eq!(r1["EventReceivedCount"], "5");
+        assert_eq!(r1["KafkaEventGetTimer"], "11");
+        assert_eq!(r1["KafkaCommitTimer"], "12");
+        assert_eq!(r1["KafkaEmptyCount"], "13");
+        let c1 = &json["CHANNEL.c1"];
+        assert_eq!(c1["KafkaEventGetTimer"], "21");
+        assert_eq!(c1["KafkaEventSendTimer"], "22");
+        assert_eq!(c1["KafkaCommitTimer"], "23");
+        assert_eq!(c1["RollbackCount"], "24");
+        // Flume's Kafka channel never sets a capacity: 0, and Double.MAX_VALUE filled.
+        assert_eq!(c1["ChannelFillPercentage"], "1.7976931348623157E308");
+        // Other types keep their MBean's list.
+        assert_eq!(json["SOURCE.r2"].as_object().map(|o| o.len()), Some(13));
+        assert!(json["SOURCE.r2"].get("KafkaEmptyCount").is_none());
+        assert!(json["SOURCE.r2"].get("EventReadFail").is_some());
+        assert_eq!(json["CHANNEL.c2"].as_object().map(|o| o.len()), Some(10));
     }
 
     #[test]

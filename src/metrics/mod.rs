@@ -42,6 +42,11 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+    /// Adds the whole milliseconds since `start`: Flume's timers add `(end - start) / 10^6` per
+    /// timed operation, dropping the fraction each time, and so does this.
+    pub fn add_millis_since(&self, start: Instant) {
+        self.add(start.elapsed().as_millis() as u64);
+    }
 }
 
 /// A value that goes up and down (channel size, open files).
@@ -230,6 +235,12 @@ pub struct SourceCounter {
     /// (multiplexing: a header value without mapping and no `selector.default`). Flume drops
     /// them without counting; rflume counts them here.
     pub unrouted: Counter,
+    /// Flume's `KafkaSourceCounter` on top (reported only for `type = kafka`): milliseconds spent
+    /// gathering the batches that had records (`KafkaEventGetTimer`), spent in offset commits
+    /// (`KafkaCommitTimer`), and batches that ended on a poll without records (`KafkaEmptyCount`).
+    pub kafka_event_get_timer_ms: Counter,
+    pub kafka_commit_timer_ms: Counter,
+    pub kafka_empty: Counter,
 }
 
 /// Flume's `ChannelCounter`.
@@ -250,6 +261,14 @@ pub struct ChannelCounter {
     pub event_take_error: Counter,
     pub checkpoint_write_error: Counter,
     pub checkpoint_backup_write_error: Counter,
+    /// Flume's `KafkaChannelCounter` on top (reported only for `type = kafka`): milliseconds spent
+    /// reading records for takes (`KafkaEventGetTimer`), sending puts until Kafka acknowledged
+    /// them (`KafkaEventSendTimer`), committing offsets (`KafkaCommitTimer`), and the events of
+    /// take transactions rolled back (`RollbackCount`: events, not transactions, as Flume's).
+    pub kafka_event_get_timer_ms: Counter,
+    pub kafka_event_send_timer_ms: Counter,
+    pub kafka_commit_timer_ms: Counter,
+    pub rollback: Counter,
 }
 
 /// Flume's `SinkCounter` plus the Kafka sink's `KafkaEventSendTimer` and `RollbackCount`.

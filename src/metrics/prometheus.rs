@@ -101,6 +101,9 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         src_pos_unsaved = "rflume_source_positions_unsaved", Gauge, "TAILDIR: 1 while the last position-file write failed (the positions on disk are stale).";
         src_long_split = "rflume_source_long_lines_split_total", Counter, "Lines longer than rflume.maxLineLength shipped as several events (LongLinesSplit).";
         src_long_truncated = "rflume_source_long_lines_truncated_total", Counter, "Lines longer than rflume.maxLineLength cut to that length (LongLinesTruncated).";
+        src_kafka_get = "rflume_source_kafka_get_seconds_total", Counter, "Kafka: time gathering the batches that had records, from the batch's first poll to its end (KafkaEventGetTimer).";
+        src_kafka_commit = "rflume_source_kafka_commit_seconds_total", Counter, "Kafka: time in offset commits (KafkaCommitTimer).";
+        src_kafka_empty = "rflume_source_kafka_empty_polls_total", Counter, "Kafka: batches that ended on a poll without records (KafkaEmptyCount).";
         ch_events = "rflume_channel_events", Gauge, "Events in the channel (ChannelSize).";
         ch_capacity = "rflume_channel_capacity_events", Gauge, "The channel's capacity (ChannelCapacity).";
         ch_fill = "rflume_channel_fill_ratio", Gauge, "ChannelSize / ChannelCapacity, 0 to 1.";
@@ -108,6 +111,10 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         ch_put = "rflume_channel_events_put_total", Counter, "Events committed into the channel (EventPutSuccessCount).";
         ch_take_attempt = "rflume_channel_take_attempts_total", Counter, "Take attempts (EventTakeAttemptCount).";
         ch_take = "rflume_channel_events_taken_total", Counter, "Events taken and committed out of the channel (EventTakeSuccessCount).";
+        ch_kafka_get = "rflume_channel_kafka_get_seconds_total", Counter, "Kafka channel: time polling records for takes (KafkaEventGetTimer).";
+        ch_kafka_send = "rflume_channel_kafka_send_seconds_total", Counter, "Kafka channel: time from sending a put's records to Kafka's last acknowledgement, committed puts (KafkaEventSendTimer).";
+        ch_kafka_commit = "rflume_channel_kafka_commit_seconds_total", Counter, "Kafka channel: time in offset commits (KafkaCommitTimer).";
+        ch_rolled_back = "rflume_channel_events_rolled_back_total", Counter, "Kafka channel: events of take transactions rolled back, handed out again (RollbackCount).";
         ch_file_errors = "rflume_channel_file_errors_total", Counter, "File channel I/O errors by operation (Flume's EventPutErrorCount, EventTakeErrorCount, CheckpointWriteErrorCount, CheckpointBackupWriteErrorCount).";
         sk_drained = "rflume_sink_events_drained_total", Counter, "Events delivered and committed (EventDrainSuccessCount).";
         sk_attempt = "rflume_sink_event_drain_attempts_total", Counter, "Events taken for delivery, retries included (EventDrainAttemptCount).";
@@ -170,6 +177,11 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
                 src_pos_unsaved.add(l, c.positions_unsaved.get());
                 src_long_split.add(l, c.long_line_split.get());
                 src_long_truncated.add(l, c.long_line_truncated.get());
+                if c.meta.type_alias() == "kafka" {
+                    src_kafka_get.add(l, seconds(c.kafka_event_get_timer_ms.get() as i64));
+                    src_kafka_commit.add(l, seconds(c.kafka_commit_timer_ms.get() as i64));
+                    src_kafka_empty.add(l, c.kafka_empty.get());
+                }
             }
             Group::Channel(_, c) => {
                 let l: &[(&str, &str)] = &[("channel", &name)];
@@ -198,6 +210,12 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
                 ch_put.add(l, c.event_put_success.get());
                 ch_take_attempt.add(l, c.event_take_attempt.get());
                 ch_take.add(l, c.event_take_success.get());
+                if c.meta.type_alias() == "kafka" {
+                    ch_kafka_get.add(l, seconds(c.kafka_event_get_timer_ms.get() as i64));
+                    ch_kafka_send.add(l, seconds(c.kafka_event_send_timer_ms.get() as i64));
+                    ch_kafka_commit.add(l, seconds(c.kafka_commit_timer_ms.get() as i64));
+                    ch_rolled_back.add(l, c.rollback.get());
+                }
                 if c.meta.type_alias() == "file" {
                     for (op, n) in [
                         ("put", &c.event_put_error),
@@ -288,6 +306,9 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         &src_pos_unsaved,
         &src_long_split,
         &src_long_truncated,
+        &src_kafka_get,
+        &src_kafka_commit,
+        &src_kafka_empty,
         &ch_events,
         &ch_capacity,
         &ch_fill,
@@ -295,6 +316,10 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         &ch_put,
         &ch_take_attempt,
         &ch_take,
+        &ch_kafka_get,
+        &ch_kafka_send,
+        &ch_kafka_commit,
+        &ch_rolled_back,
         &sk_drained,
         &sk_attempt,
         &sk_complete,
@@ -353,6 +378,48 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(types.len(), unique.len());
+    }
+
+    #[test]
+    fn kafka_source_and_channel_counters_are_exported_for_kafka_types_only() {
+        let r = Registry::default();
+        let s = r.source("r1");
+        s.meta.set_type("kafka");
+        s.kafka_event_get_timer_ms.add(1500);
+        s.kafka_commit_timer_ms.add(25);
+        s.kafka_empty.add(7);
+        let c = r.channel("c1");
+        c.meta.set_type("kafka");
+        c.kafka_event_get_timer_ms.add(2);
+        c.kafka_event_send_timer_ms.add(3000);
+        c.kafka_commit_timer_ms.add(4);
+        c.rollback.add(9);
+        r.source("r2").meta.set_type("exec");
+        r.channel("c2").meta.set_type("memory");
+        let page = render(&r, &Thresholds::default());
+        for line in [
+            "# TYPE rflume_source_kafka_get_seconds_total counter\nrflume_source_kafka_get_seconds_total{source=\"r1\"} 1.500\n",
+            "rflume_source_kafka_commit_seconds_total{source=\"r1\"} 0.025\n",
+            "rflume_source_kafka_empty_polls_total{source=\"r1\"} 7\n",
+            "rflume_channel_kafka_get_seconds_total{channel=\"c1\"} 0.002\n",
+            "rflume_channel_kafka_send_seconds_total{channel=\"c1\"} 3.000\n",
+            "rflume_channel_kafka_commit_seconds_total{channel=\"c1\"} 0.004\n",
+            "rflume_channel_events_rolled_back_total{channel=\"c1\"} 9\n",
+        ] {
+            assert!(page.contains(line), "{line} missing from {page}");
+        }
+        // The exec source and the memory channel have none of these families.
+        let kafka_only = |l: &&str| {
+            l.starts_with("rflume_source_kafka_")
+                || l.starts_with("rflume_channel_kafka_")
+                || l.starts_with("rflume_channel_events_rolled_back_total")
+        };
+        for line in page.lines().filter(kafka_only) {
+            assert!(
+                line.contains("source=\"r1\"") || line.contains("channel=\"c1\""),
+                "{line}"
+            );
+        }
     }
 
     #[test]

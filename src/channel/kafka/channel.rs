@@ -175,6 +175,9 @@ impl KafkaChannel {
     /// serialized events, one after the other, and where each ends; `None`: the bodies are the
     /// payloads (`parseAsFlumeEvent = false`).
     fn produce(&self, events: &[Event], avro: Option<(&[u8], &[usize])>) -> Result<(), String> {
+        // Flume's KafkaEventSendTimer: from the first send to the last acknowledgement of a put
+        // that succeeded (serializing is before it, as in Flume's doPut).
+        let start = Instant::now();
         let wait = Arc::new(PutWait::default());
         for (i, e) in events.iter().enumerate() {
             let payload = match avro {
@@ -214,7 +217,13 @@ impl KafkaChannel {
                 break;
             }
         }
-        wait.wait_all(self.ack_deadline)
+        let acknowledged = wait.wait_all(self.ack_deadline);
+        if acknowledged.is_ok() {
+            self.counter
+                .kafka_event_send_timer_ms
+                .add_millis_since(start);
+        }
+        acknowledged
     }
 
     fn take_state_events(&self, state: &mut TakeState, max: usize, into: &mut TakeBatch) {
@@ -257,6 +266,9 @@ impl KafkaChannel {
         wait: Duration,
         batch: &mut TakeBatch,
     ) {
+        // Flume's KafkaEventGetTimer: the time from the poll to the records read, for takes that
+        // read any (Flume times each take of a record the same way and adds nothing for none).
+        let start = Instant::now();
         let mut read: Vec<(i32, i64, Option<Event>)> = Vec::new();
         let mut first_wait = wait.min(Duration::from_millis(self.settings.poll_timeout_ms));
         if !batch.events.is_empty() {
@@ -284,6 +296,9 @@ impl KafkaChannel {
         if read.is_empty() {
             return;
         }
+        self.counter
+            .kafka_event_get_timer_ms
+            .add_millis_since(start);
         let mut state = self.state();
         for (partition, offset, event) in read {
             let pos = state.ledger.read(partition, offset, event.is_none());
@@ -316,12 +331,16 @@ impl KafkaChannel {
                 self.log_error(format!("cannot commit partition {partition}@{offset}: {e}"));
             }
         }
+        let start = Instant::now();
         if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
             // Delivered but not committed: read again after a restart or a rebalance.
             self.log_error(format!(
                 "Error committing offsets ({e}); the records delivered since the last commit \
                  will be delivered again (duplicates, nothing lost)"
             ));
+        } else {
+            // Flume's KafkaCommitTimer: a commit that throws adds nothing.
+            self.counter.kafka_commit_timer_ms.add_millis_since(start);
         }
     }
 }
@@ -409,6 +428,9 @@ impl Channel for KafkaChannel {
             self.take_state_events(&mut state, max, &mut batch);
             self.counter.channel_size.set(state.redeliver.len() as i64);
         }
+        // Flume counts a take attempt for a record read from Kafka, not for a rolled-back event
+        // handed out again (its failedEvents), so EventTakeAttemptCount is the records read.
+        let redelivered = batch.events.len();
         if batch.events.len() < max {
             if let Some(consumer) = self.consumer() {
                 self.poll_into(&consumer, max, wait, &mut batch);
@@ -425,7 +447,9 @@ impl Channel for KafkaChannel {
             state.in_flight += n;
             state.open.insert(id, batch.positions);
         }
-        self.counter.event_take_attempt.add(n as u64);
+        self.counter
+            .event_take_attempt
+            .add((n - redelivered) as u64);
         (batch.events, TakeId(id))
     }
 
@@ -450,6 +474,8 @@ impl Channel for KafkaChannel {
             return;
         };
         state.in_flight -= positions.len();
+        // Flume's RollbackCount: the take's events, kept or not.
+        self.counter.rollback.add(positions.len() as u64);
         // Back to the head, in order; events of partitions revoked meanwhile are read again from
         // Kafka by their new owner and are not kept.
         let mut kept = 0usize;

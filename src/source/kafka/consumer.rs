@@ -24,6 +24,7 @@ use super::{KafkaSourceSettings, Subscription};
 use crate::event::{Event, Headers};
 use crate::kafka::avro::decode_flume_event;
 use crate::kafka::zookeeper::{lookup_brokers, LookupError};
+use crate::metrics::SourceCounter;
 use crate::shutdown::Shutdown;
 use crate::source::{ChannelProcessor, PutOutcome, Source, SourceError};
 
@@ -157,12 +158,12 @@ impl Source for KafkaSource {
             if batch.is_empty() {
                 if !reader.next_offsets.is_empty() {
                     // Only skipped records: their offsets are committed, as Flume's are.
-                    reader.commit(&consumer);
+                    reader.commit(&consumer, processor.counter());
                 }
                 continue;
             }
             match processor.put_blocking(batch, &shutdown) {
-                PutOutcome::Committed => reader.commit(&consumer),
+                PutOutcome::Committed => reader.commit(&consumer, processor.counter()),
                 PutOutcome::Abandoned { lost } => {
                     // Not committed: the group reads these records again after the restart.
                     warn!(source = %self.name, "stopping with a batch of {lost} records the channel did not accept; their offsets are not committed, so they are read again from Kafka after the restart");
@@ -190,15 +191,22 @@ struct BatchReader<'a> {
 impl BatchReader<'_> {
     /// Reads up to `max` records, for at most `batchDurationMillis` from the first poll (as
     /// Flume's batch clock), ending early on a revocation or a stop.
+    ///
+    /// Flume's `KafkaEventGetTimer` and `KafkaEmptyCount` move here as in Flume's `doProcess`:
+    /// the batch's time from its start to its end, added when it has records; one empty count
+    /// for a batch that saw a poll without records (Flume's batch ends on that poll; rflume's
+    /// empty batch polls again until its time is up, which is still one of Flume's batches).
     fn read_batch(
         &mut self,
         consumer: &BaseConsumer<SourceContext>,
         max: usize,
         shutdown: &Shutdown,
-        counter: &crate::metrics::SourceCounter,
+        counter: &SourceCounter,
     ) -> Vec<Event> {
-        let end = Instant::now() + Duration::from_millis(self.settings.batch_duration_ms);
+        let start = Instant::now();
+        let end = start + Duration::from_millis(self.settings.batch_duration_ms);
         let mut batch = Vec::new();
+        let mut polled_empty = false;
         while batch.len() < max {
             let now = Instant::now();
             if now >= end || shutdown.is_stopping() {
@@ -207,9 +215,11 @@ impl BatchReader<'_> {
             let wait = (end - now).min(MAX_POLL_WAIT);
             let message = match consumer.poll(wait) {
                 None => {
+                    // As Flume, a rebalance ends the batch before the poll counts as empty.
                     if consumer.context().revoked.swap(false, Ordering::AcqRel) {
                         break;
                     }
+                    polled_empty = true;
                     if batch.is_empty() {
                         continue;
                     }
@@ -230,6 +240,12 @@ impl BatchReader<'_> {
             if consumer.context().revoked.swap(false, Ordering::AcqRel) {
                 break;
             }
+        }
+        if !batch.is_empty() {
+            counter.kafka_event_get_timer_ms.add_millis_since(start);
+        }
+        if polled_empty {
+            counter.kafka_empty.inc();
         }
         batch
     }
@@ -294,8 +310,9 @@ impl BatchReader<'_> {
         }
     }
 
-    /// Commits the offsets after what was put (synchronously, as Flume's `commitSync`).
-    fn commit(&mut self, consumer: &BaseConsumer<SourceContext>) {
+    /// Commits the offsets after what was put (synchronously, as Flume's `commitSync`; the time
+    /// of a commit that succeeded is Flume's `KafkaCommitTimer`, a failed one throws past it).
+    fn commit(&mut self, consumer: &BaseConsumer<SourceContext>, counter: &SourceCounter) {
         let mut tpl = TopicPartitionList::with_capacity(self.next_offsets.len());
         let offsets = std::mem::take(&mut self.next_offsets);
         for (topic, partition, offset) in offsets {
@@ -303,12 +320,15 @@ impl BatchReader<'_> {
                 self.log_error(format!("cannot commit {topic}/{partition}@{offset}: {e}"));
             }
         }
+        let start = Instant::now();
         if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
             // Put but not committed: read again by whoever owns the partitions next.
             self.log_error(format!(
                 "offset commit failed ({e}); the records of the last batch will be read again \
                  (duplicates, nothing lost)"
             ));
+        } else {
+            counter.kafka_commit_timer_ms.add_millis_since(start);
         }
     }
 
