@@ -124,6 +124,11 @@ pub struct Wal {
     state: Mutex<State>,
     cv: Condvar,
     pub stats: WalStats,
+    /// Test-only: the syncer holds its fsync until this many puts were appended (and all of
+    /// them written), as a slow disk would hold it, so that a test of group commit does not
+    /// depend on the scheduler (see `concurrent_put_commits_share_one_fsync`).
+    #[cfg(test)]
+    pub hold_syncs_until_puts: AtomicU64,
 }
 
 impl Wal {
@@ -180,6 +185,8 @@ impl Wal {
             }),
             cv: Condvar::new(),
             stats: WalStats::default(),
+            #[cfg(test)]
+            hold_syncs_until_puts: AtomicU64::new(0),
         }
     }
 
@@ -456,6 +463,8 @@ impl Wal {
     /// The syncer's part: one fdatasync for everything written so far, without the lock.
     fn sync_written<'a>(&'a self, mut s: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         s.syncing = true;
+        #[cfg(test)]
+        let s = self.hold_sync(s);
         let (target, target_pos) = (s.written, s.written_pos);
         let file = s.file.clone();
         drop(s);
@@ -483,6 +492,28 @@ impl Wal {
             }
         }
         self.cv.notify_all();
+        s
+    }
+
+    /// Test-only: waits (with the syncer's part held, the lock released while waiting, so that
+    /// others append and write meanwhile) until `hold_syncs_until_puts` puts were appended and
+    /// everything appended is written — or 30 s passed, so that a broken group commit fails its
+    /// test instead of hanging it. Every write ends with a `notify_all`, which wakes this.
+    #[cfg(test)]
+    fn hold_sync<'a>(&'a self, mut s: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        let until = self.hold_syncs_until_puts.load(Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !(s.next_turn >= until && s.pending.is_empty() && !s.writing) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            s = self
+                .cv
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
         s
     }
 
