@@ -246,7 +246,7 @@ pub fn replay(
                         .write(true)
                         .open(&path)
                         .map_err(io)?;
-                    f.set_len(offset).and_then(|()| f.sync_all()).map_err(io)?;
+                    super::dirs::truncate_synced(&f, offset).map_err(io)?;
                     break;
                 }
                 Next::Bad { why, file_len } => {

@@ -421,8 +421,7 @@ impl Wal {
             if let Some((old_id, old)) = file.as_ref() {
                 // Everything before the roll is made durable before anything after it, so that
                 // the durable part of the log never has a hole.
-                old.sync_data()
-                    .map_err(|e| format!("fsync of segment {old_id}: {e}"))?;
+                dirs::sync_data(old).map_err(|e| format!("fsync of segment {old_id}: {e}"))?;
                 self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
             }
             let dir = self.dir_for(header.id);
@@ -430,7 +429,7 @@ impl Wal {
             let f = dirs::create_private_file(&path)
                 .and_then(|f| {
                     f.write_all_at(&header.encode(), 0)?;
-                    f.sync_data()?;
+                    dirs::sync_data(&f)?;
                     dirs::sync_dir(dir)?;
                     Ok(f)
                 })
@@ -469,7 +468,7 @@ impl Wal {
         let file = s.file.clone();
         drop(s);
         let result = match &file {
-            Some((_, f)) => f.sync_data(),
+            Some((_, f)) => dirs::sync_data(f),
             None => Ok(()),
         };
         self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
@@ -622,7 +621,7 @@ impl Wal {
                 result = std::fs::OpenOptions::new()
                     .write(true)
                     .open(&path)
-                    .and_then(|f| f.set_len(cut.offset).and_then(|()| f.sync_all()));
+                    .and_then(|f| dirs::truncate_synced(&f, cut.offset));
             } else if let Err(e) = std::fs::remove_file(&path) {
                 // Never created, or created but holding nothing committed.
                 if e.kind() != std::io::ErrorKind::NotFound {
