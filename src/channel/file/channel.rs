@@ -181,6 +181,12 @@ impl FileChannel {
         self.stop_keeper();
     }
 
+    /// The log, for tests of its work (fsyncs) and its test-only hooks.
+    #[cfg(test)]
+    pub(super) fn wal(&self) -> &Wal {
+        &self.core.wal
+    }
+
     fn stop_keeper(&self) {
         lock(&self.core.keeper).stop = true;
         self.core.keeper_cv.notify_all();

@@ -44,12 +44,15 @@ pub fn create_private(dir: &Path) -> Result<(), DirError> {
 
 /// Opens (creating with mode 0600) a file for appending data.
 pub fn create_private_file(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
+    let f = OpenOptions::new()
         .read(true)
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
+        .open(path)?;
+    #[cfg(test)]
+    crate::durable::ledger::created(&f);
+    Ok(f)
 }
 
 /// A held lock on one directory, released when dropped (or when the process dies, which is why
@@ -148,7 +151,7 @@ pub fn usable_space(dir: &Path) -> std::io::Result<u64> {
     fs4::available_space(dir)
 }
 
-pub use crate::durable::{sync_dir, write_atomic};
+pub use crate::durable::{sync_data, sync_dir, truncate_synced, write_atomic};
 
 #[cfg(test)]
 mod tests {

@@ -48,6 +48,11 @@ impl SegmentReader {
         })
     }
 
+    /// Makes what was read durable (fdatasync works on a file opened for reading).
+    pub fn sync(&self) -> std::io::Result<()> {
+        super::dirs::sync_data(&self.file)
+    }
+
     pub fn file_len(&self) -> std::io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }

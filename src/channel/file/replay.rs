@@ -246,7 +246,7 @@ pub fn replay(
                         .write(true)
                         .open(&path)
                         .map_err(io)?;
-                    f.set_len(offset).and_then(|()| f.sync_all()).map_err(io)?;
+                    super::dirs::truncate_synced(&f, offset).map_err(io)?;
                     break;
                 }
                 Next::Bad { why, file_len } => {
@@ -258,6 +258,19 @@ pub fn replay(
                     break;
                 }
             }
+        }
+        // What this start goes on from must survive a power loss: the process that wrote
+        // this segment may have been killed before syncing its last take records (a take
+        // commit does not wait for the disk), and nothing of this process would ever sync
+        // them (it writes new segments only). Unsynced, a power loss even much later would
+        // bring back takes committed before the kill, and leave a torn record in what is no
+        // longer the newest segment, which the next start reports as events lost. A segment
+        // already synced costs next to nothing here.
+        if let Err(e) = r.sync() {
+            report.push((false, format!(
+                "{}: cannot sync it ({e}); events delivered before the agent stopped may be delivered again after a power loss",
+                path.display()
+            )));
         }
     }
     for id in remove {

@@ -124,6 +124,11 @@ pub struct Wal {
     state: Mutex<State>,
     cv: Condvar,
     pub stats: WalStats,
+    /// Test-only: the syncer holds its fsync until this many puts were appended (and all of
+    /// them written), as a slow disk would hold it, so that a test of group commit does not
+    /// depend on the scheduler (see `concurrent_put_commits_share_one_fsync`).
+    #[cfg(test)]
+    pub hold_syncs_until_puts: AtomicU64,
 }
 
 impl Wal {
@@ -180,6 +185,8 @@ impl Wal {
             }),
             cv: Condvar::new(),
             stats: WalStats::default(),
+            #[cfg(test)]
+            hold_syncs_until_puts: AtomicU64::new(0),
         }
     }
 
@@ -414,8 +421,7 @@ impl Wal {
             if let Some((old_id, old)) = file.as_ref() {
                 // Everything before the roll is made durable before anything after it, so that
                 // the durable part of the log never has a hole.
-                old.sync_data()
-                    .map_err(|e| format!("fsync of segment {old_id}: {e}"))?;
+                dirs::sync_data(old).map_err(|e| format!("fsync of segment {old_id}: {e}"))?;
                 self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
             }
             let dir = self.dir_for(header.id);
@@ -423,7 +429,7 @@ impl Wal {
             let f = dirs::create_private_file(&path)
                 .and_then(|f| {
                     f.write_all_at(&header.encode(), 0)?;
-                    f.sync_data()?;
+                    dirs::sync_data(&f)?;
                     dirs::sync_dir(dir)?;
                     Ok(f)
                 })
@@ -456,11 +462,13 @@ impl Wal {
     /// The syncer's part: one fdatasync for everything written so far, without the lock.
     fn sync_written<'a>(&'a self, mut s: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         s.syncing = true;
+        #[cfg(test)]
+        let s = self.hold_sync(s);
         let (target, target_pos) = (s.written, s.written_pos);
         let file = s.file.clone();
         drop(s);
         let result = match &file {
-            Some((_, f)) => f.sync_data(),
+            Some((_, f)) => dirs::sync_data(f),
             None => Ok(()),
         };
         self.stats.fsyncs.fetch_add(1, Ordering::Relaxed);
@@ -483,6 +491,28 @@ impl Wal {
             }
         }
         self.cv.notify_all();
+        s
+    }
+
+    /// Test-only: waits (with the syncer's part held, the lock released while waiting, so that
+    /// others append and write meanwhile) until `hold_syncs_until_puts` puts were appended and
+    /// everything appended is written — or 30 s passed, so that a broken group commit fails its
+    /// test instead of hanging it. Every write ends with a `notify_all`, which wakes this.
+    #[cfg(test)]
+    fn hold_sync<'a>(&'a self, mut s: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        let until = self.hold_syncs_until_puts.load(Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !(s.next_turn >= until && s.pending.is_empty() && !s.writing) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            s = self
+                .cv
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
         s
     }
 
@@ -591,7 +621,7 @@ impl Wal {
                 result = std::fs::OpenOptions::new()
                     .write(true)
                     .open(&path)
-                    .and_then(|f| f.set_len(cut.offset).and_then(|()| f.sync_all()));
+                    .and_then(|f| dirs::truncate_synced(&f, cut.offset));
             } else if let Err(e) = std::fs::remove_file(&path) {
                 // Never created, or created but holding nothing committed.
                 if e.kind() != std::io::ErrorKind::NotFound {
