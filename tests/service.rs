@@ -477,3 +477,147 @@ fn conf_uri_https_works_with_the_static_openssl() {
     assert!(!out.contains("panicked"), "{out}");
     py.kill();
 }
+
+/// The unit's sandbox still lets the agent work. systemd is not PID 1 here, so the sandbox is
+/// rebuilt from what the unit asks for: a private mount namespace whose whole file system is
+/// read-only (`ProtectSystem=strict`) except the state directory (`ReadWritePaths`), the agent
+/// run as an unprivileged user in group `adm` (`User=`, `SupplementaryGroups=adm`) with no new
+/// privileges and no capabilities (`NoNewPrivileges`, `CapabilityBoundingSet=`), `UMask=0027`.
+/// In it the agent tails a `root:adm 0640` log, keeps its TAILDIR positions and a file channel
+/// in the state directory, and delivers every line to Kafka; a write anywhere else fails.
+#[test]
+fn the_units_sandbox_still_lets_the_agent_work() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/systemd/rflume@.service"),
+    )
+    .expect("read the unit");
+    for line in [
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/rflume /var/log/rflume",
+        "SupplementaryGroups=adm",
+        "NoNewPrivileges=yes",
+        "CapabilityBoundingSet=",
+        "UMask=0027",
+    ] {
+        assert!(
+            unit.lines().any(|l| l == line),
+            "the unit changed ({line}): update this test's sandbox"
+        );
+    }
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !have("unshare") || !have("setpriv") {
+        let in_ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(
+            !in_ci,
+            "CI must run the sandbox test: it needs root, unshare and setpriv"
+        );
+        eprintln!("SKIPPED: the sandbox test needs root, unshare and setpriv");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    const ADM: u32 = 4;
+    let broker = Broker::start();
+    broker.create_topic("sandboxed", 1);
+    let top = tempfile::Builder::new()
+        .prefix("rflume-sandbox-")
+        .tempdir()
+        .expect("tempdir");
+    std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = top.path().join("logs");
+    let state = top.path().join("state");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::create_dir(&state).unwrap();
+    let log = logs.join("app.log");
+    std::fs::write(&log, "").unwrap();
+    chown(&log, Some(0), Some(ADM)).unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o640)).unwrap();
+    chown(&state, Some(NOBODY), Some(NOBODY)).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let conf_path = top.path().join("agent.conf");
+    let config = taildir_to_kafka(
+        &logs,
+        &state.join("taildir_position.json"),
+        &broker.bootstrap(),
+        "sandboxed",
+        &[
+            ("channels.c1.type", "file"),
+            (
+                "channels.c1.checkpointDir",
+                &state.join("fc/checkpoint").display().to_string(),
+            ),
+            (
+                "channels.c1.dataDirs",
+                &state.join("fc/data").display().to_string(),
+            ),
+            ("channels.c1.minimumRequiredSpace", "1048576"),
+            (
+                "sinks.k1.rflume.deadLetter.directory",
+                &state.join("dead-letter").display().to_string(),
+            ),
+        ],
+    );
+    std::fs::write(&conf_path, config).unwrap();
+    // The sandbox, then `cmd` in it as nobody:adm.
+    let sandboxed = |cmd: &str| {
+        let script = format!(
+            "set -e; mount --bind {s} {s}; mount -o remount,bind,ro /; \
+             mount -o remount,bind,rw {s}; umask 0027; \
+             exec setpriv --reuid={NOBODY} --regid={NOBODY} --groups={ADM} --no-new-privs \
+             --inh-caps=-all --bounding-set=-all -- {cmd}",
+            s = state.display()
+        );
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
+        c
+    };
+    let probe = sandboxed(&format!("touch {}/outside", top.path().display()))
+        .output()
+        .expect("run the probe");
+    assert!(
+        !probe.status.success() && String::from_utf8_lossy(&probe.stderr).contains("Read-only"),
+        "outside the state directory nothing is writable: {probe:?}"
+    );
+    let agent_log = top.path().join("agent.log");
+    let mut child = sandboxed(&format!(
+        "{} agent --conf-file {} --name a1",
+        rflume_bin().display(),
+        conf_path.display()
+    ))
+    .stdout(std::fs::File::create(&agent_log).unwrap())
+    .stderr(std::fs::File::create(&agent_log).unwrap())
+    .spawn()
+    .expect("start the sandboxed agent");
+    let lines: Vec<String> = (0..200).map(|i| format!("sandboxed line {i:03}")).collect();
+    append_lines(&log, &lines);
+    let log_text = || std::fs::read_to_string(&agent_log).unwrap_or_default();
+    let position = state.join("taildir_position.json");
+    let delivered = poll_until(DEADLINE, || {
+        consume_all(
+            &broker.bootstrap(),
+            "sandboxed",
+            1,
+            lines.len(),
+            Duration::from_secs(2),
+        )
+        .len()
+            >= lines.len()
+            && std::fs::read_to_string(&position).is_ok_and(|p| p.contains("\"pos\":"))
+    });
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().expect("wait");
+    assert!(delivered, "not delivered from the sandbox:\n{}", log_text());
+    assert!(
+        status.success(),
+        "stops cleanly: {status:?}\n{}",
+        log_text()
+    );
+    let records = consume_all(&broker.bootstrap(), "sandboxed", 1, lines.len(), DEADLINE);
+    let values: Vec<String> = records.iter().map(|r| r.value_str().to_string()).collect();
+    assert_eq!(values, lines, "every line, once, in order");
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(&position).unwrap().uid();
+    assert_eq!(owner, NOBODY, "the position file is the service user's");
+}
