@@ -280,7 +280,7 @@ fn corpus_cases(test: &str) -> Vec<Case> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/flume-conf-corpus");
     let Ok(entries) = fs::read_dir(&dir) else {
         let why = format!("corpus folder {} is missing", dir.display());
-        if std::env::var_os("CI").is_some() {
+        if in_ci() {
             panic!("{test}: {why}; CI must compare the corpus configs");
         }
         eprintln!("\n########## {test}: SKIPPING corpus cases: {why} ##########\n");

@@ -76,7 +76,7 @@ impl Peers {
     pub fn get(test: &str, sets: &[&str]) -> Option<Peers> {
         // `RFLUME_JVM_TIER=0` runs the fast tier alone (scripts/test.sh then fetches nothing).
         if std::env::var_os("RFLUME_JVM_TIER").is_some_and(|v| v == "0") {
-            if std::env::var_os("CI").is_some() {
+            if super::in_ci() {
                 panic!("{test}: RFLUME_JVM_TIER=0 in CI; CI must run the JVM tier");
             }
             eprintln!("SKIPPED (RFLUME_JVM_TIER=0): {test}");
@@ -98,7 +98,7 @@ impl Peers {
             root.display(),
             if from_env.is_some() { "set" } else { "unset" },
         );
-        if std::env::var_os("CI").is_some() {
+        if super::in_ci() {
             panic!("{test}: {why}. CI must run the JVM tier, not skip it.");
         }
         eprintln!(

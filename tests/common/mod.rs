@@ -65,6 +65,12 @@ use std::time::{Duration, Instant};
 /// test, long enough not to steal a core from the processes under test on a 2-core machine.
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 
+/// Whether this run is CI's (`CI` set to anything but empty, `false` or `0`, as CI systems and
+/// developers write it): there a test that cannot run must fail, never skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// Polls `cond` until it holds or `deadline` has passed; returns whether it held.
 ///
 /// For assertions that something does *not* happen within a hold period
