@@ -123,7 +123,7 @@ impl Source for KafkaSource {
                 Err(LookupError::Stopped) => return Ok(()),
                 Err(e) => {
                     return Err(failed(format!(
-                        "{}: zookeeperConnect: {e}; the source does not start (start ZooKeeper, \
+                        "{}: zookeeperConnect: {e}; the source cannot start (start ZooKeeper, \
                          or set kafka.bootstrap.servers = host1:9092,host2:9092)",
                         zk.location
                     )))
