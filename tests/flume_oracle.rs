@@ -1625,8 +1625,8 @@ fn records_as_text(records: &[Record]) -> Vec<String> {
                     )
                 })
                 .collect();
-            let value = match decode_flume_event(&r.value) {
-                Some((hs, body)) => {
+            let value = match FlumeEvent::try_decode(&r.value) {
+                Some(FlumeEvent { headers: hs, body }) => {
                     let text = format!(
                         "avro{{{}}} body={}",
                         hs.iter()
@@ -1715,56 +1715,6 @@ fn replace_uuids(s: &str) -> String {
     }
     out.push_str(&s[copied..]);
     out
-}
-
-/// Header entries in the order they were written.
-type FlumeHeaders = Vec<(String, String)>;
-
-/// Decodes a bare Avro datum of `AvroFlumeEvent { map<string> headers; bytes body; }`, keeping
-/// the map's entry order; `None` when the bytes are not exactly one such datum (a plain body).
-fn decode_flume_event(b: &[u8]) -> Option<(FlumeHeaders, Vec<u8>)> {
-    fn long(b: &[u8], i: &mut usize) -> Option<i64> {
-        let mut z: u64 = 0;
-        let mut shift = 0;
-        loop {
-            let byte = *b.get(*i)?;
-            *i += 1;
-            z |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-            if shift > 63 {
-                return None;
-            }
-        }
-        Some(((z >> 1) as i64) ^ -((z & 1) as i64))
-    }
-    fn bytes<'a>(b: &'a [u8], i: &mut usize) -> Option<&'a [u8]> {
-        let n = usize::try_from(long(b, i)?).ok()?;
-        let s = b.get(*i..*i + n)?;
-        *i += n;
-        Some(s)
-    }
-    let mut i = 0;
-    let mut headers = Vec::new();
-    loop {
-        let mut count = long(b, &mut i)?;
-        if count == 0 {
-            break;
-        }
-        if count < 0 {
-            count = -count;
-            long(b, &mut i)?; // block size in bytes
-        }
-        for _ in 0..count {
-            let k = String::from_utf8(bytes(b, &mut i)?.to_vec()).ok()?;
-            let v = String::from_utf8(bytes(b, &mut i)?.to_vec()).ok()?;
-            headers.push((k, v));
-        }
-    }
-    let body = bytes(b, &mut i)?.to_vec();
-    (i == b.len()).then_some((headers, body))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -357,6 +357,19 @@ impl FlumeEvent {
         let event = AvroReader { rest: value }
             .flume_event()
             .unwrap_or_else(|e| panic!("not an AvroFlumeEvent datum ({e}): {value:?}"));
+        Self::cross_checked(value, event)
+    }
+
+    /// `Some` when `value` is exactly one `AvroFlumeEvent` datum (cross-checked as [`decode`]
+    /// does), `None` when it is not (e.g. a plain body).
+    ///
+    /// [`decode`]: FlumeEvent::decode
+    pub fn try_decode(value: &[u8]) -> Option<FlumeEvent> {
+        let event = AvroReader { rest: value }.flume_event().ok()?;
+        Some(Self::cross_checked(value, event))
+    }
+
+    fn cross_checked(value: &[u8], event: FlumeEvent) -> FlumeEvent {
         let schema = apache_avro::Schema::parse_str(FLUME_EVENT_SCHEMA).expect("Flume's schema");
         let mut rest = value;
         let datum = apache_avro::from_avro_datum(&schema, &mut rest, None)
