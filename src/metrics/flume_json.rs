@@ -22,7 +22,8 @@ use super::{ChannelCounter, Group, Registry, SinkCounter, SourceCounter};
 use crate::java::{java_double_to_string, java_hashmap_order};
 
 /// Flume types whose component registers no MBean (their counters are rflume's own).
-const WITHOUT_FLUME_COUNTERS: &[&str] = &["netcat", "logger", "null"];
+/// (Flume's NetcatSource and NetcatUdpSource keep a plain `CounterGroup`, which is no MBean.)
+const WITHOUT_FLUME_COUNTERS: &[&str] = &["netcat", "netcatudp", "logger", "null"];
 
 /// The attributes Flume's MBean of `group` reports, sorted by name (the introspector's order).
 pub fn attributes(group: &Group) -> Vec<(&'static str, String)> {
@@ -395,6 +396,7 @@ mod tests {
     fn components_flume_does_not_count_are_left_out() {
         let r = Registry::default();
         r.source("r1").meta.set_type("netcat");
+        r.source("r2").meta.set_type("netcatudp");
         r.sink("k1").meta.set_type("logger");
         r.channel("c1").meta.set_type("memory");
         let json: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");
