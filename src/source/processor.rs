@@ -599,6 +599,85 @@ mod tests {
         e
     }
 
+    /// A channel of capacity 2 that already holds two events: every put into it fails (full),
+    /// and nothing drains it.
+    fn full_channel(name: &str) -> Arc<dyn Channel> {
+        let c = named(name, 2);
+        c.put(&mut vec![Event::new("old1"), Event::new("old2")])
+            .expect("room for the first two");
+        c
+    }
+
+    /// Puts `x1 x2` (blocking, with a delivery receipt) and `x3` (once, as the http source does)
+    /// through `p`, whose required channel is `required` and whose optional channel `optional` is
+    /// full: both puts succeed, the required channel has each event once, the optional one is
+    /// untouched, no put was retried, and the receipt waits only for the required copies.
+    fn optional_failure_is_harmless(
+        mut p: ChannelProcessor,
+        required: &Arc<dyn Channel>,
+        optional: &Arc<dyn Channel>,
+        tag: fn(&'static str) -> Event,
+    ) {
+        let stop = Shutdown::new();
+        let (r, fired) = counting_receipt();
+        let batch = ["x1", "x2"]
+            .into_iter()
+            .map(|b| {
+                let mut e = tag(b);
+                e.receipt = Some(r.clone());
+                e
+            })
+            .collect();
+        assert_eq!(p.put_blocking(batch, &stop), PutOutcome::Committed);
+        p.put_once(vec![tag("x3")])
+            .expect("an optional channel's failure is not the put's");
+        assert_eq!(bodies(required), ["x1", "x2", "x3"], "each event once");
+        assert_eq!(
+            bodies(optional),
+            ["old1", "old2"],
+            "the full channel as it was"
+        );
+        let c = p.counter();
+        assert_eq!(
+            c.channel_write_fail.get(),
+            0,
+            "no required put failed or was retried"
+        );
+        assert_eq!(c.event_accepted.get(), 3);
+        TakeTransaction::begin(required, 10, Duration::ZERO).commit();
+        assert_eq!(
+            fired.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "delivered once the required copies are: the optional copy is not waited for"
+        );
+    }
+
+    #[test]
+    fn replicating_a_full_optional_channel_neither_fails_nor_duplicates_the_batch() {
+        let (required, optional) = (named("req", 10), full_channel("opt"));
+        let p = ChannelProcessor::new(
+            "r1",
+            vec![],
+            ReplicatingSelector {
+                required: vec![required.clone()],
+                optional: vec![optional.clone()],
+            },
+            Arc::new(SourceCounter::default()),
+        );
+        optional_failure_is_harmless(p, &required, &optional, Event::new);
+    }
+
+    #[test]
+    fn multiplexing_a_full_optional_channel_neither_fails_nor_duplicates_the_batch() {
+        let (required, optional) = (named("req", 10), full_channel("opt"));
+        let selector = multiplexing(
+            "selector.type = multiplexing\nselector.header = dc\nselector.mapping.x = req\nselector.optional.x = opt",
+            &[&required, &optional],
+        );
+        let p = ChannelProcessor::new("r1", vec![], selector, Arc::new(SourceCounter::default()));
+        optional_failure_is_harmless(p, &required, &optional, |b| tagged(b, Some("x")));
+    }
+
     #[test]
     fn multiplexing_splits_a_batch_by_header_and_counts_what_it_drops() {
         let (eu, us, all) = (named("eu", 10), named("us", 10), named("all", 10));
