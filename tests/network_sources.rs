@@ -8,6 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::security::TestCa;
 use common::*;
 
 const TOPIC: &str = "net";
@@ -188,6 +189,12 @@ fn python_syslog_handler_messages_keep_their_text() {
 }
 
 fn curl_post(port: u16, body: &str) -> u16 {
+    curl_post_to(&format!("http://127.0.0.1:{port}/"), body, &[])
+}
+
+/// The HTTP status curl got for a JSON POST of `body` to `url` (`extra`: more curl options),
+/// 0 when there was no HTTP answer at all (refused, reset, a TLS handshake that failed).
+fn curl_post_to(url: &str, body: &str, extra: &[&str]) -> u16 {
     let out = Command::new("curl")
         .args([
             "-s",
@@ -195,18 +202,97 @@ fn curl_post(port: u16, body: &str) -> u16 {
             "/dev/null",
             "-w",
             "%{http_code}",
+            "--max-time",
+            "10",
             "-H",
             "Content-Type: application/json",
             "--data-binary",
             body,
-            &format!("http://127.0.0.1:{port}/"),
         ])
+        .args(extra)
+        .arg(url)
         .output()
         .expect("curl runs");
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
         .unwrap_or(0)
+}
+
+/// `ssl = true` with a PEM key store made by a test CA: a client that trusts the CA posts over
+/// HTTPS and gets 200, and its events arrive with their headers; plaintext HTTP to the same port
+/// gets no HTTP answer and stores nothing, and does not disturb the TLS clients after it.
+#[test]
+fn https_post_is_accepted_over_tls_and_plaintext_is_refused() {
+    let broker = Broker::start();
+    broker.create_topic(TOPIC, 1);
+    let ca = TestCa::new("rflume http test CA");
+    let (cert, key) = ca.server_cert("http-source", None);
+    let keystore = ca.pem_keystore(&cert, &key);
+    let port = free_port();
+    let config = format!(
+        "a1.sources = h\n\
+         a1.channels = c1\n\
+         a1.sources.h.type = http\n\
+         a1.sources.h.bind = 127.0.0.1\n\
+         a1.sources.h.port = {port}\n\
+         a1.sources.h.channels = c1\n\
+         a1.sources.h.ssl = true\n\
+         a1.sources.h.keystore = {}\n\
+         a1.sources.h.keystore-type = PEM\n\
+         {}",
+        keystore.display(),
+        kafka_sink(&broker, "")
+    );
+    let mut agent = Agent::start(&config, "a1");
+    agent.wait_until(DELIVERY, "the HTTPS port listens", || {
+        common::process::listens_on(agent.pid(), port)
+    });
+    let https = format!("https://127.0.0.1:{port}/");
+    let cacert = ca.cert().display().to_string();
+    let tls = ["--cacert", cacert.as_str()];
+    let post = |body: &str| curl_post_to(&https, body, &tls);
+    assert_eq!(
+        post(r#"[{"headers":{"via":"tls"},"body":"secure-0"}]"#),
+        200,
+        "HTTPS with the CA trusted"
+    );
+    assert_eq!(
+        curl_post_to(&https, r#"[{"body":"untrusted"}]"#, &[]),
+        0,
+        "a client that does not trust the CA gets no answer (certificate rejected)"
+    );
+    assert_eq!(
+        curl_post_to(
+            &format!("http://127.0.0.1:{port}/"),
+            r#"[{"body":"plaintext"}]"#,
+            &[]
+        ),
+        0,
+        "plaintext HTTP to the TLS port gets no HTTP answer"
+    );
+    assert_eq!(
+        post(r#"[{"headers":{"via":"tls"},"body":"secure-1"}]"#),
+        200,
+        "the port still serves TLS after a plaintext client"
+    );
+    agent.wait_until(DELIVERY, "both HTTPS events are in Kafka", || {
+        consume_all(&broker.bootstrap(), TOPIC, 1, 2, Duration::from_secs(2)).len() >= 2
+    });
+    agent.stop_cleanly();
+    let got = events(&broker, 2);
+    let mut bodies: Vec<&str> = got.iter().map(|e| e.body_str()).collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        ["secure-0", "secure-1"],
+        "nothing from the refused clients"
+    );
+    assert!(
+        got.iter()
+            .all(|e| e.header_map().get("via").map(String::as_str) == Some("tls")),
+        "headers arrive"
+    );
 }
 
 /// While the channel is full (the broker is stopped, so the sink cannot commit what it took),
