@@ -740,3 +740,90 @@ a1.sinks.k1.kafka.producer.reconnect.backoff.max.ms = 200
     }
     agent.stop_cleanly();
 }
+
+/// Flume's sources count `AppendBatchReceivedCount`/`AppendBatchAcceptedCount` themselves, and
+/// only some do: TAILDIR both, per put; seq only the accepted ones, and none with batchSize 1;
+/// exec never. A netcatudp source, whose Flume class keeps a plain CounterGroup and no MBean, is
+/// not in the document at all.
+#[test]
+fn batch_counters_are_counted_only_by_the_sources_whose_flume_class_counts_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exec_log = dir.path().join("exec.log");
+    append_lines(&exec_log, (0..20).map(|i| format!("exec-{i}")));
+    let tail_log = dir.path().join("tail.log");
+    append_lines(&tail_log, (0..30).map(|i| format!("tail-{i}")));
+    let (port, udp_port) = (free_port(), free_port());
+    let config = format!(
+        "a1.sources = r1 r2 r3 r4 r5
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = exec
+a1.sources.r1.command = tail -n +1 -F {exec_log}
+a1.sources.r1.channels = c1
+a1.sources.r2.type = TAILDIR
+a1.sources.r2.filegroups = f1
+a1.sources.r2.filegroups.f1 = {tail_log}
+a1.sources.r2.positionFile = {pos}
+a1.sources.r2.batchSize = 10
+a1.sources.r2.channels = c1
+a1.sources.r3.type = seq
+a1.sources.r3.batchSize = 10
+a1.sources.r3.totalEvents = 50
+a1.sources.r3.channels = c1
+a1.sources.r4.type = seq
+a1.sources.r4.totalEvents = 7
+a1.sources.r4.channels = c1
+a1.sources.r5.type = netcatudp
+a1.sources.r5.bind = 127.0.0.1
+a1.sources.r5.port = {udp_port}
+a1.sources.r5.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+",
+        exec_log = exec_log.display(),
+        tail_log = tail_log.display(),
+        pos = dir.path().join("taildir_position.json").display(),
+    );
+    let mut agent = start_monitored(&config, port, &[]);
+    let mut m = serde_json::Value::Null;
+    agent.wait_until(DEADLINE, "every source stored all its events", || {
+        m = metrics_json(port).unwrap_or_default();
+        [
+            ("SOURCE.r1", 20),
+            ("SOURCE.r2", 30),
+            ("SOURCE.r3", 50),
+            ("SOURCE.r4", 7),
+        ]
+        .iter()
+        .all(|(c, n)| count(&m, c, "EventAcceptedCount") == Some(*n))
+    });
+    let batches = |c: &str| {
+        (
+            count(&m, c, "AppendBatchReceivedCount").expect("received"),
+            count(&m, c, "AppendBatchAcceptedCount").expect("accepted"),
+        )
+    };
+    assert_eq!(batches("SOURCE.r1"), (0, 0), "exec: {}", m["SOURCE.r1"]);
+    let (received, accepted) = batches("SOURCE.r2");
+    assert!(
+        received >= 3 && accepted == received,
+        "TAILDIR: 30 lines in batches of at most 10: {}",
+        m["SOURCE.r2"]
+    );
+    assert_eq!(
+        batches("SOURCE.r3"),
+        (0, 5),
+        "seq, batchSize 10: {}",
+        m["SOURCE.r3"]
+    );
+    assert_eq!(
+        batches("SOURCE.r4"),
+        (0, 0),
+        "seq, batchSize 1: {}",
+        m["SOURCE.r4"]
+    );
+    assert!(m.get("SOURCE.r5").is_none(), "netcatudp: {m}");
+    agent.stop_cleanly();
+}

@@ -8,6 +8,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::security::TestCa;
 use common::*;
 
 const TOPIC: &str = "net";
@@ -147,6 +148,139 @@ fn syslog_over_tcp_and_udp_arrives_with_flumes_headers() {
     assert!(!u.contains_key("flume.syslog.status"), "{u:?}");
 }
 
+/// multiport_syslogtcp on two real ports, fed by Python's `socket` (raw bytes, newline-framed as
+/// Flume's `LineSplitter` reads them): RFC 5424 and RFC 3164 messages get Flume's `SyslogParser`
+/// headers (`Priority`, `Facility`, `Severity`, `Version` for 5424 — `SyslogUtils`' capitalised
+/// names — `timestamp`, `host`) and the message after the host as the body; `portHeader` names
+/// the port each came in on. The same
+/// Latin-1 bytes are a valid message on the port whose `charset.port.<p>` is ISO-8859-1 and an
+/// undecodable one on the default (UTF-8) port: there, as in Flume, the raw line is the body and
+/// `flume.syslog.status = Invalid` the only syslog header.
+#[test]
+fn multiport_syslogtcp_parses_both_rfcs_with_the_port_and_its_charset() {
+    let broker = Broker::start();
+    broker.create_topic(TOPIC, 1);
+    let (utf8, latin1) = (free_port(), free_port());
+    let config = format!(
+        "a1.sources = m\n\
+         a1.channels = c1\n\
+         a1.sources.m.type = multiport_syslogtcp\n\
+         a1.sources.m.host = 127.0.0.1\n\
+         a1.sources.m.ports = {utf8} {latin1}\n\
+         a1.sources.m.portHeader = port\n\
+         a1.sources.m.charset.port.{latin1} = ISO-8859-1\n\
+         a1.sources.m.clientIPHeader = client\n\
+         a1.sources.m.channels = c1\n\
+         {}",
+        kafka_sink(&broker, "")
+    );
+    let mut agent = Agent::start(&config, "a1");
+    agent.wait_until(DELIVERY, "both ports listen", || {
+        common::process::listens_on(agent.pid(), utf8)
+            && common::process::listens_on(agent.pid(), latin1)
+    });
+    let before = now_ms();
+    // The RFC 3164 time is now's (UTC, Flume parses it as UTC), so Flume's year guess is this
+    // year and the timestamp is now to the second.
+    let script = format!(
+        "import socket, time\n\
+         now = time.strftime('%b %e %H:%M:%S', time.gmtime()).encode()\n\
+         def send(port, data):\n\
+         \x20   s = socket.create_connection(('127.0.0.1', port)); s.sendall(data); s.close()\n\
+         send({utf8}, b'<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 - rfc5424 event\\n'\n\
+         \x20    + b'<34>' + now + b' oldhost su: rfc3164 event\\n'\n\
+         \x20    + b'<13>' + now + b' latinhost caf\\xe9 on utf8\\n')\n\
+         send({latin1}, b'<13>' + now + b' latinhost caf\\xe9 on latin1\\n')\n"
+    );
+    run(Command::new("python3").args(["-c", &script]));
+    agent.wait_until(DELIVERY, "the four messages are in Kafka", || {
+        consume_all(&broker.bootstrap(), TOPIC, 1, 4, Duration::from_secs(2)).len() >= 4
+    });
+    agent.stop_cleanly();
+    let got = events(&broker, 4);
+    assert_eq!(got.len(), 4, "exactly the four messages");
+    let find = |needle: &[u8]| {
+        got.iter()
+            .find(|e| e.body.windows(needle.len()).any(|w| w == needle))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no event with {:?}: {:?}",
+                    String::from_utf8_lossy(needle),
+                    got.iter()
+                        .map(|e| String::from_utf8_lossy(&e.body))
+                        .collect::<Vec<_>>()
+                )
+            })
+    };
+    let utf8_port = utf8.to_string();
+    let latin1_port = latin1.to_string();
+
+    let e = find(b"rfc5424 event");
+    assert_eq!(e.body, b"evntslog - ID47 - rfc5424 event");
+    let h = e.header_map();
+    // 165 = local4 (20) * 8 + notice (5).
+    assert_eq!(h.get("Priority").map(String::as_str), Some("165"));
+    assert_eq!(h.get("Facility").map(String::as_str), Some("20"));
+    assert_eq!(h.get("Severity").map(String::as_str), Some("5"));
+    assert_eq!(h.get("Version").map(String::as_str), Some("1"));
+    assert_eq!(
+        h.get("timestamp").map(String::as_str),
+        Some("1065910455003")
+    );
+    assert_eq!(
+        h.get("host").map(String::as_str),
+        Some("mymachine.example.com")
+    );
+    assert_eq!(h.get("port"), Some(&utf8_port));
+    assert_eq!(h.get("client").map(String::as_str), Some("127.0.0.1"));
+
+    let e = find(b"rfc3164 event");
+    assert_eq!(e.body, b"su: rfc3164 event");
+    let h = e.header_map();
+    // 34 = auth (4) * 8 + crit (2).
+    assert_eq!(h.get("Priority").map(String::as_str), Some("34"));
+    assert_eq!(h.get("Facility").map(String::as_str), Some("4"));
+    assert_eq!(h.get("Severity").map(String::as_str), Some("2"));
+    assert!(!h.contains_key("Version"), "{h:?}");
+    assert_eq!(h.get("host").map(String::as_str), Some("oldhost"));
+    let ts: i64 = h["timestamp"].parse().expect("epoch ms");
+    assert!(
+        (before - 2_000..=now_ms()).contains(&ts),
+        "timestamp {ts} is the second the message was sent (from {before})"
+    );
+    assert_eq!(h.get("port"), Some(&utf8_port));
+
+    let e = find(b"on utf8");
+    assert!(e.body.starts_with(b"<13>"), "the raw line: {:?}", e.body);
+    assert!(
+        e.body.ends_with(b" latinhost caf\xe9 on utf8"),
+        "{:?}",
+        e.body
+    );
+    let h = e.header_map();
+    assert_eq!(
+        h.get("flume.syslog.status").map(String::as_str),
+        Some("Invalid")
+    );
+    assert!(
+        !h.contains_key("Facility") && !h.contains_key("host"),
+        "{h:?}"
+    );
+    assert_eq!(h.get("port"), Some(&utf8_port), "portHeader on every event");
+
+    let e = find(b"on latin1");
+    assert_eq!(
+        e.body, b"caf\xe9 on latin1",
+        "decoded and re-encoded in ISO-8859-1"
+    );
+    let h = e.header_map();
+    assert_eq!(h.get("Facility").map(String::as_str), Some("1"));
+    assert_eq!(h.get("Severity").map(String::as_str), Some("5"));
+    assert_eq!(h.get("host").map(String::as_str), Some("latinhost"));
+    assert!(!h.contains_key("flume.syslog.status"), "{h:?}");
+    assert_eq!(h.get("port"), Some(&latin1_port));
+}
+
 /// Python's `SysLogHandler` sends `<PRI>message\0` (no time, no host): it matches neither of
 /// Flume's patterns, so the event keeps the whole text with only `Facility` and `Severity`.
 #[test]
@@ -188,6 +322,12 @@ fn python_syslog_handler_messages_keep_their_text() {
 }
 
 fn curl_post(port: u16, body: &str) -> u16 {
+    curl_post_to(&format!("http://127.0.0.1:{port}/"), body, &[])
+}
+
+/// The HTTP status curl got for a JSON POST of `body` to `url` (`extra`: more curl options),
+/// 0 when there was no HTTP answer at all (refused, reset, a TLS handshake that failed).
+fn curl_post_to(url: &str, body: &str, extra: &[&str]) -> u16 {
     let out = Command::new("curl")
         .args([
             "-s",
@@ -195,18 +335,97 @@ fn curl_post(port: u16, body: &str) -> u16 {
             "/dev/null",
             "-w",
             "%{http_code}",
+            "--max-time",
+            "10",
             "-H",
             "Content-Type: application/json",
             "--data-binary",
             body,
-            &format!("http://127.0.0.1:{port}/"),
         ])
+        .args(extra)
+        .arg(url)
         .output()
         .expect("curl runs");
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
         .unwrap_or(0)
+}
+
+/// `ssl = true` with a PEM key store made by a test CA: a client that trusts the CA posts over
+/// HTTPS and gets 200, and its events arrive with their headers; plaintext HTTP to the same port
+/// gets no HTTP answer and stores nothing, and does not disturb the TLS clients after it.
+#[test]
+fn https_post_is_accepted_over_tls_and_plaintext_is_refused() {
+    let broker = Broker::start();
+    broker.create_topic(TOPIC, 1);
+    let ca = TestCa::new("rflume http test CA");
+    let (cert, key) = ca.server_cert("http-source", None);
+    let keystore = ca.pem_keystore(&cert, &key);
+    let port = free_port();
+    let config = format!(
+        "a1.sources = h\n\
+         a1.channels = c1\n\
+         a1.sources.h.type = http\n\
+         a1.sources.h.bind = 127.0.0.1\n\
+         a1.sources.h.port = {port}\n\
+         a1.sources.h.channels = c1\n\
+         a1.sources.h.ssl = true\n\
+         a1.sources.h.keystore = {}\n\
+         a1.sources.h.keystore-type = PEM\n\
+         {}",
+        keystore.display(),
+        kafka_sink(&broker, "")
+    );
+    let mut agent = Agent::start(&config, "a1");
+    agent.wait_until(DELIVERY, "the HTTPS port listens", || {
+        common::process::listens_on(agent.pid(), port)
+    });
+    let https = format!("https://127.0.0.1:{port}/");
+    let cacert = ca.cert().display().to_string();
+    let tls = ["--cacert", cacert.as_str()];
+    let post = |body: &str| curl_post_to(&https, body, &tls);
+    assert_eq!(
+        post(r#"[{"headers":{"via":"tls"},"body":"secure-0"}]"#),
+        200,
+        "HTTPS with the CA trusted"
+    );
+    assert_eq!(
+        curl_post_to(&https, r#"[{"body":"untrusted"}]"#, &[]),
+        0,
+        "a client that does not trust the CA gets no answer (certificate rejected)"
+    );
+    assert_eq!(
+        curl_post_to(
+            &format!("http://127.0.0.1:{port}/"),
+            r#"[{"body":"plaintext"}]"#,
+            &[]
+        ),
+        0,
+        "plaintext HTTP to the TLS port gets no HTTP answer"
+    );
+    assert_eq!(
+        post(r#"[{"headers":{"via":"tls"},"body":"secure-1"}]"#),
+        200,
+        "the port still serves TLS after a plaintext client"
+    );
+    agent.wait_until(DELIVERY, "both HTTPS events are in Kafka", || {
+        consume_all(&broker.bootstrap(), TOPIC, 1, 2, Duration::from_secs(2)).len() >= 2
+    });
+    agent.stop_cleanly();
+    let got = events(&broker, 2);
+    let mut bodies: Vec<&str> = got.iter().map(|e| e.body_str()).collect();
+    bodies.sort();
+    assert_eq!(
+        bodies,
+        ["secure-0", "secure-1"],
+        "nothing from the refused clients"
+    );
+    assert!(
+        got.iter()
+            .all(|e| e.header_map().get("via").map(String::as_str) == Some("tls")),
+        "headers arrive"
+    );
 }
 
 /// While the channel is full (the broker is stopped, so the sink cannot commit what it took),

@@ -170,11 +170,35 @@ a1.channels.c_err.type = memory
         source = taildir(&log, &pos),
         k_err = kafka_sink("k_err", "c_err", &broker.bootstrap(), "errors"),
     );
-    let mut agent = Agent::start(&config, "a1");
+    let port = free_port();
+    let mut agent = Agent::start_with_args(
+        &config,
+        "a1",
+        &[
+            "-Dflume.monitoring.type=http",
+            &format!("-Dflume.monitoring.port={port}"),
+        ],
+    );
+    agent.wait_for_log(
+        DEADLINE,
+        &format!("serving metrics on http://127.0.0.1:{port}"),
+    );
     agent.wait_until(
         DEADLINE,
         "every line was read and its position saved",
         || saved_position(&pos, &log) == std::fs::metadata(&log).ok().map(|m| m.len()),
+    );
+    // The drop count is where a dashboard looks, not only in the log: Flume's JSON (rflume's own
+    // attribute, joined to the source's object) and Prometheus.
+    let json = common::http::metrics_json(port).expect("/metrics answers");
+    assert_eq!(json["SOURCE.r1"]["Unrouted"], "20", "{json}");
+    let page = common::http::get(&format!("http://127.0.0.1:{port}/metrics/prometheus"))
+        .expect("/metrics/prometheus answers");
+    assert!(
+        page.body
+            .contains("\nrflume_source_events_unrouted_total{source=\"r1\"} 20\n"),
+        "{}",
+        page.body
     );
     agent.stop_cleanly();
     let errors = consume_all(&broker.bootstrap(), "errors", 1, 10, DEADLINE);

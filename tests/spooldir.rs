@@ -65,7 +65,11 @@ impl Spool {
     /// Writes a complete file the way spooling directories are fed: elsewhere, then moved in.
     fn drop_file(&self, name: &str, lines: &[String], mtime_secs_ago: u64) -> PathBuf {
         fs::create_dir_all(self.spool()).unwrap();
-        let staged = self.dir.path().join(format!("staging-{name}"));
+        // `name` may be in a subdirectory of the spool (recursiveDirectorySearch).
+        let staged = self
+            .dir
+            .path()
+            .join(format!("staging-{}", name.replace('/', "_")));
         append_lines(&staged, lines);
         let t = SystemTime::now() - Duration::from_secs(mtime_secs_ago);
         fs::File::options()
@@ -356,4 +360,135 @@ fn check_reports_unsupported_deserializers_and_bad_policies() {
             .any(|l| l.starts_with("error:") && l.contains("a1.sources.r1.deletePolicy")),
         "{stdout}"
     );
+}
+
+/// `includePattern`, `ignorePattern` and `recursiveDirectorySearch` together: only `*.log` files
+/// not named `skip*` are read, in subdirectories too, except in a directory whose name matches
+/// `ignorePattern` (Flume's `preVisitDirectory`). The files left out are the oldest, so a filter
+/// that let them through would ship them first; they stay untouched, and none of their lines
+/// arrive.
+#[test]
+fn include_ignore_and_recursive_search_pick_exactly_the_matching_files() {
+    let s = Spool::new();
+    let ignored = s.drop_file("skip-me.log", &lines("ignored", 0..5), 500);
+    let not_included = s.drop_file("notes.txt", &lines("txt", 0..5), 400);
+    fs::create_dir_all(s.spool().join("skipdir")).unwrap();
+    let in_ignored_dir = s.drop_file("skipdir/e.log", &lines("skipdir", 0..5), 300);
+    let top = s.drop_file("a.log", &lines("top", 0..20), 200);
+    fs::create_dir_all(s.spool().join("sub/deeper")).unwrap();
+    let nested = s.drop_file("sub/deeper/b.log", &lines("nested", 0..20), 100);
+    let mut agent = Agent::start(
+        &s.config(&[
+            ("a1.sources.r1.includePattern", r"^.*\\.log$"),
+            ("a1.sources.r1.ignorePattern", "^skip.*"),
+            ("a1.sources.r1.recursiveDirectorySearch", "true"),
+        ]),
+        "a1",
+    );
+    agent.wait_until(DELIVERY, "both matching files are renamed", || {
+        s.completed(&top).exists() && s.completed(&nested).exists()
+    });
+    agent.stop_cleanly();
+    let expected: Vec<String> = lines("top", 0..20)
+        .into_iter()
+        .chain(lines("nested", 0..20))
+        .collect();
+    assert_eq!(
+        s.values(40),
+        expected,
+        "the two matching files, oldest first"
+    );
+    for f in [&ignored, &not_included, &in_ignored_dir] {
+        assert!(
+            f.exists() && !s.completed(f).exists(),
+            "{} is left alone",
+            f.display()
+        );
+    }
+}
+
+/// `deletePolicy = immediate`: a delivered file is deleted, not renamed, and its lines arrive once.
+#[test]
+fn delete_policy_immediate_removes_delivered_files() {
+    let s = Spool::new();
+    let a = s.drop_file("a.log", &lines("del-a", 0..50), 20);
+    let b = s.drop_file("b.log", &lines("del-b", 0..50), 10);
+    let mut agent = Agent::start(
+        &s.config(&[("a1.sources.r1.deletePolicy", "immediate")]),
+        "a1",
+    );
+    agent.wait_until(DELIVERY, "both files are gone", || {
+        !a.exists() && !b.exists()
+    });
+    agent.stop_cleanly();
+    assert!(
+        !s.completed(&a).exists() && !s.completed(&b).exists(),
+        "deleted, not renamed"
+    );
+    let expected: Vec<String> = lines("del-a", 0..50)
+        .into_iter()
+        .chain(lines("del-b", 0..50))
+        .collect();
+    assert_eq!(s.values(100), expected, "every line once, in order");
+}
+
+/// `trackingPolicy = tracker_dir` with an absolute `trackerDir` outside the spool directory: a
+/// delivered file stays where it is, marked by `<trackerDir>/<name><fileSuffix>`; after a restart
+/// the marked file is not read again and a new file is.
+#[test]
+fn tracker_dir_marks_files_in_place_and_remembers_them_across_a_restart() {
+    let s = Spool::new();
+    let tracker = s.dir.path().join("tracker");
+    let config = s.config(&[
+        ("a1.sources.r1.trackingPolicy", "tracker_dir"),
+        ("a1.sources.r1.trackerDir", &tracker.display().to_string()),
+    ]);
+    let first = s.drop_file("first.log", &lines("first", 0..30), 10);
+    let marker = |name: &str| tracker.join(format!("{name}.COMPLETED"));
+    let mut agent = Agent::start(&config, "a1");
+    agent.wait_until(DELIVERY, "first.log is marked done", || {
+        marker("first.log").exists()
+    });
+    agent.stop_cleanly();
+    assert!(first.exists(), "the file stays in place");
+    assert!(!s.completed(&first).exists(), "not renamed");
+    let second = s.drop_file("second.log", &lines("second", 0..30), 0);
+    let mut agent = Agent::start(&config, "a1");
+    agent.wait_until(DELIVERY, "second.log is marked done", || {
+        marker("second.log").exists()
+    });
+    agent.stop_cleanly();
+    assert!(second.exists() && first.exists());
+    let expected: Vec<String> = lines("first", 0..30)
+        .into_iter()
+        .chain(lines("second", 0..30))
+        .collect();
+    assert_eq!(
+        s.values(60),
+        expected,
+        "each file once: the marked one is not read again after the restart"
+    );
+}
+
+/// `consumeOrder = youngest`: the most recently modified file first.
+#[test]
+fn consume_order_youngest_reads_the_newest_file_first() {
+    let s = Spool::new();
+    let old = s.drop_file("old.log", &lines("old", 0..10), 300);
+    let mid = s.drop_file("mid.log", &lines("mid", 0..10), 200);
+    let new = s.drop_file("new.log", &lines("new", 0..10), 100);
+    let mut agent = Agent::start(
+        &s.config(&[("a1.sources.r1.consumeOrder", "youngest")]),
+        "a1",
+    );
+    agent.wait_until(DELIVERY, "every file renamed", || {
+        [&old, &mid, &new].iter().all(|f| s.completed(f).exists())
+    });
+    agent.stop_cleanly();
+    let expected: Vec<String> = lines("new", 0..10)
+        .into_iter()
+        .chain(lines("mid", 0..10))
+        .chain(lines("old", 0..10))
+        .collect();
+    assert_eq!(s.values(30), expected, "youngest first");
 }

@@ -22,7 +22,8 @@ use super::{ChannelCounter, Group, Registry, SinkCounter, SourceCounter};
 use crate::java::{java_double_to_string, java_hashmap_order};
 
 /// Flume types whose component registers no MBean (their counters are rflume's own).
-const WITHOUT_FLUME_COUNTERS: &[&str] = &["netcat", "logger", "null"];
+/// (Flume's NetcatSource and NetcatUdpSource keep a plain `CounterGroup`, which is no MBean.)
+const WITHOUT_FLUME_COUNTERS: &[&str] = &["netcat", "netcatudp", "logger", "null"];
 
 /// The attributes Flume's MBean of `group` reports, sorted by name (the introspector's order).
 pub fn attributes(group: &Group) -> Vec<(&'static str, String)> {
@@ -97,6 +98,10 @@ fn source(c: &SourceCounter) -> Vec<(&'static str, String)> {
         ("StartTime", c.lifecycle.start_ms().to_string()),
         ("StopTime", c.lifecycle.stop_ms().to_string()),
     ];
+    // Events the multiplexing selector had no channel for: Flume drops them without a count, so
+    // this is rflume's own, present once non-zero (as the long lines below). Any source type can
+    // have a selector, the Kafka source included, so it comes before the Kafka source's own list.
+    push_nonzero(&mut a, "Unrouted", c.unrouted.get());
     if c.meta.type_alias() == "kafka" {
         // KafkaSourceCounterMBean declares its own list, which the JMX introspector reads
         // instead of SourceCounterMBean's: the three Kafka counters, and not EventReadFail,
@@ -337,13 +342,19 @@ mod tests {
         for key in ["DeadLetteredCount", "RejectedDroppedCount"] {
             assert!(before["SINK.k1"].get(key).is_none(), "{key} at 0");
         }
+        assert!(
+            before["SOURCE.r1"].get("Unrouted").is_none(),
+            "Unrouted at 0"
+        );
         s.long_line_split.add(1);
         s.long_line_truncated.add(2);
+        s.unrouted.add(5);
         k.event_dead_lettered.add(3);
         k.event_rejected_dropped.add(4);
         let after: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");
         assert_eq!(after["SOURCE.r1"]["LongLinesSplit"], "1");
         assert_eq!(after["SOURCE.r1"]["LongLinesTruncated"], "2");
+        assert_eq!(after["SOURCE.r1"]["Unrouted"], "5");
         assert_eq!(after["SINK.k1"]["DeadLetteredCount"], "3");
         assert_eq!(after["SINK.k1"]["RejectedDroppedCount"], "4");
     }
@@ -385,6 +396,7 @@ mod tests {
     fn components_flume_does_not_count_are_left_out() {
         let r = Registry::default();
         r.source("r1").meta.set_type("netcat");
+        r.source("r2").meta.set_type("netcatudp");
         r.sink("k1").meta.set_type("logger");
         r.channel("c1").meta.set_type("memory");
         let json: serde_json::Value = serde_json::from_str(&render(&r)).expect("valid JSON");

@@ -212,9 +212,12 @@ pub struct SourceCounter {
     pub runner: RunnerState,
     pub event_received: Counter,
     pub event_accepted: Counter,
-    /// Flume's Avro/Thrift `append` calls; no rflume source has them (always 0, as Flume's exec).
+    /// Flume's Avro/Thrift `append` calls (single events), received and committed; 0 for every
+    /// other source, as in Flume.
     pub append_received: Counter,
     pub append_accepted: Counter,
+    /// Batches received and committed, only for the sources whose Flume class counts them
+    /// (`source::BatchCounts`); 0 for the others (exec, syslog, Kafka, …), as in Flume.
     pub append_batch_received: Counter,
     pub append_batch_accepted: Counter,
     pub event_read_fail: Counter,

@@ -99,6 +99,7 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         src_files = "rflume_source_open_files", Gauge, "Files a TAILDIR source holds open.";
         src_pos_fail = "rflume_source_position_write_failures_total", Counter, "TAILDIR position-file writes that failed.";
         src_pos_unsaved = "rflume_source_positions_unsaved", Gauge, "TAILDIR: 1 while the last position-file write failed (the positions on disk are stale).";
+        src_unrouted = "rflume_source_events_unrouted_total", Counter, "Events the multiplexing selector had no channel for (no mapping, no selector.default), dropped as Flume drops them (Unrouted).";
         src_long_split = "rflume_source_long_lines_split_total", Counter, "Lines longer than rflume.maxLineLength shipped as several events (LongLinesSplit).";
         src_long_truncated = "rflume_source_long_lines_truncated_total", Counter, "Lines longer than rflume.maxLineLength cut to that length (LongLinesTruncated).";
         src_kafka_get = "rflume_source_kafka_get_seconds_total", Counter, "Kafka: time gathering the batches that had records, from the batch's first poll to its end (KafkaEventGetTimer).";
@@ -175,6 +176,7 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
                 src_files.add(l, c.open_files.get());
                 src_pos_fail.add(l, c.position_write_fail.get());
                 src_pos_unsaved.add(l, c.positions_unsaved.get());
+                src_unrouted.add(l, c.unrouted.get());
                 src_long_split.add(l, c.long_line_split.get());
                 src_long_truncated.add(l, c.long_line_truncated.get());
                 if c.meta.type_alias() == "kafka" {
@@ -304,6 +306,7 @@ pub fn render(registry: &Registry, thresholds: &Thresholds) -> String {
         &src_files,
         &src_pos_fail,
         &src_pos_unsaved,
+        &src_unrouted,
         &src_long_split,
         &src_long_truncated,
         &src_kafka_get,
@@ -429,6 +432,7 @@ mod tests {
         s.long_line_split.add(4);
         s.long_line_truncated.add(5);
         s.positions_unsaved.set(1);
+        s.unrouted.add(6);
         let k = r.sink("k1");
         k.client.mark_kafka();
         k.event_dead_lettered.add(2);
@@ -440,6 +444,7 @@ mod tests {
             "rflume_source_long_lines_split_total{source=\"r1\"} 4\n",
             "rflume_source_long_lines_truncated_total{source=\"r1\"} 5\n",
             "rflume_source_positions_unsaved{source=\"r1\"} 1\n",
+            "rflume_source_events_unrouted_total{source=\"r1\"} 6\n",
         ] {
             assert!(page.contains(line), "{line} missing from {page}");
         }

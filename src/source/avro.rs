@@ -33,6 +33,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use super::rpc_put::Called;
 use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
@@ -500,10 +501,10 @@ async fn answer(
     peer: SocketAddr,
     shared: &Arc<Shared>,
 ) -> Result<(), RpcError> {
-    let events = match conn.read_request(payload, reply) {
+    let (events, called) = match conn.read_request(payload, reply) {
         Ok(None) | Ok(Some(Call::Ping)) => return Ok(()),
-        Ok(Some(Call::Append(e))) => vec![e],
-        Ok(Some(Call::AppendBatch(events))) => events,
+        Ok(Some(Call::Append(e))) => (vec![e], Called::Append),
+        Ok(Some(Call::AppendBatch(events))) => (events, Called::AppendBatch),
         Err(RpcError::NoSuchMessage(m)) => {
             // As Java's Responder: the call fails, the connection stays.
             warn!(source = %shared.name, "{peer} called {m}, which Flume's AvroSourceProtocol does not have");
@@ -511,13 +512,13 @@ async fn answer(
         }
         Err(e) => return Err(e),
     };
-    let status = store(events, shared).await;
+    let status = store(events, called, shared).await;
     write_status(status, reply)
 }
 
 /// Puts `events` into the channels (several transactions when the batch is larger than a
 /// channel's `transactionCapacity`) and says what the client is told.
-async fn store(events: Vec<Event>, shared: &Arc<Shared>) -> Status {
+async fn store(events: Vec<Event>, called: Called, shared: &Arc<Shared>) -> Status {
     if events.is_empty() {
         return Status::Ok;
     }
@@ -532,6 +533,7 @@ async fn store(events: Vec<Event>, shared: &Arc<Shared>) -> Status {
             let Ok(mut p) = shared.processor.lock() else {
                 return Status::Failed;
             };
+            called.received(p.counter());
             let max = p.max_batch().max(1);
             let total = events.len();
             let mut rest = events;
@@ -547,6 +549,7 @@ async fn store(events: Vec<Event>, shared: &Arc<Shared>) -> Status {
                     return Status::Failed;
                 }
             }
+            called.accepted(p.counter());
             Status::Ok
         }
     });

@@ -30,7 +30,7 @@ pub mod taildir;
 pub mod thrift;
 pub mod tls;
 
-pub use processor::{ChannelProcessor, PutOutcome};
+pub use processor::{BatchCounts, ChannelProcessor, PutOutcome};
 
 use thiserror::Error;
 

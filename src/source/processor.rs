@@ -37,8 +37,33 @@ pub enum PutOutcome {
     Abandoned { lost: usize },
 }
 
+/// Which of Flume's batch counters (`AppendBatchReceivedCount`, `AppendBatchAcceptedCount`) a
+/// put bumps. Flume's sources count them themselves, not its ChannelProcessor, and only some
+/// do: a dashboard that compares them with Flume's must see 0 where Flume's class never counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BatchCounts {
+    /// exec, netcat, syslog, multiport_syslogtcp, Kafka: their Flume classes never touch them;
+    /// the RPC sources (avro, thrift) count per client call themselves (`rpc_put::Called`).
+    #[default]
+    None,
+    /// TAILDIR, spooldir, http: one received per put, one accepted per committed put.
+    ReceivedAndAccepted,
+    /// seq with `batchSize` > 1: Flume's SequenceGeneratorSource counts accepted batches only.
+    AcceptedOnly,
+}
+
+impl BatchCounts {
+    fn received(self) -> bool {
+        self == BatchCounts::ReceivedAndAccepted
+    }
+    fn accepted(self) -> bool {
+        self != BatchCounts::None
+    }
+}
+
 pub struct ChannelProcessor {
     source: String,
+    batch_counts: BatchCounts,
     interceptors: Vec<Box<dyn Interceptor>>,
     selector: Selector,
     counter: Arc<SourceCounter>,
@@ -64,6 +89,7 @@ impl ChannelProcessor {
     ) -> Self {
         ChannelProcessor {
             source: source.to_string(),
+            batch_counts: BatchCounts::None,
             interceptors,
             selector: selector.into(),
             counter,
@@ -76,6 +102,12 @@ impl ChannelProcessor {
 
     pub fn counter(&self) -> &Arc<SourceCounter> {
         &self.counter
+    }
+
+    /// Which batch counters the puts count: each source says what its Flume class does (none
+    /// by default), when it starts running.
+    pub fn count_batches(&mut self, counts: BatchCounts) {
+        self.batch_counts = counts;
     }
 
     /// The source is about to wait for input for as long as it takes (the watchdog's view:
@@ -111,7 +143,9 @@ impl ChannelProcessor {
         // Counted here, once for every source: what the source read, before interceptors may
         // filter some of it out.
         self.counter.event_received.add(events.len() as u64);
-        self.counter.append_batch_received.inc();
+        if self.batch_counts.received() {
+            self.counter.append_batch_received.inc();
+        }
         // Each receipt is held open while the batch is processed, so that it fires exactly once:
         // when the last stored copy is delivered, or when this batch releases it having stored
         // none (every event of it filtered out or routed nowhere).
@@ -164,7 +198,9 @@ impl ChannelProcessor {
                     info!(source = %self.source, "channel accepted the held batch after {:.1}s of backpressure", t.elapsed().as_secs_f64());
                 }
                 self.counter.event_accepted.add(accepted);
-                self.counter.append_batch_accepted.inc();
+                if self.batch_counts.accepted() {
+                    self.counter.append_batch_accepted.inc();
+                }
                 return PutOutcome::Committed;
             }
             stalled_since.get_or_insert_with(Instant::now);
@@ -198,7 +234,9 @@ impl ChannelProcessor {
             return Ok(());
         }
         self.counter.event_received.add(events.len() as u64);
-        self.counter.append_batch_received.inc();
+        if self.batch_counts.received() {
+            self.counter.append_batch_received.inc();
+        }
         for i in self.interceptors.iter_mut() {
             events = i.intercept(events);
         }
@@ -220,7 +258,9 @@ impl ChannelProcessor {
             }
         }
         self.counter.event_accepted.add(n - routed.unrouted as u64);
-        self.counter.append_batch_accepted.inc();
+        if self.batch_counts.accepted() {
+            self.counter.append_batch_accepted.inc();
+        }
         Ok(())
     }
 
@@ -369,6 +409,37 @@ mod tests {
         drainer.join().expect("drainer");
         assert_eq!(roomy.len(), 2, "x and y once each");
         assert_eq!(tight.len(), 1);
+    }
+
+    /// The batch counters follow the source's flag, in both put paths; the event counters are
+    /// counted whatever it says.
+    #[test]
+    fn batch_counters_are_counted_only_as_the_source_says() {
+        for (counts, received, accepted) in [
+            (BatchCounts::None, 0, 0),
+            (BatchCounts::ReceivedAndAccepted, 2, 2),
+            (BatchCounts::AcceptedOnly, 0, 2),
+        ] {
+            let mut p = ChannelProcessor::new(
+                "r1",
+                vec![],
+                ReplicatingSelector {
+                    required: vec![mem(10)],
+                    optional: vec![],
+                },
+                Arc::new(SourceCounter::default()),
+            );
+            p.count_batches(counts);
+            let stop = Shutdown::new();
+            let put = p.put_blocking(vec![Event::new("a"), Event::new("b")], &stop);
+            assert_eq!(put, PutOutcome::Committed);
+            p.put_once(vec![Event::new("c")]).expect("room");
+            let c = p.counter();
+            assert_eq!(c.append_batch_received.get(), received, "{counts:?}");
+            assert_eq!(c.append_batch_accepted.get(), accepted, "{counts:?}");
+            assert_eq!(c.event_received.get(), 3, "{counts:?}");
+            assert_eq!(c.event_accepted.get(), 3, "{counts:?}");
+        }
     }
 
     #[test]
@@ -526,6 +597,85 @@ mod tests {
             e.headers.insert("dc", v);
         }
         e
+    }
+
+    /// A channel of capacity 2 that already holds two events: every put into it fails (full),
+    /// and nothing drains it.
+    fn full_channel(name: &str) -> Arc<dyn Channel> {
+        let c = named(name, 2);
+        c.put(&mut vec![Event::new("old1"), Event::new("old2")])
+            .expect("room for the first two");
+        c
+    }
+
+    /// Puts `x1 x2` (blocking, with a delivery receipt) and `x3` (once, as the http source does)
+    /// through `p`, whose required channel is `required` and whose optional channel `optional` is
+    /// full: both puts succeed, the required channel has each event once, the optional one is
+    /// untouched, no put was retried, and the receipt waits only for the required copies.
+    fn optional_failure_is_harmless(
+        mut p: ChannelProcessor,
+        required: &Arc<dyn Channel>,
+        optional: &Arc<dyn Channel>,
+        tag: fn(&'static str) -> Event,
+    ) {
+        let stop = Shutdown::new();
+        let (r, fired) = counting_receipt();
+        let batch = ["x1", "x2"]
+            .into_iter()
+            .map(|b| {
+                let mut e = tag(b);
+                e.receipt = Some(r.clone());
+                e
+            })
+            .collect();
+        assert_eq!(p.put_blocking(batch, &stop), PutOutcome::Committed);
+        p.put_once(vec![tag("x3")])
+            .expect("an optional channel's failure is not the put's");
+        assert_eq!(bodies(required), ["x1", "x2", "x3"], "each event once");
+        assert_eq!(
+            bodies(optional),
+            ["old1", "old2"],
+            "the full channel as it was"
+        );
+        let c = p.counter();
+        assert_eq!(
+            c.channel_write_fail.get(),
+            0,
+            "no required put failed or was retried"
+        );
+        assert_eq!(c.event_accepted.get(), 3);
+        TakeTransaction::begin(required, 10, Duration::ZERO).commit();
+        assert_eq!(
+            fired.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "delivered once the required copies are: the optional copy is not waited for"
+        );
+    }
+
+    #[test]
+    fn replicating_a_full_optional_channel_neither_fails_nor_duplicates_the_batch() {
+        let (required, optional) = (named("req", 10), full_channel("opt"));
+        let p = ChannelProcessor::new(
+            "r1",
+            vec![],
+            ReplicatingSelector {
+                required: vec![required.clone()],
+                optional: vec![optional.clone()],
+            },
+            Arc::new(SourceCounter::default()),
+        );
+        optional_failure_is_harmless(p, &required, &optional, Event::new);
+    }
+
+    #[test]
+    fn multiplexing_a_full_optional_channel_neither_fails_nor_duplicates_the_batch() {
+        let (required, optional) = (named("req", 10), full_channel("opt"));
+        let selector = multiplexing(
+            "selector.type = multiplexing\nselector.header = dc\nselector.mapping.x = req\nselector.optional.x = opt",
+            &[&required, &optional],
+        );
+        let p = ChannelProcessor::new("r1", vec![], selector, Arc::new(SourceCounter::default()));
+        optional_failure_is_harmless(p, &required, &optional, |b| tagged(b, Some("x")));
     }
 
     #[test]

@@ -14,7 +14,35 @@ use tracing::warn;
 
 use super::{ChannelProcessor, PutOutcome};
 use crate::event::Event;
+use crate::metrics::SourceCounter;
 use crate::shutdown::Shutdown;
+
+/// What the client called. Flume's AvroSource and ThriftSource count an `append` in
+/// `AppendReceivedCount`/`AppendAcceptedCount` and an `appendBatch` in the batch counters, once
+/// per call: rflume may split a call's batch into several transactions, and it is still one
+/// call (so their processors count no batches themselves, [`super::BatchCounts::None`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Called {
+    Append,
+    AppendBatch,
+}
+
+impl Called {
+    /// The call was read (before its events are put).
+    pub fn received(self, c: &SourceCounter) {
+        match self {
+            Called::Append => c.append_received.inc(),
+            Called::AppendBatch => c.append_batch_received.inc(),
+        }
+    }
+    /// Every event of the call was committed.
+    pub fn accepted(self, c: &SourceCounter) {
+        match self {
+            Called::Append => c.append_accepted.inc(),
+            Called::AppendBatch => c.append_batch_accepted.inc(),
+        }
+    }
+}
 
 /// How long a put may wait for room in a full channel before the client is answered `FAILED`
 /// (Flume answers after the channel's `keep-alive`, 3 s by default).
@@ -24,6 +52,7 @@ pub const PUT_TIMEOUT: Duration = Duration::from_secs(5);
 /// channel's `transactionCapacity`); true when every one committed.
 pub async fn store(
     events: Vec<Event>,
+    called: Called,
     processor: &Arc<Mutex<ChannelProcessor>>,
     source: &str,
     shutdown: &Shutdown,
@@ -40,6 +69,7 @@ pub async fn store(
             let Ok(mut p) = processor.lock() else {
                 return false;
             };
+            called.received(p.counter());
             let max = p.max_batch().max(1);
             let total = events.len();
             let mut rest = events;
@@ -55,6 +85,7 @@ pub async fn store(
                     return false;
                 }
             }
+            called.accepted(p.counter());
             true
         }
     });

@@ -5,7 +5,7 @@
 //! `totalEvents` were stored. A full channel is retried with the same numbers (as in Flume), so
 //! the sequence has no gaps. Used for local runs and to measure the framework's own overhead.
 
-use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
+use super::{BatchCounts, ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
@@ -72,6 +72,13 @@ impl Source for SeqSource {
         mut processor: ChannelProcessor,
         shutdown: Shutdown,
     ) -> Result<(), SourceError> {
+        // Flume's SequenceGeneratorSource counts accepted batches only, and none at all with
+        // batchSize 1 (it then puts each event with processEvent, not as a batch).
+        processor.count_batches(if self.settings.batch_size > 1 {
+            BatchCounts::AcceptedOnly
+        } else {
+            BatchCounts::None
+        });
         let mut next: u64 = 0;
         let total = self.settings.total_events;
         let mut buf = [0u8; 20];

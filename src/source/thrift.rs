@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use tokio_native_tls::TlsAcceptor;
 use tracing::{info, warn};
 
-use super::rpc_put;
+use super::rpc_put::{self, Called};
 use super::tls::TlsSettings;
 use super::{ChannelProcessor, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
@@ -252,7 +252,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     wire::write_unknown_method(shared.protocol, &method, request.seq, &mut reply)?;
                 }
                 Call::Append(event) => {
-                    let status = stored(vec![event], shared).await;
+                    let status = stored(vec![event], Called::Append, shared).await;
                     wire::write_status(
                         shared.protocol,
                         &request.name,
@@ -262,7 +262,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     )?;
                 }
                 Call::AppendBatch(events) => {
-                    let status = stored(events, shared).await;
+                    let status = stored(events, Called::AppendBatch, shared).await;
                     wire::write_status(
                         shared.protocol,
                         &request.name,
@@ -285,8 +285,16 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn stored(events: Vec<crate::event::Event>, shared: &Arc<Shared>) -> Status {
-    if rpc_put::store(events, &shared.processor, &shared.name, &shared.shutdown).await {
+async fn stored(events: Vec<crate::event::Event>, called: Called, shared: &Arc<Shared>) -> Status {
+    if rpc_put::store(
+        events,
+        called,
+        &shared.processor,
+        &shared.name,
+        &shared.shutdown,
+    )
+    .await
+    {
         Status::Ok
     } else {
         Status::Failed

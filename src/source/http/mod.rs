@@ -24,7 +24,7 @@ mod server;
 
 use super::net;
 use super::tls::TlsSettings;
-use super::{ChannelProcessor, Source, SourceError, SourceSpec};
+use super::{BatchCounts, ChannelProcessor, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::shutdown::Shutdown;
@@ -166,9 +166,11 @@ pub struct HttpSource {
 impl Source for HttpSource {
     fn run(
         self: Box<Self>,
-        processor: ChannelProcessor,
+        mut processor: ChannelProcessor,
         shutdown: Shutdown,
     ) -> Result<(), SourceError> {
+        // As Flume's HTTPSource: one received batch per request, one accepted once stored.
+        processor.count_batches(BatchCounts::ReceivedAndAccepted);
         server::run(&self.name, &self.settings, processor, &shutdown)
     }
 }

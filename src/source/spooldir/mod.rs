@@ -36,7 +36,7 @@ mod tracker;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{ChannelProcessor, Source, SourceError, SourceSpec};
+use super::{BatchCounts, ChannelProcessor, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::interceptor::java_regex::JavaRegex;
@@ -398,6 +398,8 @@ impl Source for SpoolDirSource {
         mut processor: ChannelProcessor,
         shutdown: Shutdown,
     ) -> Result<(), SourceError> {
+        // As Flume's SpoolDirectorySource: one received and one accepted batch per put.
+        processor.count_batches(BatchCounts::ReceivedAndAccepted);
         let mut spooler =
             spooler::Spooler::new(&self.name, self.settings, processor.counter().clone());
         spooler.run(&mut processor, &shutdown);

@@ -46,7 +46,7 @@ mod unsaved;
 mod watch;
 
 use self::tailer::Tailer;
-use super::{ChannelProcessor, Source, SourceError};
+use super::{BatchCounts, ChannelProcessor, Source, SourceError};
 use crate::shutdown::Shutdown;
 
 pub use settings::TaildirSettings;
@@ -73,6 +73,8 @@ impl Source for TaildirSource {
         mut processor: ChannelProcessor,
         shutdown: Shutdown,
     ) -> Result<(), SourceError> {
+        // As Flume's TaildirSource: one received and one accepted batch per put.
+        processor.count_batches(BatchCounts::ReceivedAndAccepted);
         let counter = processor.counter().clone();
         let mut t = Tailer::new(self.name.clone(), self.settings, counter);
         t.restore();
