@@ -1,11 +1,13 @@
 //! TLS and SASL against a real Apache Kafka 2.3.1 broker (the seed's version): one broker with a
 //! PLAINTEXT listener (for the test's own consumer), a SASL_PLAINTEXT listener offering PLAIN,
-//! SCRAM-SHA-256 and SCRAM-SHA-512 (users created with Kafka's own `kafka-configs`), and an SSL
-//! listener with a certificate from a CA the test generates with `openssl`. rflume's Kafka sink
+//! SCRAM-SHA-256 and SCRAM-SHA-512 (users created with Kafka's own `kafka-configs`), an SSL
+//! listener with a certificate from a CA the test generates with `openssl`, and a SASL_SSL
+//! listener (the same mechanisms inside TLS with that certificate). rflume's Kafka sink
 //! is configured through Flume's `kafka.producer.*` properties exactly as a Flume user writes them
 //! (`security.protocol`, `sasl.mechanism`, `sasl.jaas.config`, `ssl.truststore.*`).
 //!
-//! Asserted: every line arrives over each mechanism; a wrong SCRAM password and an untrusted CA
+//! Asserted: every line arrives over each mechanism, and over SCRAM-SHA-512 inside TLS with the
+//! seed's style of settings; a wrong SCRAM password and an untrusted CA
 //! each give a clear ERROR and deliver nothing, then the same lines arrive once the config is
 //! fixed and the agent reloads it (SIGHUP) — nothing lost while it was failing.
 
@@ -137,6 +139,7 @@ struct Secured {
     cluster: KafkaCluster,
     sasl_port: u16,
     ssl_port: u16,
+    sasl_ssl_port: u16,
     pki: Pki,
     _dir: tempfile::TempDir,
 }
@@ -148,9 +151,10 @@ fn start(test: &str) -> Option<Secured> {
         .tempdir()
         .unwrap();
     let pki = make_pki(dir.path());
-    let (sasl_port, ssl_port) = (free_port(), free_port());
+    let (sasl_port, ssl_port, sasl_ssl_port) = (free_port(), free_port(), free_port());
     let listeners = format!(
-        "PLAINTEXT://127.0.0.1:{{port}},SASL_PLAINTEXT://127.0.0.1:{sasl_port},SSL://127.0.0.1:{ssl_port}"
+        "PLAINTEXT://127.0.0.1:{{port}},SASL_PLAINTEXT://127.0.0.1:{sasl_port},\
+         SSL://127.0.0.1:{ssl_port},SASL_SSL://127.0.0.1:{sasl_ssl_port}"
     );
     let plain_jaas = format!(
         "org.apache.kafka.common.security.plain.PlainLoginModule required user_{}=\"{}\";",
@@ -181,6 +185,17 @@ fn start(test: &str) -> Option<Secured> {
                 "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config",
                 scram_jaas,
             ),
+            // Each SASL listener needs a login module for every enabled mechanism, or the
+            // broker does not start.
+            ("listener.name.sasl_ssl.plain.sasl.jaas.config", &plain_jaas),
+            (
+                "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config",
+                scram_jaas,
+            ),
+            (
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+                scram_jaas,
+            ),
             ("ssl.keystore.location", &keystore),
             ("ssl.keystore.type", "PKCS12"),
             ("ssl.keystore.password", KEYSTORE_PASSWORD),
@@ -193,6 +208,7 @@ fn start(test: &str) -> Option<Secured> {
         cluster,
         sasl_port,
         ssl_port,
+        sasl_ssl_port,
         pki,
         _dir: dir,
     })
@@ -206,6 +222,13 @@ enum Access<'a> {
         password: &'a str,
     },
     Tls {
+        ca: &'a Path,
+    },
+    /// SASL inside TLS (SASL_SSL), trusting `ca`.
+    SaslTls {
+        mechanism: &'a str,
+        user: &'a str,
+        password: &'a str,
         ca: &'a Path,
     },
 }
@@ -242,6 +265,23 @@ fn sink_lines(s: &Secured, name: &str, topic: &str, access: &Access) -> String {
              {p}.kafka.producer.ssl.truststore.location = {}\n\
              {p}.kafka.producer.ssl.truststore.type = PEM\n",
             s.ssl_port,
+            ca.display()
+        )),
+        // As the seed's sinks are written: SCRAM's login module in the JAAS line, the CA as a
+        // PEM trust store.
+        Access::SaslTls {
+            mechanism,
+            user,
+            password,
+            ca,
+        } => out.push_str(&format!(
+            "{p}.kafka.bootstrap.servers = 127.0.0.1:{}\n\
+             {p}.kafka.producer.security.protocol = SASL_SSL\n\
+             {p}.kafka.producer.sasl.mechanism = {mechanism}\n\
+             {p}.kafka.producer.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{user}\" password=\"{password}\";\n\
+             {p}.kafka.producer.ssl.truststore.location = {}\n\
+             {p}.kafka.producer.ssl.truststore.type = PEM\n",
+            s.sasl_ssl_port,
             ca.display()
         )),
     }
@@ -286,7 +326,7 @@ fn read_topic(cluster: &KafkaCluster, topic: &str, at_least: usize) -> Vec<Strin
 }
 
 #[test]
-fn plain_scram_256_scram_512_and_tls_deliver_every_line() {
+fn plain_scram_256_scram_512_tls_and_scram_over_tls_deliver_every_line() {
     let Some(s) = start("real Kafka TLS and SASL") else {
         return;
     };
@@ -317,6 +357,15 @@ fn plain_scram_256_scram_512_and_tls_deliver_every_line() {
             },
         ),
         ("tls", Access::Tls { ca: &s.pki.ca }),
+        (
+            "scram512-tls",
+            Access::SaslTls {
+                mechanism: "SCRAM-SHA-512",
+                user: SCRAM_USER.0,
+                password: SCRAM_USER.1,
+                ca: &s.pki.ca,
+            },
+        ),
     ];
     let topics: Vec<String> = cases
         .iter()
