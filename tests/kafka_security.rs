@@ -7,7 +7,8 @@
 //! right CA; a renewed certificate without touching the agent) every line arrives exactly once.
 //!
 //! Secrets: a password from `${env:…}` and one written in the file never appear in `rflume
-//! check`'s output or in the agent's log, even with librdkafka's debug logging on.
+//! check`'s output or in the agent's log, even with librdkafka's debug logging on — for the Kafka
+//! sink's producer, and for the Kafka source's consumer and the Kafka channel's two clients.
 //!
 //! SASL SCRAM needs the sqlite-capable broker and is in `tests/kafka_sasl.rs`.
 
@@ -247,6 +248,33 @@ fn an_expired_broker_certificate_is_named_and_the_agent_recovers_when_it_is_rene
     assert!(agent.log().contains("stopped cleanly"));
 }
 
+/// `rflume check`'s output (stdout and stderr) for `conf`, whose JAAS line reads its password
+/// from `${env:RFLUME_TEST_KAFKA_PASSWORD}`.
+fn check_with_password(conf: &Path, password: &str) -> String {
+    let check = Command::new(rflume_bin())
+        .args(["check", "--name", "a1", "--conf-file"])
+        .arg(conf)
+        .env("RFLUME_TEST_KAFKA_PASSWORD", password)
+        .output()
+        .expect("rflume check");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    )
+}
+
+/// The agent of `conf` logging at DEBUG, with that password in its environment.
+fn debug_agent_with_password(conf: &Path, password: &str) -> Agent {
+    let dir = tempfile::tempdir().expect("agent dir");
+    let mut cmd = Command::new(rflume_bin());
+    cmd.args(["agent", "--name", "a1", "-Dflume.root.logger=DEBUG,console"])
+        .args(["--drain-timeout", "1", "--conf-file"])
+        .arg(conf)
+        .env("RFLUME_TEST_KAFKA_PASSWORD", password);
+    Agent::spawn(dir, cmd)
+}
+
 /// Passwords from `${env:…}` and written in the file: `rflume check` shows neither (nor the
 /// JAAS line), and neither appears in the agent's log, even with `-Dflume.root.logger=DEBUG` and
 /// librdkafka's own debug output (`kafka.producer.debug`), while the configuration really is
@@ -275,17 +303,7 @@ fn secrets_never_appear_in_check_output_or_logs() {
     let conf_path = files.dir.path().join("flume.conf");
     fs::write(&conf_path, &text).expect("conf");
 
-    let check = Command::new(rflume_bin())
-        .args(["check", "--name", "a1", "--conf-file"])
-        .arg(&conf_path)
-        .env("RFLUME_TEST_KAFKA_PASSWORD", FROM_ENV)
-        .output()
-        .expect("rflume check");
-    let shown = format!(
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let shown = check_with_password(&conf_path, FROM_ENV);
     assert!(
         shown.contains("sasl.username"),
         "check shows the SASL settings:\n{shown}"
@@ -295,16 +313,94 @@ fn secrets_never_appear_in_check_output_or_logs() {
         assert!(!shown.contains(secret), "check shows {secret}:\n{shown}");
     }
 
-    let dir = tempfile::tempdir().expect("agent dir");
-    let mut cmd = Command::new(rflume_bin());
-    cmd.args(["agent", "--name", "a1", "-Dflume.root.logger=DEBUG,console"])
-        .args(["--drain-timeout", "1", "--conf-file"])
-        .arg(&conf_path)
-        .env("RFLUME_TEST_KAFKA_PASSWORD", FROM_ENV);
-    let mut agent = Agent::spawn(dir, cmd);
+    let mut agent = debug_agent_with_password(&conf_path, FROM_ENV);
     // librdkafka's configuration dump and a SASL attempt prove the secrets were in play.
     agent.wait_for_log(DELIVERY, "sasl.username");
     agent.wait_for_log(DELIVERY, "SASL");
+    agent.stop_cleanly();
+    let log = agent.log();
+    for secret in [FROM_ENV, IN_FILE] {
+        assert!(!log.contains(secret), "the log shows {secret}");
+    }
+}
+
+/// The Kafka source's consumer and the Kafka channel's producer and consumer with the same kind
+/// of secrets and `debug = all` on each: `rflume check` masks them, and the agent's log never
+/// shows them, while each of the three clients really ran with them (librdkafka dumped each
+/// configuration, naming `sasl.username`, and each tried the SASL handshake tansu cannot do).
+#[test]
+fn kafka_source_and_channel_secrets_never_appear_in_check_output_or_logs() {
+    const FROM_ENV: &str = "env-Src-S3cret-0419";
+    const IN_FILE: &str = "file-Chan-S3cret-0820";
+    let broker = Broker::start();
+    broker.create_topic(TOPIC, 1);
+    broker.create_topic("secure-channel", 1);
+    let security = |prefix: &str| {
+        format!(
+            "{prefix}.security.protocol = SASL_PLAINTEXT\n\
+             {prefix}.sasl.mechanism = PLAIN\n\
+             {prefix}.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule \
+             required username='alice' password='${{env:RFLUME_TEST_KAFKA_PASSWORD}}';\n\
+             {prefix}.ssl.key.password = {IN_FILE}\n\
+             {prefix}.debug = all\n\
+             {prefix}.reconnect.backoff.max.ms = 500\n"
+        )
+    };
+    let bootstrap = broker.bootstrap();
+    let text = format!(
+        "a1.sources = r1\n\
+         a1.channels = c1\n\
+         a1.sinks = k1\n\
+         a1.sources.r1.type = org.apache.flume.source.kafka.KafkaSource\n\
+         a1.sources.r1.kafka.bootstrap.servers = {bootstrap}\n\
+         a1.sources.r1.kafka.topics = {TOPIC}\n\
+         a1.sources.r1.channels = c1\n\
+         {}\
+         a1.channels.c1.type = org.apache.flume.channel.kafka.KafkaChannel\n\
+         a1.channels.c1.kafka.bootstrap.servers = {bootstrap}\n\
+         a1.channels.c1.kafka.topic = secure-channel\n\
+         {}{}\
+         a1.sinks.k1.type = null\n\
+         a1.sinks.k1.channel = c1\n",
+        security("a1.sources.r1.kafka.consumer"),
+        security("a1.channels.c1.kafka.producer"),
+        security("a1.channels.c1.kafka.consumer"),
+    );
+    let files = Files::new();
+    let conf_path = files.dir.path().join("flume.conf");
+    fs::write(&conf_path, &text).expect("conf");
+
+    let shown = check_with_password(&conf_path, FROM_ENV);
+    for key in [
+        "kafka.consumer.sasl.jaas.config",
+        "kafka.producer.sasl.jaas.config",
+        "kafka.consumer.ssl.key.password",
+        "kafka.producer.ssl.key.password",
+    ] {
+        assert!(shown.contains(key), "check shows {key}:\n{shown}");
+    }
+    assert!(shown.contains("******"), "masked:\n{shown}");
+    for secret in [FROM_ENV, IN_FILE] {
+        assert!(!shown.contains(secret), "check shows {secret}:\n{shown}");
+    }
+
+    let mut agent = debug_agent_with_password(&conf_path, FROM_ENV);
+    // Each client's configuration dump and SASL attempt prove the secrets were in play: the
+    // source's consumer, the channel's producer (at start) and its consumer (at the sink's
+    // first take).
+    let client_lines = |what: &str, component: &str| -> usize {
+        agent
+            .log()
+            .lines()
+            .filter(|l| l.contains(what) && l.contains(component))
+            .count()
+    };
+    agent.wait_until(DELIVERY, "each client's configuration dump", || {
+        client_lines("sasl.username", "r1") >= 1 && client_lines("sasl.username", "c1") >= 2
+    });
+    agent.wait_until(DELIVERY, "each client's SASL attempt", || {
+        client_lines("SASL", "r1") >= 1 && client_lines("SASL", "c1") >= 2
+    });
     agent.stop_cleanly();
     let log = agent.log();
     for secret in [FROM_ENV, IN_FILE] {

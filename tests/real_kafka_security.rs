@@ -1,22 +1,26 @@
 //! TLS and SASL against a real Apache Kafka 2.3.1 broker (the seed's version): one broker with a
 //! PLAINTEXT listener (for the test's own consumer), a SASL_PLAINTEXT listener offering PLAIN,
-//! SCRAM-SHA-256 and SCRAM-SHA-512 (users created with Kafka's own `kafka-configs`), and an SSL
-//! listener with a certificate from a CA the test generates with `openssl`. rflume's Kafka sink
+//! SCRAM-SHA-256 and SCRAM-SHA-512 (users created with Kafka's own `kafka-configs`), an SSL
+//! listener with a certificate from a CA the test generates with `openssl`, a SASL_SSL
+//! listener (the same mechanisms inside TLS with that certificate), and a second SSL listener
+//! that requires client certificates signed by that CA (`ssl.client.auth = required`). rflume's Kafka sink
 //! is configured through Flume's `kafka.producer.*` properties exactly as a Flume user writes them
 //! (`security.protocol`, `sasl.mechanism`, `sasl.jaas.config`, `ssl.truststore.*`).
 //!
-//! Asserted: every line arrives over each mechanism; a wrong SCRAM password and an untrusted CA
-//! each give a clear ERROR and deliver nothing, then the same lines arrive once the config is
+//! Asserted: every line arrives over each mechanism, over SCRAM-SHA-512 inside TLS with the
+//! seed's style of settings, and over mutual TLS with the agent's certificate as a PEM keystore
+//! and as a PKCS#12 keystore; a wrong SCRAM password, an untrusted CA and a missing client
+//! certificate each give a clear ERROR and deliver nothing, then the same lines arrive once the config is
 //! fixed and the agent reloads it (SIGHUP) — nothing lost while it was failing.
 
 mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use common::jvm::{unique, KafkaCluster, KafkaVersion, Peers};
+use common::security::TestCa;
 use common::*;
 
 const LINES: usize = 100;
@@ -24,112 +28,36 @@ const DELIVERY: Duration = Duration::from_secs(120);
 const KEYSTORE_PASSWORD: &str = "broker-store-pw";
 const PLAIN_USER: (&str, &str) = ("alice", "alice-plain-secret");
 const SCRAM_USER: (&str, &str) = ("bob", "bob-scram-secret");
+const CLIENT_STORE_PASSWORD: &str = "agent-store-pw";
 
-/// A CA, a broker certificate for 127.0.0.1/localhost signed by it, the broker's PKCS#12
-/// keystore, and a second CA that signed nothing (the "wrong CA").
+/// A CA and what it signed: the broker's certificate (in the broker's PKCS#12 keystore), a
+/// PKCS#12 trust store for the broker to check client certificates with, and an agent's client
+/// certificate both as a PEM keystore and as a PKCS#12 keystore; and a second CA that signed
+/// nothing (the "wrong CA"). Made with the shared test PKI ([`TestCa`]).
 struct Pki {
     ca: PathBuf,
     other_ca: PathBuf,
     keystore: PathBuf,
+    truststore: PathBuf,
+    client_pem: PathBuf,
+    client_p12: PathBuf,
+    _cas: (TestCa, TestCa),
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is needed (Debian package openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn make_pki(dir: &Path) -> Pki {
-    for ca in ["ca", "other-ca"] {
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN=rflume test {ca}"),
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.pem"),
-            ],
-        );
-    }
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "broker.key",
-            "-out",
-            "broker.csr",
-        ],
-    );
-    fs::write(
-        dir.join("san.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "broker.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "broker.pem",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "pkcs12",
-            "-export",
-            "-in",
-            "broker.pem",
-            "-inkey",
-            "broker.key",
-            "-certfile",
-            "ca.pem",
-            "-name",
-            "broker",
-            "-out",
-            "broker.p12",
-            "-passout",
-            &format!("pass:{KEYSTORE_PASSWORD}"),
-        ],
-    );
+fn make_pki() -> Pki {
+    let ca = TestCa::new("rflume test ca");
+    let other = TestCa::new("rflume test other-ca");
+    let (broker_cert, broker_key) = ca.server_cert("broker", None);
+    let (client_cert, client_key) = ca.server_cert("client", None);
     Pki {
-        ca: dir.join("ca.pem"),
-        other_ca: dir.join("other-ca.pem"),
-        keystore: dir.join("broker.p12"),
+        ca: ca.cert(),
+        other_ca: other.cert(),
+        keystore: ca.pkcs12(&broker_cert, &broker_key, KEYSTORE_PASSWORD),
+        // Kafka 2.3.1 reads JKS or PKCS#12 trust stores only (PEM came with 2.7).
+        truststore: ca.truststore("PKCS12", KEYSTORE_PASSWORD),
+        client_pem: ca.pem_keystore(&client_cert, &client_key),
+        client_p12: ca.pkcs12(&client_cert, &client_key, CLIENT_STORE_PASSWORD),
+        _cas: (ca, other),
     }
 }
 
@@ -137,20 +65,21 @@ struct Secured {
     cluster: KafkaCluster,
     sasl_port: u16,
     ssl_port: u16,
+    sasl_ssl_port: u16,
+    /// The SSL listener that requires a client certificate.
+    mtls_port: u16,
     pki: Pki,
-    _dir: tempfile::TempDir,
 }
 
 fn start(test: &str) -> Option<Secured> {
     let peers = Peers::get(test, &["zookeeper-3.4.14", "kafka-2.3.1"])?;
-    let dir = tempfile::Builder::new()
-        .prefix("rflume-kafka-pki-")
-        .tempdir()
-        .unwrap();
-    let pki = make_pki(dir.path());
-    let (sasl_port, ssl_port) = (free_port(), free_port());
+    let pki = make_pki();
+    let (sasl_port, ssl_port, sasl_ssl_port, mtls_port) =
+        (free_port(), free_port(), free_port(), free_port());
     let listeners = format!(
-        "PLAINTEXT://127.0.0.1:{{port}},SASL_PLAINTEXT://127.0.0.1:{sasl_port},SSL://127.0.0.1:{ssl_port}"
+        "PLAINTEXT://127.0.0.1:{{port}},SASL_PLAINTEXT://127.0.0.1:{sasl_port},\
+         SSL://127.0.0.1:{ssl_port},SASL_SSL://127.0.0.1:{sasl_ssl_port},\
+         MTLS://127.0.0.1:{mtls_port}"
     );
     let plain_jaas = format!(
         "org.apache.kafka.common.security.plain.PlainLoginModule required user_{}=\"{}\";",
@@ -158,6 +87,7 @@ fn start(test: &str) -> Option<Secured> {
     );
     let scram_jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;";
     let keystore = pki.keystore.display().to_string();
+    let truststore = pki.truststore.display().to_string();
     let cluster = KafkaCluster::start(
         &peers,
         KafkaVersion::V2_3_1,
@@ -165,6 +95,18 @@ fn start(test: &str) -> Option<Secured> {
         &[
             ("listeners", &listeners),
             ("inter.broker.listener.name", "PLAINTEXT"),
+            // MTLS is a second SSL listener, the one that requires client certificates.
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL",
+            ),
+            ("listener.name.mtls.ssl.client.auth", "required"),
+            ("listener.name.mtls.ssl.truststore.location", &truststore),
+            ("listener.name.mtls.ssl.truststore.type", "PKCS12"),
+            (
+                "listener.name.mtls.ssl.truststore.password",
+                KEYSTORE_PASSWORD,
+            ),
             (
                 "sasl.enabled.mechanisms",
                 "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
@@ -181,6 +123,17 @@ fn start(test: &str) -> Option<Secured> {
                 "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config",
                 scram_jaas,
             ),
+            // Each SASL listener needs a login module for every enabled mechanism, or the
+            // broker does not start.
+            ("listener.name.sasl_ssl.plain.sasl.jaas.config", &plain_jaas),
+            (
+                "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config",
+                scram_jaas,
+            ),
+            (
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config",
+                scram_jaas,
+            ),
             ("ssl.keystore.location", &keystore),
             ("ssl.keystore.type", "PKCS12"),
             ("ssl.keystore.password", KEYSTORE_PASSWORD),
@@ -193,8 +146,9 @@ fn start(test: &str) -> Option<Secured> {
         cluster,
         sasl_port,
         ssl_port,
+        sasl_ssl_port,
+        mtls_port,
         pki,
-        _dir: dir,
     })
 }
 
@@ -208,6 +162,26 @@ enum Access<'a> {
     Tls {
         ca: &'a Path,
     },
+    /// TLS to the listener that requires a client certificate, presenting `client`.
+    MutualTls {
+        client: ClientCert<'a>,
+    },
+    /// SASL inside TLS (SASL_SSL), trusting `ca`.
+    SaslTls {
+        mechanism: &'a str,
+        user: &'a str,
+        password: &'a str,
+        ca: &'a Path,
+    },
+}
+
+/// The client certificate a sink presents, in the forms Flume's users write it.
+enum ClientCert<'a> {
+    None,
+    /// `ssl.keystore.type = PEM`: the certificate and its key in one file.
+    Pem(&'a Path),
+    /// `ssl.keystore.location` + `ssl.keystore.password` (PKCS#12).
+    Pkcs12(&'a Path, &'a str),
 }
 
 fn sink_lines(s: &Secured, name: &str, topic: &str, access: &Access) -> String {
@@ -242,6 +216,47 @@ fn sink_lines(s: &Secured, name: &str, topic: &str, access: &Access) -> String {
              {p}.kafka.producer.ssl.truststore.location = {}\n\
              {p}.kafka.producer.ssl.truststore.type = PEM\n",
             s.ssl_port,
+            ca.display()
+        )),
+        Access::MutualTls { client } => {
+            out.push_str(&format!(
+                "{p}.kafka.bootstrap.servers = 127.0.0.1:{}\n\
+                 {p}.kafka.producer.security.protocol = SSL\n\
+                 {p}.kafka.producer.ssl.truststore.location = {}\n\
+                 {p}.kafka.producer.ssl.truststore.type = PEM\n",
+                s.mtls_port,
+                s.pki.ca.display()
+            ));
+            match client {
+                ClientCert::None => {}
+                ClientCert::Pem(path) => out.push_str(&format!(
+                    "{p}.kafka.producer.ssl.keystore.location = {}\n\
+                     {p}.kafka.producer.ssl.keystore.type = PEM\n",
+                    path.display()
+                )),
+                ClientCert::Pkcs12(path, password) => out.push_str(&format!(
+                    "{p}.kafka.producer.ssl.keystore.location = {}\n\
+                     {p}.kafka.producer.ssl.keystore.type = PKCS12\n\
+                     {p}.kafka.producer.ssl.keystore.password = {password}\n",
+                    path.display()
+                )),
+            }
+        }
+        // As the seed's sinks are written: SCRAM's login module in the JAAS line, the CA as a
+        // PEM trust store.
+        Access::SaslTls {
+            mechanism,
+            user,
+            password,
+            ca,
+        } => out.push_str(&format!(
+            "{p}.kafka.bootstrap.servers = 127.0.0.1:{}\n\
+             {p}.kafka.producer.security.protocol = SASL_SSL\n\
+             {p}.kafka.producer.sasl.mechanism = {mechanism}\n\
+             {p}.kafka.producer.sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username=\"{user}\" password=\"{password}\";\n\
+             {p}.kafka.producer.ssl.truststore.location = {}\n\
+             {p}.kafka.producer.ssl.truststore.type = PEM\n",
+            s.sasl_ssl_port,
             ca.display()
         )),
     }
@@ -286,7 +301,7 @@ fn read_topic(cluster: &KafkaCluster, topic: &str, at_least: usize) -> Vec<Strin
 }
 
 #[test]
-fn plain_scram_256_scram_512_and_tls_deliver_every_line() {
+fn plain_scram_256_scram_512_tls_scram_over_tls_and_mutual_tls_deliver_every_line() {
     let Some(s) = start("real Kafka TLS and SASL") else {
         return;
     };
@@ -317,6 +332,27 @@ fn plain_scram_256_scram_512_and_tls_deliver_every_line() {
             },
         ),
         ("tls", Access::Tls { ca: &s.pki.ca }),
+        (
+            "scram512-tls",
+            Access::SaslTls {
+                mechanism: "SCRAM-SHA-512",
+                user: SCRAM_USER.0,
+                password: SCRAM_USER.1,
+                ca: &s.pki.ca,
+            },
+        ),
+        (
+            "mtls-pem",
+            Access::MutualTls {
+                client: ClientCert::Pem(&s.pki.client_pem),
+            },
+        ),
+        (
+            "mtls-p12",
+            Access::MutualTls {
+                client: ClientCert::Pkcs12(&s.pki.client_p12, CLIENT_STORE_PASSWORD),
+            },
+        ),
     ];
     let topics: Vec<String> = cases
         .iter()
@@ -397,7 +433,7 @@ fn fails_then_recovers(s: &Secured, tag: &str, broken: Access, fixed: Access, sa
 }
 
 #[test]
-fn a_wrong_scram_password_and_an_untrusted_ca_fail_loudly_and_lose_nothing_once_fixed() {
+fn a_wrong_password_an_untrusted_ca_or_no_client_certificate_loses_nothing_once_fixed() {
     let Some(s) = start("real Kafka TLS and SASL failures") else {
         return;
     };
@@ -431,5 +467,17 @@ fn a_wrong_scram_password_and_an_untrusted_ca_fail_loudly_and_lose_nothing_once_
             "certificate verify failed",
             "the broker's TLS certificate could not be verified",
         ],
+    );
+    fails_then_recovers(
+        &s,
+        "nocert",
+        Access::MutualTls {
+            client: ClientCert::None,
+        },
+        Access::MutualTls {
+            client: ClientCert::Pkcs12(&s.pki.client_p12, CLIENT_STORE_PASSWORD),
+        },
+        // rflume's explanation, with the Flume property to set.
+        &["requires a TLS client certificate"],
     );
 }

@@ -26,6 +26,7 @@ use tracing::{debug, error, info, warn};
 use super::ledger::{Ledger, Pos};
 use super::{KafkaChannelSettings, KEY_HEADER};
 use crate::channel::{strip_receipts, Channel, ChannelError, TakeId};
+use crate::config::secret::Scrubber;
 use crate::event::{Event, Headers};
 use crate::kafka::avro::{decode_flume_event, encode_flume_event};
 use crate::metrics::ChannelCounter;
@@ -80,8 +81,16 @@ impl KafkaChannel {
             .set_log_level(RDKafkaLogLevel::Info)
             .create_with_context(PutContext {
                 channel: name.to_string(),
+                scrubber: settings.producer.scrubber(),
             })
-            .map_err(|e| e.to_string())?;
+            // librdkafka's reason may quote a setting.
+            .map_err(|e| {
+                settings
+                    .producer
+                    .scrubber()
+                    .scrub(&e.to_string())
+                    .into_owned()
+            })?;
         let message_timeout = settings
             .producer
             .get("message.timeout.ms")
@@ -116,6 +125,7 @@ impl KafkaChannel {
             channel: self.name.clone(),
             state: self.state.clone(),
             revoked: AtomicBool::new(false),
+            scrubber: self.settings.consumer.scrubber(),
         };
         let created: Result<BaseConsumer<TakeContext>, KafkaError> = self
             .settings
@@ -140,7 +150,21 @@ impl KafkaChannel {
         Some(consumer)
     }
 
+    /// `message` may carry librdkafka's text (a consumer's creation or subscription error), so
+    /// it is scrubbed of both clients' secrets.
     fn log_error(&self, message: String) {
+        let message = self
+            .settings
+            .consumer
+            .scrubber()
+            .scrub(&message)
+            .into_owned();
+        let message = self
+            .settings
+            .producer
+            .scrubber()
+            .scrub(&message)
+            .into_owned();
         let now = Instant::now();
         let mut last = lock(&self.last_error_log);
         if last.is_none_or(|t| now.duration_since(t) >= ERROR_LOG_EVERY) {
@@ -603,14 +627,18 @@ impl PutWait {
 /// The producer's callbacks (librdkafka's thread of the `ThreadedProducer`).
 struct PutContext {
     channel: String,
+    /// Masks the producer configuration's secrets in librdkafka's text (see [`log_librdkafka`]).
+    scrubber: Scrubber,
 }
 
 impl ClientContext for PutContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        log_librdkafka(&self.channel, level, fac, message);
+        log_librdkafka(&self.channel, &self.scrubber, level, fac, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        let error = self.scrubber.scrub(&error.to_string()).into_owned();
+        let reason = self.scrubber.scrub(reason);
         warn!(channel = %self.channel, "Kafka producer: {error}: {reason}");
     }
 }
@@ -633,14 +661,18 @@ struct TakeContext {
     state: Arc<Mutex<TakeState>>,
     /// Set when partitions are revoked: the take being gathered ends.
     revoked: AtomicBool,
+    /// Masks the consumer configuration's secrets in librdkafka's text (see [`log_librdkafka`]).
+    scrubber: Scrubber,
 }
 
 impl ClientContext for TakeContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        log_librdkafka(&self.channel, level, fac, message);
+        log_librdkafka(&self.channel, &self.scrubber, level, fac, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        let error = self.scrubber.scrub(&error.to_string()).into_owned();
+        let reason = self.scrubber.scrub(reason);
         warn!(channel = %self.channel, "Kafka consumer: {error}: {reason}");
     }
 }
@@ -671,7 +703,17 @@ impl ConsumerContext for TakeContext {
     }
 }
 
-fn log_librdkafka(channel: &str, level: RDKafkaLogLevel, fac: &str, message: &str) {
+/// A librdkafka log line at its level, with the client's secrets masked first: with
+/// `kafka.*.debug` librdkafka's lines may quote settings, and this is text rflume did not write
+/// (the Kafka sink scrubs the same way).
+fn log_librdkafka(
+    channel: &str,
+    scrubber: &Scrubber,
+    level: RDKafkaLogLevel,
+    fac: &str,
+    message: &str,
+) {
+    let message = scrubber.scrub(message);
     match level {
         RDKafkaLogLevel::Emerg
         | RDKafkaLogLevel::Alert
@@ -679,5 +721,42 @@ fn log_librdkafka(channel: &str, level: RDKafkaLogLevel, fac: &str, message: &st
         | RDKafkaLogLevel::Error => error!(channel, "librdkafka {fac}: {message}"),
         RDKafkaLogLevel::Warning => warn!(channel, "librdkafka {fac}: {message}"),
         _ => debug!(channel, "librdkafka {fac}: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::secret::{Secret, MASK};
+    use crate::testing::logged;
+
+    /// The producer's and the consumer's librdkafka log lines and errors reach the log with the
+    /// configuration's secrets masked.
+    #[test]
+    fn librdkafka_text_is_scrubbed_of_the_clients_secrets() {
+        const SECRET: &str = "channel-S3cret-pw";
+        let scrubber = Scrubber::new(&[Secret::new(SECRET)]);
+        let put = PutContext {
+            channel: "c1".to_string(),
+            scrubber: scrubber.clone(),
+        };
+        let take = TakeContext {
+            channel: "c1".to_string(),
+            state: Arc::default(),
+            revoked: AtomicBool::new(false),
+            scrubber,
+        };
+        let log = logged(|| {
+            for level in [RDKafkaLogLevel::Error, RDKafkaLogLevel::Debug] {
+                put.log(level, "CONF", &format!("ssl.key.password = {SECRET}"));
+                take.log(level, "CONF", &format!("sasl.password = {SECRET}"));
+            }
+            let error = || KafkaError::ClientCreation(format!("bad value {SECRET}"));
+            put.error(error(), &format!("{SECRET} refused"));
+            take.error(error(), &format!("{SECRET} refused"));
+        });
+        assert!(!log.contains(SECRET), "{log}");
+        // Every line was logged, with the mask where the secret was.
+        assert_eq!(log.matches(MASK).count(), 8, "{log}");
     }
 }

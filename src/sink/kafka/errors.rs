@@ -72,6 +72,22 @@ pub fn explain(code: Option<RDKafkaErrorCode>, reason: &str) -> Option<&'static 
              that it is within its validity dates and that it names this host",
         );
     }
+    // Mutual TLS: with TLS 1.2 the broker aborts the handshake (librdkafka adds "client SSL
+    // authentication might be required"), with TLS 1.3 it sends OpenSSL's "certificate
+    // required" alert; a certificate it does not trust is a "bad certificate" or "unknown ca"
+    // alert. librdkafka's own hint names its settings, not the Flume properties to set.
+    if has("client ssl authentication might be required")
+        || has("alert certificate required")
+        || has("alert bad certificate")
+        || has("alert unknown ca")
+    {
+        return Some(
+            "the broker requires a TLS client certificate (its listener has ssl.client.auth = \
+             required) and did not accept this agent's: set kafka.producer.ssl.keystore.location \
+             to the agent's certificate and key (PKCS#12 with ssl.keystore.password, or PEM with \
+             ssl.keystore.type = PEM), signed by a CA in the broker's ssl.truststore",
+        );
+    }
     if has("wrong version number") || has("packet length too long") || has("unexpected eof") {
         return Some(
             "the TLS handshake got no TLS answer: the broker's port may not speak TLS — check \
@@ -195,6 +211,10 @@ mod tests {
             ("SASL SCRAM-SHA-256 mechanism handshake failed: Broker: SASL Authentication failed: invalid-proof", "wrong password"),
             ("SASL authentication error: unknown-user", "does not know this SASL user"),
             ("SSL handshake failed: error:0A00010B:SSL routines::wrong version number", "may not speak TLS"),
+            // Kafka 2.3.1 with ssl.client.auth = required, TLS 1.2, no client certificate.
+            ("SSL handshake failed: error:0A0000F4:SSL routines::unexpected message: client SSL authentication might be required (see ssl.key.location and ssl.certificate.location and consult the broker logs for more information)", "requires a TLS client certificate"),
+            ("SSL handshake failed: error:0A00045C:SSL routines::tlsv13 alert certificate required: SSL alert number 116", "requires a TLS client certificate"),
+            ("SSL handshake failed: error:0A000412:SSL routines::sslv3 alert bad certificate: SSL alert number 42", "requires a TLS client certificate"),
         ];
         for (reason, want) in cases {
             let got = explain(Some(RDKafkaErrorCode::Authentication), reason).unwrap_or("(none)");

@@ -21,6 +21,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tracing::{debug, error, info, warn};
 
 use super::{KafkaSourceSettings, Subscription};
+use crate::config::secret::Scrubber;
 use crate::event::{Event, Headers};
 use crate::kafka::avro::decode_flume_event;
 use crate::kafka::zookeeper::{lookup_brokers, LookupError};
@@ -59,11 +60,16 @@ struct SourceContext {
     source: String,
     /// Set when partitions are revoked: the batch being gathered ends and is committed.
     revoked: AtomicBool,
+    /// Masks the consumer configuration's secrets in librdkafka's text before it is logged:
+    /// with `kafka.consumer.debug` its lines may quote settings, and its errors are text rflume
+    /// did not write (the Kafka sink does the same).
+    scrubber: Scrubber,
 }
 
 impl ClientContext for SourceContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         let source = self.source.as_str();
+        let message = self.scrubber.scrub(message);
         match level {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
@@ -75,6 +81,8 @@ impl ClientContext for SourceContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        let error = self.scrubber.scrub(&error.to_string()).into_owned();
+        let reason = self.scrubber.scrub(reason);
         warn!(source = %self.source, "Kafka consumer: {error}: {reason}");
     }
 }
@@ -108,9 +116,11 @@ impl Source for KafkaSource {
             source_name: self.name.clone(),
             message,
         };
+        let scrubber = self.settings.consumer.scrubber();
         let context = SourceContext {
             source: self.name.clone(),
             revoked: AtomicBool::new(false),
+            scrubber: scrubber.clone(),
         };
         let mut config = self.settings.consumer.client_config();
         if let Some(zk) = &self.settings.zookeeper {
@@ -133,7 +143,11 @@ impl Source for KafkaSource {
         let consumer: BaseConsumer<SourceContext> = config
             .set_log_level(RDKafkaLogLevel::Info)
             .create_with_context(context)
-            .map_err(|e| failed(format!("cannot create the Kafka consumer: {e}")))?;
+            // librdkafka's reason may quote a setting.
+            .map_err(|e| {
+                let e = scrubber.scrub(&e.to_string()).into_owned();
+                failed(format!("cannot create the Kafka consumer: {e}"))
+            })?;
         let topics: Vec<String> = match &self.settings.subscription {
             Subscription::Topics(t) => t.clone(),
             // librdkafka treats a name starting with ^ as a pattern and searches it; Java's
@@ -141,9 +155,10 @@ impl Source for KafkaSource {
             Subscription::Pattern(p) => vec![format!("^({p})$")],
         };
         let refs: Vec<&str> = topics.iter().map(String::as_str).collect();
-        consumer
-            .subscribe(&refs)
-            .map_err(|e| failed(format!("cannot subscribe to {}: {e}", topics.join(","))))?;
+        consumer.subscribe(&refs).map_err(|e| {
+            let e = scrubber.scrub(&e.to_string()).into_owned();
+            failed(format!("cannot subscribe to {}: {e}", topics.join(",")))
+        })?;
         info!(source = %self.name, group = %self.settings.group_id, "Kafka source subscribed to {}", topics.join(","));
 
         let mut reader = BatchReader {
@@ -151,6 +166,7 @@ impl Source for KafkaSource {
             settings: &self.settings,
             next_offsets: Vec::new(),
             last_error_log: None,
+            scrubber: &scrubber,
         };
         let max_batch = self.settings.batch_size.min(processor.max_batch()).max(1);
         while !shutdown.is_stopping() {
@@ -186,6 +202,8 @@ struct BatchReader<'a> {
     /// batch spans few partitions, and a lookup by `&str` allocates nothing per record).
     next_offsets: Vec<(String, i32, i64)>,
     last_error_log: Option<Instant>,
+    /// The consumer's errors carry librdkafka's text.
+    scrubber: &'a Scrubber,
 }
 
 impl BatchReader<'_> {
@@ -333,6 +351,7 @@ impl BatchReader<'_> {
     }
 
     fn log_error(&mut self, message: String) {
+        let message = self.scrubber.scrub(&message);
         let now = Instant::now();
         if self
             .last_error_log
@@ -343,5 +362,39 @@ impl BatchReader<'_> {
         } else {
             debug!(source = %self.name, "{message}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::secret::{Secret, MASK};
+    use crate::testing::logged;
+
+    /// librdkafka's log lines and errors reach the log with the configuration's secrets masked.
+    #[test]
+    fn librdkafka_text_is_scrubbed_of_the_consumers_secrets() {
+        const SECRET: &str = "consumer-S3cret-pw";
+        let context = SourceContext {
+            source: "r1".to_string(),
+            revoked: AtomicBool::new(false),
+            scrubber: Scrubber::new(&[Secret::new(SECRET)]),
+        };
+        let log = logged(|| {
+            for level in [
+                RDKafkaLogLevel::Error,
+                RDKafkaLogLevel::Warning,
+                RDKafkaLogLevel::Debug,
+            ] {
+                context.log(level, "CONF", &format!("sasl.password = {SECRET}"));
+            }
+            context.error(
+                KafkaError::ClientCreation(format!("bad value {SECRET}")),
+                &format!("handshake with {SECRET} failed"),
+            );
+        });
+        assert!(!log.contains(SECRET), "{log}");
+        // The lines themselves were logged, with the mask where the secret was.
+        assert_eq!(log.matches(MASK).count(), 5, "{log}");
     }
 }
