@@ -361,6 +361,9 @@ fn health_reports_components_that_do_not_run() {
         a1.channels.c1.type = memory\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n\
         a1.sinks.k2.type = null\na1.sinks.k2.channel = c9\n";
     let mut agent = start_monitored(config, port, &[]);
+    // The metrics server answers before the components start (it serves while they do): the
+    // components are judged once the agent says it started.
+    agent.wait_for_log(DEADLINE, "agent a1 started");
     let h = get(&format!("http://127.0.0.1:{port}/health")).expect("answer");
     assert_eq!(h.status, 503, "{}", h.body);
     let json: serde_json::Value = serde_json::from_str(&h.body).expect("JSON");
@@ -384,6 +387,9 @@ fn health_names_unsupported_components_started_with_the_opt_in() {
         a1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n\
         a1.sinks.k2.type = irc\na1.sinks.k2.hostname = irc.example.com\na1.sinks.k2.channel = c2\n";
     let mut agent = start_monitored(config, port, &["--allow-unsupported"]);
+    // The metrics server answers before the components start (it serves while they do): the
+    // components are judged once the agent says it started.
+    agent.wait_for_log(DEADLINE, "agent a1 started");
     let h = get(&format!("http://127.0.0.1:{port}/health")).expect("answer");
     assert_eq!(h.status, 503, "{}", h.body);
     let json: serde_json::Value = serde_json::from_str(&h.body).expect("JSON");
