@@ -14,7 +14,8 @@
 #   --keep      keep the work directory (configs, logs, per-run data) instead of deleting it
 #
 # Environment: TANSU (a tansu 0.6.0 binary; otherwise scripts/install-tansu.sh finds or installs
-# one), TMPDIR (work directory; needs ~3x the input size free), CARGO_TARGET_DIR.
+# one), TMPDIR (work directory; needs ~3x the input size free), CARGO_TARGET_DIR,
+# RFLUME_BENCH_EXTRA (lines appended to every rflume config, for timing a variant).
 #
 # What is measured, per run (a fresh memory broker per run; the systems run in a rotated order so
 # none always goes first on an empty broker):
@@ -379,6 +380,11 @@ a1.sinks.k1.kafka.producer.acks = 1
 a1.sinks.k1.flumeBatchSize = $4
 a1.sinks.k1.channel = c1
 EOF
+    # Experiments: RFLUME_BENCH_EXTRA's lines (e.g. a producer setting) end every rflume config,
+    # so a variant can be timed against the same ceiling without editing this script.
+    if [[ -n "${RFLUME_BENCH_EXTRA:-}" ]]; then
+        printf '%s\n' "$RFLUME_BENCH_EXTRA" >>"$1"
+    fi
 }
 
 write_conf() { # FILE INPUT TOPIC EXEC_BATCH TX_CAPACITY SINK_BATCH [EXEC_BATCH_TIMEOUT_MS] [FILE_CHANNEL_DIR] [COMMAND] [BOOTSTRAP]
