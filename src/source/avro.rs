@@ -34,6 +34,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use super::rpc_put::Called;
+use super::runtime::runtime;
 use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
@@ -314,10 +315,7 @@ impl Source for AvroSource {
             source_name: self.name.clone(),
             message,
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| failed(format!("cannot start runtime: {e}")))?;
+        let rt = runtime(&self.name)?;
         // The key store is read before the port opens: a bad one fails the source at once.
         let tls = match &self.settings.tls {
             Some(t) => Some(t.acceptor().map_err(&failed)?),

@@ -29,6 +29,7 @@ use tracing::{error, info, warn};
 
 use super::exec_guard::{EXEC_GUARD, GUARD_ERROR_PREFIX};
 use super::framer::{LineFramer, LineLimit, LongLines};
+use super::runtime::runtime;
 use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
@@ -196,13 +197,6 @@ impl ExecSource {
             settings,
         }
     }
-
-    fn failed(&self, message: impl Into<String>) -> SourceError {
-        SourceError::Failed {
-            source_name: self.name.clone(),
-            message: message.into(),
-        }
-    }
 }
 
 /// Why reading stopped.
@@ -222,10 +216,7 @@ impl Source for ExecSource {
         // One small single-threaded runtime per exec source: the child's stdout, stderr and the
         // batch timer are multiplexed without extra threads, and a blocking channel put simply
         // pauses reading — which is the backpressure we want.
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| self.failed(format!("cannot start runtime: {e}")))?;
+        let rt = runtime(&self.name)?;
         rt.block_on(self.run_loop(&mut processor, &shutdown));
         Ok(())
     }

@@ -21,6 +21,7 @@ pub mod netcat;
 pub mod netcat_udp;
 pub mod processor;
 pub mod rpc_put;
+pub mod runtime;
 pub mod selector;
 pub mod seq;
 pub mod spooldir;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::runtime::runtime;
 use super::{ChannelProcessor, PutOutcome, SourceError};
 use crate::config::reader::PropReader;
 use crate::event::Event;
@@ -204,13 +205,7 @@ pub fn run_udp(
     shutdown: &Shutdown,
     mut parse: impl FnMut(&[u8], SocketAddr, &mut Vec<Event>) + Send + 'static,
 ) -> Result<(), SourceError> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| SourceError::Failed {
-            source_name: name.to_string(),
-            message: format!("cannot start runtime: {e}"),
-        })?;
+    let rt = runtime(name)?;
     let socket = rt.block_on(bind_udp(name, host, port))?;
     let (tx, mut rx) = mpsc::channel::<Vec<Event>>(UDP_QUEUE);
     let counter = processor.counter().clone();

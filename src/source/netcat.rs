@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
+use super::runtime::runtime;
 use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
@@ -108,13 +109,7 @@ impl Source for NetcatSource {
         processor: ChannelProcessor,
         shutdown: Shutdown,
     ) -> Result<(), SourceError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| SourceError::Failed {
-                source_name: self.name.clone(),
-                message: format!("cannot start runtime: {e}"),
-            })?;
+        let rt = runtime(&self.name)?;
         let addr = format!("{}:{}", self.settings.bind, self.settings.port);
         let listener = rt
             .block_on(TcpListener::bind(&addr))

@@ -31,6 +31,7 @@ use tokio_native_tls::TlsAcceptor;
 use tracing::{info, warn};
 
 use super::rpc_put::{self, Called};
+use super::runtime::runtime;
 use super::tls::TlsSettings;
 use super::{ChannelProcessor, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
@@ -155,10 +156,7 @@ impl Source for ThriftSource {
             source_name: self.name.clone(),
             message,
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| failed(format!("cannot start runtime: {e}")))?;
+        let rt = runtime(&self.name)?;
         let acceptor: Option<TlsAcceptor> = match &self.settings.tls {
             Some(t) => Some(t.acceptor().map_err(failed)?),
             None => None,

@@ -20,6 +20,7 @@ use crate::event::Event;
 use crate::metrics::SourceCounter;
 use crate::shutdown::Shutdown;
 use crate::source::net::bind_addrs;
+use crate::source::runtime::runtime;
 use crate::source::{ChannelProcessor, SourceError};
 
 /// Requests waiting for the put thread at most (each holds its events in memory).
@@ -44,10 +45,7 @@ pub fn run(
         source_name: name.to_string(),
         message,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| fail(format!("cannot start runtime: {e}")))?;
+    let rt = runtime(name)?;
     let acceptor = match &s.tls {
         Some(t) => Some(t.acceptor().map_err(fail)?),
         None => None,

@@ -18,6 +18,7 @@ use crate::event::Event;
 use crate::interceptor::search_replace::Charset;
 use crate::shutdown::Shutdown;
 use crate::source::net::{bind_addrs, java_ip, HostNames};
+use crate::source::runtime::runtime;
 use crate::source::tls::TlsSettings;
 use crate::source::{ChannelProcessor, PutOutcome, Source, SourceError};
 
@@ -124,10 +125,7 @@ impl Source for TcpSyslogSource {
             source_name: self.name.clone(),
             message,
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| fail(format!("cannot start runtime: {e}")))?;
+        let rt = runtime(&self.name)?;
         let acceptor = match &self.l.tls {
             Some(t) => Some(t.acceptor().map_err(fail)?),
             None => None,
