@@ -26,19 +26,20 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-use super::rpc_put::Called;
+use super::listener::accept_loop;
+use super::rpc_put::{self, Called};
 use super::runtime::runtime;
-use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
+use super::{ChannelProcessor, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
+use crate::metrics::SourceCounter;
 use crate::rpc::deflate::{Deflater, Inflater, ZlibStream, DEFAULT_LEVEL};
 use crate::rpc::frame::{encode_packet, FrameDecoder};
 use crate::rpc::ipc::{write_error, write_status, Call, KnownClients, ServerConnection, Status};
@@ -46,11 +47,7 @@ use crate::rpc::tls::{Layering, TlsSettings, LAYERING_KEY};
 use crate::rpc::{settings, RpcError};
 use crate::shutdown::Shutdown;
 
-/// How long a put may wait for room in a full channel before the client is answered `FAILED`
-/// (Flume answers it after the channel's `keep-alive`, 3 s by default). Below Flume's 20 s
-/// `request-timeout`, so the client hears `FAILED` and resends, instead of giving up on its own
-/// while the put still goes on — which would store the batch twice.
-pub const PUT_TIMEOUT: Duration = Duration::from_secs(5);
+pub use super::rpc_put::PUT_TIMEOUT;
 
 /// How long a client may take over its TLS handshake (Netty's `SslHandler` default, 10 s).
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -299,7 +296,9 @@ pub struct AvroSource {
 struct Shared {
     name: String,
     settings: AvroSourceSettings,
-    processor: Mutex<ChannelProcessor>,
+    processor: Arc<Mutex<ChannelProcessor>>,
+    /// The processor's counter, for what is counted without its lock (which a put may hold).
+    counter: Arc<SourceCounter>,
     known: KnownClients,
     shutdown: Shutdown,
     tls: Option<tokio_native_tls::TlsAcceptor>,
@@ -326,52 +325,39 @@ impl Source for AvroSource {
             .block_on(TcpListener::bind(&addr))
             .map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
         info!(source = %self.name, "Avro source {} started on {addr}.", self.name);
+        let open = processor.counter().clone();
         let shared = Arc::new(Shared {
             name: self.name.clone(),
             settings: self.settings.clone(),
-            processor: Mutex::new(processor),
+            counter: open.clone(),
+            processor: Arc::new(Mutex::new(processor)),
             known: KnownClients::default(),
             shutdown: shutdown.clone(),
             tls,
         });
-        rt.block_on(async move {
-            let mut connections = JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = shutdown.stopped() => break,
-                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, peer)) => {
-                            if !shared.settings.admits(peer.ip()) {
-                                info!(source = %shared.name, "connection from {peer} refused by ipFilterRules");
-                                continue;
-                            }
-                            let shared = shared.clone();
-                            connections.spawn(async move {
-                                counter_add(&shared, 1);
-                                if let Err(e) = connection(stream, peer, &shared).await {
-                                    warn!(source = %shared.name, "connection from {peer}: {e}");
-                                }
-                                counter_add(&shared, -1);
-                            });
-                        }
-                        Err(e) => warn!(source = %shared.name, "accept failed: {e}"),
-                    },
+        rt.block_on(async {
+            let admit = |peer: SocketAddr| {
+                let admitted = shared.settings.admits(peer.ip());
+                if !admitted {
+                    info!(source = %shared.name, "connection from {peer} refused by ipFilterRules");
                 }
-            }
-            // Stop accepting; let each connection finish the request it is storing (its put
-            // ends by the drain deadline), so nothing is committed after the source returned.
-            drop(listener);
-            while connections.join_next().await.is_some() {}
+                admitted
+            };
+            let serve = |stream, peer| {
+                let shared = shared.clone();
+                async move {
+                    if let Err(e) = connection(stream, peer, &shared).await {
+                        warn!(source = %shared.name, "connection from {peer}: {e}");
+                    }
+                }
+            };
+            accept_loop(&self.name, listener, &shutdown, Some(open), admit, serve)
+                .await
+                .finish(&shutdown)
+                .await
         });
         info!(source = %self.name, "Avro source {} stopped.", self.name);
         Ok(())
-    }
-}
-
-fn counter_add(shared: &Shared, n: i64) {
-    if let Ok(p) = shared.processor.lock() {
-        p.counter().open_connections.add(n);
     }
 }
 
@@ -514,57 +500,20 @@ async fn answer(
     write_status(status, reply)
 }
 
-/// Puts `events` into the channels (several transactions when the batch is larger than a
-/// channel's `transactionCapacity`) and says what the client is told.
+/// Puts `events` into the channels and says what the client is told.
 async fn store(events: Vec<Event>, called: Called, shared: &Arc<Shared>) -> Status {
-    if events.is_empty() {
-        return Status::Ok;
-    }
-    // When to stop trying this put: PUT_TIMEOUT after it began, or the agent's drain deadline.
-    let give_up = Shutdown::new();
-    let put = tokio::task::spawn_blocking({
-        let shared = shared.clone();
-        let give_up = give_up.clone();
-        // The put may wait for room in a channel (backpressure): off the connection thread, so
-        // that other connections are still read and answered meanwhile.
-        move || {
-            let Ok(mut p) = shared.processor.lock() else {
-                return Status::Failed;
-            };
-            called.received(p.counter());
-            let max = p.max_batch().max(1);
-            let total = events.len();
-            let mut rest = events;
-            while !rest.is_empty() {
-                let tail = if rest.len() > max {
-                    rest.split_off(max)
-                } else {
-                    Vec::new()
-                };
-                let chunk = std::mem::replace(&mut rest, tail);
-                if let PutOutcome::Abandoned { lost } = p.put_blocking(chunk, &give_up) {
-                    warn!(source = %shared.name, "{lost} of {total} events from an avro client could not be stored in time; the client is answered FAILED and sends them again");
-                    return Status::Failed;
-                }
-            }
-            called.accepted(p.counter());
-            Status::Ok
-        }
-    });
-    tokio::pin!(put);
-    let timeout = tokio::time::sleep(PUT_TIMEOUT);
-    tokio::pin!(timeout);
-    let mut agent_stopping = false;
-    loop {
-        tokio::select! {
-            status = &mut put => return status.unwrap_or(Status::Failed),
-            _ = &mut timeout, if !give_up.is_stopping() => give_up.trigger(Instant::now()),
-            _ = shared.shutdown.stopped(), if !agent_stopping => {
-                agent_stopping = true;
-                // As every source's put while the agent stops: retried until its drain deadline.
-                give_up.trigger(shared.shutdown.deadline().unwrap_or_else(Instant::now));
-            }
-        }
+    let stored = rpc_put::store(
+        events,
+        called,
+        &shared.processor,
+        &shared.counter,
+        &shared.name,
+        &shared.shutdown,
+    );
+    if stored.await {
+        Status::Ok
+    } else {
+        Status::Failed
     }
 }
 

@@ -16,6 +16,7 @@ pub mod exec_guard;
 pub mod framer;
 pub mod http;
 pub mod kafka;
+pub mod listener;
 pub mod net;
 pub mod netcat;
 pub mod netcat_udp;

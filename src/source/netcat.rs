@@ -15,6 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
+use super::listener::accept_loop;
 use super::runtime::runtime;
 use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
@@ -120,31 +121,30 @@ impl Source for NetcatSource {
         info!(source = %self.name, "Netcat source listening on {addr}");
         // Connections share the processor; a put blocks the runtime's only thread, which pauses
         // every connection's reads: backpressure for all clients at once.
+        let open = processor.counter().clone();
         let processor = Arc::new(Mutex::new(processor));
         let name = self.name.clone();
         let settings = self.settings.clone();
-        rt.block_on(async move {
-            loop {
-                tokio::select! {
-                    _ = shutdown.stopped() => break,
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, peer)) => {
-                            let p = processor.clone();
-                            let s = shutdown.clone();
-                            let settings = settings.clone();
-                            let name = name.clone();
-                            if let Ok(p) = p.lock() { p.counter().open_connections.add(1); }
-                            tokio::spawn(async move {
-                                if let Err(e) = serve(stream, &settings, &p, &s).await {
-                                    warn!(source = %name, "connection from {peer}: {e}");
-                                }
-                                if let Ok(p) = p.lock() { p.counter().open_connections.add(-1); }
-                            });
-                        }
-                        Err(e) => warn!(source = %name, "accept failed: {e}"),
-                    },
+        rt.block_on(async {
+            let connection = |stream, peer| {
+                let (p, s, settings, name) = (
+                    processor.clone(),
+                    shutdown.clone(),
+                    settings.clone(),
+                    name.clone(),
+                );
+                async move {
+                    if let Err(e) = serve(stream, &settings, &p, &s).await {
+                        warn!(source = %name, "connection from {peer}: {e}");
+                    }
                 }
-            }
+            };
+            // Each connection ends at its next read once the agent stops (a put in progress
+            // ends by the drain deadline): waiting for them commits nothing late.
+            accept_loop(&name, listener, &shutdown, Some(open), |_| true, connection)
+                .await
+                .finish(&shutdown)
+                .await
         });
         Ok(())
     }

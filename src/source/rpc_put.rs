@@ -1,5 +1,5 @@
-//! The put of an RPC source (the thrift source; the avro source has its own copy of the same
-//! logic): one client call's events into the channels, answered only once committed.
+//! The put of an RPC source (avro, thrift): one client call's events into the channels, answered
+//! only once committed.
 //!
 //! The put may wait for room in a full channel (backpressure), so it runs off the connection's
 //! task (other connections are read and answered meanwhile) and gives up after [`PUT_TIMEOUT`]
@@ -54,10 +54,16 @@ pub async fn store(
     events: Vec<Event>,
     called: Called,
     processor: &Arc<Mutex<ChannelProcessor>>,
+    counter: &SourceCounter,
     source: &str,
     shutdown: &Shutdown,
 ) -> bool {
     if events.is_empty() {
+        // As Flume's AvroSource and ThriftSource: an empty `appendBatch` is a call received and
+        // accepted (their put of no events commits and succeeds). Counted without the
+        // processor's lock, which a put of another connection may hold on a full channel.
+        called.received(counter);
+        called.accepted(counter);
         return true;
     }
     let give_up = Shutdown::new();
@@ -102,5 +108,62 @@ pub async fn store(
                 give_up.trigger(shutdown.deadline().unwrap_or_else(Instant::now));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::memory::{MemoryChannel, MemorySettings};
+    use crate::channel::Channel;
+    use crate::metrics::ChannelCounter;
+    use crate::source::selector::ReplicatingSelector;
+
+    /// Flume's AvroSource and ThriftSource count each call once, with its events; an empty
+    /// `appendBatch` is still a call received and accepted, with no events.
+    #[test]
+    fn each_call_is_counted_once_and_an_empty_batch_too() {
+        let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
+            "c1",
+            MemorySettings {
+                capacity: 10,
+                transaction_capacity: 2,
+                ..MemorySettings::default()
+            },
+            Arc::new(ChannelCounter::default()),
+        ));
+        let counter = Arc::new(SourceCounter::default());
+        let processor = Arc::new(Mutex::new(ChannelProcessor::new(
+            "r1",
+            vec![],
+            ReplicatingSelector {
+                required: vec![channel.clone()],
+                optional: vec![],
+            },
+            counter.clone(),
+        )));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let stop = Shutdown::new();
+        let events = |n: usize| (0..n).map(|i| Event::new(i.to_string())).collect();
+        rt.block_on(async {
+            // Five events through a transactionCapacity of 2: three puts, one call.
+            for (batch, called) in [
+                (events(5), Called::AppendBatch),
+                (events(0), Called::AppendBatch),
+                (events(1), Called::Append),
+            ] {
+                assert!(store(batch, called, &processor, &counter, "r1", &stop).await);
+            }
+        });
+        assert_eq!(counter.append_batch_received.get(), 2);
+        assert_eq!(counter.append_batch_accepted.get(), 2);
+        assert_eq!(counter.append_received.get(), 1);
+        assert_eq!(counter.append_accepted.get(), 1);
+        assert_eq!(counter.event_received.get(), 6);
+        assert_eq!(counter.event_accepted.get(), 6);
+        assert_eq!(channel.len(), 6);
     }
 }

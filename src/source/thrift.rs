@@ -26,16 +26,17 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_native_tls::TlsAcceptor;
 use tracing::{info, warn};
 
+use super::listener::accept_loop;
 use super::rpc_put::{self, Called};
 use super::runtime::runtime;
 use super::tls::TlsSettings;
 use super::{ChannelProcessor, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
+use crate::metrics::SourceCounter;
 use crate::rpc::settings;
 use crate::rpc::thrift::{self as wire, Call, FrameDecoder, Protocol, Status, ThriftError};
 use crate::shutdown::Shutdown;
@@ -143,6 +144,8 @@ struct Shared {
     name: String,
     protocol: Protocol,
     processor: Arc<Mutex<ChannelProcessor>>,
+    /// The processor's counter, for what is counted without its lock (which a put may hold).
+    counter: Arc<SourceCounter>,
     shutdown: Shutdown,
 }
 
@@ -167,55 +170,45 @@ impl Source for ThriftSource {
             .map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
         info!(source = %self.name, "Thrift source {} started on {addr} ({} protocol{}).",
             self.name, self.settings.protocol.name(), if acceptor.is_some() { ", TLS" } else { "" });
+        let open = processor.counter().clone();
         let shared = Arc::new(Shared {
             name: self.name.clone(),
             protocol: self.settings.protocol,
+            counter: open.clone(),
             processor: Arc::new(Mutex::new(processor)),
             shutdown: shutdown.clone(),
         });
-        rt.block_on(async move {
-            let mut connections = JoinSet::new();
-            loop {
-                tokio::select! {
-                    _ = shutdown.stopped() => break,
-                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, peer)) => {
-                            let _ = stream.set_nodelay(true);
-                            let shared = shared.clone();
-                            let acceptor = acceptor.clone();
-                            connections.spawn(async move {
-                                counter_add(&shared, 1);
-                                let served = match acceptor {
-                                    None => serve(stream, peer, &shared).await,
-                                    Some(a) => match a.accept(stream).await {
-                                        Ok(tls) => serve(tls, peer, &shared).await,
-                                        Err(e) => Err(ServeError::Tls(e.to_string())),
-                                    },
-                                };
-                                if let Err(e) = served {
-                                    warn!(source = %shared.name, "thrift connection from {peer}: {e}");
-                                }
-                                counter_add(&shared, -1);
-                            });
-                        }
-                        Err(e) => warn!(source = %shared.name, "accept failed: {e}"),
-                    },
+        rt.block_on(async {
+            let connection = |stream: tokio::net::TcpStream, peer| {
+                let _ = stream.set_nodelay(true);
+                let (shared, acceptor) = (shared.clone(), acceptor.clone());
+                async move {
+                    let served = match acceptor {
+                        None => serve(stream, peer, &shared).await,
+                        Some(a) => match a.accept(stream).await {
+                            Ok(tls) => serve(tls, peer, &shared).await,
+                            Err(e) => Err(ServeError::Tls(e.to_string())),
+                        },
+                    };
+                    if let Err(e) = served {
+                        warn!(source = %shared.name, "thrift connection from {peer}: {e}");
+                    }
                 }
-            }
-            // Stop accepting; let each connection finish the request it is storing (its put
-            // ends by the drain deadline), so nothing is committed after the source returned.
-            drop(listener);
-            while connections.join_next().await.is_some() {}
+            };
+            accept_loop(
+                &self.name,
+                listener,
+                &shutdown,
+                Some(open),
+                |_| true,
+                connection,
+            )
+            .await
+            .finish(&shutdown)
+            .await
         });
         info!(source = %self.name, "Thrift source {} stopped.", self.name);
         Ok(())
-    }
-}
-
-fn counter_add(shared: &Shared, n: i64) {
-    if let Ok(p) = shared.processor.lock() {
-        p.counter().open_connections.add(n);
     }
 }
 
@@ -288,6 +281,7 @@ async fn stored(events: Vec<crate::event::Event>, called: Called, shared: &Arc<S
         events,
         called,
         &shared.processor,
+        &shared.counter,
         &shared.name,
         &shared.shutdown,
     )

@@ -19,6 +19,7 @@ use super::{HttpSettings, MAX_BODY};
 use crate::event::Event;
 use crate::metrics::SourceCounter;
 use crate::shutdown::Shutdown;
+use crate::source::listener::accept_loop;
 use crate::source::net::bind_addrs;
 use crate::source::runtime::runtime;
 use crate::source::{ChannelProcessor, SourceError};
@@ -69,19 +70,12 @@ pub fn run(
     let stop = shutdown.clone();
     let source = name.to_string();
     let server = std::thread::spawn(move || {
-        rt.block_on(async move {
-            loop {
-                let (stream, peer) = tokio::select! {
-                    _ = stop.stopped() => break,
-                    a = listener.accept() => match a {
-                        Ok(x) => x,
-                        Err(e) => { warn!(source = %source, "accept failed: {e}"); continue; }
-                    },
-                };
+        rt.block_on(async {
+            let connection = |stream, peer| {
                 let (tx, handler, counter, source) =
                     (tx.clone(), handler.clone(), counter.clone(), source.clone());
                 let acceptor = acceptor.clone();
-                tokio::spawn(async move {
+                async move {
                     let service = service_fn(move |req| {
                         respond(req, handler.clone(), tx.clone(), counter.clone())
                     });
@@ -102,8 +96,12 @@ pub fn run(
                     if let Err(e) = result {
                         tracing::debug!(source = %source, "connection from {peer}: {e}");
                     }
-                });
-            }
+                }
+            };
+            // Flume's HTTPSource reports no OpenConnectionCount. Its connections (hyper's) wait
+            // for the client, not for the stop: dropping what is left ends them at once, and the
+            // put thread answers each request it already took before it returns.
+            drop(accept_loop(&source, listener, &stop, None, |_| true, connection).await);
         });
         // The runtime is dropped here: open connections end, their senders with them.
     });

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use super::parser::{parse_line, LineSplitter};
@@ -17,6 +18,7 @@ use super::Common;
 use crate::event::Event;
 use crate::interceptor::search_replace::Charset;
 use crate::shutdown::Shutdown;
+use crate::source::listener::accept_loop;
 use crate::source::net::{bind_addrs, java_ip, HostNames};
 use crate::source::runtime::runtime;
 use crate::source::tls::TlsSettings;
@@ -157,37 +159,34 @@ impl Source for TcpSyslogSource {
         if listeners.is_empty() {
             return Err(fail("no port could be bound".into()));
         }
+        let open = processor.counter().clone();
         let processor = Arc::new(Mutex::new(processor));
         let names = HostNames::default();
-        let name = self.name.clone();
         let l = Arc::new(self.l);
-        rt.block_on(async move {
-            let mut tasks = Vec::new();
+        rt.block_on(async {
+            // One accept loop per port, all on this thread; the source ends when every one did.
+            let mut ports = JoinSet::new();
             for (port, listener) in listeners {
-                let (p, s, l, names, name) = (
+                let (p, s, l, names, name, acceptor, open) = (
                     processor.clone(),
                     shutdown.clone(),
                     l.clone(),
                     names.clone(),
-                    name.clone(),
+                    self.name.clone(),
+                    acceptor.clone(),
+                    open.clone(),
                 );
-                let acceptor = acceptor.clone();
-                tasks.push(tokio::spawn(async move {
-                    loop {
-                        let (stream, peer) = tokio::select! {
-                            _ = s.stopped() => break,
-                            a = listener.accept() => match a {
-                                Ok(x) => x,
-                                Err(e) => { warn!(source = %name, "accept failed: {e}"); continue; }
-                            },
-                        };
-                        let (p, s, l, names, name) =
-                            (p.clone(), s.clone(), l.clone(), names.clone(), name.clone());
-                        let acceptor = acceptor.clone();
-                        tokio::spawn(async move {
-                            if let Ok(pp) = p.lock() {
-                                pp.counter().open_connections.add(1);
-                            }
+                ports.spawn(async move {
+                    let connection = |stream, peer| {
+                        let (p, s, l, names, name, acceptor) = (
+                            p.clone(),
+                            s.clone(),
+                            l.clone(),
+                            names.clone(),
+                            name.clone(),
+                            acceptor.clone(),
+                        );
+                        async move {
                             let result = match acceptor {
                                 Some(a) => match a.accept(stream).await {
                                     Ok(tls) => serve(tls, port, peer, &l, &p, &s, &names).await,
@@ -200,16 +199,15 @@ impl Source for TcpSyslogSource {
                             if let Err(e) = result {
                                 warn!(source = %name, "connection from {peer}: {e}");
                             }
-                            if let Ok(pp) = p.lock() {
-                                pp.counter().open_connections.add(-1);
-                            }
-                        });
-                    }
-                }));
+                        }
+                    };
+                    accept_loop(&name, listener, &s, Some(open), |_| true, connection)
+                        .await
+                        .finish(&s)
+                        .await
+                });
             }
-            for t in tasks {
-                let _ = t.await;
-            }
+            while ports.join_next().await.is_some() {}
         });
         Ok(())
     }
