@@ -2,7 +2,7 @@
 //!
 //! Flume's model is the architecture — Source → ChannelProcessor → Channel → SinkRunner →
 //! Sink, with put and take transactions — and Flume's configuration files are the interface.
-//! Start reading at `agent.rs` (wiring and lifecycle) and `config/mod.rs` (file → graph).
+//! Start reading at `agent/mod.rs` (wiring and lifecycle) and `config/mod.rs` (file → graph).
 
 pub mod agent;
 pub mod channel;

@@ -1,6 +1,6 @@
 //! Sinks and the runner that drives them: Flume's `SinkRunner` → `SinkProcessor` → `Sink`.
 //!
-//! Each sink runner is one OS thread (see `agent.rs` and [`runner`]). It calls
+//! Each sink runner is one OS thread (see `agent/mod.rs` and [`runner`]). It calls
 //! [`SinkProcessor::process`] in a loop; a sink's `process` takes a batch from its channel in a
 //! [`TakeTransaction`], hands it to the downstream and commits only after the downstream
 //! acknowledged every event — or rolls back, returning the events to the head of the channel.

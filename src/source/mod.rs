@@ -1,7 +1,7 @@
 //! Sources and the source side of a transaction: Flume's `SourceRunner` → `Source` →
 //! `ChannelProcessor` (interceptors, then the channel selector) → channel put transactions.
 //!
-//! Each source runs on its own OS thread (see `agent.rs`) and hands batches to its
+//! Each source runs on its own OS thread (see `agent/mod.rs`) and hands batches to its
 //! [`ChannelProcessor`]. [`ChannelProcessor::put_blocking`] is the backpressure point: when a
 //! required channel is full it keeps the batch and retries until the put commits or the agent
 //! stops, so a source never drops what it read.

@@ -1,6 +1,6 @@
 //! The tokio runtime a network or process source runs its I/O on.
 //!
-//! Every such source runs on its own OS thread (see `agent.rs`) and multiplexes its sockets,
+//! Every such source runs on its own OS thread (see `agent/mod.rs`) and multiplexes its sockets,
 //! child pipes and timers on one current-thread runtime: no extra threads per source, and a
 //! blocking channel put simply pauses reading, which is the backpressure we want. One
 //! constructor keeps the runtime's features and the error a source fails with the same for all.
