@@ -6,7 +6,7 @@
 //! dropped with a warning, `-Dkey=value` become system properties (`flume.root.logger`,
 //! `flume.monitoring.*`, `${sys:key}` substitution).
 //!
-//! This file holds the argument definitions and the dispatch; `agent.rs` runs an agent,
+//! This file holds the argument definitions and the dispatch; `agent/` runs an agent,
 //! `check.rs` is `rflume check`.
 
 use std::collections::HashMap;
