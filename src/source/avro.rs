@@ -25,7 +25,7 @@
 //! on the wire, zlib inside): the upstream agents' version decides, as the two do not interoperate.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -33,13 +33,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
 use super::listener::accept_loop;
-use super::rpc_put::{self, Called};
+use super::rpc_put::{Called, RpcPut};
 use super::runtime::runtime;
 use super::{ChannelProcessor, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
-use crate::event::Event;
-use crate::metrics::SourceCounter;
 use crate::rpc::deflate::{Deflater, Inflater, ZlibStream, DEFAULT_LEVEL};
 use crate::rpc::frame::{encode_packet, FrameDecoder};
 use crate::rpc::ipc::{write_error, write_status, Call, KnownClients, ServerConnection, Status};
@@ -296,9 +294,7 @@ pub struct AvroSource {
 struct Shared {
     name: String,
     settings: AvroSourceSettings,
-    processor: Arc<Mutex<ChannelProcessor>>,
-    /// The processor's counter, for what is counted without its lock (which a put may hold).
-    counter: Arc<SourceCounter>,
+    put: RpcPut,
     known: KnownClients,
     shutdown: Shutdown,
     tls: Option<tokio_native_tls::TlsAcceptor>,
@@ -325,12 +321,10 @@ impl Source for AvroSource {
             .block_on(TcpListener::bind(&addr))
             .map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
         info!(source = %self.name, "Avro source {} started on {addr}.", self.name);
-        let open = processor.counter().clone();
         let shared = Arc::new(Shared {
             name: self.name.clone(),
             settings: self.settings.clone(),
-            counter: open.clone(),
-            processor: Arc::new(Mutex::new(processor)),
+            put: RpcPut::new(&self.name, processor, &shutdown),
             known: KnownClients::default(),
             shutdown: shutdown.clone(),
             tls,
@@ -351,10 +345,17 @@ impl Source for AvroSource {
                     }
                 }
             };
-            accept_loop(&self.name, listener, &shutdown, Some(open), admit, serve)
-                .await
-                .finish(&shutdown)
-                .await
+            accept_loop(
+                &self.name,
+                listener,
+                &shutdown,
+                Some(shared.put.counter()),
+                admit,
+                serve,
+            )
+            .await
+            .finish(&shutdown)
+            .await
         });
         info!(source = %self.name, "Avro source {} stopped.", self.name);
         Ok(())
@@ -496,25 +497,8 @@ async fn answer(
         }
         Err(e) => return Err(e),
     };
-    let status = store(events, called, shared).await;
-    write_status(status, reply)
-}
-
-/// Puts `events` into the channels and says what the client is told.
-async fn store(events: Vec<Event>, called: Called, shared: &Arc<Shared>) -> Status {
-    let stored = rpc_put::store(
-        events,
-        called,
-        &shared.processor,
-        &shared.counter,
-        &shared.name,
-        &shared.shutdown,
-    );
-    if stored.await {
-        Status::Ok
-    } else {
-        Status::Failed
-    }
+    let stored = shared.put.store(events, called).await;
+    write_status(if stored { Status::Ok } else { Status::Failed }, reply)
 }
 
 #[cfg(test)]

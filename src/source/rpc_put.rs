@@ -48,9 +48,46 @@ impl Called {
 /// (Flume answers after the channel's `keep-alive`, 3 s by default).
 pub const PUT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Puts `events` into the channels (several transactions when the batch is larger than a
-/// channel's `transactionCapacity`); true when every one committed.
-pub async fn store(
+/// What the put of one source needs, shared by all its connections.
+pub struct RpcPut {
+    source: String,
+    processor: Arc<Mutex<ChannelProcessor>>,
+    /// The processor's counter, for what is counted without its lock (which a put may hold).
+    counter: Arc<SourceCounter>,
+    shutdown: Shutdown,
+}
+
+impl RpcPut {
+    pub fn new(source: &str, processor: ChannelProcessor, shutdown: &Shutdown) -> Self {
+        RpcPut {
+            source: source.to_string(),
+            counter: processor.counter().clone(),
+            processor: Arc::new(Mutex::new(processor)),
+            shutdown: shutdown.clone(),
+        }
+    }
+
+    /// The source's counter (its `OpenConnectionCount` is the accept loop's to keep).
+    pub fn counter(&self) -> Arc<SourceCounter> {
+        self.counter.clone()
+    }
+
+    /// Puts `events` into the channels (several transactions when the batch is larger than a
+    /// channel's `transactionCapacity`); true when every one committed.
+    pub async fn store(&self, events: Vec<Event>, called: Called) -> bool {
+        store(
+            events,
+            called,
+            &self.processor,
+            &self.counter,
+            &self.source,
+            &self.shutdown,
+        )
+        .await
+    }
+}
+
+async fn store(
     events: Vec<Event>,
     called: Called,
     processor: &Arc<Mutex<ChannelProcessor>>,
@@ -133,7 +170,7 @@ mod tests {
             Arc::new(ChannelCounter::default()),
         ));
         let counter = Arc::new(SourceCounter::default());
-        let processor = Arc::new(Mutex::new(ChannelProcessor::new(
+        let processor = ChannelProcessor::new(
             "r1",
             vec![],
             ReplicatingSelector {
@@ -141,12 +178,12 @@ mod tests {
                 optional: vec![],
             },
             counter.clone(),
-        )));
+        );
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let stop = Shutdown::new();
+        let put = RpcPut::new("r1", processor, &Shutdown::new());
         let events = |n: usize| (0..n).map(|i| Event::new(i.to_string())).collect();
         rt.block_on(async {
             // Five events through a transactionCapacity of 2: three puts, one call.
@@ -155,7 +192,7 @@ mod tests {
                 (events(0), Called::AppendBatch),
                 (events(1), Called::Append),
             ] {
-                assert!(store(batch, called, &processor, &counter, "r1", &stop).await);
+                assert!(put.store(batch, called).await);
             }
         });
         assert_eq!(counter.append_batch_received.get(), 2);

@@ -22,7 +22,7 @@
 //!   refuses to start rather than accept unauthenticated clients.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -30,13 +30,12 @@ use tokio_native_tls::TlsAcceptor;
 use tracing::{info, warn};
 
 use super::listener::accept_loop;
-use super::rpc_put::{self, Called};
+use super::rpc_put::{Called, RpcPut};
 use super::runtime::runtime;
 use super::tls::TlsSettings;
 use super::{ChannelProcessor, Source, SourceError, SourceSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
-use crate::metrics::SourceCounter;
 use crate::rpc::settings;
 use crate::rpc::thrift::{self as wire, Call, FrameDecoder, Protocol, Status, ThriftError};
 use crate::shutdown::Shutdown;
@@ -143,9 +142,7 @@ pub struct ThriftSource {
 struct Shared {
     name: String,
     protocol: Protocol,
-    processor: Arc<Mutex<ChannelProcessor>>,
-    /// The processor's counter, for what is counted without its lock (which a put may hold).
-    counter: Arc<SourceCounter>,
+    put: RpcPut,
     shutdown: Shutdown,
 }
 
@@ -170,12 +167,10 @@ impl Source for ThriftSource {
             .map_err(|e| failed(format!("cannot listen on {addr}: {e}")))?;
         info!(source = %self.name, "Thrift source {} started on {addr} ({} protocol{}).",
             self.name, self.settings.protocol.name(), if acceptor.is_some() { ", TLS" } else { "" });
-        let open = processor.counter().clone();
         let shared = Arc::new(Shared {
             name: self.name.clone(),
             protocol: self.settings.protocol,
-            counter: open.clone(),
-            processor: Arc::new(Mutex::new(processor)),
+            put: RpcPut::new(&self.name, processor, &shutdown),
             shutdown: shutdown.clone(),
         });
         rt.block_on(async {
@@ -199,7 +194,7 @@ impl Source for ThriftSource {
                 &self.name,
                 listener,
                 &shutdown,
-                Some(open),
+                Some(shared.put.counter()),
                 |_| true,
                 connection,
             )
@@ -276,17 +271,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn stored(events: Vec<crate::event::Event>, called: Called, shared: &Arc<Shared>) -> Status {
-    if rpc_put::store(
-        events,
-        called,
-        &shared.processor,
-        &shared.counter,
-        &shared.name,
-        &shared.shutdown,
-    )
-    .await
-    {
+/// Puts `events` into the channels and says what the client is told.
+async fn stored(events: Vec<crate::event::Event>, called: Called, shared: &Shared) -> Status {
+    if shared.put.store(events, called).await {
         Status::Ok
     } else {
         Status::Failed
