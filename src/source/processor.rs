@@ -326,6 +326,36 @@ fn expect_receipts(required: &[(Arc<dyn Channel>, Vec<Event>)]) {
     }
 }
 
+/// For unit tests: a memory channel of `capacity` / `transaction_capacity` and a processor of
+/// source r1 feeding it, with the processor's counter.
+#[cfg(test)]
+pub(crate) fn memory_pipeline(
+    capacity: usize,
+    transaction_capacity: usize,
+) -> (Arc<dyn Channel>, ChannelProcessor, Arc<SourceCounter>) {
+    use crate::channel::memory::{MemoryChannel, MemorySettings};
+    let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
+        "c1",
+        MemorySettings {
+            capacity,
+            transaction_capacity,
+            ..MemorySettings::default()
+        },
+        Arc::new(crate::metrics::ChannelCounter::default()),
+    ));
+    let counter = Arc::new(SourceCounter::default());
+    let processor = ChannelProcessor::new(
+        "r1",
+        vec![],
+        super::selector::ReplicatingSelector {
+            required: vec![channel.clone()],
+            optional: vec![],
+        },
+        counter.clone(),
+    );
+    (channel, processor, counter)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,34 +151,12 @@ async fn store(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::memory::{MemoryChannel, MemorySettings};
-    use crate::channel::Channel;
-    use crate::metrics::ChannelCounter;
-    use crate::source::selector::ReplicatingSelector;
 
     /// Flume's AvroSource and ThriftSource count each call once, with its events; an empty
     /// `appendBatch` is still a call received and accepted, with no events.
     #[test]
     fn each_call_is_counted_once_and_an_empty_batch_too() {
-        let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
-            "c1",
-            MemorySettings {
-                capacity: 10,
-                transaction_capacity: 2,
-                ..MemorySettings::default()
-            },
-            Arc::new(ChannelCounter::default()),
-        ));
-        let counter = Arc::new(SourceCounter::default());
-        let processor = ChannelProcessor::new(
-            "r1",
-            vec![],
-            ReplicatingSelector {
-                required: vec![channel.clone()],
-                optional: vec![],
-            },
-            counter.clone(),
-        );
+        let (channel, processor, counter) = crate::source::processor::memory_pipeline(10, 2);
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

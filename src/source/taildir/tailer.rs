@@ -545,7 +545,6 @@ impl Tailer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::memory::{MemoryChannel, MemorySettings};
     use crate::channel::{Channel, TakeTransaction};
     use crate::event::Event;
     use crate::metrics::ChannelCounter;
@@ -583,26 +582,7 @@ mod tests {
 
     /// A memory channel (10,000 / 100) and a processor of source r1 feeding it.
     fn memory_pipeline() -> (Arc<dyn Channel>, ChannelProcessor, Arc<SourceCounter>) {
-        let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
-            "c1",
-            MemorySettings {
-                capacity: 10_000,
-                transaction_capacity: 100,
-                ..MemorySettings::default()
-            },
-            Arc::new(ChannelCounter::default()),
-        ));
-        let counter = Arc::new(SourceCounter::default());
-        let processor = ChannelProcessor::new(
-            "r1",
-            vec![],
-            ReplicatingSelector {
-                required: vec![channel.clone()],
-                optional: vec![],
-            },
-            counter.clone(),
-        );
-        (channel, processor, counter)
+        crate::source::processor::memory_pipeline(10_000, 100)
     }
 
     /// One read pass over a busy and a quiet file; returns the bodies stored, in order.
