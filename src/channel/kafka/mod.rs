@@ -57,356 +57,156 @@
 //! * `len()` counts only events held in memory (rolled back, or taken and open); the topic's lag is
 //!   Kafka's to report. A reload that replaces the channel moves nothing: the events stay in the
 //!   topic, and the successor reads them if it reads the same topic and group.
+//!
+//! # Layout
+//! * `settings.rs` — what the properties say: names, defaults, deprecated names, `check`'s rows.
+//! * `channel.rs` — the channel's life: the producer made at start, the consumer left at close,
+//!   and the [`Channel`](crate::channel::Channel) calls, which go to the two files below.
+//! * `put.rs` — how a put reaches Kafka: one record per event, and the wait for every
+//!   acknowledgement.
+//! * `take.rs` — how a take reads and ends: the consumer, the batch gathered from it, the
+//!   offsets committed, the events rolled back, and the rebalance callback.
+//! * `ledger.rs` — which offset a partition may commit, with several takes open at once.
+//! * This file — the runtime type and what put and take share (its state, the librdkafka log).
 
 mod channel;
 mod ledger;
+mod put;
+mod settings;
+mod take;
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use crate::config::reader::PropReader;
-use crate::config::registry::Describe;
-use crate::kafka::brokers::parse_broker_list;
-use crate::kafka::consumer_props::{self, CONSUMER_PREFIX, GROUP_ID};
-use crate::kafka::producer_props::{self, ProducerProps, UserSetting};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::producer::ThreadedProducer;
+use tracing::{debug, error, warn};
+
+use crate::config::secret::Scrubber;
+use crate::event::Event;
 use crate::metrics::ChannelCounter;
+use ledger::{Ledger, Pos};
+use put::PutContext;
+pub use settings::KafkaChannelSettings;
+use take::TakeContext;
 
-use super::{Channel, ChannelSpec, OpenError};
-
-/// `KafkaChannelConfiguration` names and defaults.
-const BOOTSTRAP_SERVERS: &str = "kafka.bootstrap.servers";
-const TOPIC: &str = "kafka.topic";
-const DEFAULT_TOPIC: &str = "flume-channel";
-const DEFAULT_GROUP_ID: &str = "flume";
-const PARSE_AS_FLUME_EVENT: &str = "parseAsFlumeEvent";
-const DEFAULT_PARSE_AS_FLUME_EVENT: bool = true;
-const POLL_TIMEOUT: &str = "kafka.pollTimeout";
-/// The user guide's name for it, which Flume's code never reads.
-const DOCUMENTED_POLL_TIMEOUT: &str = "pollTimeout";
-const DEFAULT_POLL_TIMEOUT_MS: i64 = 500;
-const STATIC_PARTITION: &str = "defaultPartitionId";
-const PARTITION_HEADER: &str = "partitionIdHeader";
-const MIGRATE_ZOOKEEPER_OFFSETS: &str = "migrateZookeeperOffsets";
-const DEFAULT_MIGRATE_ZOOKEEPER_OFFSETS: bool = true;
-const ZOOKEEPER_CONNECT: &str = "zookeeperConnect";
-const AUTO_OFFSET_RESET: &str = "kafka.consumer.auto.offset.reset";
-/// `KafkaChannelConfiguration.DEFAULT_AUTO_OFFSET_RESET` (the user guide says latest; the code
-/// sets earliest, and the code is what runs).
-const DEFAULT_AUTO_OFFSET_RESET: &str = "earliest";
-/// `KafkaChannelConfiguration.DEFAULT_ACKS`: the channel waits for every in-sync replica.
-const DEFAULT_ACKS: &str = "all";
-/// Java's `linger.ms` default, which Flume's channel keeps (it flushes at commit anyway).
-const DEFAULT_LINGER_MS: &str = "0";
-/// Deprecated names (`translateOldProps`).
-const OLD_TOPIC: &str = "topic";
-const OLD_BROKER_LIST: &str = "brokerList";
-const OLD_GROUP_ID: &str = "groupId";
-const READ_SMALLEST_OFFSET: &str = "readSmallestOffset";
 /// The record key travels in this header both ways.
 pub(crate) const KEY_HEADER: &str = "key";
 /// Flume's channel has no capacity of its own: a transaction is as large as the batch.
 const UNBOUNDED: usize = usize::MAX;
 
-/// Effective settings of one Kafka channel.
-#[derive(Clone, Debug, PartialEq)]
-pub struct KafkaChannelSettings {
-    pub bootstrap_servers: Vec<String>,
-    pub topic: String,
-    pub group_id: String,
-    pub parse_as_flume_event: bool,
-    pub poll_timeout_ms: u64,
-    pub static_partition: Option<i32>,
-    pub partition_header: Option<String>,
-    pub migrate_zookeeper_offsets: bool,
-    pub producer: ProducerProps,
-    pub consumer: ProducerProps,
+/// The Kafka channel at run time: puts produce and wait for every acknowledgement; takes read
+/// from the channel's one consumer and commit offsets through the [`Ledger`].
+///
+/// Locks, and why none is held across a wait on the network: `poll_lock` serializes the readers
+/// of the consumer (one take gathers its batch at a time, so the records of a partition enter the
+/// ledger in offset order); `state` (the ledger, the open takes, the rolled-back events) is held
+/// only for bookkeeping, never across a poll or a commit; `commit_lock` orders offset commits so
+/// that a partition's committed offset never moves backwards. librdkafka calls the rebalance
+/// callback inside `poll`, under `poll_lock` only, and the callback takes `state` briefly.
+struct KafkaChannel {
+    name: String,
+    settings: KafkaChannelSettings,
+    counter: Arc<ChannelCounter>,
+    producer: ThreadedProducer<PutContext>,
+    ack_deadline: Duration,
+    /// Created at the first take (a channel without sinks never joins the group).
+    consumer: Mutex<Option<Arc<BaseConsumer<TakeContext>>>>,
+    poll_lock: Mutex<()>,
+    state: Arc<Mutex<TakeState>>,
+    commit_lock: Mutex<()>,
+    next_take: AtomicU64,
+    last_error_log: Mutex<Option<Instant>>,
 }
 
-impl KafkaChannelSettings {
-    pub fn parse(r: &mut PropReader) -> Option<Self> {
-        let old_topic = r.deprecated(OLD_TOPIC, TOPIC);
-        let old_brokers = r.deprecated(OLD_BROKER_LIST, BOOTSTRAP_SERVERS);
-        let old_group = r
-            .deprecated(OLD_GROUP_ID, GROUP_ID)
-            .filter(|g| !g.is_empty());
-        let old_read_smallest = r.deprecated(READ_SMALLEST_OFFSET, AUTO_OFFSET_RESET);
+/// What takes share.
+#[derive(Default)]
+struct TakeState {
+    ledger: Ledger,
+    /// Rolled-back events, handed out again before anything new, in their order.
+    redeliver: VecDeque<(Event, Pos)>,
+    /// The positions of each open take's events, in event order.
+    open: HashMap<u64, Vec<Pos>>,
+    /// Emptied position lists, reused (no allocation per take in the steady state).
+    spare: Vec<Vec<Pos>>,
+    in_flight: usize,
+}
 
-        let topic = r
-            .opt_string(TOPIC)
-            .filter(|t| !t.is_empty())
-            .or(old_topic.filter(|t| !t.is_empty()))
-            .unwrap_or_else(|| DEFAULT_TOPIC.to_string());
-        let group_id = r
-            .opt_string(GROUP_ID)
-            .filter(|g| !g.is_empty())
-            .or(old_group)
-            .unwrap_or_else(|| DEFAULT_GROUP_ID.to_string());
-
-        let bootstrap_servers = match r.raw(BOOTSTRAP_SERVERS) {
-            Some((v, line)) if !v.trim().is_empty() => {
-                let v = v.to_string();
-                parse_broker_list(r, BOOTSTRAP_SERVERS, Some(line), &v)
-            }
-            _ => match old_brokers.filter(|b| !b.trim().is_empty()) {
-                Some(list) => {
-                    let line = r.line(OLD_BROKER_LIST);
-                    parse_broker_list(r, OLD_BROKER_LIST, line, &list)
-                }
-                None => {
-                    r.error(
-                        BOOTSTRAP_SERVERS,
-                        None,
-                        "Bootstrap Servers must be specified",
-                        Some(format!(
-                            "set {} = host1:9092,host2:9092",
-                            r.full_key(BOOTSTRAP_SERVERS)
-                        )),
-                    );
-                    None
-                }
-            },
-        };
-
-        let parse_as_flume_event = r.bool(PARSE_AS_FLUME_EVENT, DEFAULT_PARSE_AS_FLUME_EVENT);
-        if !parse_as_flume_event {
-            let line = r.line(PARSE_AS_FLUME_EVENT);
-            r.warn(
-                PARSE_AS_FLUME_EVENT,
-                line,
-                "parseAsFlumeEvent = false stores bare bodies: every header except `key` (the \
-                 record key) is lost between the channel's sources and sinks, as in Flume",
-                Some("keep it true unless other producers write this topic".to_string()),
-            );
-        }
-        let poll_timeout_ms = poll_timeout(r);
-        let static_partition = match r.raw(STATIC_PARTITION) {
-            None => None,
-            Some((v, line)) => match v.trim().parse::<i32>() {
-                Ok(p) if p >= 0 => Some(p),
-                Ok(p) => {
-                    r.error(
-                        STATIC_PARTITION,
-                        Some(line),
-                        format!(
-                            "Invalid partition given with record: {p} is not in the range \
-                             [0...) (Flume accepts the file and then fails every put)"
-                        ),
-                        Some("use a partition number of the topic, 0 or more".to_string()),
-                    );
-                    None
-                }
-                Err(_) => {
-                    r.error(
-                        STATIC_PARTITION,
-                        Some(line),
-                        format!("not an integer: '{v}' (Flume's getInteger throws)"),
-                        Some("use a partition number of the topic, 0 or more".to_string()),
-                    );
-                    None
-                }
-            },
-        };
-        let partition_header = r.opt_string(PARTITION_HEADER);
-        let migrate_zookeeper_offsets =
-            r.bool(MIGRATE_ZOOKEEPER_OFFSETS, DEFAULT_MIGRATE_ZOOKEEPER_OFFSETS);
-        if let Some((zk, line)) = r.ignored(ZOOKEEPER_CONNECT) {
-            let zk = zk.to_string();
-            let message = if migrate_zookeeper_offsets {
-                format!(
-                    "not applicable: Flume copies the group's offsets from ZooKeeper ({zk}) \
-                     into Kafka when Kafka has none for it; rflume reads only the offsets kept \
-                     in Kafka (a group without them starts at auto.offset.reset)"
-                )
-            } else {
-                format!("not used ({MIGRATE_ZOOKEEPER_OFFSETS} = false), as in Flume")
-            };
-            r.warn(
-                ZOOKEEPER_CONNECT,
-                Some(line),
-                message,
-                Some("delete the line".to_string()),
-            );
-        }
-        let servers = bootstrap_servers.as_deref().unwrap_or_default().join(",");
-
-        let producer_user: Vec<UserSetting> = r
-            .with_prefix(producer_props::PRODUCER_PREFIX)
-            .into_iter()
-            .map(|(k, v, line)| UserSetting::from_prefixed(k, v, line))
-            .collect();
-        let mut producer = producer_props::translate(r, &producer_user, &servers);
-        channel_default(
-            &mut producer,
-            "acks",
-            DEFAULT_ACKS,
-            "Flume's Kafka channel default",
-        );
-        channel_default(
-            &mut producer,
-            "linger.ms",
-            DEFAULT_LINGER_MS,
-            "Java's default, kept by Flume's channel: a put waits for its records anyway",
-        );
-
-        let mut consumer_user: Vec<UserSetting> = r
-            .with_prefix(CONSUMER_PREFIX)
-            .into_iter()
-            .map(|(k, v, line)| UserSetting::under(CONSUMER_PREFIX, k, v, line))
-            .collect();
-        if !consumer_user.iter().any(|s| s.key == "auto.offset.reset") {
-            // readSmallestOffset = true means earliest, anything else latest (Boolean.valueOf);
-            // with neither, the channel's default.
-            let (value, line, from) = match old_read_smallest {
-                Some(v) => {
-                    let auto = if v.trim().eq_ignore_ascii_case("true") {
-                        "earliest"
-                    } else {
-                        "latest"
-                    };
-                    (auto, r.line(READ_SMALLEST_OFFSET).unwrap_or(0), true)
-                }
-                None => (DEFAULT_AUTO_OFFSET_RESET, 0, false),
-            };
-            let mut s = UserSetting::under(
-                CONSUMER_PREFIX,
-                "auto.offset.reset".to_string(),
-                value.to_string(),
-                line,
-            );
-            if from {
-                s.flume_key = READ_SMALLEST_OFFSET.to_string();
-            }
-            consumer_user.push(s);
-        }
-        let consumer = consumer_props::translate(r, &consumer_user, &servers, &group_id);
-
-        if r.failed() {
-            return None;
-        }
-        Some(KafkaChannelSettings {
-            bootstrap_servers: bootstrap_servers?,
-            topic,
-            group_id,
-            parse_as_flume_event,
-            poll_timeout_ms,
-            static_partition,
-            partition_header,
-            migrate_zookeeper_offsets,
-            producer,
-            consumer,
-        })
+impl KafkaChannel {
+    fn state(&self) -> MutexGuard<'_, TakeState> {
+        lock(&self.state)
     }
 }
 
-/// `kafka.pollTimeout` (Java's `getLong`); the documented `pollTimeout` is ignored, as by Flume.
-fn poll_timeout(r: &mut PropReader) -> u64 {
-    if let Some((v, line)) = r.ignored(DOCUMENTED_POLL_TIMEOUT) {
-        r.warn(
-            DOCUMENTED_POLL_TIMEOUT,
-            Some(line),
-            format!(
-                "ignored (= {v}): Flume's user guide names it, but Flume reads {POLL_TIMEOUT}; \
-                 rflume does the same"
-            ),
-            Some(format!("rename it to {}", r.full_key(POLL_TIMEOUT))),
-        );
-    }
-    let Some((v, line)) = r.raw(POLL_TIMEOUT) else {
-        return DEFAULT_POLL_TIMEOUT_MS as u64;
-    };
-    match v.trim().parse::<i64>() {
-        Ok(ms) if ms >= 0 => ms as u64,
-        Ok(ms) => {
-            r.warn(
-                POLL_TIMEOUT,
-                Some(line),
-                format!(
-                    "a negative poll timeout ({ms}) makes every take fail in Flume (Java's poll \
-                     refuses it); rflume waits 0 ms instead"
-                ),
-                Some("use 0 or more milliseconds".to_string()),
-            );
-            0
-        }
-        Err(_) => {
-            r.error(
-                POLL_TIMEOUT,
-                Some(line),
-                format!("not a number of milliseconds: '{v}' (Flume's getLong throws)"),
-                Some(format!("Flume's default is {DEFAULT_POLL_TIMEOUT_MS}")),
-            );
-            DEFAULT_POLL_TIMEOUT_MS as u64
-        }
-    }
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Replaces the producer translation's default for `name` (the Kafka sink's) by the channel's,
-/// unless the file set it.
-fn channel_default(props: &mut ProducerProps, name: &str, value: &str, why: &str) {
-    if let Some(p) = props
-        .props
-        .iter_mut()
-        .find(|p| p.name == name && p.from.is_none())
-    {
-        p.value = producer_props::PropValue::Plain(value.to_string());
-        p.note = Some(why.to_string());
-    }
-}
-
-impl Describe for KafkaChannelSettings {
-    fn describe(&self) -> Vec<(String, String)> {
-        let none = || "(none)".to_string();
-        let mut rows = vec![
-            (
-                BOOTSTRAP_SERVERS.to_string(),
-                self.bootstrap_servers.join(","),
-            ),
-            (TOPIC.to_string(), self.topic.clone()),
-            (GROUP_ID.to_string(), self.group_id.clone()),
-            (
-                PARSE_AS_FLUME_EVENT.to_string(),
-                self.parse_as_flume_event.to_string(),
-            ),
-            (POLL_TIMEOUT.to_string(), self.poll_timeout_ms.to_string()),
-            (
-                STATIC_PARTITION.to_string(),
-                self.static_partition.map_or_else(none, |p| p.to_string()),
-            ),
-            (
-                PARTITION_HEADER.to_string(),
-                self.partition_header.clone().unwrap_or_else(none),
-            ),
-            (
-                MIGRATE_ZOOKEEPER_OFFSETS.to_string(),
-                format!(
-                    "{} (not applicable: offsets are read from Kafka only)",
-                    self.migrate_zookeeper_offsets
-                ),
-            ),
-        ];
-        rows.extend(self.producer.describe());
-        rows.extend(self.consumer.describe_consumer());
-        rows
-    }
-}
-
-impl ChannelSpec for KafkaChannelSettings {
-    fn transaction_capacity(&self) -> usize {
-        UNBOUNDED
-    }
-    fn build(
-        &self,
-        name: &str,
-        counter: Arc<ChannelCounter>,
-    ) -> Result<Arc<dyn Channel>, OpenError> {
-        let c = channel::KafkaChannel::new(name, self.clone(), counter).map_err(|message| {
-            OpenError::Kafka {
-                channel: name.to_string(),
-                message,
-            }
-        })?;
-        Ok(Arc::new(c))
+/// A librdkafka log line at its level, with the client's secrets masked first: with
+/// `kafka.*.debug` librdkafka's lines may quote settings, and this is text rflume did not write
+/// (the Kafka sink scrubs the same way).
+fn log_librdkafka(
+    channel: &str,
+    scrubber: &Scrubber,
+    level: RDKafkaLogLevel,
+    fac: &str,
+    message: &str,
+) {
+    let message = scrubber.scrub(message);
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => error!(channel, "librdkafka {fac}: {message}"),
+        RDKafkaLogLevel::Warning => warn!(channel, "librdkafka {fac}: {message}"),
+        _ => debug!(channel, "librdkafka {fac}: {message}"),
     }
 }
 
 #[cfg(test)]
-mod tests;
+mod settings_tests;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use rdkafka::error::KafkaError;
+    use rdkafka::ClientContext;
+
+    use super::*;
+    use crate::config::secret::{Secret, MASK};
+    use crate::testing::logged;
+
+    /// The producer's and the consumer's librdkafka log lines and errors reach the log with the
+    /// configuration's secrets masked.
+    #[test]
+    fn librdkafka_text_is_scrubbed_of_the_clients_secrets() {
+        const SECRET: &str = "channel-S3cret-pw";
+        let scrubber = Scrubber::new(&[Secret::new(SECRET)]);
+        let put = PutContext {
+            channel: "c1".to_string(),
+            scrubber: scrubber.clone(),
+        };
+        let take = TakeContext {
+            channel: "c1".to_string(),
+            state: Arc::default(),
+            revoked: AtomicBool::new(false),
+            scrubber,
+        };
+        let log = logged(|| {
+            for level in [RDKafkaLogLevel::Error, RDKafkaLogLevel::Debug] {
+                put.log(level, "CONF", &format!("ssl.key.password = {SECRET}"));
+                take.log(level, "CONF", &format!("sasl.password = {SECRET}"));
+            }
+            let error = || KafkaError::ClientCreation(format!("bad value {SECRET}"));
+            put.error(error(), &format!("{SECRET} refused"));
+            take.error(error(), &format!("{SECRET} refused"));
+        });
+        assert!(!log.contains(SECRET), "{log}");
+        // Every line was logged, with the mask where the secret was.
+        assert_eq!(log.matches(MASK).count(), 8, "{log}");
+    }
+}

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::*;
-use crate::config::reader::ComponentProps;
+use super::KafkaChannelSettings;
+use crate::config::reader::{ComponentProps, PropReader};
 use crate::config::Diagnostics;
 
 fn parse(pairs: &[(&str, &str)]) -> (Option<KafkaChannelSettings>, Vec<String>) {
