@@ -43,7 +43,11 @@
 //!   a setting or the whole configuration);
 //! * `record.rs`: which record an event becomes; `crate::kafka::avro`: the bytes of Flume's Avro
 //!   event (`useFlumeEventFormat`);
-//! * `sink.rs`: the sink at run time — [`KafkaSink`]: take, enqueue, commit in order, roll back;
+//! * `sink.rs`: the sink at run time — [`KafkaSink`]: its rounds (`process`, `flush`, `stop`);
+//! * `send.rs`: how a take's records reach librdkafka — a batch taken into a free slot, its
+//!   records built and enqueued, a full queue waited out;
+//! * `settle.rs`: when a batch ends — committed in take order once acknowledged, its refused
+//!   records diverted first, and after a failure every batch settled and the failure reported;
 //! * `delivery.rs`: which in-flight batch a delivery report belongs to, and what of it is still
 //!   pending (the bookkeeping shared with librdkafka's callbacks);
 //! * `health.rs`: whether delivery is stuck, why (a missing topic, no broker, no leader), and
@@ -63,9 +67,11 @@ pub mod errors;
 mod health;
 mod ratelimit;
 mod record;
+mod send;
 mod settings;
 #[cfg(test)]
 mod settings_tests;
+mod settle;
 mod sink;
 #[cfg(test)]
 mod sink_tests;

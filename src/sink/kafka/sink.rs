@@ -3,32 +3,34 @@
 //! One `BaseProducer` per sink, driven from the sink's own runner thread: `process` enqueues
 //! records and calls `poll`, which runs the delivery-report callback on this same thread. Each
 //! in-flight take transaction owns a slot of the delivery bookkeeping (`delivery.rs`) that the
-//! callback updates and this file reads to tell which batches are acknowledged.
+//! callback updates and `settle.rs` reads to tell which batches are acknowledged.
 //!
 //! Batches are committed strictly in take order as they become fully acknowledged. The first
 //! failure stops new takes until every in-flight batch has resolved; then the acknowledged ones
 //! are committed and the failed ones rolled back last-first (see the module doc of `kafka`).
 //!
+//! This file holds the sink and its rounds (`process`, `flush`, `stop`); `send.rs` takes a batch
+//! and hands its records to librdkafka; `settle.rs` commits or rolls back the batches.
+//!
 //! A record Kafka refuses for good (`errors::classify`) is not a failure of its batch unless
-//! `rflume.onRejected = retry`: it is noted (by the delivery callback, or here when librdkafka or
-//! the record builder refuses it before sending), and when the rest of its batch is acknowledged
+//! `rflume.onRejected = retry`: it is noted (by the delivery callback, or by `send.rs` when librdkafka
+//! or the record builder refuses it before sending), and when the rest of its batch is acknowledged
 //! it is written to the dead-letter file (or dropped) just before the take commits.
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer, PurgeConfig};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{BaseProducer, Producer, PurgeConfig};
 use thiserror::Error;
 use tracing::{error, info};
 
-use crate::sink::{Failure, Sink, SinkCore, SinkError, Status, EMPTY_CHANNEL_WAIT};
+use crate::sink::{Sink, SinkCore, SinkError, Status, EMPTY_CHANNEL_WAIT};
 
-use super::dead_letter::{DeadLetterFile, OnRejected, Rejection};
-use super::delivery::{note_topic, pump, wait_for_events_on, Batch, SinkContext, Slot};
+use super::dead_letter::{DeadLetterFile, OnRejected};
+use super::delivery::{pump, wait_for_events_on, Batch, SinkContext, Slot};
 use super::errors::BatchError;
 use super::health::{Oldest, Watch};
 use super::record::{RecordBuilder, Scratch};
@@ -42,13 +44,6 @@ use super::wakeup::QueueWakeup;
 /// acknowledgement (linger.ms plus a round trip) ends the wait sooner; 10 ms rather than 2 ms
 /// saves several wake-ups per batch at low rates.
 const ACK_WAIT: Duration = Duration::from_millis(10);
-/// Poll step while failed batches wait for the others to resolve (up to `message.timeout.ms`).
-const FAILURE_WAIT: Duration = Duration::from_millis(10);
-/// Poll step when librdkafka's queue is full: lets delivery reports free space.
-const QUEUE_FULL_WAIT: Duration = Duration::from_millis(5);
-/// Longest a single `process` call keeps retrying a full queue before returning to the runner
-/// (which checks for shutdown between calls).
-const ENQUEUE_BUDGET: Duration = Duration::from_millis(100);
 /// Poll step during `stop`.
 const STOP_WAIT: Duration = Duration::from_millis(10);
 /// After a purge at the stop deadline, how long to collect the resulting delivery reports.
@@ -65,7 +60,7 @@ pub enum KafkaSinkError {
 }
 
 /// Where records Kafka refuses for good go (`rflume.onRejected`).
-enum Diversion {
+pub(super) enum Diversion {
     DeadLetter(DeadLetterFile),
     Drop,
     /// Flume's behaviour: such a record fails its batch like any other error.
@@ -74,25 +69,25 @@ enum Diversion {
 
 /// Flume's Kafka sink on librdkafka. See the `kafka` module doc for the guarantees.
 pub struct KafkaSink {
-    core: SinkCore,
-    batch_size: usize,
+    pub(super) core: SinkCore,
+    pub(super) batch_size: usize,
     max_in_flight: usize,
     description: String,
-    records: RecordBuilder,
-    scratch: Scratch,
-    in_flight: VecDeque<Batch>,
-    free_slots: Vec<usize>,
+    pub(super) records: RecordBuilder,
+    pub(super) scratch: Scratch,
+    pub(super) in_flight: VecDeque<Batch>,
+    pub(super) free_slots: Vec<usize>,
     /// A failure was seen: take nothing new until the in-flight batches resolve.
-    failing: bool,
+    pub(super) failing: bool,
     /// `SinkContext::failures` already accounted for.
-    failures_seen: u64,
-    diversion: Diversion,
+    pub(super) failures_seen: u64,
+    pub(super) diversion: Diversion,
     /// Declared before `producer`, so it is dropped (and librdkafka's signalling to its pipe
     /// turned off) before the sink's reference to the producer goes.
-    wakeup: Option<QueueWakeup>,
+    pub(super) wakeup: Option<QueueWakeup>,
     /// Shared with the short-lived threads that ask the cluster why delivery is stuck.
-    producer: Arc<BaseProducer<SinkContext>>,
-    watch: Watch,
+    pub(super) producer: Arc<BaseProducer<SinkContext>>,
+    pub(super) watch: Watch,
 }
 
 impl KafkaSink {
@@ -158,11 +153,11 @@ impl KafkaSink {
         })
     }
 
-    fn context(&self) -> &SinkContext {
+    pub(super) fn context(&self) -> &SinkContext {
         self.producer.context()
     }
 
-    fn wait_for_events(&self, max: Duration) {
+    pub(super) fn wait_for_events(&self, max: Duration) {
         wait_for_events_on(&self.producer, self.wakeup.as_ref(), max);
     }
 
@@ -170,148 +165,13 @@ impl KafkaSink {
         pump(&self.producer);
     }
 
-    fn slot(&self, batch: &Batch) -> &Slot {
+    pub(super) fn slot(&self, batch: &Batch) -> &Slot {
         &self.context().slots[batch.slot]
     }
 
-    /// All of the batch's records are enqueued and acknowledged, or it cannot succeed any more
-    /// and nothing of it is still pending.
-    fn resolved(&self, b: &Batch) -> bool {
-        self.slot(b).pending.load(Ordering::Relaxed) == 0
-            && (b.abandoned || b.enqueued == b.txn.len())
-    }
-
-    fn succeeded(&self, b: &Batch) -> bool {
-        self.resolved(b)
-            && !b.abandoned
-            && b.error.is_none()
-            && self.slot(b).failed.load(Ordering::Relaxed) == 0
-    }
-
-    /// Enters failure mode when any batch failed; a partly enqueued batch is then abandoned.
-    fn check_failures(&mut self) {
-        let reported = self.context().failures.load(Ordering::Relaxed);
-        if reported != self.failures_seen || self.in_flight.iter().any(|b| b.error.is_some()) {
-            self.failing = true;
-        }
-        if self.failing {
-            if let Some(tail) = self.in_flight.back_mut() {
-                if tail.enqueued < tail.txn.len() {
-                    tail.abandoned = true;
-                }
-            }
-        }
-    }
-
-    /// Commits fully acknowledged batches at the head, in take order.
-    fn commit_acknowledged(&mut self) {
-        while self.in_flight.front().is_some_and(|b| self.succeeded(b)) {
-            let Some(b) = self.in_flight.pop_front() else {
-                break;
-            };
-            if let Some(b) = self.commit(b) {
-                // Its rejected records could not be diverted: it fails like any other batch.
-                self.in_flight.push_front(b);
-                self.failing = true;
-                return;
-            }
-        }
-    }
-
-    /// Diverts the batch's rejected records, then commits its take. A batch whose rejected
-    /// records cannot be written to the dead-letter file is handed back with that error, not
-    /// committed.
-    #[must_use]
-    fn commit(&mut self, mut b: Batch) -> Option<Batch> {
-        let diverted = match self.divert(&mut b) {
-            Ok(n) => n,
-            Err(e) => {
-                b.error = Some(e);
-                return Some(b);
-            }
-        };
-        let events = b.txn.len() as u64;
-        let elapsed = b.started.elapsed().as_millis() as u64;
-        b.txn.commit();
-        self.core
-            .counter
-            .event_drain_success
-            .add(events.saturating_sub(diverted));
-        self.core.counter.kafka_event_send_timer_ms.add(elapsed);
-        self.free_slots.push(b.slot);
-        if self.watch.in_trouble() {
-            let waiting = events as usize + self.in_flight_events();
-            self.watch
-                .delivered(self.producer.context(), &b.topics, waiting);
-        }
-        None
-    }
-
-    /// Writes the records of `b` that Kafka refused for good to the dead-letter file (or drops
-    /// them), each logged once. Returns how many there were.
-    fn divert(&mut self, b: &mut Batch) -> Result<u64, BatchError> {
-        let mut rejected = std::mem::take(&mut b.rejected);
-        rejected.append(
-            &mut self.context().slots[b.slot]
-                .rejected
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        if rejected.is_empty() {
-            return Ok(0);
-        }
-        rejected.sort_by_key(|r| r.index);
-        let events = b.txn.events();
-        let sink = self.core.name.as_str();
-        let size = |r: &Rejection| events.get(r.index).map_or(0, |e| e.body.len());
-        let n = rejected.len() as u64;
-        match &mut self.diversion {
-            Diversion::DeadLetter(file) => {
-                let path = file.write(events, &rejected).map_err(|e| {
-                    BatchError::retriable(format!(
-                        "{} event(s) that Kafka refused for good could not be diverted: {e}; the \
-                         batch is rolled back and retried until the dead-letter file can be written",
-                        rejected.len()
-                    ))
-                })?;
-                for r in &rejected {
-                    error!(
-                        sink,
-                        "Kafka refused an event of {} bytes for topic {} for good ({}: {}); \
-                         written to the dead-letter file {} and the rest of its batch committed",
-                        size(r),
-                        r.topic,
-                        r.code,
-                        r.message,
-                        path.display()
-                    );
-                }
-                self.core.counter.event_dead_lettered.add(n);
-            }
-            Diversion::Drop => {
-                for r in &rejected {
-                    error!(
-                        sink,
-                        "Kafka refused an event of {} bytes for topic {} for good ({}: {}); \
-                         DROPPED (rflume.onRejected = drop) and the rest of its batch committed",
-                        size(r),
-                        r.topic,
-                        r.code,
-                        r.message
-                    );
-                }
-                self.core.counter.event_rejected_dropped.add(n);
-            }
-            Diversion::Retry => {
-                // Under `retry` a rejection fails its batch and nothing is noted for diversion;
-                // should anything be, the batch is retried rather than committed without it.
-                b.rejected = rejected;
-                return Err(BatchError::retriable(
-                    "internal: records noted for diversion under rflume.onRejected = retry",
-                ));
-            }
-        }
-        Ok(n)
+    /// Events of the in-flight batches (for logs).
+    pub(super) fn in_flight_events(&self) -> usize {
+        self.in_flight.iter().map(|b| b.txn.len()).sum()
     }
 
     /// Lets the watch look at the oldest unacknowledged batch (see `health.rs`).
@@ -326,209 +186,6 @@ impl KafkaSink {
             .tick(&self.producer, oldest, self.failing, in_flight);
     }
 
-    /// Commits the successful batches and rolls back the others, last first, so the channel head
-    /// keeps the failed events in their original order. Returns (committed, rolled back) event
-    /// counts and the first failure message.
-    fn settle_all(&mut self) -> (u64, u64, u64, Option<BatchError>) {
-        let mut failed: Vec<Batch> = Vec::new();
-        let mut committed = 0u64;
-        let mut first_error: Option<BatchError> = None;
-        while let Some(b) = self.in_flight.pop_front() {
-            let b = if self.succeeded(&b) {
-                let events = b.txn.len() as u64;
-                match self.commit(b) {
-                    None => {
-                        committed += events;
-                        continue;
-                    }
-                    Some(b) => b,
-                }
-            } else {
-                b
-            };
-            if first_error.is_none() {
-                first_error = b.error.clone().or_else(|| {
-                    self.slot(&b)
-                        .first_error
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .clone()
-                });
-            }
-            failed.push(b);
-        }
-        let batches = failed.len() as u64;
-        let mut rolled_back = 0u64;
-        for b in failed.into_iter().rev() {
-            rolled_back += b.txn.len() as u64;
-            b.txn.rollback();
-            self.core.counter.rollback.inc();
-            self.core.counter.event_write_fail.inc();
-            self.free_slots.push(b.slot);
-        }
-        self.failures_seen = self.context().failures.load(Ordering::Relaxed);
-        self.failing = false;
-        (committed, batches, rolled_back, first_error)
-    }
-
-    /// Failure mode: once everything in flight resolved, settle and report the failure.
-    fn finish_failure(&mut self) -> Result<Status, SinkError> {
-        if !self.in_flight.iter().all(|b| self.resolved(b)) {
-            self.wait_for_events(FAILURE_WAIT);
-            return Ok(Status::Ready);
-        }
-        let (committed, batches, rolled_back, first_error) = self.settle_all();
-        let BatchError {
-            mut message,
-            failure,
-        } = first_error.unwrap_or_else(|| BatchError::retriable("delivery failed"));
-        message.push_str(&format!(
-            "; {rolled_back} events of {batches} batch(es) rolled back to the channel"
-        ));
-        if committed > 0 {
-            message.push_str(&format!(
-                ", {committed} acknowledged events of other batches committed"
-            ));
-        }
-        Err(SinkError::Delivery {
-            sink: self.core.name.clone(),
-            failure,
-            message,
-        })
-    }
-
-    /// Takes a batch from the channel into a free slot. `None` when the channel had nothing.
-    fn take_batch(&mut self, wait: Duration) -> Option<()> {
-        let txn = self.core.take(self.batch_size, wait)?;
-        let Some(slot_index) = self.free_slots.pop() else {
-            // Cannot happen (callers check the window); give the events back rather than lose them.
-            txn.rollback();
-            return None;
-        };
-        let generation = self.context().slots[slot_index].next_generation();
-        self.in_flight.push_back(Batch {
-            slot: slot_index,
-            generation,
-            txn,
-            enqueued: 0,
-            abandoned: false,
-            error: None,
-            rejected: Vec::new(),
-            started: Instant::now(),
-            topics: Vec::new(),
-        });
-        Some(())
-    }
-
-    /// Hands the newest batch's remaining records to librdkafka. A full librdkafka queue is
-    /// waited out (serving delivery reports) for at most [`ENQUEUE_BUDGET`]; the rest of the batch
-    /// is then enqueued by the next `process` call. Records are never dropped.
-    fn enqueue_tail(&mut self) {
-        let deadline = Instant::now() + ENQUEUE_BUDGET;
-        let Some(batch) = self.in_flight.back_mut() else {
-            return;
-        };
-        if batch.abandoned {
-            return;
-        }
-        let divert = !matches!(self.diversion, Diversion::Retry);
-        let context = self.producer.context();
-        let slot = &context.slots[batch.slot];
-        while batch.enqueued < batch.txn.len() {
-            let index = batch.enqueued;
-            let event = &batch.txn.events()[index];
-            let record = match self
-                .records
-                .build(&self.core.name, event, &mut self.scratch)
-            {
-                Ok(r) => r,
-                Err(e) if divert => {
-                    // Retrying cannot fix the event's headers: divert it like a rejection.
-                    let mut topic = String::new();
-                    let topic = self.records.topic(event, &mut topic).to_string();
-                    batch.rejected.push(Rejection {
-                        index,
-                        topic,
-                        partition: None,
-                        code: "InvalidPartition".into(),
-                        message: e.to_string(),
-                    });
-                    batch.enqueued += 1;
-                    continue;
-                }
-                Err(e) => {
-                    batch.error = Some(BatchError::rejected("InvalidPartition", e.to_string()));
-                    batch.abandoned = true;
-                    return;
-                }
-            };
-            let opaque = batch.opaque(index);
-            note_topic(&mut batch.topics, record.topic);
-            let mut headers = record.headers;
-            loop {
-                let mut r = BaseRecord::<[u8], [u8], usize>::with_opaque_to(record.topic, opaque)
-                    .payload(record.payload);
-                if let Some(k) = record.key {
-                    r = r.key(k);
-                }
-                if let Some(p) = record.partition {
-                    r = r.partition(p);
-                }
-                if let Some(ts) = record.timestamp {
-                    r = r.timestamp(ts);
-                }
-                if let Some(h) = headers.take() {
-                    r = r.headers(h);
-                }
-                // Counted before the send: the report can only arrive in a later poll, but the
-                // count must never be behind it.
-                slot.pending.fetch_add(1, Ordering::Relaxed);
-                match self.producer.send(r) {
-                    Ok(()) => break,
-                    Err((e, returned)) => {
-                        slot.pending.fetch_sub(1, Ordering::Relaxed);
-                        headers = returned.headers;
-                        let queue_full = matches!(
-                            e,
-                            KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull)
-                        );
-                        if !queue_full {
-                            let error = BatchError::from_code(
-                                e.rdkafka_error_code(),
-                                format!("{e} (topic {})", record.topic),
-                            );
-                            if let (true, Failure::Rejected { code }) = (divert, &error.failure) {
-                                // librdkafka refused it before sending (larger than
-                                // message.max.bytes, a partition the topic does not have).
-                                batch.rejected.push(Rejection {
-                                    index,
-                                    topic: record.topic.to_string(),
-                                    partition: record.partition,
-                                    code: code.clone(),
-                                    message: e.to_string(),
-                                });
-                                break;
-                            }
-                            batch.error = Some(error);
-                            batch.abandoned = true;
-                            return;
-                        }
-                        if Instant::now() >= deadline {
-                            return;
-                        }
-                        wait_for_events_on(&self.producer, self.wakeup.as_ref(), QUEUE_FULL_WAIT);
-                        if context.failures.load(Ordering::Relaxed) != self.failures_seen {
-                            // Another batch failed: this one will be rolled back anyway.
-                            batch.abandoned = true;
-                            return;
-                        }
-                    }
-                }
-            }
-            batch.enqueued += 1;
-        }
-    }
-
     /// Serves delivery reports, goes on enqueueing a partly sent batch unless a failure was
     /// seen, and commits the acknowledged head: what every round starts with.
     fn advance(&mut self) {
@@ -540,17 +197,6 @@ impl KafkaSink {
             self.check_failures();
         }
         self.commit_acknowledged();
-    }
-
-    fn tail_partial(&self) -> bool {
-        self.in_flight
-            .back()
-            .is_some_and(|b| !b.abandoned && b.enqueued < b.txn.len())
-    }
-
-    /// Events of the in-flight batches (for logs).
-    fn in_flight_events(&self) -> usize {
-        self.in_flight.iter().map(|b| b.txn.len()).sum()
     }
 }
 
