@@ -67,7 +67,8 @@ impl KafkaChannel {
         (batch.events, TakeId(id))
     }
 
-    /// A take's commit ([`Channel::commit_identified`](crate::channel::Channel::commit_identified)).
+    /// A take's commit
+    /// ([`Channel::commit_identified`](crate::channel::Channel::commit_identified)).
     pub(super) fn commit_batch(&self, events: &[Event], id: TakeId) {
         {
             let mut state = self.state();

@@ -13,9 +13,9 @@
 //! and hands its records to librdkafka; `settle.rs` commits or rolls back the batches.
 //!
 //! A record Kafka refuses for good (`errors::classify`) is not a failure of its batch unless
-//! `rflume.onRejected = retry`: it is noted (by the delivery callback, or by `send.rs` when librdkafka
-//! or the record builder refuses it before sending), and when the rest of its batch is acknowledged
-//! it is written to the dead-letter file (or dropped) just before the take commits.
+//! `rflume.onRejected = retry`: it is noted (by the delivery callback, or by `send.rs` when
+//! librdkafka or the record builder refuses it before sending), and when the rest of its batch is
+//! acknowledged it is written to the dead-letter file (or dropped) just before the take commits.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
