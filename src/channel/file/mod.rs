@@ -33,16 +33,22 @@
 //! * `checkpoint.rs` — where a restart starts reading;
 //! * `replay.rs` — what the channel holds after a restart, and torn tails;
 //! * `queue.rs` — the order of waiting events, in memory and on disk, and takes in flight;
-//! * `channel.rs` — the transactions, and the keeper thread (checkpoints, deletion, syncs).
+//! * `channel.rs` — the channel's state, opening and closing it, and its `Channel` calls;
+//! * `put.rs` — the put transaction: room, free space, one record, group commit;
+//! * `take.rs` — the take transaction: from memory or read back from disk, commit, rollback;
+//! * `keeper.rs` — the keeper thread: checkpoints, deletion of delivered segments, syncs.
 
 mod channel;
 pub mod checkpoint;
 pub mod dirs;
 pub mod format;
+mod keeper;
+mod put;
 mod queue;
 mod reader;
 mod replay;
 pub mod settings;
+mod take;
 mod wal;
 
 #[cfg(test)]
