@@ -27,8 +27,8 @@
 //! * `settings.rs` — which properties it reads, with Flume's defaults and fallbacks;
 //! * `format.rs` — the bytes on disk: segment header, records, CRCs;
 //! * `dirs.rs` — the directories: private modes, the lock, a Flume channel's files, free space;
-//! * `wal.rs` — writing: appending records, group commit, rolling and deleting segments,
-//!   failures;
+//! * `wal/` — writing: appending records, group commit, rolling and deleting segments,
+//!   failures (its `mod.rs` lists its files);
 //! * `reader.rs` — reading a segment's records back;
 //! * `checkpoint.rs` — where a restart starts reading;
 //! * `replay.rs` — what the channel holds after a restart, and torn tails;
