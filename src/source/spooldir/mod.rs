@@ -26,9 +26,11 @@
 //!
 //! Layout: this file (settings), `lines.rs` (Flume's `LINE` deserializer on bytes), `scan.rs`
 //! (which files are candidates and which comes next), `tracker.rs` (progress on disk, Flume's meta
-//! file), `spooler.rs` (the source at run time).
+//! file), `spooler.rs` (the source at run time: picking, reading and putting files, saving
+//! progress), `retire.rs` (when and how a delivered file is renamed, deleted or marked).
 
 mod lines;
+mod retire;
 mod scan;
 mod spooler;
 mod tracker;

@@ -7,7 +7,7 @@
 //! [`Tracker`] persists — at most [`SAVE_EVERY`] after it moved, and at once when a file is
 //! retired — so `kill -9` loses nothing and re-ships at most that much. The thread sleeps when
 //! there is nothing to read and wakes on a delivery (to retire a file), on a stop, or after
-//! `pollDelay` to look for new files.
+//! `pollDelay` to look for new files. Retiring a delivered file is `retire.rs`'s.
 
 use std::collections::{HashSet, VecDeque};
 use std::os::unix::fs::MetadataExt;
@@ -58,14 +58,14 @@ impl Identity {
 }
 
 /// A file picked up and not yet retired.
-struct InFlight {
-    path: PathBuf,
+pub(super) struct InFlight {
+    pub(super) path: PathBuf,
     id: Identity,
-    acks: Arc<FileAcks>,
+    pub(super) acks: Arc<FileAcks>,
     /// Set once every line was read: the offset all of it is delivered at.
-    end: Option<u64>,
+    pub(super) end: Option<u64>,
     /// Reported and left alone until a restart (changed, name clash, undecodable).
-    stuck: bool,
+    pub(super) stuck: bool,
 }
 
 struct Reading {
@@ -77,17 +77,17 @@ struct Reading {
 }
 
 pub struct Spooler {
-    name: String,
-    s: SpoolDirSettings,
+    pub(super) name: String,
+    pub(super) s: SpoolDirSettings,
     counter: Arc<SourceCounter>,
     tracker: Option<Tracker>,
-    files: Vec<InFlight>,
+    pub(super) files: Vec<InFlight>,
     reading: Option<Reading>,
     /// Files left from the last run, resumed before anything new.
     resume: VecDeque<Entry>,
     queue: VecDeque<Candidate>,
     last_scan: Option<Instant>,
-    set_aside: HashSet<PathBuf>,
+    pub(super) set_aside: HashSet<PathBuf>,
     saved: Vec<Entry>,
     last_save: Instant,
     wake_tx: Sender<()>,
@@ -442,114 +442,9 @@ impl Spooler {
         }
     }
 
-    /// Retires every fully read file whose lines were all delivered.
-    fn retire_delivered(&mut self) {
-        let mut i = 0;
-        let mut retired = false;
-        while i < self.files.len() {
-            let f = &self.files[i];
-            let delivered = f.end.is_some_and(|end| f.acks.delivered() >= end);
-            if !delivered || (f.stuck && f.path.exists()) {
-                i += 1;
-                continue;
-            }
-            if f.stuck || self.retire(i) {
-                self.files.remove(i);
-                retired = true;
-            } else {
-                self.files[i].stuck = true;
-                let p = self.files[i].path.clone();
-                self.set_aside.insert(p);
-                i += 1;
-            }
-        }
-        if retired {
-            self.save(true);
-        }
-    }
-
-    /// Renames, deletes or marks a file all of whose lines were delivered; false (reported)
-    /// when that is not possible.
-    fn retire(&mut self, i: usize) -> bool {
-        let path = self.files[i].path.clone();
-        let reused = |dest: &Path| {
-            format!("File name has been re-used with different files. Spooling assumptions violated for {} (Flume throws IllegalStateException and stops the source). Everything in {} was delivered; it is left as it is and the other files go on: rename one of the two, then restart", dest.display(), path.display())
-        };
-        match (self.s.delete_policy, self.s.tracking_policy) {
-            (DeletePolicy::Immediate, _) => {
-                info!(source = %self.name, "Preparing to delete file {}", path.display());
-                match std::fs::remove_file(&path) {
-                    Ok(()) => true,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        warn!(source = %self.name, "Unable to delete nonexistent file: {}", path.display());
-                        true
-                    }
-                    Err(e) => {
-                        error!(source = %self.name, "Unable to delete spool file: {}: {e}", path.display());
-                        false
-                    }
-                }
-            }
-            (DeletePolicy::Never, TrackingPolicy::Rename) => {
-                let mut dest = path.clone().into_os_string();
-                dest.push(&self.s.file_suffix);
-                let dest = PathBuf::from(dest);
-                info!(source = %self.name, "Preparing to move file {} to {}", path.display(), dest.display());
-                if dest.exists() {
-                    error!(source = %self.name, "{}", reused(&dest));
-                    return false;
-                }
-                match std::fs::rename(&path, &dest) {
-                    Ok(()) => {
-                        if let Some(parent) = dest.parent() {
-                            super::tracker::sync_dir(parent);
-                        }
-                        true
-                    }
-                    Err(e) => {
-                        error!(source = %self.name, "Unable to move {} to {}: {e}. Please verify that rflume has sufficient permissions to perform these operations; the file is left as it is until a restart", path.display(), dest.display());
-                        false
-                    }
-                }
-            }
-            (DeletePolicy::Never, TrackingPolicy::TrackerDir) => {
-                let Some(marker) = scan::marker(&self.s, &self.s.tracker_path(), &path) else {
-                    return false;
-                };
-                info!(source = %self.name, "Preparing to create tracker file for {} at {}", path.display(), marker.display());
-                if marker.exists() {
-                    error!(source = %self.name, "{}", reused(&marker));
-                    return false;
-                }
-                let made = marker
-                    .parent()
-                    .map_or(Ok(()), std::fs::create_dir_all)
-                    .and_then(|()| {
-                        std::fs::OpenOptions::new()
-                            .write(true)
-                            .create_new(true)
-                            .open(&marker)
-                            .map(|_| ())
-                    });
-                match made {
-                    Ok(()) => {
-                        if let Some(parent) = marker.parent() {
-                            super::tracker::sync_dir(parent);
-                        }
-                        true
-                    }
-                    Err(e) => {
-                        error!(source = %self.name, "Could not create tracker file: {}: {e}", marker.display());
-                        false
-                    }
-                }
-            }
-        }
-    }
-
     /// Writes the delivered progress when it changed: at once with `now`, else at most every
     /// [`SAVE_EVERY`].
-    fn save(&mut self, now: bool) {
+    pub(super) fn save(&mut self, now: bool) {
         let Some(tracker) = &self.tracker else {
             return;
         };
