@@ -2,7 +2,7 @@
 //! address of `hostname` that answers within `connect-timeout`, and bound each read and write by
 //! what is left of `request-timeout`.
 //!
-//! The thrift sink uses these; the avro sink has its own copies (it predates this module).
+//! The avro and thrift sinks use these.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};

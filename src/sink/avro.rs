@@ -24,7 +24,7 @@
 //! orders the two layers as the collector's Flume version does.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use tracing::{info, warn};
@@ -37,9 +37,9 @@ use crate::rpc::deflate::ZlibStream;
 use crate::rpc::deflate::{Deflater, Inflater, DEFAULT_LEVEL};
 use crate::rpc::frame::{encode_packet, FrameDecoder};
 use crate::rpc::ipc::{ClientConnection, Reply, Status as RpcStatus};
-use crate::rpc::lenient;
 use crate::rpc::settings;
 use crate::rpc::tls::{Layering, TrustSettings, LAYERING_KEY};
+use crate::rpc::{client, lenient};
 
 /// Flume's `batch-size` default (`RpcClientConfigurationConstants.DEFAULT_BATCH_SIZE`).
 pub const DEFAULT_BATCH_SIZE: u64 = 100;
@@ -281,41 +281,29 @@ enum CallError {
 
 impl AvroSink {
     fn connect(&self) -> Result<Connection, CallError> {
-        let target = format!("{}:{}", self.settings.hostname, self.settings.port);
-        let addrs: Vec<SocketAddr> = (self.settings.hostname.as_str(), self.settings.port)
-            .to_socket_addrs()
-            .map_err(|e| CallError::Connect(target.clone(), e.to_string()))?
-            .collect();
-        let mut last = String::from("the host name resolves to no address");
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, self.settings.connect_timeout) {
-                Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    let (stream, inline_deflate) = match self.secure(stream, addr) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            self.core.counter.connection_failed.inc();
-                            return Err(e);
-                        }
-                    };
-                    info!(sink = %self.core.name, "Rpc sink {}: connected to {addr}", self.core.name);
-                    self.core.counter.connection_created.inc();
-                    let deflate = self.settings.deflate.filter(|_| inline_deflate);
-                    return Ok(Connection {
-                        stream,
-                        peer: addr,
-                        session: ClientConnection::new(),
-                        frames: FrameDecoder::new(),
-                        deflater: deflate.map(Deflater::new),
-                        inflater: deflate.map(|_| Inflater::new()),
-                        opened: Instant::now(),
-                    });
-                }
-                Err(e) => last = format!("{addr}: {e}"),
+        let (host, port) = (self.settings.hostname.as_str(), self.settings.port);
+        let connected = client::connect(host, port, self.settings.connect_timeout)
+            .map_err(|e| CallError::Connect(format!("{host}:{port}"), e))
+            .and_then(|(stream, addr)| self.secure(stream, addr).map(|t| (t, addr)));
+        let ((stream, inline_deflate), addr) = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                self.core.counter.connection_failed.inc();
+                return Err(e);
             }
-        }
-        self.core.counter.connection_failed.inc();
-        Err(CallError::Connect(target, last))
+        };
+        info!(sink = %self.core.name, "Rpc sink {}: connected to {addr}", self.core.name);
+        self.core.counter.connection_created.inc();
+        let deflate = self.settings.deflate.filter(|_| inline_deflate);
+        Ok(Connection {
+            stream,
+            peer: addr,
+            session: ClientConnection::new(),
+            frames: FrameDecoder::new(),
+            deflater: deflate.map(Deflater::new),
+            inflater: deflate.map(|_| Inflater::new()),
+            opened: Instant::now(),
+        })
     }
 
     /// Puts TLS on a new connection when `ssl = true` (the handshake within `connect-timeout`);
@@ -386,12 +374,12 @@ impl AvroSink {
             };
             conn.stream
                 .tcp()
-                .set_write_timeout(Some(remaining(deadline).map_err(&io)?))
+                .set_write_timeout(Some(client::remaining(deadline).map_err(&io)?))
                 .map_err(|e| io(e.to_string()))?;
             conn.stream
                 .write_all(out)
                 .and_then(|_| conn.stream.flush())
-                .map_err(|e| io(timeout_words(e)))?;
+                .map_err(|e| io(client::io_words(e)))?;
             let packet = loop {
                 if let Some(p) = conn.frames.next_packet().map_err(|e| io(e.to_string()))? {
                     if p.serial == self.serial {
@@ -406,12 +394,12 @@ impl AvroSink {
                 }
                 conn.stream
                     .tcp()
-                    .set_read_timeout(Some(remaining(deadline).map_err(&io)?))
+                    .set_read_timeout(Some(client::remaining(deadline).map_err(&io)?))
                     .map_err(|e| io(e.to_string()))?;
                 let n = conn
                     .stream
                     .read(&mut self.read_buf)
-                    .map_err(|e| io(timeout_words(e)))?;
+                    .map_err(|e| io(client::io_words(e)))?;
                 if n == 0 {
                     return Err(io("the connection was closed before the answer".into()));
                 }
@@ -454,15 +442,6 @@ impl AvroSink {
     }
 }
 
-fn remaining(deadline: Instant) -> Result<Duration, String> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err("no answer within request-timeout".into())
-    } else {
-        Ok(left)
-    }
-}
-
 fn handshake_words<S>(e: native_tls::HandshakeError<S>) -> String {
     match e {
         native_tls::HandshakeError::Failure(e) => e.to_string(),
@@ -470,15 +449,6 @@ fn handshake_words<S>(e: native_tls::HandshakeError<S>) -> String {
         native_tls::HandshakeError::WouldBlock(_) => {
             "no TLS handshake within connect-timeout".into()
         }
-    }
-}
-
-fn timeout_words(e: std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-            "no answer within request-timeout".into()
-        }
-        _ => e.to_string(),
     }
 }
 
