@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use common::avsc::{send_with_avsc, AvscClient, AvscServer};
 use common::process::listens_on;
+use common::rpc_peer::assert_each_number_once;
 use common::security::TestCa;
 use common::*;
 
@@ -280,12 +281,6 @@ fn sender_conf(port: u16, total: usize, sink_extra: &str) -> String {
          a1.sinks.k1.type = avro\na1.sinks.k1.channel = c1\na1.sinks.k1.hostname = 127.0.0.1\n\
          a1.sinks.k1.port = {port}\n{sink_extra}"
     )
-}
-
-fn assert_each_number_once(received: &[common::avsc::Received], total: usize) {
-    let bodies: Vec<&str> = received.iter().map(|r| r.body.as_str()).collect();
-    let expected: Vec<String> = (0..total).map(|i| i.to_string()).collect();
-    assert_eq!(bodies, expected, "each event once, in order");
 }
 
 #[test]

@@ -16,10 +16,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::process::listens_on;
+use common::rpc_peer::assert_each_number_once;
 use common::security::TestCa;
-use common::thrift_py::{
-    send_with_python_thrift, PythonThriftClient, PythonThriftServer, Received,
-};
+use common::thrift_py::{send_with_python_thrift, PythonThriftClient, PythonThriftServer};
 use common::*;
 
 const DELIVERY: Duration = Duration::from_secs(60);
@@ -235,12 +234,6 @@ fn sender_conf(port: u16, total: usize, sink_extra: &str) -> String {
          a1.sinks.k1.type = thrift\na1.sinks.k1.channel = c1\na1.sinks.k1.hostname = 127.0.0.1\n\
          a1.sinks.k1.port = {port}\n{sink_extra}"
     )
-}
-
-fn assert_each_number_once(received: &[Received], total: usize) {
-    let bodies: Vec<&str> = received.iter().map(|r| r.body.as_str()).collect();
-    let expected: Vec<String> = (0..total).map(|i| i.to_string()).collect();
-    assert_eq!(bodies, expected, "each event once, in order");
 }
 
 /// `FAILED` means "not stored": the sink rolls the batch back and sends it again, so every event

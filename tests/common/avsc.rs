@@ -11,10 +11,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use super::process::Supervised;
-use super::{path_printed_by, wait_until};
+use super::path_printed_by;
+use super::rpc_peer::{PeerClient, PeerServer};
 
 /// The `node_modules` directory holding avsc.
 pub fn node_path() -> &'static Path {
@@ -55,120 +53,52 @@ pub fn send_with_avsc(port: u16, count: usize, args: &[&str]) -> Output {
 }
 
 /// `client.js` running in the background, with `--progress`: how many events were answered OK
-/// so far can be read while it runs.
-pub struct AvscClient {
-    proc: Supervised,
-    _dir: tempfile::TempDir,
-}
-
-#[derive(Deserialize)]
-struct Acknowledged {
-    acknowledged: usize,
-}
+/// so far can be read while it runs (`acknowledged()`).
+pub struct AvscClient(PeerClient);
 
 impl AvscClient {
     pub fn start(port: u16, count: usize, args: &[&str]) -> AvscClient {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let log = dir.path().join("avsc-client.log");
         let mut cmd = node("client.js");
         cmd.arg(port.to_string())
             .arg(count.to_string())
             .args(args)
             .arg("--progress");
-        let proc = Supervised::spawn("avsc client", cmd, &log);
-        AvscClient { proc, _dir: dir }
-    }
-
-    /// Events answered OK so far.
-    pub fn acknowledged(&self) -> usize {
-        self.proc
-            .log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Acknowledged>(l).ok())
-            .map(|a| a.acknowledged)
-            .max()
-            .unwrap_or(0)
-    }
-
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        self.proc.wait_exit(timeout)
-    }
-
-    pub fn log(&self) -> String {
-        self.proc.log()
+        AvscClient(PeerClient::spawn("avsc client", cmd))
     }
 }
 
-impl Drop for AvscClient {
-    fn drop(&mut self) {
-        self.proc.kill();
+impl std::ops::Deref for AvscClient {
+    type Target = PeerClient;
+    fn deref(&self) -> &PeerClient {
+        &self.0
     }
 }
 
-/// An event as the avsc server accepted it.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct Received {
-    pub body: String,
-    pub headers: std::collections::BTreeMap<String, String>,
+impl std::ops::DerefMut for AvscClient {
+    fn deref_mut(&mut self) -> &mut PeerClient {
+        &mut self.0
+    }
 }
 
-#[derive(Deserialize)]
-struct Listening {
-    listening: u16,
-}
-
-/// `server.js` running: an avsc Flume-protocol server on 127.0.0.1.
-pub struct AvscServer {
-    proc: Supervised,
-    _dir: tempfile::TempDir,
-    port: u16,
-}
+/// `server.js` running: an avsc Flume-protocol server on 127.0.0.1. Starts with `--deflate`,
+/// `--fail N`, … in `args` and waits until it listens.
+pub struct AvscServer(PeerServer);
 
 impl AvscServer {
-    /// Starts the server (`--deflate`, `--fail N`, … in `args`) and waits until it listens.
     pub fn start(args: &[&str]) -> AvscServer {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let log = dir.path().join("avsc-server.log");
         let mut cmd = node("server.js");
         cmd.args(args);
-        let proc = Supervised::spawn("avsc server", cmd, &log);
-        let mut port = 0;
-        wait_until(Duration::from_secs(30), "the avsc server listens", || {
-            port = proc
-                .log()
-                .lines()
-                .find_map(|l| serde_json::from_str::<Listening>(l).ok())
-                .map(|l| l.listening)
-                .unwrap_or(0);
-            port != 0
-        });
-        AvscServer {
-            proc,
-            _dir: dir,
-            port,
-        }
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Every event the server accepted so far, in order.
-    pub fn received(&self) -> Vec<Received> {
-        self.proc
-            .log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Received>(l).ok())
-            .collect()
-    }
-
-    pub fn log(&self) -> String {
-        self.proc.log()
+        AvscServer(PeerServer::spawn(
+            "avsc server",
+            cmd,
+            Duration::from_secs(30),
+        ))
     }
 }
 
-impl Drop for AvscServer {
-    fn drop(&mut self) {
-        self.proc.kill();
+impl std::ops::Deref for AvscServer {
+    type Target = PeerServer;
+    fn deref(&self) -> &PeerServer {
+        &self.0
     }
 }

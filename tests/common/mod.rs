@@ -34,6 +34,7 @@ pub mod kafka;
 pub mod mock;
 pub mod process;
 pub mod python;
+pub mod rpc_peer;
 pub mod security;
 pub mod stream;
 pub mod tally;

@@ -11,10 +11,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde::Deserialize;
-
-use super::process::Supervised;
-use super::{path_printed_by, wait_until};
+use super::path_printed_by;
+use super::rpc_peer::{PeerClient, PeerServer};
 
 /// The python of the venv holding the `thrift` library.
 pub fn thrift_python() -> &'static Path {
@@ -54,121 +52,49 @@ pub fn send_with_python_thrift(port: u16, count: usize, args: &[&str]) -> Output
 }
 
 /// The client running in the background: how many events were answered OK so far can be read
-/// while it runs.
-pub struct PythonThriftClient {
-    proc: Supervised,
-    _dir: tempfile::TempDir,
-}
-
-#[derive(Deserialize)]
-struct Acknowledged {
-    acknowledged: usize,
-}
+/// while it runs (`acknowledged()`).
+pub struct PythonThriftClient(PeerClient);
 
 impl PythonThriftClient {
     pub fn start(port: u16, count: usize, args: &[&str]) -> PythonThriftClient {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let log = dir.path().join("thrift-client.log");
         let mut cmd = script("client");
         cmd.arg(port.to_string()).arg(count.to_string()).args(args);
-        let proc = Supervised::spawn("python thrift client", cmd, &log);
-        PythonThriftClient { proc, _dir: dir }
-    }
-
-    /// Events answered OK so far.
-    pub fn acknowledged(&self) -> usize {
-        self.proc
-            .log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Acknowledged>(l).ok())
-            .map(|a| a.acknowledged)
-            .max()
-            .unwrap_or(0)
-    }
-
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        self.proc.wait_exit(timeout)
-    }
-
-    pub fn log(&self) -> String {
-        self.proc.log()
+        PythonThriftClient(PeerClient::spawn("python thrift client", cmd))
     }
 }
 
-impl Drop for PythonThriftClient {
-    fn drop(&mut self) {
-        self.proc.kill();
+impl std::ops::Deref for PythonThriftClient {
+    type Target = PeerClient;
+    fn deref(&self) -> &PeerClient {
+        &self.0
     }
 }
 
-/// An event as the Python server accepted it.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct Received {
-    pub body: String,
-    pub headers: std::collections::BTreeMap<String, String>,
+impl std::ops::DerefMut for PythonThriftClient {
+    fn deref_mut(&mut self) -> &mut PeerClient {
+        &mut self.0
+    }
 }
 
-#[derive(Deserialize)]
-struct Listening {
-    listening: u16,
-}
-
-/// The Python Flume-protocol server on 127.0.0.1.
-pub struct PythonThriftServer {
-    proc: Supervised,
-    _dir: tempfile::TempDir,
-    port: u16,
-}
+/// The Python Flume-protocol server on 127.0.0.1. Starts with `--protocol binary`, `--fail N`
+/// in `args` and waits until it listens.
+pub struct PythonThriftServer(PeerServer);
 
 impl PythonThriftServer {
-    /// Starts the server (`--protocol binary`, `--fail N` in `args`) and waits until it listens.
     pub fn start(args: &[&str]) -> PythonThriftServer {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let log = dir.path().join("thrift-server.log");
         let mut cmd = script("server");
         cmd.args(args);
-        let proc = Supervised::spawn("python thrift server", cmd, &log);
-        let mut port = 0;
-        wait_until(
+        PythonThriftServer(PeerServer::spawn(
+            "python thrift server",
+            cmd,
             Duration::from_secs(60),
-            "the python thrift server listens",
-            || {
-                port = proc
-                    .log()
-                    .lines()
-                    .find_map(|l| serde_json::from_str::<Listening>(l).ok())
-                    .map(|l| l.listening)
-                    .unwrap_or(0);
-                port != 0
-            },
-        );
-        PythonThriftServer {
-            proc,
-            _dir: dir,
-            port,
-        }
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Every event the server accepted so far, in order.
-    pub fn received(&self) -> Vec<Received> {
-        self.proc
-            .log()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Received>(l).ok())
-            .collect()
-    }
-
-    pub fn log(&self) -> String {
-        self.proc.log()
+        ))
     }
 }
 
-impl Drop for PythonThriftServer {
-    fn drop(&mut self) {
-        self.proc.kill();
+impl std::ops::Deref for PythonThriftServer {
+    type Target = PeerServer;
+    fn deref(&self) -> &PeerServer {
+        &self.0
     }
 }
