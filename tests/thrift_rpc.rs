@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::process::listens_on;
-use common::rpc_peer::assert_each_number_once;
+use common::rpc_peer::{assert_each_number_once, assert_ok_only_after_commit};
 use common::security::TestCa;
 use common::thrift_py::{send_with_python_thrift, PythonThriftClient, PythonThriftServer};
 use common::*;
@@ -195,27 +195,14 @@ fn ok_is_sent_only_after_the_batch_is_committed_to_the_channel() {
         "c",
     );
     let mut client = PythonThriftClient::start(port, TOTAL, &["--batch", "100"]);
-    agent.wait_for_log(DELIVERY, "backpressure");
-    assert!(
-        !poll_until(HOLD, || client.acknowledged() > CAPACITY),
-        "a batch the full channel cannot hold was answered OK: {}",
-        client.log()
-    );
-    assert_eq!(
-        client.acknowledged(),
+    assert_ok_only_after_commit(
+        &mut client,
+        &mut agent,
+        &mut broker,
         CAPACITY,
-        "the stored batch was answered"
+        HOLD,
+        DELIVERY,
     );
-    wait_until(DELIVERY, "the held batch is answered FAILED", || {
-        client.log().contains("retrying: FAILED")
-    });
-    assert_eq!(client.acknowledged(), CAPACITY, "FAILED is not OK");
-    broker.resume();
-    let status = client
-        .wait_exit(DELIVERY)
-        .expect("the client finishes once the broker is back");
-    assert!(status.success(), "{}", client.log());
-    agent.stop_cleanly();
     let events: Vec<FlumeEvent> =
         consume_all(&broker.bootstrap(), "thrift-held", 1, TOTAL, DELIVERY)
             .iter()

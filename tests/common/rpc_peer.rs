@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::agent::Agent;
 use super::process::Supervised;
-use super::wait_until;
+use super::tansu::Broker;
+use super::{poll_until, wait_until};
 
 #[derive(Deserialize)]
 struct Acknowledged {
@@ -35,6 +37,45 @@ pub fn assert_each_number_once(received: &[Received], total: usize) {
     let bodies: Vec<&str> = received.iter().map(|r| r.body.as_str()).collect();
     let expected: Vec<String> = (0..total).map(|i| i.to_string()).collect();
     assert_eq!(bodies, expected, "each event once, in order");
+}
+
+/// The held-batch scenario of the avro and thrift sources: `OK` means "committed to the
+/// channel", not "received". With `broker` frozen before the agent started, the Kafka sink takes
+/// a batch but never commits it, so the channel (whose capacity counts taken events until their
+/// commit) holds one batch of `capacity` in all. The `client` (sending batches of `capacity`)
+/// gets exactly one `OK` while the broker is frozen and none more during `hold`, then `FAILED`
+/// for the held batch after the source's put timeout (5 s, before the client's own timeout, so
+/// it resends and nothing is stored twice); once the broker resumes it finishes. The agent is
+/// stopped at the end; what reached the topic is the caller's to check.
+pub fn assert_ok_only_after_commit(
+    client: &mut PeerClient,
+    agent: &mut Agent,
+    broker: &mut Broker,
+    capacity: usize,
+    hold: Duration,
+    deadline: Duration,
+) {
+    agent.wait_for_log(deadline, "backpressure");
+    assert!(
+        !poll_until(hold, || client.acknowledged() > capacity),
+        "a batch the full channel cannot hold was answered OK: {}",
+        client.log()
+    );
+    assert_eq!(
+        client.acknowledged(),
+        capacity,
+        "the stored batch was answered"
+    );
+    wait_until(deadline, "the held batch is answered FAILED", || {
+        client.log().contains("retrying: FAILED")
+    });
+    assert_eq!(client.acknowledged(), capacity, "FAILED is not OK");
+    broker.resume();
+    let status = client
+        .wait_exit(deadline)
+        .expect("the client finishes once the broker is back");
+    assert!(status.success(), "{}", client.log());
+    agent.stop_cleanly();
 }
 
 /// A peer's client running in the background; killed on drop.
