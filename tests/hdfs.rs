@@ -58,47 +58,9 @@ fn lines(n: usize, of: impl Fn(usize) -> (&'static str, i64)) -> Vec<String> {
         .collect()
 }
 
-/// Concatenated `-cat` of every final (not in-use) file under `dir`, in name order (one JVM),
-/// and the listing; panics if any file still carries the in-use suffix.
-fn read_all(hdfs: &Hdfs, dir: &str) -> (Vec<(String, u64)>, String) {
-    let files = hdfs.files(dir);
-    assert!(
-        files.iter().all(|(p, _)| !p.ends_with(".tmp")),
-        "in-use files left after a clean stop: {files:?}"
-    );
-    let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
-    let text = String::from_utf8(hdfs.cat_all(&paths)).expect("UTF-8 files");
-    (files, text)
-}
-
 /// The bytes of `lines` as the TEXT serializer writes them.
 fn text_of(lines: &[String]) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
-}
-
-/// Waits until the files under `dir` hold `bytes` bytes in all (the length HDFS reports for a
-/// file being written is what the sink's last hsync made durable), so that the test stops the
-/// agent only after everything was written; one `-ls` per poll.
-fn wait_bytes_in_hdfs(hdfs: &Hdfs, agent: &Agent, dir: &str, bytes: usize) {
-    wait_until_or_explain(
-        DELIVERY,
-        &format!("{bytes} bytes are in HDFS under {dir}"),
-        || {
-            hdfs.files(dir)
-                .iter()
-                .map(|(_, n)| *n as usize)
-                .sum::<usize>()
-                >= bytes
-        },
-        || {
-            format!(
-                "{:?}\n{}\n{}",
-                hdfs.files(dir),
-                agent.log(),
-                hdfs.logs_tail(20)
-            )
-        },
-    );
 }
 
 /// rollCount rolls before the event that would exceed it; every file is written as
@@ -131,7 +93,7 @@ fn data_stream_rolls_by_count_and_renames_in_use_files() {
         ),
         "a1",
     );
-    wait_bytes_in_hdfs(&hdfs, &agent, &dir, text_of(&sent).len());
+    hdfs.wait_bytes(&agent, &dir, text_of(&sent).len());
     // While running, the last file (5 lines) is still in use: FlumeData.<n>.tmp.
     let running = hdfs.files(&dir);
     assert_eq!(running.len(), 3, "{running:?}");
@@ -142,7 +104,7 @@ fn data_stream_rolls_by_count_and_renames_in_use_files() {
     );
     agent.stop_cleanly();
 
-    let (files, text) = read_all(&hdfs, &dir);
+    let (files, text) = hdfs.read_closed(&dir);
     assert_eq!(text, text_of(&sent));
     let counters: Vec<i64> = files
         .iter()
@@ -198,10 +160,10 @@ fn buckets_by_header_and_time_escapes_and_rolls_by_size() {
         ),
         "a1",
     );
-    wait_bytes_in_hdfs(&hdfs, &agent, &dir, text_of(&sent).len());
+    hdfs.wait_bytes(&agent, &dir, text_of(&sent).len());
     agent.stop_cleanly();
 
-    let (files, _) = read_all(&hdfs, &dir);
+    let (files, _) = hdfs.read_closed(&dir);
     // Expected bucket per line, computed from the line: GMT+1, rounded down to the day.
     let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (i, l) in sent.iter().enumerate() {
@@ -271,7 +233,7 @@ fn roll_interval_closes_the_file_without_new_events() {
     );
     assert!(agent.is_running());
     agent.stop_cleanly();
-    let (_, text) = read_all(&hdfs, &dir);
+    let (_, text) = hdfs.read_closed(&dir);
     assert_eq!(text, text_of(&sent));
 }
 
@@ -360,9 +322,9 @@ fn a_path_without_a_scheme_goes_to_fs_default_fs() {
         .args(["--name", "a1", "-Dflume.root.logger=INFO,console"])
         .env("HADOOP_CONF_DIR", hdfs.conf_dir());
     let mut agent = Agent::spawn(agent_dir, cmd);
-    wait_bytes_in_hdfs(&hdfs, &agent, &dir, text_of(&sent).len());
+    hdfs.wait_bytes(&agent, &dir, text_of(&sent).len());
     agent.stop_cleanly();
-    let (_, text) = read_all(&hdfs, &dir);
+    let (_, text) = hdfs.read_closed(&dir);
     assert_eq!(text, text_of(&sent));
 }
 
@@ -511,7 +473,7 @@ fn try_tally_of(
 /// Waits until every line `0..total` is in some file under `dir` (duplicates allowed): first
 /// until the files hold enough bytes (one `-ls` per poll), then until the lines are all there.
 fn wait_all_lines(hdfs: &Hdfs, agent: &Agent, dir: &str, total: usize) {
-    wait_bytes_in_hdfs(hdfs, agent, dir, total * LINE_LEN);
+    hdfs.wait_bytes(agent, dir, total * LINE_LEN);
     let mut last = String::new();
     let done = poll_until(DELIVERY, || {
         let (t, files) = tally_of(hdfs, dir, total);
@@ -559,7 +521,7 @@ fn kill_9_mid_write_then_restart_recovers_and_renames_the_orphan() {
     // 500 lines/s: the sink writes a batch every few ms and is killed between or inside one.
     let appender = Appender::start(&log, 5);
     let mut agent = Agent::start(&config, "a1");
-    wait_bytes_in_hdfs(&hdfs, &agent, &dir, 300 * LINE_LEN);
+    hdfs.wait_bytes(&agent, &dir, 300 * LINE_LEN);
     agent.kill9();
     let orphans: Vec<(String, u64)> = hdfs
         .files(&dir)
@@ -585,7 +547,7 @@ fn kill_9_mid_write_then_restart_recovers_and_renames_the_orphan() {
         log.contains(&format!("{orphan} was left in use by an earlier run")),
         "the orphan is reported at WARN:\n{log}"
     );
-    let (files, _) = read_all(&hdfs, &dir);
+    let (files, _) = hdfs.read_closed(&dir);
     let (tally, _) = tally_of(&hdfs, &dir, total);
     let recovered = hdfs.cat(&final_name);
     assert!(
@@ -677,7 +639,7 @@ fn a_close_that_fails_is_retried_until_the_namenode_is_back() {
         "no batch was taken twice"
     );
     agent.stop_cleanly();
-    let (_, text) = read_all(&hdfs, &dir);
+    let (_, text) = hdfs.read_closed(&dir);
     assert_eq!(text, text_of(&sent));
 }
 
@@ -713,7 +675,7 @@ fn namenode_restart_during_a_stream_loses_nothing() {
         committed(port) >= total as u64
     });
     agent.stop_cleanly();
-    let (files, _) = read_all(&hdfs, &dir);
+    let (files, _) = hdfs.read_closed(&dir);
     let (tally, _) = tally_of(&hdfs, &dir, total);
     eprintln!("NameNode restart during a stream: {tally}; files {files:?}");
     assert!(tally.complete(), "nothing may be lost: {tally}");
@@ -765,7 +727,7 @@ fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
             <= 1
     });
     agent.stop_cleanly();
-    let (files, _) = read_all(&hdfs, &dir);
+    let (files, _) = hdfs.read_closed(&dir);
     let (tally, _) = tally_of(&hdfs, &dir, total);
     let log = agent.log();
     let rolled_back = log.matches("the batch is rolled back and retried").count();
@@ -813,7 +775,7 @@ fn max_open_files_closes_the_least_recently_used_file() {
         ),
         "a1",
     );
-    wait_bytes_in_hdfs(&hdfs, &agent, &dir, text_of(&sent).len());
+    hdfs.wait_bytes(&agent, &dir, text_of(&sent).len());
     let running = hdfs.files(&dir);
     let in_use: Vec<_> = running
         .iter()
@@ -821,7 +783,7 @@ fn max_open_files_closes_the_least_recently_used_file() {
         .collect();
     assert_eq!(in_use.len(), 1, "one file open at a time: {running:?}");
     agent.stop_cleanly();
-    let (files, _) = read_all(&hdfs, &dir);
+    let (files, _) = hdfs.read_closed(&dir);
     assert_eq!(files.len(), 6, "{files:?}");
     for t in ["a", "b"] {
         let paths: Vec<&str> = files

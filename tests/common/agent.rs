@@ -134,6 +134,18 @@ impl Agent {
 
     /// Like [`Agent::start`], with `extra_args` appended (more `-D` properties, flags).
     pub fn start_with_args(config: &str, name: &str, extra_args: &[&str]) -> Agent {
+        Agent::start_with_env(config, name, extra_args, &[])
+    }
+
+    /// Like [`Agent::start_with_args`], with environment variables set for the agent: the
+    /// machine's setup a config relies on (`HOME` for a default position file,
+    /// `HADOOP_CONF_DIR` for the `fs.defaultFS` of an HDFS path without a NameNode).
+    pub fn start_with_env(
+        config: &str,
+        name: &str,
+        extra_args: &[&str],
+        env: &[(&str, &OsStr)],
+    ) -> Agent {
         let dir = agent_dir();
         let conf = dir.path().join(CONF_FILE);
         fs::write(&conf, config).unwrap_or_else(|e| panic!("cannot write {}: {e}", conf.display()));
@@ -144,7 +156,8 @@ impl Agent {
             .arg("--name")
             .arg(name)
             .arg("-Dflume.root.logger=INFO,console")
-            .args(extra_args);
+            .args(extra_args)
+            .envs(env.iter().copied());
         Agent::spawn(dir, cmd)
     }
 

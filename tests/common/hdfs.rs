@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::agent::Agent;
 use super::jvm::java;
 use super::process::{wait_listening, NotListening, Supervised};
-use super::{free_port, path_printed_by, poll_until};
+use super::{free_port, path_printed_by, poll_until, wait_until_or_explain};
 
 /// NameNode + DataNode are ready in ~8 s on an idle machine; the margin is for a loaded CI box.
 const START_DEADLINE: Duration = Duration::from_secs(90);
@@ -25,6 +26,8 @@ const START_DEADLINE: Duration = Duration::from_secs(90);
 const START_ATTEMPTS: usize = 3;
 /// One FsShell run is a JVM start plus an RPC or two: ~1.5 s.
 const SHELL_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a sink may take to make what it was given durable in HDFS (tests' delivery waits).
+const DELIVERY_DEADLINE: Duration = Duration::from_secs(60);
 /// The line a DataNode logs once the NameNode knows its blocks: from then on writes succeed.
 const DATANODE_READY: &str = "Successfully sent block report";
 
@@ -318,6 +321,45 @@ impl Hdfs {
             .collect();
         files.sort();
         files
+    }
+
+    /// Waits until the files under `dir` hold `bytes` bytes in all (the length HDFS reports for
+    /// a file being written is what the sink's last hsync made durable), so that a test stops
+    /// `agent` only after everything was written; one listing per poll.
+    #[track_caller]
+    pub fn wait_bytes(&self, agent: &Agent, dir: &str, bytes: usize) {
+        let total = || {
+            self.files(dir)
+                .iter()
+                .map(|(_, n)| *n as usize)
+                .sum::<usize>()
+        };
+        wait_until_or_explain(
+            DELIVERY_DEADLINE,
+            &format!("{bytes} bytes are in HDFS under {dir}"),
+            || total() >= bytes,
+            || {
+                format!(
+                    "{:?}\n{}\n{}",
+                    self.files(dir),
+                    agent.log(),
+                    self.logs_tail(20)
+                )
+            },
+        );
+    }
+
+    /// Concatenated `-cat` of every final (not in-use) file under `dir`, in name order (one
+    /// JVM), and the listing; panics if any file still carries the in-use suffix `.tmp`.
+    pub fn read_closed(&self, dir: &str) -> (Vec<(String, u64)>, String) {
+        let files = self.files(dir);
+        assert!(
+            files.iter().all(|(p, _)| !p.ends_with(".tmp")),
+            "in-use files left after a clean stop: {files:?}"
+        );
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        let text = String::from_utf8(self.cat_all(&paths)).expect("UTF-8 files");
+        (files, text)
     }
 
     /// Logs of the NameNode and DataNodes, for panic messages.

@@ -309,6 +309,44 @@ impl ZooKeeper {
     pub fn connect(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    /// Writes what a ZooKeeper-based Kafka broker registers when it starts — Kafka's broker JSON
+    /// (version 4, one `PLAINTEXT` endpoint) at `CHROOT/brokers/ids/ID` — for a broker that is
+    /// not a ZooKeeper-based Kafka (tansu), so that a Kafka source with `zookeeperConnect` finds
+    /// it. `chroot` is `""` for the root. Persistent, not ephemeral as Kafka's: the node must
+    /// outlive the client that wrote it.
+    pub fn register_broker(&self, chroot: &str, id: i32, address: &str) {
+        let (host, port) = address
+            .rsplit_once(':')
+            .unwrap_or_else(|| panic!("{address} is not host:port"));
+        let json = format!(
+            r#"{{"listener_security_protocol_map":{{"PLAINTEXT":"PLAINTEXT"}},"endpoints":["PLAINTEXT://{address}"],"jmx_port":-1,"host":"{host}","timestamp":"0","port":{port},"version":4}}"#
+        );
+        let dir = format!("{chroot}/brokers/ids");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("cannot build a tokio runtime");
+        runtime.block_on(async {
+            let client = zookeeper_client::Client::connector()
+                .with_session_timeout(ZOOKEEPER_START)
+                // 3.4 has no `create2` (the client's default create request).
+                .with_server_version(3, 4, 14)
+                .connect(&self.connect())
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to ZooKeeper {}: {e}", self.connect()));
+            let persistent = zookeeper_client::CreateMode::Persistent
+                .with_acls(zookeeper_client::Acls::anyone_all());
+            client
+                .mkdir(&dir, &persistent)
+                .await
+                .unwrap_or_else(|e| panic!("cannot create {dir} in ZooKeeper: {e}"));
+            client
+                .create(&format!("{dir}/{id}"), json.as_bytes(), &persistent)
+                .await
+                .unwrap_or_else(|e| panic!("cannot register broker {id} under {dir}: {e}"));
+        });
+    }
 }
 
 impl Drop for ZooKeeper {

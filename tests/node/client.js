@@ -2,9 +2,10 @@
 // Flume's NettyAvroRpcClient does; a FAILED answer or an error is retried (the same batch).
 //
 //   node client.js PORT COUNT [--batch N] [--single] [--deflate] [--start I] [--progress]
-//                  [--tls CA.pem] [--layering flume-1.9|flume-1.10]
+//                  [--tls CA.pem] [--layering flume-1.9|flume-1.10] [--header NAME=VALUE]...
 //
-// Event i has the body "avsc event <i>" and the headers {seq: <i>, origin: "avsc"}. Prints one
+// Event i has the body "avsc event <i>" and the headers {seq: <i>, origin: "avsc"}, plus every
+// --header given (a config's `%{header}` escapes need their header on each event). Prints one
 // JSON line at the end: {"sent": n, "calls": c, "retries": r}; with --progress also
 // {"acknowledged": n} after each OK (n events answered OK so far). Exits 1 when it gives up.
 'use strict';
@@ -25,6 +26,12 @@ const single = args.includes('--single');
 const progress = args.includes('--progress');
 // One header only: see the README's differences (header order of avro-source events).
 const seqOnly = args.includes('--seq-header-only');
+const extraHeaders = {};
+args.forEach((a, i) => {
+  if (a !== '--header') return;
+  const [name, ...value] = args[i + 1].split('=');
+  extraHeaders[name] = value.join('=');
+});
 
 const socket = net.connect(port, '127.0.0.1');
 // Netty's ZlibEncoder/ZlibDecoder and SslHandler as Flume's client puts them on the connection.
@@ -38,7 +45,8 @@ if (transport.on) {
 const client = service.createClient({transport, timeout: 60000, buffering: true});
 
 const event = (i) => ({
-  headers: seqOnly ? {seq: String(i)} : {seq: String(i), origin: 'avsc'},
+  headers: Object.assign(
+    seqOnly ? {seq: String(i)} : {seq: String(i), origin: 'avsc'}, extraHeaders),
   body: Buffer.from(`avsc event ${i}`),
 });
 
