@@ -55,6 +55,52 @@ pub fn io_words(e: std::io::Error) -> String {
     }
 }
 
+/// A connection whose socket bounds each read and write (the layers over it vary by protocol).
+pub trait Socket: Read + Write {
+    /// The socket, for its timeouts and its shutdown.
+    fn tcp(&self) -> &TcpStream;
+}
+
+/// Writes all of `out` (and flushes it through the layers) within what is left until `deadline`.
+pub fn send(stream: &mut impl Socket, out: &[u8], deadline: Instant) -> Result<(), String> {
+    stream
+        .tcp()
+        .set_write_timeout(Some(remaining(deadline)?))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(out)
+        .and_then(|_| stream.flush())
+        .map_err(io_words)
+}
+
+/// Reads what arrives next into `buf` within what is left until `deadline`; a closed connection
+/// is an error, since the caller still waits for an answer.
+pub fn receive(
+    stream: &mut impl Socket,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> Result<usize, String> {
+    stream
+        .tcp()
+        .set_read_timeout(Some(remaining(deadline)?))
+        .map_err(|e| e.to_string())?;
+    match stream.read(buf).map_err(io_words)? {
+        0 => Err("the connection was closed before the answer".into()),
+        n => Ok(n),
+    }
+}
+
+/// A TLS handshake's failure in words.
+pub fn handshake_words<S>(e: native_tls::HandshakeError<S>) -> String {
+    match e {
+        native_tls::HandshakeError::Failure(e) => e.to_string(),
+        // A blocking socket reports its timeout as "would block" in the middle of the handshake.
+        native_tls::HandshakeError::WouldBlock(_) => {
+            "no TLS handshake within connect-timeout".into()
+        }
+    }
+}
+
 /// A sink's connection: the socket, or TLS over it (`ssl = true`).
 pub enum Stream {
     Plain(TcpStream),
@@ -81,19 +127,7 @@ impl Stream {
             .map_err(|e| e.to_string())?;
         match connector.connect(host, stream) {
             Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
-            Err(native_tls::HandshakeError::Failure(e)) => Err(e.to_string()),
-            // A blocking socket reports its timeout as "would block" in the handshake.
-            Err(native_tls::HandshakeError::WouldBlock(_)) => {
-                Err("no TLS handshake within connect-timeout".into())
-            }
-        }
-    }
-
-    /// The socket, for its timeouts and its shutdown.
-    pub fn tcp(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(t) => t.get_ref(),
+            Err(e) => Err(handshake_words(e)),
         }
     }
 
@@ -103,6 +137,15 @@ impl Stream {
             let _ = t.shutdown();
         }
         let _ = self.tcp().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Socket for Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => t.get_ref(),
+        }
     }
 }
 

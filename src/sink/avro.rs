@@ -27,19 +27,21 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::info;
 
-use super::{Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_WAIT};
+use super::rpc_sink::{RpcClient, RpcSink};
+use super::{Sink, SinkCore, SinkError, SinkSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
+use crate::rpc::client::{self, Socket};
 use crate::rpc::deflate::ZlibStream;
 use crate::rpc::deflate::{Deflater, Inflater, DEFAULT_LEVEL};
 use crate::rpc::frame::{encode_packet, FrameDecoder};
 use crate::rpc::ipc::{ClientConnection, Reply, Status as RpcStatus};
+use crate::rpc::lenient;
 use crate::rpc::settings;
 use crate::rpc::tls::{Layering, TrustSettings, LAYERING_KEY};
-use crate::rpc::{client, lenient};
 
 /// Flume's `batch-size` default (`RpcClientConfigurationConstants.DEFAULT_BATCH_SIZE`).
 pub const DEFAULT_BATCH_SIZE: u64 = 100;
@@ -179,7 +181,7 @@ impl SinkSpec for AvroSinkSettings {
         "batch-size"
     }
     fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError> {
-        Ok(Box::new(AvroSink {
+        Ok(Box::new(RpcSink(AvroSink {
             core,
             settings: self.clone(),
             conn: None,
@@ -189,7 +191,7 @@ impl SinkSpec for AvroSinkSettings {
             wire: Vec::new(),
             read_buf: vec![0; 64 * 1024],
             plain: Vec::new(),
-        }))
+        })))
     }
 }
 
@@ -202,8 +204,7 @@ enum Transport {
     TlsInZlib(Box<native_tls::TlsStream<ZlibStream<TcpStream>>>),
 }
 
-impl Transport {
-    /// The socket, for its timeouts.
+impl Socket for Transport {
     fn tcp(&self) -> &TcpStream {
         match self {
             Transport::Plain(s) => s,
@@ -280,7 +281,7 @@ enum CallError {
 }
 
 impl AvroSink {
-    fn connect(&self) -> Result<Connection, CallError> {
+    fn open(&self) -> Result<Connection, CallError> {
         let (host, port) = (self.settings.hostname.as_str(), self.settings.port);
         let connected = client::connect(host, port, self.settings.connect_timeout)
             .map_err(|e| CallError::Connect(format!("{host}:{port}"), e))
@@ -325,29 +326,20 @@ impl AvroSink {
             (Some(level), Layering::DeflateOutside) => {
                 let tls = connector
                     .connect(host, ZlibStream::new(stream, level))
-                    .map_err(|e| fail(handshake_words(e)))?;
+                    .map_err(|e| fail(client::handshake_words(e)))?;
                 Ok((Transport::TlsInZlib(Box::new(tls)), false))
             }
             _ => {
                 let tls = connector
                     .connect(host, stream)
-                    .map_err(|e| fail(handshake_words(e)))?;
+                    .map_err(|e| fail(client::handshake_words(e)))?;
                 Ok((Transport::Tls(Box::new(tls)), true))
             }
         }
     }
 
     /// Sends one `appendBatch` and waits for its answer, within `request-timeout`.
-    fn call(&mut self, events: &[Event]) -> Result<(), CallError> {
-        if self.conn.as_ref().is_some_and(|c| {
-            !self.settings.reset_connection_interval.is_zero()
-                && c.opened.elapsed() >= self.settings.reset_connection_interval
-        }) {
-            self.close();
-        }
-        if self.conn.is_none() {
-            self.conn = Some(self.connect()?);
-        }
+    fn append_batch(&mut self, events: &[Event]) -> Result<(), CallError> {
         let deadline = Instant::now() + self.settings.request_timeout;
         // At most twice: a server that answers NONE did not run the call.
         for _ in 0..2 {
@@ -372,14 +364,7 @@ impl AvroSink {
                 }
                 None => &self.packet,
             };
-            conn.stream
-                .tcp()
-                .set_write_timeout(Some(client::remaining(deadline).map_err(&io)?))
-                .map_err(|e| io(e.to_string()))?;
-            conn.stream
-                .write_all(out)
-                .and_then(|_| conn.stream.flush())
-                .map_err(|e| io(client::io_words(e)))?;
+            client::send(&mut conn.stream, out, deadline).map_err(io)?;
             let packet = loop {
                 if let Some(p) = conn.frames.next_packet().map_err(|e| io(e.to_string()))? {
                     if p.serial == self.serial {
@@ -392,17 +377,8 @@ impl AvroSink {
                         p.serial, self.serial
                     )));
                 }
-                conn.stream
-                    .tcp()
-                    .set_read_timeout(Some(client::remaining(deadline).map_err(&io)?))
-                    .map_err(|e| io(e.to_string()))?;
-                let n = conn
-                    .stream
-                    .read(&mut self.read_buf)
-                    .map_err(|e| io(client::io_words(e)))?;
-                if n == 0 {
-                    return Err(io("the connection was closed before the answer".into()));
-                }
+                let n =
+                    client::receive(&mut conn.stream, &mut self.read_buf, deadline).map_err(io)?;
                 match conn.inflater.as_mut() {
                     Some(i) => {
                         self.plain.clear();
@@ -433,56 +409,40 @@ impl AvroSink {
             what: "the server did not accept the handshake".into(),
         })
     }
+}
 
+impl RpcClient for AvroSink {
+    fn core(&self) -> &SinkCore {
+        &self.core
+    }
+    fn batch_size(&self) -> usize {
+        self.settings.batch_size
+    }
+    fn reset_connection_interval(&self) -> Duration {
+        self.settings.reset_connection_interval
+    }
+    fn connected_since(&self) -> Option<Instant> {
+        self.conn.as_ref().map(|c| c.opened)
+    }
+    fn connect_failure_words(&self) -> &'static str {
+        "Unable to create Rpc client"
+    }
+    fn tls_warning(&self) -> Option<String> {
+        let tls = self.settings.tls.as_ref()?;
+        (!tls.trust_all).then(|| format!("ssl = true: as Flume's avro sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.hostname))
+    }
+    fn connect(&mut self) -> Result<(), String> {
+        self.conn = Some(self.open().map_err(|e| e.to_string())?);
+        Ok(())
+    }
+    fn call(&mut self, events: &[Event]) -> Result<(), String> {
+        self.append_batch(events).map_err(|e| e.to_string())
+    }
     fn close(&mut self) {
         if let Some(c) = self.conn.take() {
             let _ = c.stream.tcp().shutdown(std::net::Shutdown::Both);
             self.core.counter.connection_closed.inc();
         }
-    }
-}
-
-fn handshake_words<S>(e: native_tls::HandshakeError<S>) -> String {
-    match e {
-        native_tls::HandshakeError::Failure(e) => e.to_string(),
-        // A blocking socket reports its timeout as "would block" in the middle of the handshake.
-        native_tls::HandshakeError::WouldBlock(_) => {
-            "no TLS handshake within connect-timeout".into()
-        }
-    }
-}
-
-impl Sink for AvroSink {
-    fn core(&self) -> &SinkCore {
-        &self.core
-    }
-
-    fn start(&mut self) -> Result<(), SinkError> {
-        if self.settings.tls.as_ref().is_some_and(|t| !t.trust_all) {
-            warn!(sink = %self.core.name, "ssl = true: as Flume's avro sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.hostname);
-        }
-        // As Flume: a collector that is down at start is only a warning; the first batch retries.
-        match self.connect() {
-            Ok(c) => self.conn = Some(c),
-            Err(e) => warn!(sink = %self.core.name, "Unable to create Rpc client: {e}"),
-        }
-        Ok(())
-    }
-
-    fn process(&mut self) -> Result<Status, SinkError> {
-        let Some(txn) = self.core.take(self.settings.batch_size, EMPTY_CHANNEL_WAIT) else {
-            return self.core.empty();
-        };
-        let answer = self.call(txn.events()).map_err(|e| e.to_string());
-        if answer.is_err() {
-            // As Flume: a failed call drops the connection; the next batch reconnects.
-            self.close();
-        }
-        self.core.settle_call(txn, answer)
-    }
-
-    fn stop(&mut self, _deadline: Instant) {
-        self.close();
     }
 }
 

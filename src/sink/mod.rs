@@ -19,6 +19,7 @@ pub mod hdfs;
 pub mod kafka;
 pub mod logger;
 pub mod null;
+mod rpc_sink;
 pub mod runner;
 pub mod thrift;
 

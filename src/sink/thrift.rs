@@ -24,13 +24,13 @@
 //! not checked against its certificate, and `trust-all-certs` is ignored (Flume's thrift client
 //! never reads it): rflume warns about both.
 
-use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tracing::{info, warn};
+use tracing::info;
 
-use super::{Sink, SinkCore, SinkError, SinkSpec, Status, EMPTY_CHANNEL_WAIT};
+use super::rpc_sink::{RpcClient, RpcSink};
+use super::{Sink, SinkCore, SinkError, SinkSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
@@ -170,14 +170,14 @@ impl SinkSpec for ThriftSinkSettings {
         "batch-size"
     }
     fn build(&self, core: SinkCore) -> Result<Box<dyn Sink>, SinkError> {
-        Ok(Box::new(ThriftSink {
+        Ok(Box::new(RpcSink(ThriftSink {
             core,
             settings: self.clone(),
             conn: None,
             seq: 0,
             request: Vec::new(),
             read_buf: vec![0; 64 * 1024],
-        }))
+        })))
     }
 }
 
@@ -211,7 +211,7 @@ enum CallError {
 }
 
 impl ThriftSink {
-    fn connect(&self) -> Result<Connection, CallError> {
+    fn open(&self) -> Result<Connection, CallError> {
         let (host, port) = (self.settings.hostname.as_str(), self.settings.port);
         let connected = client::connect(host, port, self.settings.connect_timeout)
             .map_err(|e| CallError::Connect(format!("{host}:{port}"), e))
@@ -249,16 +249,7 @@ impl ThriftSink {
     }
 
     /// Sends one `appendBatch` and waits for its answer, within `request-timeout`.
-    fn call(&mut self, events: &[Event]) -> Result<(), CallError> {
-        if self.conn.as_ref().is_some_and(|c| {
-            !self.settings.reset_connection_interval.is_zero()
-                && c.opened.elapsed() >= self.settings.reset_connection_interval
-        }) {
-            self.close();
-        }
-        if self.conn.is_none() {
-            self.conn = Some(self.connect()?);
-        }
+    fn append_batch(&mut self, events: &[Event]) -> Result<(), CallError> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(CallError::Connect("nowhere".into(), "no connection".into()));
         };
@@ -269,28 +260,12 @@ impl ThriftSink {
         self.request.clear();
         wire::write_append_batch(self.settings.protocol, self.seq, events, &mut self.request)
             .map_err(|e| io(e.to_string()))?;
-        conn.stream
-            .tcp()
-            .set_write_timeout(Some(client::remaining(deadline).map_err(&io)?))
-            .map_err(|e| io(e.to_string()))?;
-        conn.stream
-            .write_all(&self.request)
-            .map_err(|e| io(client::io_words(e)))?;
+        client::send(&mut conn.stream, &self.request, deadline).map_err(io)?;
         let frame = loop {
             if let Some(f) = conn.frames.next_frame().map_err(|e| io(e.to_string()))? {
                 break f;
             }
-            conn.stream
-                .tcp()
-                .set_read_timeout(Some(client::remaining(deadline).map_err(&io)?))
-                .map_err(|e| io(e.to_string()))?;
-            let n = conn
-                .stream
-                .read(&mut self.read_buf)
-                .map_err(|e| io(client::io_words(e)))?;
-            if n == 0 {
-                return Err(io("the connection was closed before the answer".into()));
-            }
+            let n = client::receive(&mut conn.stream, &mut self.read_buf, deadline).map_err(io)?;
             conn.frames.push(&self.read_buf[..n]);
         };
         match wire::read_status(&frame, self.settings.protocol, self.seq)
@@ -300,46 +275,39 @@ impl ThriftSink {
             status => Err(CallError::Refused { peer, status }),
         }
     }
+}
 
+impl RpcClient for ThriftSink {
+    fn core(&self) -> &SinkCore {
+        &self.core
+    }
+    fn batch_size(&self) -> usize {
+        self.settings.batch_size
+    }
+    fn reset_connection_interval(&self) -> Duration {
+        self.settings.reset_connection_interval
+    }
+    fn connected_since(&self) -> Option<Instant> {
+        self.conn.as_ref().map(|c| c.opened)
+    }
+    fn connect_failure_words(&self) -> &'static str {
+        "Unable to create Thrift Rpc client"
+    }
+    fn tls_warning(&self) -> Option<String> {
+        self.settings.tls.as_ref().map(|_| format!("ssl = true: as Flume's thrift sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.hostname))
+    }
+    fn connect(&mut self) -> Result<(), String> {
+        self.conn = Some(self.open().map_err(|e| e.to_string())?);
+        Ok(())
+    }
+    fn call(&mut self, events: &[Event]) -> Result<(), String> {
+        self.append_batch(events).map_err(|e| e.to_string())
+    }
     fn close(&mut self) {
         if let Some(c) = self.conn.take() {
             c.stream.close();
             self.core.counter.connection_closed.inc();
         }
-    }
-}
-
-impl Sink for ThriftSink {
-    fn core(&self) -> &SinkCore {
-        &self.core
-    }
-
-    fn start(&mut self) -> Result<(), SinkError> {
-        if self.settings.tls.is_some() {
-            warn!(sink = %self.core.name, "ssl = true: as Flume's thrift sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.hostname);
-        }
-        // As Flume: a collector that is down at start is only a warning; the first batch retries.
-        match self.connect() {
-            Ok(c) => self.conn = Some(c),
-            Err(e) => warn!(sink = %self.core.name, "Unable to create Thrift Rpc client: {e}"),
-        }
-        Ok(())
-    }
-
-    fn process(&mut self) -> Result<Status, SinkError> {
-        let Some(txn) = self.core.take(self.settings.batch_size, EMPTY_CHANNEL_WAIT) else {
-            return self.core.empty();
-        };
-        let answer = self.call(txn.events()).map_err(|e| e.to_string());
-        if answer.is_err() {
-            // As Flume: a failed call destroys the client; the next batch reconnects.
-            self.close();
-        }
-        self.core.settle_call(txn, answer)
-    }
-
-    fn stop(&mut self, _deadline: Instant) {
-        self.close();
     }
 }
 
