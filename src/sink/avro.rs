@@ -40,25 +40,13 @@ use crate::rpc::deflate::{Deflater, Inflater, DEFAULT_LEVEL};
 use crate::rpc::frame::{encode_packet, FrameDecoder};
 use crate::rpc::ipc::{ClientConnection, Reply, Status as RpcStatus};
 use crate::rpc::lenient;
-use crate::rpc::settings;
+use crate::rpc::settings::{self, ClientSettings};
 use crate::rpc::tls::{Layering, TrustSettings, LAYERING_KEY};
-
-/// Flume's `batch-size` default (`RpcClientConfigurationConstants.DEFAULT_BATCH_SIZE`).
-pub const DEFAULT_BATCH_SIZE: u64 = 100;
-/// Flume's `connect-timeout` and `request-timeout` defaults, in ms.
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 20_000;
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 20_000;
-/// `reset-connection-interval`: 0 = never (Flume's `DEFAULT_CXN_RESET_INTERVAL`).
-pub const DEFAULT_RESET_CONNECTION_INTERVAL_S: u64 = 0;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AvroSinkSettings {
-    pub hostname: String,
-    pub port: u16,
-    pub batch_size: usize,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    pub reset_connection_interval: Duration,
+    /// The keys every RPC sink reads.
+    pub client: ClientSettings,
     /// `Some(level)` with `compression-type = deflate`.
     pub deflate: Option<u32>,
     pub tls: Option<TrustSettings>,
@@ -67,42 +55,7 @@ pub struct AvroSinkSettings {
 
 impl AvroSinkSettings {
     pub fn parse(r: &mut PropReader) -> Option<Self> {
-        let hostname = r.required(
-            "hostname",
-            "the collector's host, e.g. hostname = collector1",
-        );
-        let port = settings::port(
-            r,
-            "the collector's avro source port, e.g. port = 41414",
-            false,
-        );
-        let batch_size = lenient::number(r, "batch-size", DEFAULT_BATCH_SIZE, 1, i32::MAX as u64);
-        if let Some((_, line)) = r.ignored("batchSize") {
-            let size = batch_size;
-            r.warn(
-                "batchSize",
-                Some(line),
-                format!("Flume's avro sink reads batch-size, not batchSize: this line is ignored and the batch size is {size}"),
-                Some("rename it to batch-size".into()),
-            );
-        }
-        let connect_timeout = Duration::from_millis(lenient::timeout_ms(
-            r,
-            "connect-timeout",
-            DEFAULT_CONNECT_TIMEOUT_MS,
-        ));
-        let request_timeout = Duration::from_millis(lenient::timeout_ms(
-            r,
-            "request-timeout",
-            DEFAULT_REQUEST_TIMEOUT_MS,
-        ));
-        let reset_connection_interval = Duration::from_secs(lenient::number(
-            r,
-            "reset-connection-interval",
-            DEFAULT_RESET_CONNECTION_INTERVAL_S,
-            0,
-            i32::MAX as u64,
-        ));
+        let client = ClientSettings::parse(r, "avro", 41414);
         let deflate = if settings::deflate(r) {
             Some(lenient::number(r, "compression-level", DEFAULT_LEVEL as u64, 0, 9) as u32)
         } else {
@@ -123,12 +76,7 @@ impl AvroSinkSettings {
             return None;
         }
         Some(AvroSinkSettings {
-            hostname: hostname?,
-            port: port?,
-            batch_size: batch_size as usize,
-            connect_timeout,
-            request_timeout,
-            reset_connection_interval,
+            client: client?,
             deflate,
             tls: tls?,
             layering,
@@ -138,32 +86,16 @@ impl AvroSinkSettings {
 
 impl Describe for AvroSinkSettings {
     fn describe(&self) -> Vec<(String, String)> {
-        let mut out = vec![
-            ("hostname".into(), self.hostname.clone()),
-            ("port".into(), self.port.to_string()),
-            ("batch-size".into(), self.batch_size.to_string()),
-            (
-                "connect-timeout".into(),
-                self.connect_timeout.as_millis().to_string(),
-            ),
-            (
-                "request-timeout".into(),
-                self.request_timeout.as_millis().to_string(),
-            ),
-            (
-                "reset-connection-interval".into(),
-                self.reset_connection_interval.as_secs().to_string(),
-            ),
-            (
-                "compression-type".into(),
-                if self.deflate.is_some() {
-                    "deflate"
-                } else {
-                    "none"
-                }
-                .into(),
-            ),
-        ];
+        let mut out = self.client.describe();
+        out.extend([(
+            "compression-type".into(),
+            if self.deflate.is_some() {
+                "deflate"
+            } else {
+                "none"
+            }
+            .into(),
+        )]);
         if let Some(level) = self.deflate {
             out.push(("compression-level".into(), level.to_string()));
         }
@@ -175,7 +107,7 @@ impl Describe for AvroSinkSettings {
 
 impl SinkSpec for AvroSinkSettings {
     fn batch_size(&self) -> usize {
-        self.batch_size
+        self.client.batch_size
     }
     fn batch_size_key(&self, _lines: &std::collections::BTreeMap<String, usize>) -> &'static str {
         "batch-size"
@@ -282,8 +214,11 @@ enum CallError {
 
 impl AvroSink {
     fn open(&self) -> Result<Connection, CallError> {
-        let (host, port) = (self.settings.hostname.as_str(), self.settings.port);
-        let connected = client::connect(host, port, self.settings.connect_timeout)
+        let (host, port) = (
+            self.settings.client.hostname.as_str(),
+            self.settings.client.port,
+        );
+        let connected = client::connect(host, port, self.settings.client.connect_timeout)
             .map_err(|e| CallError::Connect(format!("{host}:{port}"), e))
             .and_then(|(stream, addr)| self.secure(stream, addr).map(|t| (t, addr)));
         let ((stream, inline_deflate), addr) = match connected {
@@ -316,12 +251,12 @@ impl AvroSink {
         };
         let fail = |what: String| CallError::Tls { peer, what };
         let connector = tls.connector().map_err(&fail)?;
-        let timeout = Some(self.settings.connect_timeout);
+        let timeout = Some(self.settings.client.connect_timeout);
         stream
             .set_read_timeout(timeout)
             .and_then(|_| stream.set_write_timeout(timeout))
             .map_err(|e| fail(e.to_string()))?;
-        let host = self.settings.hostname.as_str();
+        let host = self.settings.client.hostname.as_str();
         match (self.settings.deflate, self.settings.layering) {
             (Some(level), Layering::DeflateOutside) => {
                 let tls = connector
@@ -340,7 +275,7 @@ impl AvroSink {
 
     /// Sends one `appendBatch` and waits for its answer, within `request-timeout`.
     fn append_batch(&mut self, events: &[Event]) -> Result<(), CallError> {
-        let deadline = Instant::now() + self.settings.request_timeout;
+        let deadline = Instant::now() + self.settings.client.request_timeout;
         // At most twice: a server that answers NONE did not run the call.
         for _ in 0..2 {
             let Some(conn) = self.conn.as_mut() else {
@@ -416,10 +351,10 @@ impl RpcClient for AvroSink {
         &self.core
     }
     fn batch_size(&self) -> usize {
-        self.settings.batch_size
+        self.settings.client.batch_size
     }
     fn reset_connection_interval(&self) -> Duration {
-        self.settings.reset_connection_interval
+        self.settings.client.reset_connection_interval
     }
     fn connected_since(&self) -> Option<Instant> {
         self.conn.as_ref().map(|c| c.opened)
@@ -429,7 +364,7 @@ impl RpcClient for AvroSink {
     }
     fn tls_warning(&self) -> Option<String> {
         let tls = self.settings.tls.as_ref()?;
-        (!tls.trust_all).then(|| format!("ssl = true: as Flume's avro sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.hostname))
+        (!tls.trust_all).then(|| format!("ssl = true: as Flume's avro sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.client.hostname))
     }
     fn connect(&mut self) -> Result<(), String> {
         self.conn = Some(self.open().map_err(|e| e.to_string())?);
@@ -468,10 +403,10 @@ mod tests {
         let (s, d) = parse(&[("hostname", "c1"), ("port", "4141")]);
         let s = s.unwrap();
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(s.batch_size, 100);
-        assert_eq!(s.connect_timeout, Duration::from_secs(20));
-        assert_eq!(s.request_timeout, Duration::from_secs(20));
-        assert_eq!(s.reset_connection_interval, Duration::ZERO);
+        assert_eq!(s.client.batch_size, 100);
+        assert_eq!(s.client.connect_timeout, Duration::from_secs(20));
+        assert_eq!(s.client.request_timeout, Duration::from_secs(20));
+        assert_eq!(s.client.reset_connection_interval, Duration::ZERO);
         assert_eq!(s.deflate, None);
         let (s, _) = parse(&[("hostname", "c1")]);
         assert!(s.is_none(), "port is required");
@@ -481,11 +416,11 @@ mod tests {
     #[test]
     fn batch_size_is_flumes_key_and_batchsize_is_warned_about() {
         let (s, d) = parse(&[("hostname", "c1"), ("port", "4141"), ("batchSize", "1")]);
-        assert_eq!(s.unwrap().batch_size, 100);
+        assert_eq!(s.unwrap().client.batch_size, 100);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].contains("batch-size, not batchSize"), "{d:?}");
         let (s, _) = parse(&[("hostname", "c1"), ("port", "4141"), ("batch-size", "7")]);
-        assert_eq!(s.unwrap().batch_size, 7);
+        assert_eq!(s.unwrap().client.batch_size, 7);
     }
 
     #[test]
@@ -501,9 +436,9 @@ mod tests {
             ("maxIoWorkers", "4"),
         ]);
         let s = s.unwrap();
-        assert_eq!(s.batch_size, 100);
-        assert_eq!(s.connect_timeout, Duration::from_secs(20));
-        assert_eq!(s.request_timeout, Duration::from_secs(20));
+        assert_eq!(s.client.batch_size, 100);
+        assert_eq!(s.client.connect_timeout, Duration::from_secs(20));
+        assert_eq!(s.client.request_timeout, Duration::from_secs(20));
         assert_eq!(s.deflate, Some(6));
         assert_eq!(d.len(), 5, "{d:?}");
     }

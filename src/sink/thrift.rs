@@ -34,27 +34,16 @@ use super::{Sink, SinkCore, SinkError, SinkSpec};
 use crate::config::reader::PropReader;
 use crate::config::registry::Describe;
 use crate::event::Event;
+use crate::rpc::client;
 use crate::rpc::client::Stream;
+use crate::rpc::settings::ClientSettings;
 use crate::rpc::thrift::{self as wire, FrameDecoder, Protocol, Status as RpcStatus};
 use crate::rpc::tls::TrustSettings;
-use crate::rpc::{client, lenient, settings};
-
-/// Flume's `batch-size` default (`RpcClientConfigurationConstants.DEFAULT_BATCH_SIZE`).
-pub const DEFAULT_BATCH_SIZE: u64 = 100;
-/// Flume's `connect-timeout` and `request-timeout` defaults, in ms.
-pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 20_000;
-pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 20_000;
-/// `reset-connection-interval`: 0 = never (Flume's `DEFAULT_CXN_RESET_INTERVAL`).
-pub const DEFAULT_RESET_CONNECTION_INTERVAL_S: u64 = 0;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ThriftSinkSettings {
-    pub hostname: String,
-    pub port: u16,
-    pub batch_size: usize,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    pub reset_connection_interval: Duration,
+    /// The keys every RPC sink reads.
+    pub client: ClientSettings,
     pub protocol: Protocol,
     /// `ssl = true`: what the sink trusts.
     pub tls: Option<TrustSettings>,
@@ -62,41 +51,7 @@ pub struct ThriftSinkSettings {
 
 impl ThriftSinkSettings {
     pub fn parse(r: &mut PropReader) -> Option<Self> {
-        let hostname = r.required(
-            "hostname",
-            "the collector's host, e.g. hostname = collector1",
-        );
-        let port = settings::port(
-            r,
-            "the collector's thrift source port, e.g. port = 4353",
-            false,
-        );
-        let batch_size = lenient::number(r, "batch-size", DEFAULT_BATCH_SIZE, 1, i32::MAX as u64);
-        if let Some((_, line)) = r.ignored("batchSize") {
-            r.warn(
-                "batchSize",
-                Some(line),
-                format!("Flume's thrift sink reads batch-size, not batchSize: this line is ignored and the batch size is {batch_size}"),
-                Some("rename it to batch-size".into()),
-            );
-        }
-        let connect_timeout = Duration::from_millis(lenient::timeout_ms(
-            r,
-            "connect-timeout",
-            DEFAULT_CONNECT_TIMEOUT_MS,
-        ));
-        let request_timeout = Duration::from_millis(lenient::timeout_ms(
-            r,
-            "request-timeout",
-            DEFAULT_REQUEST_TIMEOUT_MS,
-        ));
-        let reset_connection_interval = Duration::from_secs(lenient::number(
-            r,
-            "reset-connection-interval",
-            DEFAULT_RESET_CONNECTION_INTERVAL_S,
-            0,
-            i32::MAX as u64,
-        ));
+        let client = ClientSettings::parse(r, "thrift", 4353);
         // The client's reading of `protocol` only warns on a bad value (ThriftRpcClient).
         let protocol = wire::parse_protocol(r, false).unwrap_or(Protocol::Compact);
         if let Some((_, line)) = r.ignored("maxConnections") {
@@ -124,12 +79,7 @@ impl ThriftSinkSettings {
             return None;
         }
         Some(ThriftSinkSettings {
-            hostname: hostname?,
-            port: port?,
-            batch_size: batch_size as usize,
-            connect_timeout,
-            request_timeout,
-            reset_connection_interval,
+            client: client?,
             protocol,
             tls: tls?,
         })
@@ -138,25 +88,11 @@ impl ThriftSinkSettings {
 
 impl Describe for ThriftSinkSettings {
     fn describe(&self) -> Vec<(String, String)> {
-        let mut out = vec![
-            ("hostname".into(), self.hostname.clone()),
-            ("port".into(), self.port.to_string()),
-            ("batch-size".into(), self.batch_size.to_string()),
-            (
-                "connect-timeout".into(),
-                self.connect_timeout.as_millis().to_string(),
-            ),
-            (
-                "request-timeout".into(),
-                self.request_timeout.as_millis().to_string(),
-            ),
-            (
-                "reset-connection-interval".into(),
-                self.reset_connection_interval.as_secs().to_string(),
-            ),
+        let mut out = self.client.describe();
+        out.extend([
             ("protocol".into(), self.protocol.name().into()),
             ("kerberos".into(), "false".into()),
-        ];
+        ]);
         TrustSettings::describe(&self.tls, &mut out);
         out
     }
@@ -164,7 +100,7 @@ impl Describe for ThriftSinkSettings {
 
 impl SinkSpec for ThriftSinkSettings {
     fn batch_size(&self) -> usize {
-        self.batch_size
+        self.client.batch_size
     }
     fn batch_size_key(&self, _lines: &std::collections::BTreeMap<String, usize>) -> &'static str {
         "batch-size"
@@ -212,15 +148,18 @@ enum CallError {
 
 impl ThriftSink {
     fn open(&self) -> Result<Connection, CallError> {
-        let (host, port) = (self.settings.hostname.as_str(), self.settings.port);
-        let connected = client::connect(host, port, self.settings.connect_timeout)
+        let (host, port) = (
+            self.settings.client.hostname.as_str(),
+            self.settings.client.port,
+        );
+        let connected = client::connect(host, port, self.settings.client.connect_timeout)
             .map_err(|e| CallError::Connect(format!("{host}:{port}"), e))
             .and_then(|(stream, peer)| {
                 Stream::secure(
                     stream,
                     self.settings.tls.as_ref(),
                     host,
-                    self.settings.connect_timeout,
+                    self.settings.client.connect_timeout,
                 )
                 .map(|s| (s, peer))
                 .map_err(|what| CallError::Tls { peer, what })
@@ -253,7 +192,7 @@ impl ThriftSink {
         let Some(conn) = self.conn.as_mut() else {
             return Err(CallError::Connect("nowhere".into(), "no connection".into()));
         };
-        let deadline = Instant::now() + self.settings.request_timeout;
+        let deadline = Instant::now() + self.settings.client.request_timeout;
         let peer = conn.peer;
         let io = |what: String| CallError::Io { peer, what };
         self.seq = self.seq.wrapping_add(1);
@@ -282,10 +221,10 @@ impl RpcClient for ThriftSink {
         &self.core
     }
     fn batch_size(&self) -> usize {
-        self.settings.batch_size
+        self.settings.client.batch_size
     }
     fn reset_connection_interval(&self) -> Duration {
-        self.settings.reset_connection_interval
+        self.settings.client.reset_connection_interval
     }
     fn connected_since(&self) -> Option<Instant> {
         self.conn.as_ref().map(|c| c.opened)
@@ -294,7 +233,7 @@ impl RpcClient for ThriftSink {
         "Unable to create Thrift Rpc client"
     }
     fn tls_warning(&self) -> Option<String> {
-        self.settings.tls.as_ref().map(|_| format!("ssl = true: as Flume's thrift sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.hostname))
+        self.settings.tls.as_ref().map(|_| format!("ssl = true: as Flume's thrift sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.client.hostname))
     }
     fn connect(&mut self) -> Result<(), String> {
         self.conn = Some(self.open().map_err(|e| e.to_string())?);
@@ -336,7 +275,7 @@ mod tests {
         let (s, d) = parse(&[("hostname", "c1"), ("port", "4353")]);
         let s = s.unwrap();
         assert_eq!(
-            (s.batch_size, s.request_timeout, s.protocol),
+            (s.client.batch_size, s.client.request_timeout, s.protocol),
             (100, Duration::from_secs(20), Protocol::Compact)
         );
         assert!(d.items.is_empty(), "{d:?}");
@@ -351,7 +290,7 @@ mod tests {
         ]);
         let s = s.unwrap();
         assert_eq!(
-            (s.batch_size, s.request_timeout, s.protocol),
+            (s.client.batch_size, s.client.request_timeout, s.protocol),
             (100, Duration::from_secs(20), Protocol::Compact)
         );
         assert_eq!(d.count(Severity::Warning), 5, "{d:?}");
