@@ -138,7 +138,10 @@ fn log4j_layout_matches_flumes_pattern() {
     assert!(pattern.is_match(line), "{line}");
     // The location is the emitting module, as log4j's %C.%M names the class:
     // the start line comes from the agent's start step.
-    assert!(line.contains(" INFO  [main] (rflume.agent.start:"), "{line}");
+    assert!(
+        line.contains(" INFO  [main] (rflume.agent.start:"),
+        "{line}"
+    );
 }
 
 #[test]

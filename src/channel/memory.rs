@@ -561,15 +561,11 @@ mod tests {
 
     /// Parses a memory channel from `pairs`; returns the settings (None: dropped) and whether
     /// any warning was given.
+    use crate::config::reader::parse_for_test;
+
     fn parse(pairs: &[(&str, &str)]) -> (Option<MemorySettings>, Vec<String>) {
-        use crate::config::reader::ComponentProps;
-        use crate::config::Diagnostics;
-        use std::path::Path;
-        let c = ComponentProps::sink_for_test(pairs);
-        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
-        let mut r = PropReader::new(&c, &mut d);
-        let s = MemorySettings::parse(&mut r);
-        (s, d.items.iter().map(|i| i.to_string()).collect())
+        let (s, d) = parse_for_test(pairs, None, MemorySettings::parse);
+        (s, d.lines())
     }
 
     /// Flume's `MemoryChannel.configure` falls back to defaults instead of dropping the channel.

@@ -191,6 +191,12 @@ impl Diagnostics {
 
     /// Whether anything keeps the file from running as written (an error or an unsupported
     /// component).
+    /// Each diagnostic as `rflume check` prints it (for tests).
+    #[cfg(test)]
+    pub fn lines(&self) -> Vec<String> {
+        self.items.iter().map(|i| i.to_string()).collect()
+    }
+
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity != Severity::Warning)
     }

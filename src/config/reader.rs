@@ -477,6 +477,28 @@ fn suggestion(key: &str, known: &[String]) -> Option<String> {
         .cloned()
 }
 
+/// Runs `parse` over `pairs` as sink `k1`'s properties in `f.conf` (the n-th pair on line n)
+/// and then, when `finish` names the component, reports the keys it did not read: the fixture
+/// the component parsers' unit tests share.
+#[cfg(test)]
+pub fn parse_for_test<S>(
+    pairs: &[(&str, &str)],
+    finish: Option<&str>,
+    parse: impl FnOnce(&mut PropReader) -> S,
+) -> (S, Diagnostics) {
+    let comp = ComponentProps::sink_for_test(pairs);
+    let mut d = Diagnostics::new(std::sync::Arc::from(std::path::Path::new("f.conf")));
+    let s = {
+        let mut r = PropReader::new(&comp, &mut d);
+        let s = parse(&mut r);
+        if let Some(what) = finish {
+            r.finish(what);
+        }
+        s
+    };
+    (s, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

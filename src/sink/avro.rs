@@ -384,18 +384,12 @@ impl RpcClient for AvroSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::diag::Diagnostics;
-    use crate::config::reader::ComponentProps;
-    use std::path::Path;
-    use std::sync::Arc;
+
+    use crate::config::reader::parse_for_test;
 
     fn parse(pairs: &[(&str, &str)]) -> (Option<AvroSinkSettings>, Vec<String>) {
-        let comp = ComponentProps::sink_for_test(pairs);
-        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
-        let mut r = PropReader::new(&comp, &mut d);
-        let s = AvroSinkSettings::parse(&mut r);
-        r.finish("the avro sink");
-        (s, d.items.iter().map(|i| i.to_string()).collect())
+        let (s, d) = parse_for_test(pairs, Some("the avro sink"), AvroSinkSettings::parse);
+        (s, d.lines())
     }
 
     #[test]

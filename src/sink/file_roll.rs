@@ -508,19 +508,16 @@ mod tests {
     use super::*;
     use crate::channel::memory::{MemoryChannel, MemorySettings};
     use crate::channel::Channel;
-    use crate::config::reader::ComponentProps;
-    use crate::config::Diagnostics;
+
     use crate::event::Headers;
     use crate::metrics::{ChannelCounter, SinkCounter};
     use std::sync::Arc;
 
+    use crate::config::reader::parse_for_test;
+
     fn parse(pairs: &[(&str, &str)]) -> (Option<FileRollSettings>, Vec<String>) {
-        let comp = ComponentProps::sink_for_test(pairs);
-        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
-        let mut r = PropReader::new(&comp, &mut d);
-        let s = FileRollSettings::parse(&mut r);
-        r.finish("file_roll");
-        (s, d.items.iter().map(|i| i.to_string()).collect())
+        let (s, d) = parse_for_test(pairs, Some("file_roll"), FileRollSettings::parse);
+        (s, d.lines())
     }
 
     fn sink(dir: &Path, extra: &[(&str, &str)]) -> (FileRollSink, Arc<dyn Channel>) {

@@ -254,20 +254,11 @@ impl RpcClient for ThriftSink {
 mod tests {
     use super::*;
     use crate::config::diag::{Diagnostics, Severity};
-    use crate::config::reader::ComponentProps;
-    use std::path::Path;
-    use std::sync::Arc;
+
+    use crate::config::reader::parse_for_test;
 
     fn parse(pairs: &[(&str, &str)]) -> (Option<ThriftSinkSettings>, Diagnostics) {
-        let comp = ComponentProps::sink_for_test(pairs);
-        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
-        let s = {
-            let mut r = PropReader::new(&comp, &mut d);
-            let s = ThriftSinkSettings::parse(&mut r);
-            r.finish("thrift sink");
-            s
-        };
-        (s, d)
+        parse_for_test(pairs, Some("thrift sink"), ThriftSinkSettings::parse)
     }
 
     #[test]

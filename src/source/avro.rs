@@ -505,19 +505,11 @@ async fn answer(
 mod tests {
     use super::*;
     use crate::config::diag::Diagnostics;
-    use crate::config::reader::ComponentProps;
-    use std::path::Path;
+
+    use crate::config::reader::parse_for_test;
 
     fn parse(pairs: &[(&str, &str)]) -> (Option<AvroSourceSettings>, Diagnostics) {
-        let comp = ComponentProps::sink_for_test(pairs);
-        let mut diags = Diagnostics::new(Arc::from(Path::new("f.conf")));
-        let s = {
-            let mut r = PropReader::new(&comp, &mut diags);
-            let s = AvroSourceSettings::parse(&mut r);
-            r.finish("avro source");
-            s
-        };
-        (s, diags)
+        parse_for_test(pairs, Some("avro source"), AvroSourceSettings::parse)
     }
 
     #[test]

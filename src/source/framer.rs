@@ -477,14 +477,11 @@ mod tests {
         assert_eq!(f.take_long_lines()[0].len, (160 * READ_CHUNK) as u64);
     }
 
+    use crate::config::reader::parse_for_test;
+
     fn parse(pairs: &[(&str, &str)]) -> (LineLimit, Vec<String>) {
-        use crate::config::reader::{ComponentProps, PropReader};
-        use crate::config::Diagnostics;
-        let c = ComponentProps::sink_for_test(pairs);
-        let mut d = Diagnostics::new(std::sync::Arc::from(std::path::Path::new("f.conf")));
-        let mut r = PropReader::new(&c, &mut d);
-        let limit = LineLimit::parse(&mut r);
-        (limit, d.items.iter().map(|i| i.to_string()).collect())
+        let (s, d) = parse_for_test(pairs, None, LineLimit::parse);
+        (s, d.lines())
     }
 
     #[test]

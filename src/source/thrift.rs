@@ -284,19 +284,11 @@ async fn stored(events: Vec<crate::event::Event>, called: Called, shared: &Share
 mod tests {
     use super::*;
     use crate::config::diag::{Diagnostics, Severity};
-    use crate::config::reader::ComponentProps;
-    use std::path::Path;
+
+    use crate::config::reader::parse_for_test;
 
     fn parse(pairs: &[(&str, &str)]) -> (Option<ThriftSourceSettings>, Diagnostics) {
-        let comp = ComponentProps::sink_for_test(pairs);
-        let mut diags = Diagnostics::new(Arc::from(Path::new("f.conf")));
-        let s = {
-            let mut r = PropReader::new(&comp, &mut diags);
-            let s = ThriftSourceSettings::parse(&mut r);
-            r.finish("thrift source");
-            s
-        };
-        (s, diags)
+        parse_for_test(pairs, Some("thrift source"), ThriftSourceSettings::parse)
     }
 
     #[test]

@@ -464,13 +464,11 @@ mod tests {
     use crate::config::Diagnostics;
     use std::sync::Arc;
 
+    use crate::config::reader::parse_for_test;
+
     fn parse(pairs: &[(&str, &str)]) -> (Option<FileSettings>, Vec<String>) {
-        let c = ComponentProps::sink_for_test(pairs);
-        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
-        let mut r = PropReader::new(&c, &mut d);
-        let s = FileSettings::parse(&mut r);
-        r.finish("the file channel");
-        (s, d.items.iter().map(|i| i.to_string()).collect())
+        let (s, d) = parse_for_test(pairs, Some("the file channel"), FileSettings::parse);
+        (s, d.lines())
     }
 
     #[test]

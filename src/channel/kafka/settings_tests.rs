@@ -1,19 +1,16 @@
 //! The Kafka channel's settings, read as Flume's `KafkaChannel.configure` reads them.
 
-use std::path::Path;
-use std::sync::Arc;
-
 use super::KafkaChannelSettings;
-use crate::config::reader::{ComponentProps, PropReader};
-use crate::config::Diagnostics;
+
+use crate::config::reader::parse_for_test;
 
 fn parse(pairs: &[(&str, &str)]) -> (Option<KafkaChannelSettings>, Vec<String>) {
-    let c = ComponentProps::sink_for_test(pairs);
-    let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
-    let mut r = PropReader::new(&c, &mut d);
-    let s = KafkaChannelSettings::parse(&mut r);
-    r.finish("the Kafka channel");
-    (s, d.items.iter().map(|i| i.to_string()).collect())
+    let (s, d) = parse_for_test(
+        pairs,
+        Some("the Kafka channel"),
+        KafkaChannelSettings::parse,
+    );
+    (s, d.lines())
 }
 
 #[test]

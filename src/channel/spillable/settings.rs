@@ -265,18 +265,14 @@ impl ChannelSpec for SpillableSettings {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
 
     use super::*;
-    use crate::config::reader::ComponentProps;
-    use crate::config::Diagnostics;
+
+    use crate::config::reader::parse_for_test;
 
     fn parse(pairs: &[(&str, &str)]) -> (Option<SpillableSettings>, Vec<String>) {
-        let c = ComponentProps::sink_for_test(pairs);
-        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
-        let mut r = PropReader::new(&c, &mut d);
-        let s = SpillableSettings::parse(&mut r);
-        (s, d.items.iter().map(|i| i.to_string()).collect())
+        let (s, d) = parse_for_test(pairs, None, SpillableSettings::parse);
+        (s, d.lines())
     }
 
     #[test]

@@ -390,18 +390,12 @@ impl SourceSpec for KafkaSourceSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::reader::ComponentProps;
-    use crate::config::Diagnostics;
-    use std::path::Path;
-    use std::sync::Arc;
+
+    use crate::config::reader::parse_for_test;
 
     fn parse(pairs: &[(&str, &str)]) -> (Option<KafkaSourceSettings>, Vec<String>) {
-        let c = ComponentProps::sink_for_test(pairs);
-        let mut d = Diagnostics::new(Arc::from(Path::new("f.conf")));
-        let mut r = PropReader::new(&c, &mut d);
-        let s = KafkaSourceSettings::parse(&mut r);
-        r.finish("the Kafka source");
-        (s, d.items.iter().map(|i| i.to_string()).collect())
+        let (s, d) = parse_for_test(pairs, Some("the Kafka source"), KafkaSourceSettings::parse);
+        (s, d.lines())
     }
 
     #[test]
