@@ -25,7 +25,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::info;
 
@@ -347,24 +347,19 @@ impl AvroSink {
 }
 
 impl RpcClient for AvroSink {
+    const KIND: &'static str = "avro";
+    const CONNECT_FAILURE: &'static str = "Unable to create Rpc client";
     fn core(&self) -> &SinkCore {
         &self.core
     }
-    fn batch_size(&self) -> usize {
-        self.settings.client.batch_size
-    }
-    fn reset_connection_interval(&self) -> Duration {
-        self.settings.client.reset_connection_interval
+    fn settings(&self) -> &ClientSettings {
+        &self.settings.client
     }
     fn connected_since(&self) -> Option<Instant> {
         self.conn.as_ref().map(|c| c.opened)
     }
-    fn connect_failure_words(&self) -> &'static str {
-        "Unable to create Rpc client"
-    }
-    fn tls_warning(&self) -> Option<String> {
-        let tls = self.settings.tls.as_ref()?;
-        (!tls.trust_all).then(|| format!("ssl = true: as Flume's avro sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.client.hostname))
+    fn tls_without_host_check(&self) -> bool {
+        self.settings.tls.as_ref().is_some_and(|t| !t.trust_all)
     }
     fn connect(&mut self) -> Result<(), String> {
         self.conn = Some(self.open().map_err(|e| e.to_string())?);
@@ -384,6 +379,7 @@ impl RpcClient for AvroSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     use crate::config::reader::parse_for_test;
 

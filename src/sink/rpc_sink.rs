@@ -4,27 +4,28 @@
 //! per batch, whose take commits only after the collector answered `OK` (see
 //! `SinkCore::settle_call`). The protocols differ only in [`RpcClient`].
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::warn;
 
 use super::{Sink, SinkCore, SinkError, Status, EMPTY_CHANNEL_WAIT};
 use crate::event::Event;
+use crate::rpc::settings::ClientSettings;
 
 /// One protocol's client: how it connects and makes one `appendBatch` call.
 pub(super) trait RpcClient: Send {
-    fn core(&self) -> &SinkCore;
-    fn batch_size(&self) -> usize;
-    /// The sink's `reset-connection-interval` (zero: never).
-    fn reset_connection_interval(&self) -> Duration;
-    /// When the open connection was made; `None` when there is none.
-    fn connected_since(&self) -> Option<Instant>;
+    /// Flume's type name for the sink (`avro`, `thrift`).
+    const KIND: &'static str;
     /// What Flume's sink logs when its client cannot connect at start, e.g. "Unable to create
     /// Rpc client".
-    fn connect_failure_words(&self) -> &'static str;
-    /// The start-up warning to give about TLS, if any (Flume's clients do not check the
-    /// collector's host name against its certificate).
-    fn tls_warning(&self) -> Option<String>;
+    const CONNECT_FAILURE: &'static str;
+    fn core(&self) -> &SinkCore;
+    fn settings(&self) -> &ClientSettings;
+    /// Whether TLS is on with certificates checked by a truststore: Flume's clients do not check
+    /// the collector's host name against its certificate, which rflume warns about at start.
+    fn tls_without_host_check(&self) -> bool;
+    /// When the open connection was made; `None` when there is none.
+    fn connected_since(&self) -> Option<Instant>;
     /// Opens the connection, replacing any.
     fn connect(&mut self) -> Result<(), String>;
     /// Sends one batch over the open connection and waits for the answer.
@@ -39,7 +40,7 @@ pub(super) struct RpcSink<C>(pub C);
 impl<C: RpcClient> RpcSink<C> {
     fn call(&mut self, events: &[Event]) -> Result<(), String> {
         let client = &mut self.0;
-        let reset = client.reset_connection_interval();
+        let reset = client.settings().reset_connection_interval;
         if !reset.is_zero()
             && client
                 .connected_since()
@@ -61,19 +62,22 @@ impl<C: RpcClient> Sink for RpcSink<C> {
 
     fn start(&mut self) -> Result<(), SinkError> {
         let client = &mut self.0;
-        if let Some(words) = client.tls_warning() {
-            warn!(sink = %client.core().name, "{words}");
+        if client.tls_without_host_check() {
+            warn!(sink = %client.core().name, "ssl = true: as Flume's {} sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", C::KIND, client.settings().hostname);
         }
         // As Flume: a collector that is down at start is only a warning; the first batch retries.
         if let Err(e) = client.connect() {
-            let words = client.connect_failure_words();
-            warn!(sink = %client.core().name, "{words}: {e}");
+            warn!(sink = %client.core().name, "{}: {e}", C::CONNECT_FAILURE);
         }
         Ok(())
     }
 
     fn process(&mut self) -> Result<Status, SinkError> {
-        let Some(txn) = self.0.core().take(self.0.batch_size(), EMPTY_CHANNEL_WAIT) else {
+        let Some(txn) = self
+            .0
+            .core()
+            .take(self.0.settings().batch_size, EMPTY_CHANNEL_WAIT)
+        else {
             return self.0.core().empty();
         };
         let answer = self.call(txn.events());

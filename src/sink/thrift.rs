@@ -25,7 +25,7 @@
 //! never reads it): rflume warns about both.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tracing::info;
 
@@ -217,23 +217,19 @@ impl ThriftSink {
 }
 
 impl RpcClient for ThriftSink {
+    const KIND: &'static str = "thrift";
+    const CONNECT_FAILURE: &'static str = "Unable to create Thrift Rpc client";
     fn core(&self) -> &SinkCore {
         &self.core
     }
-    fn batch_size(&self) -> usize {
-        self.settings.client.batch_size
-    }
-    fn reset_connection_interval(&self) -> Duration {
-        self.settings.client.reset_connection_interval
+    fn settings(&self) -> &ClientSettings {
+        &self.settings.client
     }
     fn connected_since(&self) -> Option<Instant> {
         self.conn.as_ref().map(|c| c.opened)
     }
-    fn connect_failure_words(&self) -> &'static str {
-        "Unable to create Thrift Rpc client"
-    }
-    fn tls_warning(&self) -> Option<String> {
-        self.settings.tls.as_ref().map(|_| format!("ssl = true: as Flume's thrift sink, rflume does not check that the certificate of {} names that host; any certificate the truststore vouches for is accepted", self.settings.client.hostname))
+    fn tls_without_host_check(&self) -> bool {
+        self.settings.tls.is_some()
     }
     fn connect(&mut self) -> Result<(), String> {
         self.conn = Some(self.open().map_err(|e| e.to_string())?);
@@ -253,6 +249,7 @@ impl RpcClient for ThriftSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use crate::config::diag::{Diagnostics, Severity};
 
     use crate::config::reader::parse_for_test;
