@@ -202,7 +202,19 @@ pub(super) fn parse_minimal<S>(
     alias: &str,
     extra: Option<(&str, &str)>,
 ) -> ParsedMinimal<S> {
-    let mut props = minimal(kind, alias).to_vec();
+    parse_props(parse, kind, alias, minimal(kind, alias), extra)
+}
+
+/// Parses `kind`/`alias` from `props` (`@TMP@` standing for a new temporary directory), with
+/// `extra` replacing or adding one key.
+pub(super) fn parse_props<S>(
+    parse: ParseFn<S>,
+    kind: &str,
+    alias: &str,
+    props: &[(&str, &str)],
+    extra: Option<(&str, &str)>,
+) -> ParsedMinimal<S> {
+    let mut props = props.to_vec();
     if let Some((key, value)) = extra {
         props.retain(|(k, _)| *k != key);
         props.push((key, value));

@@ -333,14 +333,22 @@ pub(crate) fn memory_pipeline(
     capacity: usize,
     transaction_capacity: usize,
 ) -> (Arc<dyn Channel>, ChannelProcessor, Arc<SourceCounter>) {
-    use crate::channel::memory::{MemoryChannel, MemorySettings};
+    memory_pipeline_with(crate::channel::memory::MemorySettings {
+        capacity,
+        transaction_capacity,
+        ..Default::default()
+    })
+}
+
+/// [`memory_pipeline`] over a memory channel of these settings.
+#[cfg(test)]
+pub(crate) fn memory_pipeline_with(
+    settings: crate::channel::memory::MemorySettings,
+) -> (Arc<dyn Channel>, ChannelProcessor, Arc<SourceCounter>) {
+    use crate::channel::memory::MemoryChannel;
     let channel: Arc<dyn Channel> = Arc::new(MemoryChannel::new(
         "c1",
-        MemorySettings {
-            capacity,
-            transaction_capacity,
-            ..MemorySettings::default()
-        },
+        settings,
         Arc::new(crate::metrics::ChannelCounter::default()),
     ));
     let counter = Arc::new(SourceCounter::default());

@@ -321,7 +321,9 @@ impl Spooler {
         let Some(r) = self.reading.as_mut() else {
             return true;
         };
-        let mut bodies = Vec::with_capacity(max);
+        // Reserved for a usual batch only: `batchSize` is a Java int (up to 2^31 - 1, 64 GiB of
+        // `Bytes` reserved up front), and the batch grows as lines come.
+        let mut bodies = Vec::with_capacity(max.min(1024));
         let mut end = r.lines.position();
         let mut done = false;
         let mut failure = None;
