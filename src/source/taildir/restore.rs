@@ -90,6 +90,7 @@ impl Tailer {
             self.files.insert(id, t);
         }
         self.counter.open_files.set(0);
+        self.names.invalidate();
     }
 
     /// The position to resume a saved file at: the saved one when the file is provably the same

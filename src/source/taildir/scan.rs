@@ -133,6 +133,7 @@ impl Tailer {
                 if t.path != path {
                     info!(source = %self.name, "{} was renamed to {}; continuing at offset {} (not read again)", t.path.display(), path.display(), t.next_offset);
                     t.path = path;
+                    self.names.invalidate();
                 }
                 t.listed = true;
                 t.mtime = mtime;
@@ -150,5 +151,6 @@ impl Tailer {
         let mut t = TailFile::new(path, group, id, 0, mtime);
         t.classified = false;
         self.files.insert(id, t);
+        self.names.invalidate();
     }
 }

@@ -66,8 +66,8 @@ pub(super) struct Watch {
     /// The names of the files that notifications said grew (or were truncated) since the last
     /// [`Watch::take_changed`], so that a pass reads those instead of every file; `all` when
     /// a notification could concern any file (a listing change, a lost event, the directory).
-    /// Names, not paths: hashing a `Path` walks its components, and a pass looks up every
-    /// followed file (a name shared by two watched directories only costs an extra read).
+    /// Names, not paths: hashing a `Path` walks its components, and the tailer finds the
+    /// files by name (a name shared by two watched directories only costs an extra read).
     changed: HashSet<OsString>,
     changed_all: bool,
 }
