@@ -12,8 +12,9 @@
 //!   advance only past lines a sink committed (`acks.rs`), so `kill -9` loses nothing even with
 //!   a memory channel. What is shipped twice after a `kill -9` is bounded by the lines delivered
 //!   since the last position write, which follows a delivery within 250 ms at high rates, once
-//!   about 250 lines have arrived at low ones (and happens at least every `writePosInterval`). With a durable (file) channel a line counts as delivered once it
-//!   is on the channel's disk.
+//!   about 250 lines have arrived at low ones (and at least every `writePosInterval` when a
+//!   position changed). With a durable (file) channel a line counts as delivered once it is on
+//!   the channel's disk.
 //!
 //! One thread for all files: inotify (read on that thread, `watch.rs`) wakes it when a watched
 //! directory changes, and it then waits about as long as the recent rate takes to fill a batch

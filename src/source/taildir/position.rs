@@ -203,22 +203,43 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::durable::write_atomic(path, bytes)
 }
 
+/// The bytes of both files: Flume's position file and the sidecar.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Encoded {
+    json: Vec<u8>,
+    side: Vec<u8>,
+}
+
+/// What [`save`] would write, without writing it (the tailer skips a write that would not
+/// change the files).
+pub fn encode(
+    path: &Path,
+    entries: &[PosEntry],
+    fps: &[FpEntry],
+) -> Result<Encoded, PositionError> {
+    let format = |e: serde_json::Error| PositionError::Format {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    Ok(Encoded {
+        json: serde_json::to_vec(entries).map_err(format)?,
+        side: serde_json::to_vec(fps).map_err(format)?,
+    })
+}
+
 /// Writes the position file (Flume's format) and then the sidecar.
-pub fn save(path: &Path, entries: &[PosEntry], fps: &[FpEntry]) -> Result<(), PositionError> {
+pub fn write(path: &Path, encoded: &Encoded) -> Result<(), PositionError> {
     let io = |e| PositionError::Io {
         path: path.display().to_string(),
         source: e,
     };
-    let json = serde_json::to_vec(entries).map_err(|e| PositionError::Format {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    write_atomic(path, &json).map_err(io)?;
-    let side = serde_json::to_vec(fps).map_err(|e| PositionError::Format {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    write_atomic(&sidecar_path(path), &side).map_err(io)
+    write_atomic(path, &encoded.json).map_err(io)?;
+    write_atomic(&sidecar_path(path), &encoded.side).map_err(io)
+}
+
+/// Writes the position file (Flume's format) and then the sidecar.
+pub fn save(path: &Path, entries: &[PosEntry], fps: &[FpEntry]) -> Result<(), PositionError> {
+    write(path, &encode(path, entries, fps)?)
 }
 
 #[cfg(test)]

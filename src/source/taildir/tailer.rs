@@ -9,7 +9,9 @@
 //! Positions are written every `writePosInterval` (Flume's rule), and also shortly after a
 //! delivery moved one: at most every [`POSITION_COALESCE`] while lines flow, and not at all while
 //! nothing moves. What a `kill -9` ships twice is then the lines delivered in the last fraction of
-//! a second, not the last `writePosInterval` (3 s) worth.
+//! a second, not the last `writePosInterval` (3 s) worth. A write that would leave both files as
+//! they are is skipped (Flume rewrites the same content every interval); the fingerprints come
+//! from the bytes already read, so a write of 1,000 files' positions reads none of them.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
@@ -89,6 +91,8 @@ pub(super) struct Tailer {
     /// named: looking those few names up, instead of every followed file's name in the set of
     /// names, is what keeps a pass over 1,000 quiet files from costing 1,000 lookups.
     pub(super) names: NameIndex,
+    /// What the last successful position write wrote; a write of the same bytes is skipped.
+    last_saved: Option<position::Encoded>,
 }
 
 /// The followed files (not ghosts) by the last component of their path. Paths change and files
@@ -207,6 +211,7 @@ impl Tailer {
                 by_name: HashMap::new(),
                 stale: true,
             },
+            last_saved: None,
         }
     }
 
@@ -558,7 +563,18 @@ impl Tailer {
                 fps.push(fp);
             }
         }
-        match position::save(&self.s.position_file, &entries, &fps) {
+        let written = position::encode(&self.s.position_file, &entries, &fps).and_then(|enc| {
+            // The files already say this (a pass in which no position moved, every
+            // writePosInterval while idle): two fsynced writes saved.
+            if self.last_saved.as_ref() == Some(&enc) {
+                return Ok(());
+            }
+            self.last_saved = None;
+            position::write(&self.s.position_file, &enc)?;
+            self.last_saved = Some(enc);
+            Ok(())
+        });
+        match written {
             Ok(()) => {
                 self.saves
                     .saved(&self.name, &self.s.position_file, &self.counter);
@@ -720,6 +736,30 @@ mod tests {
             Some(1)
         );
         assert_eq!(channel.len(), 2);
+    }
+
+    /// A position write that would write what the files already say is skipped (each write
+    /// is two fsynced files, renamed into place: a new inode each time); one that changes them
+    /// is not.
+    #[test]
+    fn a_position_write_that_changes_nothing_is_skipped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("app.log"), "one\ntwo\n").expect("write");
+        let s = settings(dir.path(), 10, u64::MAX);
+        let pos_file = s.position_file.clone();
+        let mut t = Tailer::new("r1".into(), s, Arc::new(SourceCounter::default()));
+        t.restore();
+        let inode = || std::fs::metadata(&pos_file).expect("position file").ino();
+        assert!(t.write_positions());
+        let first = inode();
+        assert!(t.write_positions());
+        assert_eq!(inode(), first, "nothing moved: not written again");
+        for f in t.files.values_mut() {
+            f.acks = super::super::acks::FileAcks::new(4);
+        }
+        assert!(t.write_positions());
+        assert_ne!(inode(), first, "a position moved: written");
+        assert_eq!(position::load(&pos_file).expect("load")[0].pos, 4);
     }
 
     /// The gather wait follows the rate: a batch's worth of time at high rates, the bounds
