@@ -1,7 +1,8 @@
 //! The read loop: one thread for all files. Each turn takes the change notifications, rescans
-//! what changed, reads every file with new data (oldest first, at most `maxBatchCount` batches
-//! each, so a busy file does not starve quiet ones), puts each batch into the channel with one
-//! delivery receipt, then does the housekeeping: idle and deleted files are closed, fully read
+//! what changed, reads every file with new data (oldest first, at most `maxBatchCount` batches'
+//! worth of lines each, so a busy file does not starve quiet ones), puts the lines into the
+//! channel in batches of up to `batchSize` (the lines of several files share one: each file's
+//! lines carry their own headers and their file's delivery receipt), then does the housekeeping: idle and deleted files are closed, fully read
 //! files that are gone are forgotten, and the delivered positions are written. With nothing to
 //! read it waits for a notification, or polls with Flume's growing back-off. On stop it waits (up
 //! to the drain deadline) for the sinks to deliver what was read, and writes the final positions.
@@ -93,6 +94,10 @@ pub(super) struct Tailer {
     pub(super) names: NameIndex,
     /// What the last successful position write wrote; a write of the same bytes is skipped.
     last_saved: Option<position::Encoded>,
+    /// Lines read in this pass and not yet put: the lines of several files share a put (up
+    /// to `batchSize`), so 1,000 files with a line each cost 10 puts, not 1,000 (and the sink
+    /// as many batches). Empty between passes.
+    pending: Vec<Event>,
 }
 
 /// The followed files (not ghosts) by the last component of their path. Paths change and files
@@ -212,6 +217,7 @@ impl Tailer {
                 stale: true,
             },
             last_saved: None,
+            pending: Vec::new(),
         }
     }
 
@@ -319,6 +325,9 @@ impl Tailer {
         }
         ghosts.retain(|t| t.is_open());
         self.ghosts = ghosts;
+        if !self.put_pending(processor, shutdown) {
+            return None;
+        }
         Some(total)
     }
 
@@ -363,41 +372,64 @@ impl Tailer {
             let before = t.restart_from_zero();
             self.remember(before);
         }
-        let mut stored = 0;
-        // Cleared when the read stops before maxBatchCount batches (at the end of the file).
+        let mut read_lines = 0u64;
+        // maxBatchCount batches of batchSize lines: what one file may read in one pass. The
+        // batches put are not this file's alone (see `pending`), so the bound is on lines.
+        let limit = self
+            .s
+            .max_batch_count
+            .saturating_mul(self.s.batch_size as u64);
+        // Cleared when the read stops before that (at the end of the file).
         if tracked {
             self.unfinished.insert(t.id);
         }
-        for _ in 0..self.s.max_batch_count {
-            let read = t.read_lines(self.s.batch_size, size, &self.s.line_limit);
+        while read_lines < limit {
+            // What fills the batch being gathered, at most (never 0: a full batch is put).
+            let room = self.s.batch_size.saturating_sub(self.pending.len()).max(1);
+            let want = room.min(usize::try_from(limit - read_lines).unwrap_or(usize::MAX));
+            let read = t.read_lines(want, size, &self.s.line_limit);
             self.report_long_lines(t);
             let read = match read {
                 Ok(r) => r,
                 Err(e) => {
                     self.counter.event_read_fail.inc();
                     warn!(source = %self.name, "error reading {}: {e}", t.path.display());
-                    return Some(stored);
+                    return Some(read_lines as usize);
                 }
             };
             let n = read.lines.len();
             if n > 0 {
                 let batch = self.events(t, read.lines);
-                if !self.store(batch, processor, shutdown) {
-                    return None;
-                }
-                stored += n;
-                // A long pass over a busy file must not hold the position writes back: what a
-                // crash ships twice is what the position file does not say yet.
-                if Instant::now() >= self.next_position_write() {
-                    self.write_positions_with(tracked.then_some(&mut *t));
+                self.pending.extend(batch);
+                read_lines += n as u64;
+                if self.pending.len() >= self.s.batch_size {
+                    if !self.put_pending(processor, shutdown) {
+                        return None;
+                    }
+                    // A long pass over a busy file must not hold the position writes back:
+                    // what a crash ships twice is what the position file does not say yet.
+                    if Instant::now() >= self.next_position_write() {
+                        self.write_positions_with(tracked.then_some(&mut *t));
+                    }
                 }
             }
-            if read.at_eof || n < self.s.batch_size {
+            if read.at_eof || n < want {
                 self.unfinished.remove(&t.id);
                 break;
             }
         }
-        Some(stored)
+        Some(read_lines as usize)
+    }
+
+    /// Puts the lines gathered so far (of one file or several: each event carries its own
+    /// file's headers and its file's receipt, so positions still move per file and only past
+    /// committed lines); false when stopping abandoned them.
+    fn put_pending(&mut self, processor: &mut ChannelProcessor, shutdown: &Shutdown) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(self.s.batch_size));
+        self.store(batch, processor, shutdown)
     }
 
     /// Counts and logs, once each, the lines longer than `rflume.maxLineLength`.
@@ -760,6 +792,50 @@ mod tests {
         assert!(t.write_positions());
         assert_ne!(inode(), first, "a position moved: written");
         assert_eq!(position::load(&pos_file).expect("load")[0].pos, 4);
+    }
+
+    /// The lines of several files share a put, each event with its own file's header, and each
+    /// file's position moves only once the put is committed.
+    #[test]
+    fn several_files_share_a_put_and_keep_their_own_headers_and_positions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for i in 0..5 {
+            std::fs::write(
+                dir.path().join(format!("f{i}.log")),
+                format!("line of {i}\n"),
+            )
+            .expect("write");
+        }
+        let mut s = settings(dir.path(), 100, 1);
+        s.file_header = true;
+        let (channel, mut processor, counter) = memory_pipeline();
+        processor.count_batches(crate::source::BatchCounts::ReceivedAndAccepted);
+        let mut t = Tailer::new("r1".into(), s, counter.clone());
+        t.restore();
+        let stop = Shutdown::new();
+        assert_eq!(t.read_pass(None, &mut processor, &stop), Some(5));
+        assert_eq!(
+            counter.append_batch_received.get(),
+            1,
+            "one put for five files"
+        );
+        let txn = TakeTransaction::begin(&channel, 100, Duration::ZERO);
+        assert_eq!(txn.events().len(), 5);
+        for e in txn.events() {
+            let file = e.headers.get("file").expect("file header");
+            let i = file
+                .trim_end_matches(".log")
+                .rsplit('f')
+                .next()
+                .expect("index");
+            assert_eq!(&e.body[..], format!("line of {i}").as_bytes(), "{file}");
+        }
+        assert!(
+            t.files.values().all(|f| f.acks.delivered() == 0),
+            "not committed yet"
+        );
+        txn.commit();
+        assert!(t.files.values().all(|f| f.acks.delivered() == 10));
     }
 
     /// The gather wait follows the rate: a batch's worth of time at high rates, the bounds
