@@ -56,7 +56,7 @@ impl Tailer {
                 t.next_offset = h.read_to;
                 t.acks = h.acks;
                 t.head = h.head;
-                t.recent = h.recent;
+                t.set_recent(h.recent);
                 t.classified = true;
                 t.copy_of = None;
             }

@@ -27,6 +27,8 @@ use crate::source::framer::{LineLimit, LongLine, LongLines};
 /// window of where the original had been read can be verified byte for byte (the writer's lines
 /// between the copy and the truncation are what separates the two).
 pub const RECENT_LEN: u64 = 4096;
+/// Bytes kept beyond [`RECENT_LEN`] before the window is moved (see `TailFile::recent`).
+const RECENT_SLACK: usize = 2048;
 /// Largest single read.
 const MAX_READ: u64 = 256 * 1024;
 
@@ -101,8 +103,12 @@ pub struct TailFile {
     pub fingerprint: Option<FpEntry>,
     /// The file's first bytes (up to `position::HEAD_LEN`), kept to recognise copies of it.
     pub head: Vec<u8>,
-    /// The last bytes (up to [`RECENT_LEN`]) before `next_offset`.
-    pub recent: Vec<u8>,
+    /// The last bytes before `next_offset`: [`TailFile::recent`] is the last [`RECENT_LEN`] of
+    /// them. Up to [`RECENT_SLACK`] more are kept, so that the bytes kept move once every 2 KiB
+    /// read rather than at every line (4 KiB moved per line was 6 % of the samples with 1,000
+    /// files). The vector's capacity is what it was when the window was exact (its doubling
+    /// already reached 6,400 bytes for 4 KiB).
+    recent: Vec<u8>,
     /// False for a file that appeared while running and has not yet been told apart from a copy
     /// of a known file (copytruncate): it is not read until it is.
     pub classified: bool,
@@ -211,7 +217,7 @@ impl TailFile {
         if self.file.is_some() {
             return Ok(true);
         }
-        let f = File::open(&self.path)?;
+        let f = open_for_reading(&self.path)?;
         let m = f.metadata()?;
         if FileId::of(&m) != self.id {
             return Ok(false);
@@ -233,7 +239,7 @@ impl TailFile {
             self.head = read_exact_at(file, 0, want_head);
         }
         let want_recent = RECENT_LEN.min(self.next_offset) as usize;
-        if self.recent.len() < want_recent {
+        if self.recent().len() < want_recent {
             self.recent = read_exact_at(file, self.next_offset - want_recent as u64, want_recent);
         }
     }
@@ -250,10 +256,23 @@ impl TailFile {
             recent.clear();
             recent.extend_from_slice(&raw[raw.len() - tail_max..]);
         } else {
-            let excess = (recent.len() + raw.len()).saturating_sub(tail_max);
-            recent.drain(..excess);
+            if recent.len() + raw.len() > tail_max + RECENT_SLACK {
+                // Keep what makes RECENT_LEN bytes with this line.
+                recent.drain(..recent.len() + raw.len() - tail_max);
+            }
             recent.extend_from_slice(raw);
         }
+    }
+
+    /// The last (up to [`RECENT_LEN`]) bytes before `next_offset`.
+    pub fn recent(&self) -> &[u8] {
+        let n = self.recent.len();
+        &self.recent[n.saturating_sub(RECENT_LEN as usize)..]
+    }
+
+    /// Sets the bytes before `next_offset` (a file continuing another one's content).
+    pub fn set_recent(&mut self, recent: Vec<u8>) {
+        self.recent = recent;
     }
 
     /// Adopts an already open handle (the scan opened it to fingerprint it).
@@ -282,14 +301,15 @@ impl TailFile {
         if head_len < position::HEAD_LEN.min(pos) || pos > self.next_offset {
             return None;
         }
-        let recent_len = self.recent.len() as u64;
+        let recent = self.recent();
+        let recent_len = recent.len() as u64;
         if recent_len != RECENT_LEN.min(self.next_offset) {
             return None;
         }
         let tail_len = position::TAIL_LEN.min(pos);
         // Where the tail's bytes start in `recent` (which starts at next_offset - recent_len).
         let start = (pos - tail_len).checked_sub(self.next_offset - recent_len)? as usize;
-        let tail = &self.recent[start..start + tail_len as usize];
+        let tail = &recent[start..start + tail_len as usize];
         // The head's hash changes only while the first HEAD_LEN bytes are being read.
         let head = match &self.fingerprint {
             Some(fp) if fp.head.len == head_len => fp.head,
@@ -359,7 +379,7 @@ impl TailFile {
             origin: self.id,
             head: self.head.clone(),
             read_to: self.next_offset,
-            recent: self.recent.clone(),
+            recent: self.recent().to_vec(),
             acks: self.acks.clone(),
             at: Instant::now(),
         }
@@ -562,6 +582,22 @@ pub struct Lineage {
 }
 
 /// Up to `len` bytes at `offset` (fewer at end of file or on error).
+/// Opens a file to tail without updating its access time on every read: on a `relatime` mount
+/// a read after a write dirties the inode (an ext4 journal update per file and pass, 7 % of the
+/// samples with 1,000 files written at 10 lines/s). `O_NOATIME` needs the file's owner (or
+/// CAP_FOWNER); otherwise the file is opened as usual.
+pub fn open_for_reading(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOATIME)
+        .open(path)
+    {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => File::open(path),
+        r => r,
+    }
+}
+
 pub fn read_exact_at(file: &File, offset: u64, len: usize) -> Vec<u8> {
     let mut buf = vec![0u8; len];
     let mut done = 0;
@@ -672,7 +708,7 @@ mod tests {
     fn fingerprints_come_from_the_bytes_read_and_match_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let p = dir.path().join("a.log");
-        let text: String = (0..200)
+        let text: String = (0..400)
             .map(|i| format!("line {i:05} of the file\n"))
             .collect();
         std::fs::write(&p, &text).expect("write");
@@ -685,6 +721,11 @@ mod tests {
             .at_eof
         {}
         assert_eq!(t.next_offset, size);
+        // 10 KB read line by line: the window was moved on the way and is still exact.
+        assert_eq!(
+            t.recent(),
+            &text.as_bytes()[text.len() - RECENT_LEN as usize..]
+        );
         let file = File::open(&p).expect("open");
         let at = |t: &mut TailFile, pos: u64| {
             t.acks = FileAcks::new(pos);
