@@ -24,7 +24,7 @@ use tracing::{debug, error, info, warn};
 use super::acks::DeliveryNotice;
 use super::position::{self, PosEntry};
 use super::settings::{self, TaildirSettings};
-use super::tailfile::{self, FileId, Line, Lineage, Stat, TailFile};
+use super::tailfile::{self, Extent, FileId, Line, Lineage, Stat, TailFile};
 use super::unsaved::SaveReport;
 use super::watch::Watch;
 use crate::event::{Event, Headers};
@@ -57,6 +57,9 @@ const COALESCE_LINES: f64 = 250.0;
 /// waits for company at a trickle (Flume's TAILDIR polls every 1 to 5 s instead).
 const GATHER_MIN: Duration = Duration::from_millis(2);
 const GATHER_MAX: Duration = Duration::from_millis(50);
+/// Size of the buffer reads go to first: the lines a quiet file has are far fewer bytes, and a
+/// busy file is read on in reads sized by its size (see `read_file`).
+const SCRATCH_LEN: usize = 64 * 1024;
 /// How often the read rate behind the gather wait is measured.
 const RATE_WINDOW: Duration = Duration::from_millis(500);
 
@@ -98,6 +101,9 @@ pub(super) struct Tailer {
     /// to `batchSize`), so 1,000 files with a line each cost 10 puts, not 1,000 (and the sink
     /// as many batches). Empty between passes.
     pending: Vec<Event>,
+    /// What reads go to before their bytes are copied into a buffer sized to them (see
+    /// [`Extent::Scratch`]).
+    scratch: Vec<u8>,
 }
 
 /// The followed files (not ghosts) by the last component of their path. Paths change and files
@@ -218,6 +224,7 @@ impl Tailer {
             },
             last_saved: None,
             pending: Vec::new(),
+            scratch: vec![0; SCRATCH_LEN],
         }
     }
 
@@ -360,17 +367,19 @@ impl Tailer {
                 }
             }
         }
-        let Some(Stat { size, .. }) = t.stat() else {
-            return Some(0);
-        };
         // A file that appeared while running is not read before it is told apart from a copy.
-        if !t.classified && !self.place_new_file(t, size) {
-            return Some(0);
-        }
-        if size < t.next_offset + t.partial_len() as u64 {
-            warn!(source = %self.name, "{}: file is shorter ({size} bytes) than the position {}: truncated, restarting from offset 0", t.path.display(), t.next_offset);
-            let before = t.restart_from_zero();
-            self.remember(before);
+        // Any other is read without a stat first: the read says whether it grew, and only a
+        // read that finds nothing new (or a long read) asks the file's size.
+        let mut size = None;
+        if !t.classified {
+            let Some(Stat { size: now, .. }) = t.stat() else {
+                return Some(0);
+            };
+            if !self.place_new_file(t, now) {
+                return Some(0);
+            }
+            self.restart_if_truncated(t, now);
+            size = Some(now);
         }
         let mut read_lines = 0u64;
         // maxBatchCount batches of batchSize lines: what one file may read in one pass. The
@@ -383,27 +392,47 @@ impl Tailer {
         if tracked {
             self.unfinished.insert(t.id);
         }
+        let mut scratch = std::mem::take(&mut self.scratch);
         while read_lines < limit {
             // What fills the batch being gathered, at most (never 0: a full batch is put).
             let room = self.s.batch_size.saturating_sub(self.pending.len()).max(1);
             let want = room.min(usize::try_from(limit - read_lines).unwrap_or(usize::MAX));
-            let read = t.read_lines(want, size, &self.s.line_limit);
+            let extent = match size {
+                Some(size) => Extent::Size(size),
+                None => Extent::Scratch(&mut scratch),
+            };
+            let read = t.read_lines_in(want, extent, &self.s.line_limit);
             self.report_long_lines(t);
             let read = match read {
                 Ok(r) => r,
                 Err(e) => {
                     self.counter.event_read_fail.inc();
                     warn!(source = %self.name, "error reading {}: {e}", t.path.display());
-                    return Some(read_lines as usize);
+                    break;
                 }
             };
             let n = read.lines.len();
+            let done = read.at_eof || n < want;
+            if size.is_none() && (read.bytes_read == 0 || !done) {
+                // Nothing new: is the file shorter than what was read (truncated)? More to
+                // read than one batch: the rest of this pass reads up to the size it has now,
+                // as a pass always did, so a writer faster than the reader does not hold the
+                // pass on this file for ever.
+                let Some(Stat { size: now, .. }) = t.stat() else {
+                    break;
+                };
+                size = Some(now);
+                if n == 0 && self.restart_if_truncated(t, now) {
+                    continue;
+                }
+            }
             if n > 0 {
                 let batch = self.events(t, read.lines);
                 self.pending.extend(batch);
                 read_lines += n as u64;
                 if self.pending.len() >= self.s.batch_size {
                     if !self.put_pending(processor, shutdown) {
+                        self.scratch = scratch;
                         return None;
                     }
                     // A long pass over a busy file must not hold the position writes back:
@@ -413,12 +442,25 @@ impl Tailer {
                     }
                 }
             }
-            if read.at_eof || n < want {
+            if done {
                 self.unfinished.remove(&t.id);
                 break;
             }
         }
+        self.scratch = scratch;
         Some(read_lines as usize)
+    }
+
+    /// The file is shorter than what was read of it (copytruncate, `> file`): it restarts at
+    /// 0, and what it held is remembered for a copy of it. Returns whether it was.
+    fn restart_if_truncated(&mut self, t: &mut TailFile, size: u64) -> bool {
+        if size >= t.next_offset + t.partial_len() as u64 {
+            return false;
+        }
+        warn!(source = %self.name, "{}: file is shorter ({size} bytes) than the position {}: truncated, restarting from offset 0", t.path.display(), t.next_offset);
+        let before = t.restart_from_zero();
+        self.remember(before);
+        true
     }
 
     /// Puts the lines gathered so far (of one file or several: each event carries its own

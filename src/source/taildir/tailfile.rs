@@ -139,6 +139,19 @@ pub struct Read {
     pub lines: Vec<Line>,
     /// Nothing more to read right now.
     pub at_eof: bool,
+    /// Bytes read from the file by this call (0 with `at_eof`: the file has nothing past what
+    /// was read, or is shorter than that: truncated).
+    pub bytes_read: u64,
+}
+
+/// How a read learns how much there is to read.
+pub enum Extent<'a> {
+    /// The file's size, from a stat: a read is sized to what the file has.
+    Size(u64),
+    /// Not asked (a stat per file and pass was 9 % of the samples with 1,000 files): reads go
+    /// to this buffer, and what they got is copied into one sized to it, so a line still holds
+    /// only its own read's bytes. A read shorter than the buffer is the end of the file.
+    Scratch(&'a mut [u8]),
 }
 
 impl TailFile {
@@ -393,10 +406,23 @@ impl TailFile {
         size: u64,
         limit: &LineLimit,
     ) -> std::io::Result<Read> {
+        self.read_lines_in(max_lines, Extent::Size(size), limit)
+    }
+
+    /// [`TailFile::read_lines`], with the file's extent known or not.
+    pub fn read_lines_in(
+        &mut self,
+        max_lines: usize,
+        mut extent: Extent<'_>,
+        limit: &LineLimit,
+    ) -> std::io::Result<Read> {
         let mut out = Read {
             lines: Vec::new(),
             at_eof: false,
+            bytes_read: 0,
         };
+        // A short read into the scratch buffer saw the end of the file.
+        let mut end_seen = false;
         if self.file.is_none() {
             out.at_eof = true;
             return Ok(out);
@@ -462,7 +488,11 @@ impl TailFile {
                 return Ok(out);
             }
             let end = self.next_offset + self.buf.len() as u64;
-            let want = size.saturating_sub(end).min(MAX_READ);
+            let want = match &extent {
+                Extent::Size(size) => size.saturating_sub(end).min(MAX_READ),
+                Extent::Scratch(scratch) if !end_seen => scratch.len() as u64,
+                Extent::Scratch(_) => 0,
+            };
             if want == 0 {
                 out.at_eof = true;
                 if self.buf.is_empty() {
@@ -475,13 +505,25 @@ impl TailFile {
                 out.at_eof = true;
                 return Ok(out);
             };
-            let old = self.buf.len();
-            self.buf.reserve(want as usize);
-            self.buf.resize(old + want as usize, 0);
-            let n = file.read_at(&mut self.buf[old..], end)?;
-            self.buf.truncate(old + n);
+            let n = match &mut extent {
+                Extent::Size(_) => {
+                    let old = self.buf.len();
+                    self.buf.reserve(want as usize);
+                    self.buf.resize(old + want as usize, 0);
+                    let n = file.read_at(&mut self.buf[old..], end)?;
+                    self.buf.truncate(old + n);
+                    n
+                }
+                Extent::Scratch(scratch) => {
+                    let n = file.read_at(scratch, end)?;
+                    end_seen = n < scratch.len();
+                    self.buf.extend_from_slice(&scratch[..n]);
+                    n
+                }
+            };
             if n > 0 {
                 self.last_read = Instant::now();
+                out.bytes_read += n as u64;
             } else {
                 out.at_eof = true;
                 return Ok(out);
