@@ -113,6 +113,19 @@ pub(super) struct Timers {
 /// management write a file in several steps.
 const SETTLE: Duration = Duration::from_millis(300);
 
+/// Whether a notification may mean new text. Opening and reading a file are notified too
+/// (`IN_OPEN`, `IN_CLOSE_NOWRITE`): taken as changes, the reload's own read of the file started
+/// the next reload one settling time later, for ever (after the first poll, an idle agent woke
+/// ~8 times a second on two threads for it). Closing a file written to is a change.
+fn is_change(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 /// Watches the directories of the configuration files (editors replace files by renaming, so a
 /// watch on the file itself would go stale) and sends on `tx` when one of the files changes.
 fn watch_files(
@@ -131,7 +144,9 @@ fn watch_files(
     let mut watcher =
         match notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             if let Ok(event) = res {
-                if event.paths.iter().any(|p| wanted.iter().any(|w| w == p)) {
+                if is_change(&event.kind)
+                    && event.paths.iter().any(|p| wanted.iter().any(|w| w == p))
+                {
                     let _ = tx.send(());
                 }
             }
@@ -157,4 +172,35 @@ fn watch_files(
         }
     }
     Some(watcher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_change;
+    use notify::event::{
+        AccessKind, AccessMode, CreateKind, EventKind, ModifyKind, RemoveKind, RenameMode,
+    };
+
+    #[test]
+    fn reading_the_configuration_is_not_a_change_and_writing_it_is() {
+        for read in [
+            AccessKind::Open(AccessMode::Read),
+            AccessKind::Open(AccessMode::Any),
+            AccessKind::Close(AccessMode::Read),
+            AccessKind::Read,
+            AccessKind::Any,
+        ] {
+            assert!(!is_change(&EventKind::Access(read)), "{read:?}");
+        }
+        for write in [
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Modify(ModifyKind::Any),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Create(CreateKind::File),
+            EventKind::Remove(RemoveKind::File),
+            EventKind::Any,
+        ] {
+            assert!(is_change(&write), "{write:?}");
+        }
+    }
 }
