@@ -249,8 +249,8 @@ impl RpcClient for ThriftSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use crate::config::diag::{Diagnostics, Severity};
+    use std::time::Duration;
 
     use crate::config::reader::parse_for_test;
 

@@ -60,6 +60,8 @@ const GATHER_MAX: Duration = Duration::from_millis(50);
 /// Size of the buffer reads go to first: the lines a quiet file has are far fewer bytes, and a
 /// busy file is read on in reads sized by its size (see `read_file`).
 const SCRATCH_LEN: usize = 64 * 1024;
+/// Events reserved for the next put; a larger `batchSize` grows the batch as lines come.
+const PENDING_RESERVE: usize = 1024;
 /// How often the read rate behind the gather wait is measured.
 const RATE_WINDOW: Duration = Duration::from_millis(500);
 
@@ -470,7 +472,10 @@ impl Tailer {
         if self.pending.is_empty() {
             return true;
         }
-        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(self.s.batch_size));
+        // Reserved for a usual batch only: `batchSize` is a Java int (up to 2^31 - 1, 128 GiB of
+        // events reserved up front); the batch still grows to batchSize as lines come.
+        let reserve = self.s.batch_size.min(PENDING_RESERVE);
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(reserve));
         self.store(batch, processor, shutdown)
     }
 
