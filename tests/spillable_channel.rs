@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::process::listens_on;
-use common::stream::{number_of, numbered, taildir_source, Tally, Work};
+use common::stream::{number_of, numbered, saved_position, taildir_source, Tally, Work, LINE_LEN};
 use common::*;
 
 const TOPIC: &str = "spill";
@@ -215,14 +215,23 @@ fn taildir_into_the_spillable_channel_loses_nothing_across_kill_9() {
     agent.wait_until(DEADLINE, "the overflow holds all but memory", || {
         dir_bytes(&data) >= ((3000 - MEMORY) * 99) as u64
     });
-    // A position write well after that (they come every 100 ms) says what TAILDIR counts as
-    // delivered: memory's lines must not be, or the kill loses them.
-    let settled = std::time::SystemTime::now() + Duration::from_millis(500);
-    agent.wait_until(DEADLINE, "TAILDIR wrote its positions since", || {
-        std::fs::metadata(&w.positions)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t > settled)
+    // What TAILDIR saves as delivered must never include lines only memory holds, or the kill
+    // loses them. Positions are written every 100 ms when they change (and not when they would
+    // not): hold for five such intervals from the moment the overflow holds all but memory, and
+    // check every saved position meanwhile.
+    agent.wait_until(DEADLINE, "TAILDIR saved a position for the file", || {
+        saved_position(&w.positions, &w.log).is_some()
     });
+    let on_disk = ((3000 - MEMORY) * LINE_LEN) as u64;
+    let hold_until = std::time::Instant::now() + Duration::from_millis(500);
+    while std::time::Instant::now() < hold_until {
+        let pos = saved_position(&w.positions, &w.log).unwrap_or(0);
+        assert!(
+            pos <= on_disk,
+            "TAILDIR saved position {pos}: past the {on_disk} bytes the overflow holds, into lines only memory has"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     agent.kill9();
 
     let mut agent = Agent::start(&config(&broker.bootstrap()), "a1");
