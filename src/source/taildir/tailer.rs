@@ -644,8 +644,10 @@ impl Tailer {
         }
         let written = position::encode(&self.s.position_file, &entries, &fps).and_then(|enc| {
             // The files already say this (a pass in which no position moved, every
-            // writePosInterval while idle): two fsynced writes saved.
-            if self.last_saved.as_ref() == Some(&enc) {
+            // writePosInterval while idle): two fsynced writes saved. Only while the file is
+            // still there: one removed or moved away (its directory too) is written again, so
+            // the saved state comes back and a failure to write it is reported.
+            if self.last_saved.as_ref() == Some(&enc) && self.s.position_file.is_file() {
                 return Ok(());
             }
             self.last_saved = None;
