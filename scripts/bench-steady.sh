@@ -13,7 +13,8 @@
 # Environment: RFLUME (binary; default target/release/rflume, built when missing), TANSU
 # (broker; scripts/install-tansu.sh otherwise), WINDOW (seconds measured at a rate, 30),
 # IDLE_WINDOW (seconds measured idle, 60), RATES ("0 100 10000"), FILES (the many-files row's
-# file count, 1000; 0 leaves it out), FILE_RATE (lines/s per file there, 10).
+# file count, 1000; 0 leaves it out), FILE_RATE (lines/s per file there, 10), KINDS (the
+# single-file rows' sources, "exec taildir").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -38,17 +39,47 @@ trap cleanup EXIT
 source scripts/bench-lib.sh
 start_broker
 
-# Sum over the agent's threads and its children (tail): CPU ticks and context switches.
+# utime + stime of one task, in ticks. The name field may hold spaces ("notify-rs inotify"), so
+# the fields are counted from after its closing parenthesis (utime is the 14th field of stat).
+thread_ticks() { # /proc/PID/task/TID
+    sed 's/.*) //' "$1/stat" | awk '{print $12 + $13}'
+}
+
+# The agent and every process below it: the exec source runs `tail` under its process-group
+# guard (`rflume __exec-guard`), so tail is a grandchild.
+family() { # PID
+    local p
+    echo "$1"
+    for p in $(pgrep -P "$1" || true); do family "$p"; done
+}
+
+# Sum over the agent's threads and its descendants (tail): CPU ticks and context switches.
 snapshot() { # PID -> "ticks switches"
     local pid=$1 ticks=0 sw=0 t p
-    for p in "$pid" $(pgrep -P "$pid" || true); do
+    for p in $(family "$pid"); do
         for t in /proc/"$p"/task/*; do
             [[ -r $t/stat ]] || continue
-            ticks=$((ticks + $(awk '{print $14 + $15}' "$t/stat")))
+            ticks=$((ticks + $(thread_ticks "$t")))
             sw=$((sw + $(awk '/ctxt_switches/ {s += $2} END {print s}' "$t/status")))
         done
     done
     echo "$ticks $sw"
+}
+
+# Per thread (and per child process) of the agent: "NAME ticks switches" lines, so that each
+# row's figures can be split into where they went (threads of one name are summed).
+per_thread() { # PID
+    local pid=$1 t p
+    for p in $(family "$pid"); do
+        for t in /proc/"$p"/task/*; do
+            [[ -r $t/stat ]] || continue
+            local name ticks sw
+            if [[ $p == "$pid" ]]; then name="$(tr ' ' '_' <"$t/comm")"; else name="(child:$(tr ' ' '_' <"/proc/$p/comm"))"; fi
+            ticks=$(thread_ticks "$t")
+            sw=$(awk '/ctxt_switches/ {s += $2} END {print s}' "$t/status")
+            echo "$name $ticks $sw"
+        done
+    done | awk '{t[$1] += $2; s[$1] += $3} END {for (n in t) print n, t[n], s[n]}'
 }
 
 # LINES lines of 100 bytes, each starting with its write time (ns since the epoch), one write(2)
@@ -123,8 +154,16 @@ run_row() { # KIND NFILES RATE(lines/s in all) WINDOW
     fi
     sleep "$WARMUP" # start-up and the first position write are not the steady state
     read -r t1 s1 < <(snapshot "$agent")
+    per_thread "$agent" >"$dir/threads.1"
     sleep "$window"
     read -r t2 s2 < <(snapshot "$agent")
+    per_thread "$agent" >"$dir/threads.2"
+    # Where this row's CPU and wake-ups went, thread by thread, for the table after the main one.
+    awk -v row="$kind, $nfiles file(s), $rate lines/s" -v w="$window" -v hz="$HZ" '
+        NR == FNR { t[$1] = $2; s[$1] = $3; next }
+        { dt = $2 - t[$1]; ds = $3 - s[$1]
+          if (dt > 0 || ds / w >= 0.5) printf "| %s | %s | %.3f | %.1f |\n", row, $1, 100 * dt / hz / w, ds / w }
+    ' "$dir/threads.1" "$dir/threads.2" | sort -t'|' -k4,4nr >>"$WORK/threads.md"
     local rss_kib lat="-" summary
     rss_kib="$(awk '/VmHWM/ {print $2}' /proc/"$agent"/status)"
     if [[ -n $cpid ]]; then
@@ -147,7 +186,7 @@ run_row() { # KIND NFILES RATE(lines/s in all) WINDOW
         }'
 }
 
-for kind in exec taildir; do
+for kind in ${KINDS:-exec taildir}; do
     for rate in $RATES; do
         if ((rate > 0)); then run_row "$kind" 1 "$rate" "$WINDOW"; else run_row "$kind" 1 0 "$IDLE_WINDOW"; fi
     done
@@ -155,6 +194,13 @@ done
 if ((FILES > 0)); then
     run_row taildir "$FILES" $((FILES * FILE_RATE)) "$WINDOW"
 fi
+echo
+echo "Per thread of the agent (and its child processes), over the same windows; threads with no"
+echo "tick and under one wake-up per 2 s are left out:"
+echo
+printf '| row | thread | CPU %% of one core | wake-ups/s |\n'
+printf '|---|---|---|---|\n'
+cat "$WORK/threads.md" 2>/dev/null || true
 echo
 echo "CPU is counted in clock ticks (1/$HZ s): below ~1 tick per window a figure reads 0. Latency is"
 echo "from a line's write(2) to its arrival at a consumer polling with fetch.wait.max.ms=10, over"

@@ -18,7 +18,8 @@
 //!
 //! One thread for all files: inotify (read on that thread, `watch.rs`) wakes it when a watched
 //! directory changes, and it then waits about as long as the recent rate takes to fill a batch
-//! (2 to 50 ms) so that lines written one by one are shipped in batches; a periodic rescan is
+//! (2 to 200 ms; `rate.rs`) so that lines written one by one are shipped in batches, ending the
+//! wait early when a batch is already there; a periodic rescan is
 //! the safety net where inotify is blind (NFS), and `maxBatchCount` keeps a busy file from
 //! starving quiet ones. No per-file threads, no rescans on plain appends.
 //!
@@ -38,6 +39,7 @@
 pub mod acks;
 mod lineage;
 pub mod position;
+mod rate;
 mod restore;
 mod scan;
 pub mod settings;

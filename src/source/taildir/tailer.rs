@@ -23,6 +23,7 @@ use tracing::{debug, error, info, warn};
 
 use super::acks::DeliveryNotice;
 use super::position::{self, PosEntry};
+use super::rate::ReadRate;
 use super::settings::{self, TaildirSettings};
 use super::tailfile::{self, Extent, FileId, Line, Lineage, Stat, TailFile};
 use super::unsaved::SaveReport;
@@ -46,7 +47,7 @@ pub(super) const POSITION_COALESCE: Duration = Duration::from_millis(250);
 /// At low rates the coalescing wait is longer: as long as this many lines take to arrive (up to
 /// `writePosInterval`). A `kill -9` then ships about as many lines twice at 100 lines/s as at
 /// 1,000, and a trickle does not pay for four position writes (two fsyncs each) a second.
-const COALESCE_LINES: f64 = 250.0;
+const COALESCE_LINES: usize = 250;
 /// How long the reader waits after a change notification before reading, so that lines
 /// written one `write(2)` at a time are read (and put, taken and produced) in batches rather
 /// than one by one: every pass costs a put, a sink wake-up and a produce request, ~300 µs of
@@ -54,16 +55,22 @@ const COALESCE_LINES: f64 = 250.0;
 /// time the recent rate needs to fill a batch (10 ms at 10,000 lines/s with batches of 100;
 /// measured: 4.4 CPU-s per million lines there, against 6.8 with half that wait and 7.3 with
 /// 2 ms), between these bounds: the lower one for high rates, the upper one is the most a line
-/// waits for company at a trickle (Flume's TAILDIR polls every 1 to 5 s instead).
+/// waits for company at a trickle (Flume's TAILDIR polls every 1 to 5 s instead). The upper
+/// bound sets the cost of a trickle: at 100 lines/s, 50 ms gave ~20 passes a second and 0.65 %
+/// of a core (source, sink and librdkafka's broker thread about a third each); 200 ms gives
+/// ~5 passes, for at most 200 ms more before a line of a trickle is on its way.
 const GATHER_MIN: Duration = Duration::from_millis(2);
-const GATHER_MAX: Duration = Duration::from_millis(50);
+const GATHER_MAX: Duration = Duration::from_millis(200);
+/// A longer gather looks once, after this long, whether the files named by notifications
+/// already hold a batch's worth of unread bytes, and reads at once if so: the first lines of a
+/// fast stream after a pause (when the measured rate still says "trickle") then wait this long
+/// rather than [`GATHER_MAX`]. One fstat per named file, on the source thread alone.
+const GATHER_PEEK: Duration = Duration::from_millis(20);
 /// Size of the buffer reads go to first: the lines a quiet file has are far fewer bytes, and a
 /// busy file is read on in reads sized by its size (see `read_file`).
 const SCRATCH_LEN: usize = 64 * 1024;
 /// Events reserved for the next put; a larger `batchSize` grows the batch as lines come.
 const PENDING_RESERVE: usize = 1024;
-/// How often the read rate behind the gather wait is measured.
-const RATE_WINDOW: Duration = Duration::from_millis(500);
 
 /// The reader of one TAILDIR source. One struct, because every question about a file (is it
 /// new, renamed, a copy, idle, delivered?) needs the others' answers; its methods are split by
@@ -90,6 +97,10 @@ pub(super) struct Tailer {
     /// Set by deliveries that moved a position since the last position write.
     notice: Arc<DeliveryNotice>,
     rate: ReadRate,
+    /// Bytes and lines read since start: the mean line length that sizes a batch in bytes
+    /// (see `batch_waiting`).
+    bytes_read: u64,
+    lines_read: u64,
     /// Files whose last read stopped at `maxBatchCount` batches with more to read: the next
     /// pass reads them whether or not a notification names them.
     unfinished: HashSet<FileId>,
@@ -149,54 +160,20 @@ fn base_name(path: &std::path::Path) -> &std::ffi::OsStr {
     std::ffi::OsStr::from_bytes(&bytes[start..])
 }
 
-/// Lines read per second, measured over [`RATE_WINDOW`]s: what the gather wait is sized by.
-#[derive(Debug)]
-struct ReadRate {
-    lines: usize,
-    since: Instant,
-    per_second: f64,
+/// How long [`COALESCE_LINES`] take to arrive at the recent rate, at least
+/// [`POSITION_COALESCE`], at most `limit` (`writePosInterval`). Nothing read lately (or not
+/// measured yet): the last lines are worth saving soon, and a single write costs nothing that
+/// matters.
+fn coalesce(rate: &ReadRate, limit: Duration) -> Duration {
+    if rate.per_second() <= 0.0 {
+        return POSITION_COALESCE.min(limit);
+    }
+    rate.time_for(COALESCE_LINES, POSITION_COALESCE.min(limit), limit)
 }
 
-impl ReadRate {
-    fn new() -> Self {
-        ReadRate {
-            lines: 0,
-            since: Instant::now(),
-            per_second: 0.0,
-        }
-    }
-
-    fn add(&mut self, lines: usize) {
-        self.lines += lines;
-        let elapsed = self.since.elapsed();
-        if elapsed >= RATE_WINDOW {
-            self.per_second = self.lines as f64 / elapsed.as_secs_f64();
-            self.lines = 0;
-            self.since = Instant::now();
-        }
-    }
-
-    /// How long [`COALESCE_LINES`] take to arrive at the recent rate, at least
-    /// [`POSITION_COALESCE`], at most `limit` (`writePosInterval`).
-    fn coalesce(&self, limit: Duration) -> Duration {
-        // Nothing read lately (or not measured yet): the last lines are worth saving soon, and
-        // a single write costs nothing that matters.
-        let wait = if self.per_second > 0.0 {
-            Duration::from_secs_f64((COALESCE_LINES / self.per_second).min(86_400.0))
-        } else {
-            POSITION_COALESCE
-        };
-        wait.clamp(POSITION_COALESCE.min(limit), limit)
-    }
-
-    /// How long `batch_size` lines take to arrive at the recent rate, within the gather bounds.
-    fn gather(&self, batch_size: usize) -> Duration {
-        if self.per_second <= 0.0 {
-            return GATHER_MAX;
-        }
-        Duration::from_secs_f64((batch_size as f64 / self.per_second).min(1.0))
-            .clamp(GATHER_MIN, GATHER_MAX)
-    }
+/// How long `batch_size` lines take to arrive at the recent rate, within the gather bounds.
+fn gather(rate: &ReadRate, batch_size: usize) -> Duration {
+    rate.soonest_time_for(batch_size, GATHER_MIN, GATHER_MAX)
 }
 
 impl Tailer {
@@ -219,6 +196,8 @@ impl Tailer {
             saves: SaveReport::default(),
             notice,
             rate: ReadRate::new(),
+            bytes_read: 0,
+            lines_read: 0,
             unfinished: HashSet::new(),
             names: NameIndex {
                 by_name: HashMap::new(),
@@ -282,11 +261,49 @@ impl Tailer {
             processor.working();
             if notified {
                 // Woken by a write: let the writer add more lines before reading, about as long
-                // as the recent rate takes to fill a batch (GATHER_MIN..GATHER_MAX).
-                shutdown.sleep(self.rate.gather(self.s.batch_size));
+                // as the recent rate takes to fill a batch (GATHER_MIN..GATHER_MAX), unless a
+                // batch is already there by GATHER_PEEK.
+                let wait = gather(&self.rate, self.s.batch_size);
+                let peek = wait.min(GATHER_PEEK);
+                shutdown.sleep(peek);
+                if wait > peek && !self.batch_waiting() {
+                    shutdown.sleep(wait - peek);
+                }
             }
         }
         self.finish(shutdown);
+    }
+
+    /// Whether the files named by notifications hold at least a batch of unread lines (at the
+    /// mean line length read so far), by their sizes.
+    fn batch_waiting(&mut self) -> bool {
+        let Some(names) = self.watch.changed(&self.s.groups) else {
+            return false;
+        };
+        if self.names.stale {
+            self.names.rebuild(&self.files);
+        }
+        let line_len = match (self.bytes_read, self.lines_read) {
+            (b, l) if l > 0 => (b / l).max(1),
+            _ => 100,
+        };
+        let wanted = line_len.saturating_mul(self.s.batch_size as u64);
+        let mut unread = 0u64;
+        for id in names.iter().flat_map(|n| self.names.get(n)) {
+            let Some(t) = self.files.get(id) else {
+                continue;
+            };
+            // A file not open (empty at start, or closed while idle) by its path.
+            let size = match t.stat() {
+                Some(st) => Some(st.size),
+                None => std::fs::metadata(&t.path).ok().map(|m| m.len()),
+            };
+            unread += size.unwrap_or(0).saturating_sub(t.next_offset);
+            if unread >= wanted {
+                return true;
+            }
+        }
+        false
     }
 
     /// Reads every file with new data, oldest first, at most `maxBatchCount` batches each.
@@ -324,9 +341,13 @@ impl Tailer {
             let Some(mut t) = self.files.remove(&key) else {
                 continue;
             };
+            let before = t.next_offset;
             let r = self.read_file(&mut t, true, processor, shutdown);
+            self.bytes_read += t.next_offset.saturating_sub(before);
             self.files.insert(key, t);
-            total += r?;
+            let n = r?;
+            self.lines_read += n as u64;
+            total += n;
         }
         let mut ghosts = std::mem::take(&mut self.ghosts);
         for t in &mut ghosts {
@@ -597,7 +618,7 @@ impl Tailer {
     /// [`COALESCE_LINES`] take at low ones.
     fn next_position_write(&self) -> Instant {
         let after = if self.notice.is_set() {
-            self.rate.coalesce(self.s.write_pos_interval)
+            coalesce(&self.rate, self.s.write_pos_interval)
         } else {
             self.s.write_pos_interval
         };
@@ -819,6 +840,38 @@ mod tests {
         assert_eq!(channel.len(), 2);
     }
 
+    /// The early end of a long gather: it comes once the files notifications named hold a
+    /// batch of unread lines (at the mean length read so far), not before.
+    #[test]
+    fn a_batch_of_unread_lines_ends_the_gather_early() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("a.log");
+        std::fs::write(&log, "one\n").expect("write");
+        let (_channel, mut processor, counter) = memory_pipeline();
+        let mut t = Tailer::new("r1".into(), settings(dir.path(), 10, u64::MAX), counter);
+        t.restore();
+        t.scan(true);
+        let stop = Shutdown::new();
+        assert_eq!(t.read_pass(None, &mut processor, &stop), Some(1));
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&log)
+            .expect("open");
+        std::io::Write::write_all(&mut f, b"two\nsix\nten\n").expect("append");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !t
+            .watch
+            .changed(&t.s.groups)
+            .is_some_and(|c| c.contains(OsString::from("a.log").as_os_str()))
+        {
+            assert!(Instant::now() < deadline, "no notification named a.log");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!t.batch_waiting(), "3 unread lines of a batch of 10");
+        std::io::Write::write_all(&mut f, b"1-4\n2-4\n3-4\n4-4\n5-4\n6-4\n7-4\n").expect("append");
+        assert!(t.batch_waiting(), "10 unread lines of 4 bytes each");
+    }
+
     /// A position write that would write what the files already say is skipped (each write
     /// is two fsynced files, renamed into place: a new inode each time); one that changes them
     /// is not.
@@ -891,55 +944,28 @@ mod tests {
     /// beyond them, the longest wait when nothing has been measured.
     #[test]
     fn the_gather_wait_is_the_time_a_batch_takes_within_bounds() {
-        let at = |per_second: f64| ReadRate {
-            lines: 0,
-            since: Instant::now(),
-            per_second,
-        };
-        assert_eq!(at(0.0).gather(100), GATHER_MAX);
-        assert_eq!(at(10_000.0).gather(100), Duration::from_millis(10));
-        assert_eq!(at(1_000_000.0).gather(100), GATHER_MIN);
-        assert_eq!(at(100.0).gather(100), GATHER_MAX);
-        assert_eq!(at(f64::MAX).gather(usize::MAX), GATHER_MIN);
+        let at = |per_second: f64| gather(&ReadRate::at(per_second), 100);
+        assert_eq!(at(0.0), GATHER_MAX);
+        assert_eq!(at(10_000.0), Duration::from_millis(10));
+        assert_eq!(at(1_000_000.0), GATHER_MIN);
+        assert_eq!(at(100.0), GATHER_MAX);
     }
 
     /// Position writes after a delivery: every 250 ms at high rates, once ~250 lines arrived at
     /// low ones, never later than `writePosInterval`, soon when nothing is being read.
     #[test]
     fn positions_are_coalesced_by_lines_at_low_rates_and_by_time_at_high_ones() {
-        let at = |per_second: f64| ReadRate {
-            lines: 0,
-            since: Instant::now(),
-            per_second,
-        };
+        let at = |per_second: f64, limit| coalesce(&ReadRate::at(per_second), limit);
         let interval = Duration::from_secs(3);
-        assert_eq!(at(20_000.0).coalesce(interval), POSITION_COALESCE);
-        assert_eq!(at(100.0).coalesce(interval), Duration::from_millis(2500));
-        assert_eq!(at(10.0).coalesce(interval), interval);
-        assert_eq!(at(0.0).coalesce(interval), POSITION_COALESCE);
+        assert_eq!(at(20_000.0, interval), POSITION_COALESCE);
+        assert_eq!(at(100.0, interval), Duration::from_millis(2500));
+        assert_eq!(at(10.0, interval), interval);
+        assert_eq!(at(0.0, interval), POSITION_COALESCE);
         // A writePosInterval below the coalescing wait bounds it.
         let short = Duration::from_millis(100);
-        assert_eq!(at(20_000.0).coalesce(short), short);
-        assert_eq!(
-            at(1e-300).coalesce(Duration::MAX),
-            Duration::from_secs(86_400)
-        );
-    }
-
-    /// The rate is lines over the measuring window, taken once the window is over.
-    #[test]
-    fn the_read_rate_is_measured_over_its_window() {
-        let mut r = ReadRate::new();
-        r.add(1000);
-        assert_eq!(r.per_second, 0.0, "not measured before the window ends");
-        r.since = Instant::now() - Duration::from_secs(1);
-        r.add(1000);
-        assert!(
-            (1900.0..=2001.0).contains(&r.per_second),
-            "2000 lines in ~1 s: {}",
-            r.per_second
-        );
-        assert_eq!(r.lines, 0);
+        assert_eq!(at(20_000.0, short), short);
+        assert_eq!(at(0.0, short), short);
+        assert_eq!(at(1e-300, Duration::MAX), Duration::from_secs(86_400));
     }
 
     /// A delivery is in the position file long before `writePosInterval` (a minute here): the

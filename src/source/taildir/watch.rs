@@ -167,6 +167,13 @@ impl Watch {
         }
     }
 
+    /// The files named by notifications so far (those received since the wait ended
+    /// included), without taking them; None when any file may have changed.
+    pub(super) fn changed(&mut self, groups: &[FileGroupSettings]) -> Option<&HashSet<OsString>> {
+        self.read_inotify(groups);
+        (!self.changed_all && self.notifier.is_some()).then_some(&self.changed)
+    }
+
     /// The files named by notifications since the last call, or None when any file may have
     /// changed (the pass must then look at all of them).
     pub(super) fn take_changed(&mut self) -> Option<HashSet<OsString>> {
