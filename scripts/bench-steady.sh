@@ -14,7 +14,9 @@
 # (broker; scripts/install-tansu.sh otherwise), WINDOW (seconds measured at a rate, 30),
 # IDLE_WINDOW (seconds measured idle, 60), RATES ("0 100 10000"), FILES (the many-files row's
 # file count, 1000; 0 leaves it out), FILE_RATE (lines/s per file there, 10), KINDS (the
-# single-file rows' sources, "exec taildir").
+# single-file rows' sources, "exec taildir"), PERF_DIR (record each row's window with
+# `perf record -e cpu-clock -g` of the agent and its children into this folder, one
+# KIND-FILES-RATE.data each; `perf report -i FILE --no-children --sort comm,dso` reads them).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -155,7 +157,14 @@ run_row() { # KIND NFILES RATE(lines/s in all) WINDOW
     sleep "$WARMUP" # start-up and the first position write are not the steady state
     read -r t1 s1 < <(snapshot "$agent")
     per_thread "$agent" >"$dir/threads.1"
-    sleep "$window"
+    if [[ -n ${PERF_DIR:-} ]]; then
+        # The row's window, sampled: where its CPU goes, by thread, library and function.
+        mkdir -p "$PERF_DIR"
+        perf record -q -e cpu-clock -F 999 -g -p "$(family "$agent" | paste -sd,)" \
+            -o "$PERF_DIR/$kind-$nfiles-$rate.data" -- sleep "$window" >/dev/null 2>&1
+    else
+        sleep "$window"
+    fi
     read -r t2 s2 < <(snapshot "$agent")
     per_thread "$agent" >"$dir/threads.2"
     # Where this row's CPU and wake-ups went, thread by thread, for the table after the main one.

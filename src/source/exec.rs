@@ -56,7 +56,10 @@ const STDERR_LINE_MAX: usize = 16 * 1024;
 /// at a high rate: `tail -F` under a steady stream), wait this long before reading again, so
 /// that the next read takes the lines written meanwhile: at 10,000 lines/s one wake-up carries
 /// ~20 lines instead of one. A large read (a burst filling the pipe) is followed at once, and
-/// so is a read after a pause (at 100 lines/s the wait would only add a timer wake-up a line).
+/// so is a read that filled all the room the buffer offered (as little as 8 KiB: the pipe may
+/// hold more; waiting after those capped `tail -F` of a 1 KiB-line burst at one 64 KiB pipe per
+/// 2 ms, 33 MB/s) and a read after a pause (at 100 lines/s the wait would only add a timer
+/// wake-up a line).
 const READ_GATHER: Duration = Duration::from_millis(2);
 const SMALL_READ: usize = 16 * 1024;
 const SOON: Duration = Duration::from_millis(5);
@@ -389,6 +392,11 @@ impl ExecSource {
                     (a, b) => a.or(b),
                 }
             });
+            // Room the next read may fill: a read shorter than it drained the pipe.
+            let room = {
+                let buf = lines.framer.buf_mut();
+                buf.capacity() - buf.len()
+            };
             // The one wait of the loop: the command may write nothing for hours (`tail -F` of a
             // quiet log). Each wake-up below is a round for the watchdog.
             processor.waiting();
@@ -418,7 +426,10 @@ impl ExecSource {
                                 self.flush(&mut lines, processor, shutdown);
                             }
                             let now = Instant::now();
-                            if n < SMALL_READ && now.duration_since(previous_read) < SOON {
+                            if n < SMALL_READ
+                                && n < room
+                                && now.duration_since(previous_read) < SOON
+                            {
                                 tokio::time::sleep(READ_GATHER).await;
                             }
                             previous_read = now;
