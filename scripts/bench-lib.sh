@@ -1,7 +1,17 @@
 # Shared by scripts/bench-steady.sh and scripts/bench-stall.sh (sourced, not run): a fresh tansu
 # memory broker on a free loopback port, and the agent configuration both measure (exec `tail -F`
 # with the seed's settings, or TAILDIR, into a memory channel and the Kafka sink).
-# Needs TANSU, WORK and the PIDS array of the caller, whose cleanup kills what PIDS lists.
+# Needs TANSU, WORK and the PIDS array of the caller, whose cleanup kills what PIDS lists
+# (`bench_work` sets all three up, with that cleanup).
+
+# TANSU (installed when missing), a fresh WORK folder, and an empty PIDS; at exit, every process
+# PIDS lists is killed and WORK removed.
+bench_work() {
+    TANSU="${TANSU:-$(bash scripts/install-tansu.sh)}"
+    WORK="$(mktemp -d)"
+    PIDS=()
+    trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

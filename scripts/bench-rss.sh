@@ -12,15 +12,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 LINES="${LINES:-1000000}"
 RFLUME="${RFLUME:-target/release/rflume}"
 [[ -x "$RFLUME" ]] || cargo build --release --locked --bin rflume
-TANSU="${TANSU:-$(bash scripts/install-tansu.sh)}"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 source scripts/bench-lib.sh
+bench_work
 start_broker
 "$TANSU" topic create seed --broker "tcp://127.0.0.1:$PORT" --partitions 1 >"$WORK/topic.log" 2>&1
 : >"$WORK/app.log"

@@ -29,16 +29,8 @@ WARMUP=5
 RFLUME="${RFLUME:-target/release/rflume}"
 COUNT="${COUNT:-target/release/examples/bench_count}"
 [[ -x "$RFLUME" && -x "$COUNT" ]] || cargo build --release --locked --bin rflume --example bench_count
-TANSU="${TANSU:-$(bash scripts/install-tansu.sh)}"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 source scripts/bench-lib.sh
+bench_work
 start_broker
 
 # utime + stime of one task, in ticks. The name field may hold spaces ("notify-rs inotify"), so
