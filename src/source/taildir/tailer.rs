@@ -858,15 +858,11 @@ mod tests {
             .open(&log)
             .expect("open");
         std::io::Write::write_all(&mut f, b"two\nsix\nten\n").expect("append");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !t
-            .watch
-            .changed(&t.s.groups)
-            .is_some_and(|c| c.contains(OsString::from("a.log").as_os_str()))
-        {
-            assert!(Instant::now() < deadline, "no notification named a.log");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        crate::testing::wait_for("a notification naming a.log", || {
+            t.watch
+                .changed(&t.s.groups)
+                .is_some_and(|c| c.contains(OsString::from("a.log").as_os_str()))
+        });
         assert!(!t.batch_waiting(), "3 unread lines of a batch of 10");
         std::io::Write::write_all(&mut f, b"1-4\n2-4\n3-4\n4-4\n5-4\n6-4\n7-4\n").expect("append");
         assert!(t.batch_waiting(), "10 unread lines of 4 bytes each");
