@@ -24,10 +24,11 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{Child, Command};
 use tracing::{error, info, warn};
 
 use super::exec_guard::{EXEC_GUARD, GUARD_ERROR_PREFIX};
+use super::exec_output::CommandOutput;
 use super::framer::{LineFramer, LineLimit, LongLines};
 use super::runtime::runtime;
 use super::{ChannelProcessor, PutOutcome, Source, SourceError, SourceSpec};
@@ -55,13 +56,18 @@ const STDERR_LINE_MAX: usize = 16 * 1024;
 /// After a small read that came soon after the one before (a command writing a line at a time
 /// at a high rate: `tail -F` under a steady stream), wait this long before reading again, so
 /// that the next read takes the lines written meanwhile: at 10,000 lines/s one wake-up carries
-/// ~20 lines instead of one. Only a run of small reads is a steady stream: a large read (a
-/// burst filling the pipe) is followed at once, and so is the small read right after one (in a
-/// burst, what the command wrote while the large one was framed), a read that filled all the
-/// room the buffer offered (as little as 8 KiB: the pipe may hold more) and a read after a
-/// pause (at 100 lines/s the wait would only add a timer wake-up a line). Waiting in a burst
-/// capped `tail -F` at one 64 KiB pipe per 2 ms: a 1 KiB-line burst ran at ~30 MB/s, one
-/// 1,000-line batch every ~45 ms with the sink idle in between.
+/// ~20 lines instead of one (the pipe is out of the reactor meanwhile, see `exec_output.rs`:
+/// the command's writes do not wake the source). Only a run of small reads is a steady
+/// stream: a large read (a burst filling the pipe) is followed at once, and so is the small
+/// read right after one (in a burst, what the command wrote while the large one was framed)
+/// and a read that filled all the room the buffer offered (as little as 8 KiB: the pipe may
+/// hold more). Waiting in a burst capped `tail -F` at one 64 KiB pipe per 2 ms: a 1 KiB-line
+/// burst ran at ~30 MB/s, one 1,000-line batch every ~45 ms with the sink idle in between.
+///
+/// Small reads further apart (a trickle: 100 lines/s) gather for the idle flush's time
+/// instead: the partial batch is held that long anyway (it is handed on once the command wrote
+/// nothing for that long), so the lines read together wait no longer than they did, and the
+/// source wakes once per gather rather than once per line (113 times a second at 100 lines/s).
 const READ_GATHER: Duration = Duration::from_millis(2);
 const SMALL_READ: usize = 16 * 1024;
 const SOON: Duration = Duration::from_millis(5);
@@ -372,8 +378,15 @@ impl ExecSource {
         processor: &mut ChannelProcessor,
         shutdown: &Shutdown,
     ) -> Ended {
-        let Some(mut stdout) = child.stdout.take() else {
+        let Some(stdout) = child.stdout.take() else {
             return Ended::Eof;
+        };
+        let mut stdout = match CommandOutput::new(stdout) {
+            Ok(out) => out,
+            Err(e) => {
+                error!(source = %self.name, "cannot read the command's output: {e}");
+                return Ended::Eof;
+            }
         };
         let mut lines = Lines::new(self.settings.batch_size, self.settings.line_limit);
         let stopped = shutdown.stopped();
@@ -433,11 +446,23 @@ impl ExecSource {
                             }
                             let now = Instant::now();
                             let small = n < SMALL_READ && n < room;
-                            if small
-                                && previous_small
-                                && now.duration_since(previous_read) < SOON
-                            {
-                                tokio::time::sleep(READ_GATHER).await;
+                            let gather = if !(small && previous_small) {
+                                None
+                            } else if now.duration_since(previous_read) < SOON {
+                                Some(READ_GATHER)
+                            } else {
+                                self.settings.idle_flush
+                            };
+                            // Never past the batch's batchTimeout (the user may set it short).
+                            let until = gather.and_then(|g| now.checked_add(g)).map(|t| {
+                                lines
+                                    .started
+                                    .and_then(|s| s.checked_add(self.settings.batch_timeout))
+                                    .map_or(t, |deadline| t.min(deadline))
+                            });
+                            if let Some(until) = until {
+                                stdout.gather();
+                                tokio::time::sleep_until(until.into()).await;
                             }
                             previous_read = now;
                             previous_small = small;
@@ -471,7 +496,7 @@ impl ExecSource {
 
     /// Terminates the command's process group and reads what it already wrote, so that lines
     /// sitting in the pipe are stored rather than lost.
-    async fn stop_child(&self, child: &mut Child, stdout: &mut ChildStdout, lines: &mut Lines) {
+    async fn stop_child(&self, child: &mut Child, stdout: &mut CommandOutput, lines: &mut Lines) {
         let pid = child.id();
         signal_group(pid, libc::SIGTERM);
         let grace = tokio::time::Instant::now() + KILL_GRACE;
