@@ -118,14 +118,21 @@ fn read_into(fd: RawFd, buf: &mut BytesMut) -> io::Result<usize> {
         buf.reserve(64 * 1024);
     }
     let spare = buf.chunk_mut();
-    // SAFETY: `spare` is writable, uninitialised memory of `spare.len()` bytes owned by `buf`;
-    // read(2) writes at most that many bytes into it and nothing reads them before
-    // `advance_mut` below marks the `n` bytes it wrote as initialised.
-    let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let n = n as usize;
+    let n = loop {
+        // SAFETY: `spare` is writable, uninitialised memory of `spare.len()` bytes owned by
+        // `buf`; read(2) writes at most that many bytes into it and nothing reads them before
+        // `advance_mut` below marks the `n` bytes it wrote as initialised.
+        let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), spare.len()) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        // A signal is no reason to stop reading the command (an error here ends the source's
+        // reading of it); a non-blocking read hardly sees one, but it would cost a restart.
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
     // SAFETY: read(2) initialised exactly `n` bytes at the start of the spare capacity.
     unsafe { buf.advance_mut(n) };
     Ok(n)
