@@ -674,6 +674,17 @@ fn namenode_restart_during_a_stream_loses_nothing() {
     agent.wait_until(DELIVERY, "every line committed", || {
         committed(port) >= total as u64
     });
+    // The files abandoned while the NameNode was down are closed by lease recovery and renamed
+    // while the agent runs; only the file the sink writes into now may still be in use. A stop
+    // waits for recoveries only so long (10 s, then it leaves them to the next start), and on a
+    // loaded machine one can take longer, so the stop is not raced against them.
+    agent.wait_until(DELIVERY, "the abandoned files are renamed", || {
+        hdfs.files(&dir)
+            .iter()
+            .filter(|(p, _)| p.ends_with(".tmp"))
+            .count()
+            <= 1
+    });
     agent.stop_cleanly();
     let (files, _) = hdfs.read_closed(&dir);
     let (tally, _) = tally_of(&hdfs, &dir, total);
