@@ -643,6 +643,22 @@ fn a_close_that_fails_is_retried_until_the_namenode_is_back() {
     assert_eq!(text, text_of(&sent));
 }
 
+/// Waits until at most one file in `dir` is in use (the one the sink writes into now): the
+/// files abandoned after failures are closed by lease recovery and renamed while the agent runs.
+fn wait_until_abandoned_files_renamed(agent: &Agent, hdfs: &Hdfs, dir: &str) {
+    agent.wait_until(
+        DELIVERY,
+        "the abandoned files are closed and renamed",
+        || {
+            hdfs.files(dir)
+                .iter()
+                .filter(|(p, _)| p.ends_with(".tmp"))
+                .count()
+                <= 1
+        },
+    );
+}
+
 /// The NameNode killed during a stream and started again: batches fail and are rolled back
 /// while it is down (the agent keeps running), and after its restart every line reaches HDFS;
 /// nothing is lost, and no `.tmp` is left after the clean stop.
@@ -678,13 +694,7 @@ fn namenode_restart_during_a_stream_loses_nothing() {
     // while the agent runs; only the file the sink writes into now may still be in use. A stop
     // waits for recoveries only so long (10 s, then it leaves them to the next start), and on a
     // loaded machine one can take longer, so the stop is not raced against them.
-    agent.wait_until(DELIVERY, "the abandoned files are renamed", || {
-        hdfs.files(&dir)
-            .iter()
-            .filter(|(p, _)| p.ends_with(".tmp"))
-            .count()
-            <= 1
-    });
+    wait_until_abandoned_files_renamed(&agent, &hdfs, &dir);
     agent.stop_cleanly();
     let (files, _) = hdfs.read_closed(&dir);
     let (tally, _) = tally_of(&hdfs, &dir, total);
@@ -730,13 +740,7 @@ fn a_datanode_killed_mid_write_loses_and_duplicates_nothing() {
     });
     // The files abandoned after a failure are closed by lease recovery while the agent runs;
     // one stays in use: the file being written, closed by the stop.
-    agent.wait_until(DELIVERY, "the abandoned files closed and renamed", || {
-        hdfs.files(&dir)
-            .iter()
-            .filter(|(p, _)| p.ends_with(".tmp"))
-            .count()
-            <= 1
-    });
+    wait_until_abandoned_files_renamed(&agent, &hdfs, &dir);
     agent.stop_cleanly();
     let (files, _) = hdfs.read_closed(&dir);
     let (tally, _) = tally_of(&hdfs, &dir, total);
