@@ -27,20 +27,26 @@
 //! * `mod.rs` — the source: what runs when the agent starts a TAILDIR source;
 //! * `settings.rs` — which properties it reads, and their defaults;
 //! * `tailer.rs` — the read loop: reading files in turn, batches into the channel, idle and
-//!   deleted files, position writes, the drain at stop;
+//!   deleted files, the drain at stop;
+//! * `saving.rs` — when the delivered positions are written, and what is written;
+//! * `names.rs` — the followed files by name, for the passes inotify woke;
 //! * `watch.rs` — change notifications: when to look again, and what concerns a file group;
 //! * `scan.rs` — which files the file groups match now, and what a listing changes;
 //! * `lineage.rs` — copytruncate: is a new file a copy of content already read?
 //! * `restore.rs` — where each file resumes at start, from the position file and the sidecar;
-//! * `tailfile.rs` — one followed file: its identity, its lines, its fingerprint;
+//! * `tailfile.rs` — one followed file: its identity, its lines;
+//! * `fingerprint.rs` — a followed file's fingerprint at its delivered position;
 //! * `position.rs` — Flume's position file and rflume's fingerprint sidecar, on disk;
 //! * `acks.rs` — how far each file was delivered (committed by a sink).
 
 pub mod acks;
+mod fingerprint;
 mod lineage;
+mod names;
 pub mod position;
 mod rate;
 mod restore;
+mod saving;
 mod scan;
 pub mod settings;
 mod tailer;

@@ -5,14 +5,8 @@
 //! lines carry their own headers and their file's delivery receipt), then does the housekeeping: idle and deleted files are closed, fully read
 //! files that are gone are forgotten, and the delivered positions are written. With nothing to
 //! read it waits for a notification, or polls with Flume's growing back-off. On stop it waits (up
-//! to the drain deadline) for the sinks to deliver what was read, and writes the final positions.
-//!
-//! Positions are written every `writePosInterval` (Flume's rule), and also shortly after a
-//! delivery moved one: at most every [`POSITION_COALESCE`] while lines flow, and not at all while
-//! nothing moves. What a `kill -9` ships twice is then the lines delivered in the last fraction of
-//! a second, not the last `writePosInterval` (3 s) worth. A write that would leave both files as
-//! they are is skipped (Flume rewrites the same content every interval); the fingerprints come
-//! from the bytes already read, so a write of 1,000 files' positions reads none of them.
+//! to the drain deadline) for the sinks to deliver what was read, and writes the final positions;
+//! when they are written is in `saving.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
@@ -22,7 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tracing::{debug, error, info, warn};
 
 use super::acks::DeliveryNotice;
-use super::position::{self, PosEntry};
+use super::names::NameIndex;
+use super::position;
 use super::rate::ReadRate;
 use super::settings::{self, TaildirSettings};
 use super::tailfile::{self, Extent, FileId, Line, Lineage, Stat, TailFile};
@@ -40,14 +35,6 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// A deleted file is closed this long after its last growth (its space is freed), instead of
 /// after `idleTimeout` (Flume keeps deleted files open: FLUME-3341).
 const DELETED_GRACE: Duration = Duration::from_secs(1);
-/// After a delivery moved a position, the position file is written again once this much time
-/// passed since the last write: often enough that a crash ships little twice, rarely enough that
-/// a busy source spends next to nothing on it (a write is two fsynced files).
-pub(super) const POSITION_COALESCE: Duration = Duration::from_millis(250);
-/// At low rates the coalescing wait is longer: as long as this many lines take to arrive (up to
-/// `writePosInterval`). A `kill -9` then ships about as many lines twice at 100 lines/s as at
-/// 1,000, and a trickle does not pay for four position writes (two fsyncs each) a second.
-const COALESCE_LINES: usize = 250;
 /// How long the reader waits after a change notification before reading, so that lines
 /// written one `write(2)` at a time are read (and put, taken and produced) in batches rather
 /// than one by one: every pass costs a put, a sink wake-up and a produce request, ~300 µs of
@@ -89,14 +76,14 @@ pub(super) struct Tailer {
     /// Per file group: its directory's modification time at the last listing.
     pub(super) dir_mtimes: Vec<Option<SystemTime>>,
     pub(super) last_scan: Instant,
-    last_pos_write: Instant,
+    pub(super) last_pos_write: Instant,
     last_idle_check: Instant,
     pub(super) watch: Watch,
     /// How position-file failures have been reported (unsaved.rs).
-    saves: SaveReport,
+    pub(super) saves: SaveReport,
     /// Set by deliveries that moved a position since the last position write.
-    notice: Arc<DeliveryNotice>,
-    rate: ReadRate,
+    pub(super) notice: Arc<DeliveryNotice>,
+    pub(super) rate: ReadRate,
     /// Bytes and lines read since start: the mean line length that sizes a batch in bytes
     /// (see `batch_waiting`).
     bytes_read: u64,
@@ -109,7 +96,7 @@ pub(super) struct Tailer {
     /// names, is what keeps a pass over 1,000 quiet files from costing 1,000 lookups.
     pub(super) names: NameIndex,
     /// What the last successful position write wrote; a write of the same bytes is skipped.
-    last_saved: Option<position::Encoded>,
+    pub(super) last_saved: Option<position::Encoded>,
     /// Lines read in this pass and not yet put: the lines of several files share a put (up
     /// to `batchSize`), so 1,000 files with a line each cost 10 puts, not 1,000 (and the sink
     /// as many batches). Empty between passes.
@@ -117,58 +104,6 @@ pub(super) struct Tailer {
     /// What reads go to before their bytes are copied into a buffer sized to them (see
     /// [`Extent::Scratch`]).
     scratch: Vec<u8>,
-}
-
-/// The followed files (not ghosts) by the last component of their path. Paths change and files
-/// are added only by a listing (`scan.rs`) or at start (`restore.rs`), which mark the index
-/// stale; it is rebuilt at the next pass that uses it. A file forgotten since is skipped by
-/// the lookup (it is no longer in `files`).
-pub(super) struct NameIndex {
-    by_name: HashMap<OsString, Vec<FileId>>,
-    stale: bool,
-}
-
-impl NameIndex {
-    /// A file was added, or a file's path changed.
-    pub(super) fn invalidate(&mut self) {
-        self.stale = true;
-    }
-
-    fn rebuild(&mut self, files: &HashMap<FileId, TailFile>) {
-        self.by_name.clear();
-        for (id, t) in files {
-            self.by_name
-                .entry(base_name(&t.path).to_os_string())
-                .or_default()
-                .push(*id);
-        }
-        self.stale = false;
-    }
-
-    /// The followed files named `name` (in any watched directory).
-    fn get(&self, name: &std::ffi::OsStr) -> &[FileId] {
-        self.by_name.get(name).map_or(&[], Vec::as_slice)
-    }
-}
-
-/// The last component of a followed file's path, by bytes (`Path::file_name` parses every
-/// component): the key of the name index, rebuilt for every followed file after a listing.
-fn base_name(path: &std::path::Path) -> &std::ffi::OsStr {
-    use std::os::unix::ffi::OsStrExt;
-    let bytes = path.as_os_str().as_bytes();
-    let start = memchr::memrchr(b'/', bytes).map_or(0, |i| i + 1);
-    std::ffi::OsStr::from_bytes(&bytes[start..])
-}
-
-/// How long [`COALESCE_LINES`] take to arrive at the recent rate, at least
-/// [`POSITION_COALESCE`], at most `limit` (`writePosInterval`). Nothing read lately (or not
-/// measured yet): the last lines are worth saving soon, and a single write costs nothing that
-/// matters.
-fn coalesce(rate: &ReadRate, limit: Duration) -> Duration {
-    if rate.per_second() <= 0.0 {
-        return POSITION_COALESCE.min(limit);
-    }
-    rate.time_for(COALESCE_LINES, POSITION_COALESCE.min(limit), limit)
 }
 
 /// How long `batch_size` lines take to arrive at the recent rate, within the gather bounds.
@@ -199,10 +134,7 @@ impl Tailer {
             bytes_read: 0,
             lines_read: 0,
             unfinished: HashSet::new(),
-            names: NameIndex {
-                by_name: HashMap::new(),
-                stale: true,
-            },
+            names: NameIndex::new(),
             last_saved: None,
             pending: Vec::new(),
             scratch: vec![0; SCRATCH_LEN],
@@ -280,7 +212,7 @@ impl Tailer {
         let Some(names) = self.watch.changed(&self.s.groups) else {
             return false;
         };
-        if self.names.stale {
+        if self.names.is_stale() {
             self.names.rebuild(&self.files);
         }
         let line_len = match (self.bytes_read, self.lines_read) {
@@ -319,7 +251,7 @@ impl Tailer {
         let mut order: Vec<(i64, FileId)> = match only {
             None => self.files.iter().map(|(k, t)| (t.mtime, *k)).collect(),
             Some(names) => {
-                if self.names.stale {
+                if self.names.is_stale() {
                     self.names.rebuild(&self.files);
                 }
                 let mut order = Vec::with_capacity(names.len() + self.unfinished.len());
@@ -613,82 +545,6 @@ impl Tailer {
         }
     }
 
-    /// When the positions are written next: `writePosInterval` after the last write, or sooner
-    /// once a delivery moved a position: [`POSITION_COALESCE`] at high rates, the time
-    /// [`COALESCE_LINES`] take at low ones.
-    fn next_position_write(&self) -> Instant {
-        let after = if self.notice.is_set() {
-            coalesce(&self.rate, self.s.write_pos_interval)
-        } else {
-            self.s.write_pos_interval
-        };
-        // checked: writePosInterval may be as large as a Java long of milliseconds.
-        self.last_pos_write
-            .checked_add(after)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365))
-    }
-
-    /// Writes each file's delivered position (not how far it was read: a `kill -9` must not
-    /// skip lines still in a memory channel), in a stable order, with its fingerprint. Returns
-    /// whether they were saved.
-    fn write_positions(&mut self) -> bool {
-        self.write_positions_with(None)
-    }
-
-    /// The same, in the middle of reading `current`, which is out of `files` meanwhile.
-    fn write_positions_with(&mut self, mut current: Option<&mut TailFile>) -> bool {
-        self.last_pos_write = Instant::now();
-        // Before the positions are read: a delivery from now on is for the next write.
-        self.notice.take();
-        let mut entries = Vec::with_capacity(self.files.len() + 1);
-        let mut fps = Vec::with_capacity(self.files.len() + 1);
-        let mut keys: Vec<FileId> = self.files.keys().copied().collect();
-        keys.extend(current.as_ref().map(|t| t.id));
-        keys.sort();
-        for key in keys {
-            let t = match current.as_deref_mut() {
-                Some(c) if c.id == key => c,
-                _ => match self.files.get_mut(&key) {
-                    Some(t) => t,
-                    None => continue,
-                },
-            };
-            let pos = t.acks.delivered();
-            entries.push(PosEntry {
-                inode: t.id.ino,
-                pos,
-                file: t.path.display().to_string(),
-            });
-            if let Some(fp) = t.refresh_fingerprint() {
-                fps.push(fp);
-            }
-        }
-        let written = position::encode(&self.s.position_file, &entries, &fps).and_then(|enc| {
-            // The files already say this (a pass in which no position moved, every
-            // writePosInterval while idle): two fsynced writes saved. Only while the file is
-            // still there: one removed or moved away (its directory too) is written again, so
-            // the saved state comes back and a failure to write it is reported.
-            if self.last_saved.as_ref() == Some(&enc) && self.s.position_file.is_file() {
-                return Ok(());
-            }
-            self.last_saved = None;
-            position::write(&self.s.position_file, &enc)?;
-            self.last_saved = Some(enc);
-            Ok(())
-        });
-        match written {
-            Ok(()) => {
-                self.saves
-                    .saved(&self.name, &self.s.position_file, &self.counter);
-                true
-            }
-            Err(e) => {
-                self.saves.failed(&self.name, &e, &self.counter);
-                false
-            }
-        }
-    }
-
     /// On stop: wait (until the drain deadline) for the sinks to deliver what was read, so the
     /// final positions are as far as possible, then write them.
     fn finish(&mut self, shutdown: &Shutdown) {
@@ -947,25 +803,8 @@ mod tests {
         assert_eq!(at(100.0), GATHER_MAX);
     }
 
-    /// Position writes after a delivery: every 250 ms at high rates, once ~250 lines arrived at
-    /// low ones, never later than `writePosInterval`, soon when nothing is being read.
-    #[test]
-    fn positions_are_coalesced_by_lines_at_low_rates_and_by_time_at_high_ones() {
-        let at = |per_second: f64, limit| coalesce(&ReadRate::at(per_second), limit);
-        let interval = Duration::from_secs(3);
-        assert_eq!(at(20_000.0, interval), POSITION_COALESCE);
-        assert_eq!(at(100.0, interval), Duration::from_millis(2500));
-        assert_eq!(at(10.0, interval), interval);
-        assert_eq!(at(0.0, interval), POSITION_COALESCE);
-        // A writePosInterval below the coalescing wait bounds it.
-        let short = Duration::from_millis(100);
-        assert_eq!(at(20_000.0, short), short);
-        assert_eq!(at(0.0, short), short);
-        assert_eq!(at(1e-300, Duration::MAX), Duration::from_secs(86_400));
-    }
-
     /// A delivery is in the position file long before `writePosInterval` (a minute here): the
-    /// read loop writes it within [`POSITION_COALESCE`] of the commit, woken by the delivery.
+    /// read loop writes it within `POSITION_COALESCE` (saving.rs) of the commit, woken by the delivery.
     #[test]
     fn a_delivered_position_is_written_soon_after_the_commit() {
         let dir = tempfile::tempdir().expect("tempdir");
