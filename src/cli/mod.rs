@@ -25,7 +25,7 @@ use crate::agent::DEFAULT_DRAIN_TIMEOUT;
 use crate::config::properties::Texts;
 use crate::config::secret::Secret;
 use crate::config::source::{ConfSource, Credentials};
-use crate::source::exec_guard::EXEC_GUARD;
+use crate::source::exec::guard::EXEC_GUARD;
 
 pub use agent::ALLOW_UNSUPPORTED_PROPERTY;
 
@@ -232,13 +232,13 @@ pub fn main() -> i32 {
 
 /// Runs the CLI with `args` (argv[0] included).
 pub fn run(args: Vec<String>) -> i32 {
-    // Internal: the exec source's process-group guard (see source/exec_guard.rs).
+    // Internal: the exec source's process-group guard (see source/exec/guard.rs).
     if args.get(1).map(String::as_str) == Some(EXEC_GUARD) {
         let rest = match args.get(2).map(String::as_str) {
             Some("--") => &args[3..],
             _ => &args[2..],
         };
-        return crate::source::exec_guard::run(rest);
+        return crate::source::exec::guard::run(rest);
     }
     let (args, jvm) = split_jvm_options(args);
     let cli = match Cli::try_parse_from(&args) {

@@ -12,8 +12,6 @@
 
 pub mod avro;
 pub mod exec;
-pub mod exec_guard;
-mod exec_output;
 pub mod framer;
 pub mod http;
 pub mod kafka;
